@@ -1,0 +1,657 @@
+//! The one error type of the crate.
+//!
+//! Every failure a call can meet is a variant of [`Error`]: the API answered with a non-2xx
+//! status ([`Error::Api`]), the call ran out of time ([`Error::Timeout`]), the network failed
+//! ([`Error::Transport`]), a 2xx body did not have the expected shape ([`Error::Decode`]), the
+//! request was refused before any I/O ([`Error::InvalidRequest`]), the client was misconfigured
+//! ([`Error::Config`]), or a user layer failed with an error of its own ([`Error::Middleware`]).
+//!
+//! `Error` is `Clone + Send + Sync + 'static` and two words wide. Its `Debug` and `Display`
+//! output never holds a secret key, and never a response body (which can hold e-mail addresses
+//! and phone numbers): a body is available through [`ApiError::raw_body`] when you ask for it.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::StatusCode;
+
+pub use crate::models::errors::{ClerkError, ClerkErrors};
+
+/// A boxed error as tower layers return it.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+type SharedError = Arc<dyn StdError + Send + Sync + 'static>;
+
+/// Everything that can go wrong in a call to Clerk.
+///
+/// ```
+/// # async fn demo(client: clerk_tower::Client) {
+/// match client.allowlist_identifiers().delete("alid_123").await {
+///     Ok(deleted) => println!("deleted: {}", deleted.deleted),
+///     Err(e) if e.is_not_found() => println!("already gone"),
+///     Err(e) => {
+///         eprintln!("{e} (status {:?}, trace id {:?})", e.status(), e.clerk_trace_id());
+///         if let Some(wait) = e.retry_after() {
+///             eprintln!("Clerk asks us to come back in {wait:?}");
+///         }
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// Clerk (or a proxy in front of it) answered with a non-2xx status.
+    Api(Box<ApiError>),
+    /// The call, or one attempt of it, ran out of time.
+    Timeout(Box<TimeoutError>),
+    /// The request could not be sent or the response could not be read.
+    Transport(Box<TransportError>),
+    /// A 2xx response whose body did not have the documented shape.
+    Decode(Box<DecodeError>),
+    /// The request was refused before any I/O: an argument is out of the range the API allows.
+    InvalidRequest(Box<InvalidRequestError>),
+    /// The client could not be built from its configuration.
+    Config(Box<ConfigError>),
+    /// A user layer failed with an error that is not one of ours.
+    Middleware(SharedError),
+}
+
+impl Error {
+    /// Maps an error coming back through a user layer to the typed error.
+    ///
+    /// Our own errors (boxed by a layer in between) come back as they were; `tower`'s timeout
+    /// becomes [`Error::Timeout`]; network errors from hyper become [`Error::Transport`];
+    /// anything else is kept as [`Error::Middleware`].
+    pub fn from_boxed(err: BoxError) -> Self {
+        let err = match err.downcast::<Error>() {
+            Ok(e) => return *e,
+            Err(err) => err,
+        };
+        let err = match err.downcast::<tower::timeout::error::Elapsed>() {
+            Ok(_) => {
+                return Error::Timeout(Box::new(TimeoutError {
+                    kind: TimeoutKind::Attempt,
+                    after: None,
+                    attempts: 1,
+                    last_error: None,
+                }))
+            }
+            Err(err) => err,
+        };
+        if err.is::<hyper_util::client::legacy::Error>()
+            || err.is::<hyper::Error>()
+            || err.is::<std::io::Error>()
+        {
+            return Error::Transport(Box::new(TransportError::from_source(err)));
+        }
+        Error::Middleware(Arc::from(err))
+    }
+
+    pub(crate) fn invalid_request(field: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidRequest(Box::new(InvalidRequestError { field, message: message.into() }))
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::Config(Box::new(ConfigError { message: message.into() }))
+    }
+
+    /// The HTTP status of an [`Error::Api`] (or of a [`Error::Decode`]d 2xx response), if any.
+    /// For a timeout, the status of the last attempt's error, if it had one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            Error::Decode(e) => Some(e.status),
+            Error::Timeout(e) => e.last_error.as_ref().and_then(Error::status),
+            _ => None,
+        }
+    }
+
+    /// Whether Clerk answered 404 Not Found.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Api(e) if e.status == StatusCode::NOT_FOUND)
+    }
+
+    /// Whether this is a timeout (total or per attempt).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_))
+    }
+
+    /// Whether sending the same request again later could succeed: a 429, a 5xx, a timeout
+    /// or a transport failure. Says nothing about whether a retry is *safe* (a create that
+    /// timed out may already have been applied).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(e) => {
+                e.status == StatusCode::TOO_MANY_REQUESTS || e.status.is_server_error()
+            }
+            Error::Timeout(_) | Error::Transport(_) => true,
+            _ => false,
+        }
+    }
+
+    /// How long the server asked us to wait (`Retry-After`), on this error or, for a timeout,
+    /// on the last attempt's error.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Api(e) => e.retry_after,
+            Error::Timeout(e) => e.last_error.as_ref().and_then(Error::retry_after),
+            _ => None,
+        }
+    }
+
+    /// The `clerk_trace_id` Clerk put in the error body: quote it to Clerk's support.
+    pub fn clerk_trace_id(&self) -> Option<&str> {
+        match self {
+            Error::Api(e) => e.clerk_trace_id.as_deref(),
+            Error::Timeout(e) => e.last_error.as_ref().and_then(Error::clerk_trace_id),
+            _ => None,
+        }
+    }
+
+    /// How many attempts were sent before the call ended with this error (0 when it was
+    /// refused before any I/O).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::Api(e) => e.attempts,
+            Error::Timeout(e) => e.attempts,
+            Error::Transport(e) => e.attempts,
+            Error::Decode(_) | Error::Middleware(_) => 1,
+            Error::InvalidRequest(_) | Error::Config(_) => 0,
+        }
+    }
+
+    /// The [`ApiError`], when Clerk answered with a non-2xx status.
+    pub fn as_api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Records how many attempts the call made (set by the retry layer on the final error).
+    pub(crate) fn set_attempts(&mut self, attempts: u32) {
+        match self {
+            Error::Api(e) => e.attempts = attempts,
+            Error::Timeout(e) => e.attempts = attempts,
+            Error::Transport(e) => e.attempts = attempts,
+            _ => {}
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Api(e) => e.fmt(f),
+            Error::Timeout(e) => e.fmt(f),
+            Error::Transport(e) => e.fmt(f),
+            Error::Decode(e) => e.fmt(f),
+            Error::InvalidRequest(e) => e.fmt(f),
+            Error::Config(e) => e.fmt(f),
+            Error::Middleware(e) => write!(f, "middleware error: {e}"),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Transport(e) => Some(&*e.source),
+            Error::Timeout(e) => e.last_error.as_ref().map(|e| e as &(dyn StdError + 'static)),
+            Error::Middleware(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+/// A non-2xx answer from Clerk, or from a proxy in front of it.
+#[derive(Clone)]
+pub struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) errors: Vec<ClerkError>,
+    pub(crate) meta: Option<serde_json::Value>,
+    pub(crate) clerk_trace_id: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) raw_body: Option<Bytes>,
+    pub(crate) attempts: u32,
+}
+
+impl ApiError {
+    /// Decodes a non-2xx response: a `ClerkErrors` JSON body becomes its items and trace id;
+    /// any other body (an HTML page from a proxy, an empty body) is kept raw.
+    pub fn from_response(status: StatusCode, headers: &http::HeaderMap, body: Bytes) -> Self {
+        let retry_after = headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let parsed = if body.is_empty() {
+            None
+        } else {
+            serde_json::from_slice::<ClerkErrors>(&body).ok()
+        };
+        match parsed {
+            Some(ClerkErrors { errors, meta, clerk_trace_id }) => ApiError {
+                status,
+                errors,
+                meta,
+                clerk_trace_id,
+                retry_after,
+                raw_body: None,
+                attempts: 1,
+            },
+            None => ApiError {
+                status,
+                errors: Vec::new(),
+                meta: None,
+                clerk_trace_id: None,
+                retry_after,
+                raw_body: Some(body),
+                attempts: 1,
+            },
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Every error item of Clerk's `ClerkErrors` body, in order (empty when the body was not
+    /// Clerk JSON).
+    pub fn errors(&self) -> &[ClerkError] {
+        &self.errors
+    }
+
+    /// The `code` of the first error item, e.g. `"resource_not_found"`.
+    pub fn code(&self) -> Option<&str> {
+        self.errors.first().map(|e| e.code.as_str())
+    }
+
+    /// The top-level `meta` object of the `ClerkErrors` body, if any.
+    pub fn meta(&self) -> Option<&serde_json::Value> {
+        self.meta.as_ref()
+    }
+
+    /// Clerk's trace id for this failure.
+    pub fn clerk_trace_id(&self) -> Option<&str> {
+        self.clerk_trace_id.as_deref()
+    }
+
+    /// The wait the server asked for in `Retry-After` (seconds or an HTTP date).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The body as received, when it was not a `ClerkErrors` JSON document (an HTML error page
+    /// from a proxy, plain text, an empty body).
+    pub fn raw_body(&self) -> Option<&Bytes> {
+        self.raw_body.as_ref()
+    }
+
+    /// How many attempts the call made before this answer ended it.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("errors", &self.errors)
+            .field("clerk_trace_id", &self.clerk_trace_id)
+            .field("retry_after", &self.retry_after)
+            .field("raw_body_len", &self.raw_body.as_ref().map(Bytes::len))
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Clerk API error {}", self.status)?;
+        if let Some(first) = self.errors.first() {
+            write!(f, ": {} (code {})", first.long_message.as_deref().unwrap_or(&first.message), first.code)?;
+            if self.errors.len() > 1 {
+                write!(f, " and {} more", self.errors.len() - 1)?;
+            }
+        } else if let Some(body) = &self.raw_body {
+            write!(f, " with a non-Clerk body of {} bytes", body.len())?;
+        }
+        if let Some(id) = &self.clerk_trace_id {
+            write!(f, ", trace id {id}")?;
+        }
+        if let Some(wait) = self.retry_after {
+            write!(f, ", retry after {wait:?}")?;
+        }
+        if self.attempts > 1 {
+            write!(f, ", after {} attempts", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a `Retry-After` value: delay-seconds or an HTTP date (a date in the past means 0).
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Which deadline ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// The whole call (all attempts and backoff sleeps) ran out of time.
+    Total,
+    /// One attempt ran out of time.
+    Attempt,
+}
+
+/// A call, or one attempt of it, ran out of time.
+#[derive(Debug, Clone)]
+pub struct TimeoutError {
+    pub(crate) kind: TimeoutKind,
+    pub(crate) after: Option<Duration>,
+    pub(crate) attempts: u32,
+    pub(crate) last_error: Option<Error>,
+}
+
+impl TimeoutError {
+    pub(crate) fn new(kind: TimeoutKind, after: Duration) -> Self {
+        Self { kind, after: Some(after), attempts: 1, last_error: None }
+    }
+
+    /// Whether the whole call or one attempt ran out of time.
+    pub fn kind(&self) -> TimeoutKind {
+        self.kind
+    }
+
+    /// The timeout that elapsed, when known.
+    pub fn after(&self) -> Option<Duration> {
+        self.after
+    }
+
+    /// How many attempts had been sent when time ran out.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// What the previous attempt failed with, when time ran out during a retry.
+    pub fn last_error(&self) -> Option<&Error> {
+        self.last_error.as_ref()
+    }
+}
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            TimeoutKind::Total => f.write_str("the call timed out")?,
+            TimeoutKind::Attempt => f.write_str("the attempt timed out")?,
+        }
+        if let Some(after) = self.after {
+            write!(f, " after {after:?}")?;
+        }
+        if self.attempts > 1 {
+            write!(f, " ({} attempts)", self.attempts)?;
+        }
+        if let Some(last) = &self.last_error {
+            write!(f, "; last attempt: {last}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What kind of network failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be established: the request was never written, so it is safe
+    /// to send again whatever its method.
+    Connect,
+    /// The connection failed after the request may have been written.
+    Io,
+    /// The response body was larger than the configured limit.
+    BodyTooLarge,
+}
+
+/// The request could not be sent or the response could not be read.
+#[derive(Debug, Clone)]
+pub struct TransportError {
+    pub(crate) kind: TransportErrorKind,
+    pub(crate) source: SharedError,
+    pub(crate) attempts: u32,
+}
+
+impl TransportError {
+    pub(crate) fn new(kind: TransportErrorKind, source: impl Into<BoxError>) -> Self {
+        Self { kind, source: Arc::from(source.into()), attempts: 1 }
+    }
+
+    /// Classifies a boxed network error: connect failures are told apart from failures after
+    /// the request may have been written.
+    pub(crate) fn from_source(source: BoxError) -> Self {
+        let kind = if is_connect_error(&*source) {
+            TransportErrorKind::Connect
+        } else {
+            TransportErrorKind::Io
+        };
+        Self { kind, source: Arc::from(source), attempts: 1 }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// Whether the request was never written (a connect failure).
+    pub fn is_connect(&self) -> bool {
+        self.kind == TransportErrorKind::Connect
+    }
+
+    /// How many attempts had been sent.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+fn is_connect_error(err: &(dyn StdError + 'static)) -> bool {
+    if let Some(e) = err.downcast_ref::<hyper_util::client::legacy::Error>() {
+        return e.is_connect();
+    }
+    if let Some(e) = err.downcast_ref::<std::io::Error>() {
+        return matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionRefused
+                | std::io::ErrorKind::AddrNotAvailable
+                | std::io::ErrorKind::NotFound
+        );
+    }
+    false
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            TransportErrorKind::Connect => f.write_str("could not connect to Clerk")?,
+            TransportErrorKind::Io => f.write_str("connection to Clerk failed")?,
+            TransportErrorKind::BodyTooLarge => f.write_str("response body too large")?,
+        }
+        write!(f, ": {}", self.source)?;
+        // hyper-util's error hides its cause in `source()`: show the chain.
+        let mut cause = self.source.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        if self.attempts > 1 {
+            write!(f, " ({} attempts)", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+/// A 2xx response whose body did not have the documented shape.
+#[derive(Clone)]
+pub struct DecodeError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    pub(crate) body: Bytes,
+}
+
+impl DecodeError {
+    /// The status of the response that could not be decoded.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// What the JSON decoder said (line, column and what it expected).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The body as received.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+}
+
+impl fmt::Debug for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodeError")
+            .field("status", &self.status)
+            .field("message", &self.message)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "could not decode a {} response body of {} bytes: {}",
+            self.status,
+            self.body.len(),
+            self.message
+        )
+    }
+}
+
+/// A request refused before any I/O.
+#[derive(Debug, Clone)]
+pub struct InvalidRequestError {
+    pub(crate) field: &'static str,
+    pub(crate) message: String,
+}
+
+impl InvalidRequestError {
+    /// The request field at fault, e.g. `"limit"`.
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// Why it was refused.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for InvalidRequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid request: `{}` {}", self.field, self.message)
+    }
+}
+
+/// The client could not be built from its configuration. The message never holds the secret.
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    pub(crate) message: String,
+}
+
+impl ConfigError {
+    /// What is wrong with the configuration.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid client configuration: {}", self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_two_words() {
+        assert!(std::mem::size_of::<Error>() <= 2 * std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 30 ", now), Some(Duration::from_secs(30)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
+        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(90)));
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(90));
+        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn clerk_errors_body_is_decoded() {
+        let body = Bytes::from_static(
+            br#"{"errors":[{"message":"a","long_message":"A long","code":"x","meta":{"k":1}},{"message":"b","long_message":"B","code":"y"}],"clerk_trace_id":"trace_1"}"#,
+        );
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("3"));
+        let e = ApiError::from_response(StatusCode::UNPROCESSABLE_ENTITY, &headers, body);
+        assert_eq!(e.errors().len(), 2);
+        assert_eq!(e.code(), Some("x"));
+        assert_eq!(e.errors()[1].code, "y");
+        assert_eq!(e.clerk_trace_id(), Some("trace_1"));
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+        assert!(e.raw_body().is_none());
+        let shown = e.to_string();
+        assert!(shown.contains("422") && shown.contains("A long") && shown.contains("1 more"), "{shown}");
+    }
+
+    #[test]
+    fn non_clerk_bodies_are_kept_raw() {
+        let html = Bytes::from_static(b"<html><body>502 Bad Gateway</body></html>");
+        let e = ApiError::from_response(StatusCode::BAD_GATEWAY, &http::HeaderMap::new(), html.clone());
+        assert!(e.errors().is_empty());
+        assert_eq!(e.raw_body(), Some(&html));
+        let empty = ApiError::from_response(StatusCode::SERVICE_UNAVAILABLE, &http::HeaderMap::new(), Bytes::new());
+        assert_eq!(empty.raw_body().map(Bytes::len), Some(0));
+    }
+
+    #[test]
+    fn boxed_errors_map_back() {
+        let original = Error::invalid_request("limit", "must be 1..=500");
+        let boxed: BoxError = Box::new(original);
+        assert!(matches!(Error::from_boxed(boxed), Error::InvalidRequest(_)));
+        let boxed: BoxError = Box::new(tower::timeout::error::Elapsed::new());
+        assert!(Error::from_boxed(boxed).is_timeout());
+        let boxed: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        match Error::from_boxed(boxed) {
+            Error::Transport(t) => assert!(t.is_connect()),
+            other => panic!("unexpected {other:?}"),
+        }
+        let boxed: BoxError = "rate limited by my layer".into();
+        assert!(matches!(Error::from_boxed(boxed), Error::Middleware(_)));
+    }
+}

@@ -1,0 +1,135 @@
+//! The HTTP types every layer of the stack speaks, and the request extensions that travel with
+//! each call.
+//!
+//! Requests and responses carry their whole body as [`Bytes`] (in [`Full`]), so a request can be
+//! cloned for a retry without losing its body, and a response has been read (within a size limit)
+//! before any layer looks at it. Both are still `http_body::Body`, so tower-http layers fit.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+
+use crate::Error;
+
+/// A request as it travels down the stack: the whole body in memory.
+pub type HttpRequest = http::Request<Full<Bytes>>;
+
+/// A response as it travels up the stack: the body has already been read, within the
+/// configured size limit.
+pub type HttpResponse = http::Response<Full<Bytes>>;
+
+/// The type-erased service at the heart of a [`Client`](crate::Client): `Clone + Send + Sync`,
+/// so a client needs no `Buffer` and no runtime to be built.
+pub type HttpService = tower::util::BoxCloneSyncService<HttpRequest, HttpResponse, Error>;
+
+/// Which Clerk operation a request belongs to, stored in the request's extensions.
+///
+/// Every request the client sends carries one, so user layers can key tracing, metrics and
+/// limits on it, and the retry layer knows whether repeating the request is safe.
+///
+/// ```
+/// use clerk_tower::{HttpRequest, Operation};
+///
+/// fn operation_name(req: &HttpRequest) -> &'static str {
+///     req.extensions().get::<Operation>().map_or("unknown", |op| op.name)
+/// }
+/// # let mut req = HttpRequest::default();
+/// # req.extensions_mut().insert(Operation::new("ListAllowlistIdentifiers", true));
+/// # assert_eq!(operation_name(&req), "ListAllowlistIdentifiers");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Operation {
+    /// The operation id from Clerk's OpenAPI spec, e.g. `"CreateAllowlistIdentifier"`.
+    pub name: &'static str,
+    /// Whether sending the request twice has the same effect as sending it once
+    /// (GET and DELETE are; a create is not).
+    pub idempotent: bool,
+}
+
+impl Operation {
+    /// An operation with the given spec name and idempotency.
+    pub const fn new(name: &'static str, idempotent: bool) -> Self {
+        Self { name, idempotent }
+    }
+}
+
+/// Per-call overrides of the client's defaults, carried in the request's extensions.
+///
+/// Every field left unset falls back to the client's configuration.
+///
+/// ```
+/// use std::time::Duration;
+/// use clerk_tower::RequestOptions;
+///
+/// // A create that must finish within 2 s, each attempt within 500 ms, and retried at most once.
+/// let options = RequestOptions::new()
+///     .timeout(Duration::from_secs(2))
+///     .attempt_timeout(Duration::from_millis(500))
+///     .max_retries(1);
+/// assert_eq!(options.get_timeout(), Some(Duration::from_secs(2)));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestOptions {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) retry: Option<bool>,
+    pub(crate) max_retries: Option<u32>,
+}
+
+impl RequestOptions {
+    /// Options that change nothing.
+    pub const fn new() -> Self {
+        Self { timeout: None, attempt_timeout: None, retry: None, max_retries: None }
+    }
+
+    /// The total time this call may take, retries and backoff sleeps included.
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The time each single attempt may take. An attempt that runs out is retried only for
+    /// idempotent operations.
+    pub const fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Turn retries on or off for this call (`retry(false)` sends exactly one attempt).
+    pub const fn retry(mut self, enabled: bool) -> Self {
+        self.retry = Some(enabled);
+        self
+    }
+
+    /// The maximum number of retries for this call (0 = one attempt only).
+    pub const fn max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = Some(max_retries);
+        self
+    }
+
+    /// The total timeout set on these options, if any.
+    pub const fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The per-attempt timeout set on these options, if any.
+    pub const fn get_attempt_timeout(&self) -> Option<Duration> {
+        self.attempt_timeout
+    }
+
+    /// Whether these options turn retries on (`Some(true)`) or off (`Some(false)`).
+    pub const fn get_retry(&self) -> Option<bool> {
+        self.retry
+    }
+
+    /// The retry limit set on these options, if any.
+    pub const fn get_max_retries(&self) -> Option<u32> {
+        self.max_retries
+    }
+}
+
+/// The instant by which a call must be finished, inserted into the request's extensions by
+/// the total-timeout layer so that the layers below it (retry) never plan past it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Deadline(pub tokio::time::Instant);

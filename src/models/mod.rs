@@ -1,0 +1,95 @@
+//! The data Clerk sends and receives, as Rust types.
+//!
+//! Models are forward compatible: unknown JSON fields are ignored, and an enum value this
+//! version of the crate does not know is kept as `Unknown(String)` instead of failing the whole
+//! response. Fields that are constant or enumerated (`object`, `identifier_type`) decode
+//! without a heap allocation.
+
+pub mod allowlist_identifier;
+pub mod deleted_object;
+pub mod errors;
+
+pub use allowlist_identifier::{AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, IdentifierType};
+pub use deleted_object::DeletedObject;
+pub use errors::{ClerkError, ClerkErrors};
+
+/// Declares a string enum whose unknown values are kept as `Unknown(String)`.
+macro_rules! open_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident => $value:literal, )+ }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+            /// A value this version of the crate does not know, kept as sent.
+            Unknown(String),
+        }
+
+        impl $name {
+            /// The value as it appears on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( $name::$variant => $value, )+
+                    $name::Unknown(s) => s,
+                }
+            }
+
+            /// Whether this is a value the crate does not know.
+            pub fn is_unknown(&self) -> bool {
+                matches!(self, $name::Unknown(_))
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $( $value => $name::$variant, )+
+                    other => $name::Unknown(other.to_owned()),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok($name::from(v))
+                    }
+                }
+                deserializer.deserialize_str(V)
+            }
+        }
+    };
+}
+pub(crate) use open_enum;
+
+/// Deserializes a field that Clerk may send as `null` or leave out into its default value.
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+use serde::Deserialize as _;
