@@ -133,3 +133,14 @@ impl RequestOptions {
 /// the total-timeout layer so that the layers below it (retry) never plan past it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Deadline(pub tokio::time::Instant);
+
+/// Takes the bytes out of a [`Full`] body (which is always ready: no waiting involved).
+pub(crate) fn body_bytes(mut body: Full<Bytes>) -> Bytes {
+    use http_body::Body as _;
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    }
+}

@@ -2,15 +2,57 @@
 //!
 //! A client for [Clerk](https://clerk.com)'s Backend API built as a
 //! [tower](https://docs.rs/tower) middleware stack.
+//!
+//! Every endpoint is a `tower::Service`, composed from layers for auth, retries with backoff,
+//! timeouts and error decoding, and open to your own layers (tracing, rate limiting, metrics).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
+//!
+//! # async fn demo() -> Result<(), clerk_tower::Error> {
+//! let client = clerk_tower::Client::builder()
+//!     .secret_key(std::env::var("CLERK_SECRET_KEY").unwrap_or_default())
+//!     .timeout(Duration::from_secs(10))
+//!     .layer(tower_http::trace::TraceLayer::new_for_http())
+//!     .build()?;
+//!
+//! let allowlist = client.allowlist_identifiers();
+//! let created = allowlist.create(CreateAllowlistIdentifier::new("ada@example.com").notify(true)).await?;
+//! let page = allowlist.list(ListAllowlistIdentifiers::new().paginated(true).limit(50)).await?;
+//! println!("{} identifiers in total", page.total_count);
+//! allowlist.delete(&created.id).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The stack, from the outside in: [`EndpointService`] (typed request in, typed output out)
+//! → total timeout → retry → attempt timeout → your layers → base URL, headers, auth →
+//! error decoding → transport (hyper + rustls, size-limited body read). See [`layer`] for each
+//! piece and `docs/architecture.md` for the picture.
+//!
+//! ## Features
+//! - `mock`: [`mock::MockClerk`], an in-memory Clerk allow-list API that runs over TCP on
+//!   127.0.0.1 or as a socket-free transport, with scriptable faults; and the `clerk-mock`
+//!   binary.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod api;
+mod builder;
+mod client;
+pub mod endpoint;
 pub mod error;
 pub mod http;
+pub mod layer;
 pub mod models;
+pub mod transport;
 
 #[cfg(feature = "mock")]
 pub mod mock;
 
+pub use crate::builder::{ClientBuilder, DEFAULT_TIMEOUT};
+pub use crate::client::Client;
+pub use crate::endpoint::{Endpoint, EndpointService};
 pub use crate::error::{BoxError, Error};
 pub use crate::http::{Deadline, HttpRequest, HttpResponse, HttpService, Operation, RequestOptions};
+pub use crate::layer::RetryConfig;

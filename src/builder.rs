@@ -1,0 +1,264 @@
+//! [`ClientBuilder`]: configuration, validated once in [`ClientBuilder::build`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tower::retry::RetryLayer;
+use tower::util::BoxCloneSyncService;
+use tower::ServiceBuilder;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::layer::base_url::DEFAULT_BASE_URL;
+use crate::layer::headers::DEFAULT_API_VERSION;
+use crate::layer::{
+    AuthLayer, BaseUrlLayer, ClerkRetryPolicy, DecodeErrorsLayer, DefaultHeadersLayer, RetryConfig, TimeoutLayer,
+};
+use crate::transport::{hyper_client, CollectBody, TransportConfig, DEFAULT_MAX_RESPONSE_BODY};
+use crate::{BoxError, Client, Error, HttpRequest, HttpService};
+
+/// The default total timeout of a call.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+type LayerFn = Box<dyn Fn(HttpService) -> HttpService + Send + Sync>;
+type TransportFn = Box<dyn FnOnce(usize) -> HttpService + Send + Sync>;
+
+/// A Clerk secret key. Its `Debug` output never shows the key.
+#[derive(Clone)]
+struct SecretKey(Arc<str>);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey([redacted])")
+    }
+}
+
+/// Builds a [`Client`]. Not generic: layers and transports are boxed as they are added.
+///
+/// ```
+/// use std::time::Duration;
+/// use clerk_tower::{Client, RetryConfig};
+///
+/// let client = Client::builder()
+///     .secret_key("sk_test_example")
+///     .user_agent("my-app/1.4")
+///     .timeout(Duration::from_secs(10))
+///     .attempt_timeout(Duration::from_secs(3))
+///     .retry(RetryConfig::default().max_retries(5))
+///     .layer(tower_http::trace::TraceLayer::new_for_http())
+///     .layer(tower::limit::ConcurrencyLimitLayer::new(16))
+///     .build()?;
+/// # Ok::<(), clerk_tower::Error>(())
+/// ```
+pub struct ClientBuilder {
+    secret_key: Option<SecretKey>,
+    base_url: Option<String>,
+    user_agent: Option<String>,
+    api_version: String,
+    timeout: Option<Duration>,
+    attempt_timeout: Option<Duration>,
+    retry: RetryConfig,
+    max_response_body: usize,
+    transport_config: TransportConfig,
+    transport: Option<TransportFn>,
+    layers: Vec<LayerFn>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("secret_key", &self.secret_key)
+            .field("base_url", &self.base_url)
+            .field("user_agent", &self.user_agent)
+            .field("api_version", &self.api_version)
+            .field("timeout", &self.timeout)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("retry", &self.retry)
+            .field("max_response_body", &self.max_response_body)
+            .field("transport_config", &self.transport_config)
+            .field("custom_transport", &self.transport.is_some())
+            .field("layers", &self.layers.len())
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with the defaults.
+    pub fn new() -> Self {
+        Self {
+            secret_key: None,
+            base_url: None,
+            user_agent: None,
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            timeout: Some(DEFAULT_TIMEOUT),
+            attempt_timeout: None,
+            retry: RetryConfig::default(),
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            transport_config: TransportConfig::default(),
+            transport: None,
+            layers: Vec::new(),
+        }
+    }
+
+    /// Reads `CLERK_SECRET_KEY` and `CLERK_API_URL` when they are set (and not empty).
+    pub fn load_env(mut self) -> Self {
+        if let Some(key) = std::env::var("CLERK_SECRET_KEY").ok().filter(|k| !k.is_empty()) {
+            self = self.secret_key(key);
+        }
+        if let Some(url) = std::env::var("CLERK_API_URL").ok().filter(|u| !u.is_empty()) {
+            self = self.base_url(url);
+        }
+        self
+    }
+
+    /// The secret key (`sk_live_...` or `sk_test_...`) sent as a bearer token.
+    pub fn secret_key(mut self, secret_key: impl Into<String>) -> Self {
+        self.secret_key = Some(SecretKey(Arc::from(secret_key.into())));
+        self
+    }
+
+    /// The API root (default `https://api.clerk.com/v1`). Plain `http` is accepted only to
+    /// loopback addresses.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// Your product token, sent before `clerk-tower/<version>` in `User-Agent`.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// The `Clerk-API-Version` to request (default `2026-05-12`, the spec this crate follows).
+    pub fn api_version(mut self, api_version: impl Into<String>) -> Self {
+        self.api_version = api_version.into();
+        self
+    }
+
+    /// The total time a call may take, retries included (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// No total timeout (a call may then wait as long as its retries and the server take).
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = None;
+        self
+    }
+
+    /// The time each attempt may take (default: none, only the total timeout applies). An
+    /// attempt that runs out is retried for idempotent operations only.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// How calls are retried (default [`RetryConfig::default`]).
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The largest response body accepted, in bytes (default 4 MiB).
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.max_response_body = bytes;
+        self
+    }
+
+    /// Settings of the default network transport (pool, connect timeout). Ignored when a
+    /// transport is given with [`transport`](Self::transport).
+    pub fn transport_config(mut self, config: TransportConfig) -> Self {
+        self.transport_config = config;
+        self
+    }
+
+    /// Replaces the network with any service: the embedded mock, a test double, a proxy.
+    ///
+    /// The service receives requests with an absolute URI and every header set; its response
+    /// body is read with the size limit like the network's.
+    ///
+    /// ```
+    /// use clerk_tower::{Client, HttpRequest, HttpResponse};
+    ///
+    /// let always_empty = tower::service_fn(|_req: HttpRequest| async {
+    ///     Ok::<_, std::convert::Infallible>(HttpResponse::new("[]".into()))
+    /// });
+    /// let client = Client::builder().secret_key("sk_test_x").transport(always_empty).build()?;
+    /// # Ok::<(), clerk_tower::Error>(())
+    /// ```
+    pub fn transport<S, B>(mut self, transport: S) -> Self
+    where
+        S: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.transport = Some(Box::new(move |limit| BoxCloneSyncService::new(CollectBody::new(transport, limit))));
+        self
+    }
+
+    /// Adds a tower layer over HTTP requests: tracing, metrics, rate or concurrency limits.
+    ///
+    /// The first layer added is the outermost. Your layers run once per attempt, above the
+    /// auth layer (they never see the secret key) and below retries and timeouts. Each
+    /// request carries an [`Operation`](crate::Operation) extension to key on. Any response
+    /// body type is accepted (it is read back into memory), and errors are mapped back to
+    /// [`Error`] by downcasting, so a layer that returns our error unchanged keeps it typed.
+    pub fn layer<L, S, B>(mut self, layer: L) -> Self
+    where
+        L: Layer<HttpService, Service = S> + Send + Sync + 'static,
+        S: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.layers.push(Box::new(move |inner| BoxCloneSyncService::new(CollectBody::new(layer.layer(inner), usize::MAX))));
+        self
+    }
+
+    /// Checks the configuration and builds the client. Needs no runtime.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a missing or malformed secret key, a malformed base URL, plain
+    /// `http` to a non-loopback host, an invalid user agent or API version, or an invalid
+    /// retry configuration. Never panics.
+    pub fn build(self) -> Result<Client, Error> {
+        let secret = self
+            .secret_key
+            .ok_or_else(|| Error::config("no secret key: set CLERK_SECRET_KEY or call ClientBuilder::secret_key"))?;
+        let base = BaseUrlLayer::parse(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let auth = AuthLayer::new(&secret.0, base.authority().clone())?;
+        let headers = DefaultHeadersLayer::new(self.user_agent.as_deref(), &self.api_version)?;
+        let policy = ClerkRetryPolicy::new(&self.retry)?;
+        let transport = match self.transport {
+            Some(make) => make(self.max_response_body),
+            None => BoxCloneSyncService::new(CollectBody::new(hyper_client(&self.transport_config)?, self.max_response_body)),
+        };
+        let base_url: Arc<str> = Arc::from(base.to_string());
+
+        let mut svc: HttpService = BoxCloneSyncService::new(
+            ServiceBuilder::new().layer(base).layer(headers).layer(auth).layer(DecodeErrorsLayer::new()).service(transport),
+        );
+        for layer in self.layers.iter().rev() {
+            svc = layer(svc);
+        }
+        let svc = ServiceBuilder::new()
+            .layer(TimeoutLayer::total(self.timeout))
+            .layer(RetryLayer::new(policy))
+            .layer(TimeoutLayer::attempt(self.attempt_timeout))
+            .service(svc);
+        Ok(Client { inner: BoxCloneSyncService::new(svc), base_url })
+    }
+}

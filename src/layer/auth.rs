@@ -1,0 +1,171 @@
+//! Adds `Authorization: Bearer <secret key>` to requests bound for Clerk.
+//!
+//! The header value is built once, marked [sensitive](http::HeaderValue::set_sensitive) (so
+//! `Debug` of the request and well-behaved tracing layers print no secret), and *inserted*:
+//! any `Authorization` header already on the request is replaced, never duplicated. The
+//! header is only added to requests whose authority is Clerk's (the configured base URL's),
+//! so a layer that sends a request elsewhere can never leak the key.
+//!
+//! In the client's stack this layer sits below your layers: a tracing layer you add never
+//! sees the secret.
+//!
+//! ```
+//! use clerk_tower::layer::AuthLayer;
+//! use tower::ServiceBuilder;
+//! # use clerk_tower::{HttpRequest, HttpResponse, Error};
+//! # let transport = tower::service_fn(|_req: HttpRequest| async { Ok::<_, Error>(HttpResponse::default()) });
+//!
+//! let authority = http::uri::Authority::from_static("api.clerk.com");
+//! let layer = AuthLayer::new("sk_test_123", authority)?;
+//! let svc = ServiceBuilder::new().layer(layer).service(transport);
+//! # Ok::<(), clerk_tower::Error>(())
+//! ```
+//!
+//! # Clone
+//! Cloning an [`Auth`] clones the inner service and shares the header value.
+//!
+//! # Errors
+//! [`AuthLayer::new`] returns [`Error::Config`] for a key that cannot be a header value
+//! (empty, whitespace, control characters). The service itself adds no errors.
+
+use std::fmt;
+use std::task::{Context, Poll};
+
+use http::header::AUTHORIZATION;
+use http::uri::Authority;
+use http::HeaderValue;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::{Error, HttpRequest};
+
+/// Wraps services in [`Auth`].
+#[derive(Clone)]
+pub struct AuthLayer {
+    value: HeaderValue,
+    authority: Authority,
+}
+
+impl AuthLayer {
+    /// A layer that authenticates requests to `authority` with `secret_key`.
+    pub fn new(secret_key: &str, authority: Authority) -> Result<Self, Error> {
+        Ok(Self { value: bearer_value(secret_key)?, authority })
+    }
+}
+
+/// Builds the sensitive `Bearer` header value, refusing keys that are not plain tokens.
+pub(crate) fn bearer_value(secret_key: &str) -> Result<HeaderValue, Error> {
+    if secret_key.is_empty() {
+        return Err(Error::config("the secret key is empty"));
+    }
+    if let Some(pos) = secret_key.bytes().position(|b| !b.is_ascii_graphic()) {
+        return Err(Error::config(format!(
+            "the secret key holds a character that cannot be sent in a header (whitespace, a control or non-ASCII character) at byte {pos}"
+        )));
+    }
+    let mut value = HeaderValue::try_from(format!("Bearer {secret_key}"))
+        .map_err(|_| Error::config("the secret key cannot be sent as a header value"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+impl fmt::Debug for AuthLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("authorization", &"[redacted]")
+            .field("authority", &self.authority)
+            .finish()
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Auth<S> {
+        Auth { inner, value: self.value.clone(), authority: self.authority.clone() }
+    }
+}
+
+/// Adds the `Authorization` header; see the [module docs](self).
+#[derive(Clone)]
+pub struct Auth<S> {
+    inner: S,
+    value: HeaderValue,
+    authority: Authority,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Auth<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("inner", &self.inner)
+            .field("authorization", &"[redacted]")
+            .field("authority", &self.authority)
+            .finish()
+    }
+}
+
+impl<S> Service<HttpRequest> for Auth<S>
+where
+    S: Service<HttpRequest>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: HttpRequest) -> Self::Future {
+        if req.uri().authority() == Some(&self.authority) {
+            req.headers_mut().insert(AUTHORIZATION, self.value.clone());
+        } else {
+            req.headers_mut().remove(AUTHORIZATION);
+        }
+        self.inner.call(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    fn echo() -> impl Service<HttpRequest, Response = HttpRequest, Error = Error, Future = std::future::Ready<Result<HttpRequest, Error>>> + Clone {
+        tower::service_fn(|req: HttpRequest| std::future::ready(Ok::<_, Error>(req)))
+    }
+
+    #[tokio::test]
+    async fn inserts_one_sensitive_header_for_clerk_only() {
+        let layer = AuthLayer::new("sk_test_abc", Authority::from_static("api.clerk.com")).unwrap();
+        let svc = layer.layer(echo());
+        let mut req = HttpRequest::default();
+        *req.uri_mut() = "https://api.clerk.com/v1/x".parse().unwrap();
+        req.headers_mut().append(AUTHORIZATION, HeaderValue::from_static("Bearer other"));
+        req.headers_mut().append(AUTHORIZATION, HeaderValue::from_static("Bearer other2"));
+        let out = svc.clone().oneshot(req).await.unwrap();
+        let values: Vec<_> = out.headers().get_all(AUTHORIZATION).iter().collect();
+        assert_eq!(values, vec![&HeaderValue::from_static("Bearer sk_test_abc")]);
+        assert!(values[0].is_sensitive());
+        assert!(!format!("{out:?}").contains("sk_test_abc"));
+
+        let mut elsewhere = HttpRequest::default();
+        *elsewhere.uri_mut() = "https://evil.example/v1/x".parse().unwrap();
+        elsewhere.headers_mut().insert(AUTHORIZATION, HeaderValue::from_static("Bearer stale"));
+        let out = svc.oneshot(elsewhere).await.unwrap();
+        assert!(out.headers().get(AUTHORIZATION).is_none());
+    }
+
+    #[test]
+    fn bad_keys_are_config_errors_without_the_key() {
+        for key in ["", "sk_test abc", "sk_test\nabc", "sk_tést", "sk\0"] {
+            let err = AuthLayer::new(key, Authority::from_static("api.clerk.com")).unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{key:?}");
+            if !key.is_empty() {
+                assert!(!err.to_string().contains(key) && !format!("{err:?}").contains(key));
+            }
+        }
+        let layer = AuthLayer::new("sk_live_secret", Authority::from_static("api.clerk.com")).unwrap();
+        assert!(!format!("{layer:?}").contains("sk_live_secret"));
+    }
+}

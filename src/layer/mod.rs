@@ -1,0 +1,70 @@
+//! The middleware the client is made of, one module per concern.
+//!
+//! Each middleware follows tower's shape: a `FooLayer` that wraps a service into a `Foo<S>`,
+//! whose `call` returns a named `ResponseFuture` (no boxing per layer). All of them work on
+//! [`HttpRequest`](crate::HttpRequest) / [`HttpResponse`](crate::HttpResponse) with
+//! [`Error`](crate::Error), so they compose with each other and with your own layers.
+//!
+//! From the outside in, the client's stack is:
+//!
+//! | layer | module | runs |
+//! |---|---|---|
+//! | total timeout | [`timeout`] | once per call |
+//! | retry | [`retry`] | once per call |
+//! | attempt timeout | [`timeout`] | once per attempt |
+//! | your layers | `ClientBuilder::layer` | once per attempt |
+//! | base URL, default headers, auth | [`base_url`], [`headers`], [`auth`] | once per attempt |
+//! | error decoding | [`decode`] | once per attempt |
+//! | transport (body read with a size limit) | [`crate::transport`] | once per attempt |
+
+pub mod auth;
+pub mod base_url;
+pub mod decode;
+pub mod headers;
+pub mod retry;
+pub mod timeout;
+
+pub use auth::{Auth, AuthLayer};
+pub use base_url::{BaseUrl, BaseUrlLayer};
+pub use decode::{DecodeErrors, DecodeErrorsLayer};
+pub use headers::{DefaultHeaders, DefaultHeadersLayer};
+pub use retry::{ClerkRetryPolicy, RetryConfig};
+pub use timeout::{Timeout, TimeoutLayer};
+
+pin_project_lite::pin_project! {
+    /// A future that is either the inner service's future or an error known before calling it
+    /// (a request refused before any I/O).
+    pub struct OrError<F> {
+        #[pin]
+        future: Option<F>,
+        error: Option<crate::Error>,
+    }
+}
+
+impl<F> OrError<F> {
+    pub(crate) fn future(future: F) -> Self {
+        OrError { future: Some(future), error: None }
+    }
+
+    pub(crate) fn error(error: crate::Error) -> Self {
+        OrError { future: None, error: Some(error) }
+    }
+}
+
+impl<F, T> std::future::Future for OrError<F>
+where
+    F: std::future::Future<Output = Result<T, crate::Error>>,
+{
+    type Output = Result<T, crate::Error>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        if let Some(error) = this.error.take() {
+            return std::task::Poll::Ready(Err(error));
+        }
+        match this.future.as_pin_mut() {
+            Some(future) => future.poll(cx),
+            None => std::task::Poll::Ready(Err(crate::Error::invalid_request("future", "polled after completion"))),
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Retries that respect Clerk's rate limits and never repeat a create by accident.
+//!
+//! [`ClerkRetryPolicy`] is a [`tower::retry::Policy`] over [`HttpRequest`] /
+//! [`HttpResponse`] / [`Error`]. It decides from what happened and from the request's
+//! [`Operation`] (is it idempotent?):
+//!
+//! | outcome | retried? | delay |
+//! |---|---|---|
+//! | 2xx | no (deposits into the retry budget) | |
+//! | connect error (the request was never written) | any operation | backoff |
+//! | other transport error, attempt timeout | idempotent only (GET, DELETE) | backoff |
+//! | 429 Too Many Requests | any operation (Clerk rejected it before doing any work) | max(`Retry-After`, backoff) |
+//! | 500, 502, 503, 504 | idempotent only: a create may already have happened | `Retry-After` if sent, else backoff |
+//! | any other status, decode errors, body too large | never | |
+//!
+//! A retry is never started when its wait would pass the call's [`Deadline`] (set by the
+//! total timeout): the call ends at once with the error it has, `Retry-After` included, so the
+//! caller can schedule its own retry. Every retry withdraws from a budget shared by all calls
+//! of a client ([`TpsBudget`]), so an outage does not turn into a retry storm. The final error
+//! records how many attempts were made ([`Error::attempts`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use clerk_tower::layer::{ClerkRetryPolicy, RetryConfig};
+//! use tower::{retry::RetryLayer, ServiceBuilder};
+//! # use clerk_tower::{HttpRequest, HttpResponse, Error};
+//! # let transport = tower::service_fn(|_req: HttpRequest| async { Ok::<_, Error>(HttpResponse::default()) });
+//!
+//! let config = RetryConfig::default().max_retries(5).backoff(Duration::from_millis(100), Duration::from_secs(2));
+//! let svc = ServiceBuilder::new()
+//!     .layer(RetryLayer::new(ClerkRetryPolicy::new(&config)?))
+//!     .service(transport);
+//! # Ok::<(), clerk_tower::Error>(())
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use tokio::time::{Instant, Sleep};
+use tower::retry::backoff::{Backoff, ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::retry::Policy;
+use tower::util::rng::HasherRng;
+
+use crate::error::{TimeoutKind, TransportErrorKind};
+use crate::layer::timeout::AttemptLog;
+use crate::{Deadline, Error, HttpRequest, HttpResponse, Operation, RequestOptions};
+
+/// How the client retries; set it with [`ClientBuilder::retry`](crate::ClientBuilder::retry).
+///
+/// Defaults: 3 retries, exponential backoff from 200 ms to 5 s with jitter (each wait is
+/// between the exponential base and twice it, capped at the maximum), and a retry budget
+/// that allows retries of up to 20 % of the requests of the last 10 s plus 10 per second.
+///
+/// ```
+/// use std::time::Duration;
+/// use clerk_tower::RetryConfig;
+///
+/// let patient = RetryConfig::default()
+///     .max_retries(6)
+///     .backoff(Duration::from_millis(500), Duration::from_secs(30))
+///     .budget(Duration::from_secs(10), 5, 0.1);
+/// let never = RetryConfig::disabled();
+/// assert_eq!(never.get_max_retries(), 0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RetryConfig {
+    enabled: bool,
+    max_retries: u32,
+    min_backoff: Duration,
+    max_backoff: Duration,
+    budget_ttl: Duration,
+    budget_min_per_sec: u32,
+    budget_retry_percent: f32,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_retries: 3,
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            budget_ttl: Duration::from_secs(10),
+            budget_min_per_sec: 10,
+            budget_retry_percent: 0.2,
+        }
+    }
+}
+
+impl RetryConfig {
+    /// No retries at all: every call sends exactly one attempt (a call can still turn them on
+    /// with [`RequestOptions::retry`]).
+    pub fn disabled() -> Self {
+        Self { enabled: false, ..Self::default() }
+    }
+
+    /// The most retries a call makes after its first attempt.
+    pub fn max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = max_retries;
+        self.enabled = true;
+        self
+    }
+
+    /// The exponential backoff range: the first retry waits about `min`, each next one about
+    /// twice as long, never more than `max`.
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.min_backoff = min;
+        self.max_backoff = max;
+        self
+    }
+
+    /// The retry budget shared by every call of a client: over a window of `ttl`, retries may
+    /// add `retry_percent` (0.0 ..= 1000.0) of the successful requests, plus `min_per_sec`
+    /// retries per second whatever happens.
+    pub fn budget(mut self, ttl: Duration, min_per_sec: u32, retry_percent: f32) -> Self {
+        self.budget_ttl = ttl;
+        self.budget_min_per_sec = min_per_sec;
+        self.budget_retry_percent = retry_percent;
+        self
+    }
+
+    /// The retry limit.
+    pub fn get_max_retries(&self) -> u32 {
+        if self.enabled {
+            self.max_retries
+        } else {
+            0
+        }
+    }
+
+    /// The backoff range `(min, max)`.
+    pub fn get_backoff(&self) -> (Duration, Duration) {
+        (self.min_backoff, self.max_backoff)
+    }
+
+    /// Whether retries are on.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.max_backoff.is_zero() || self.min_backoff > self.max_backoff {
+            return Err(Error::config("retry backoff: the maximum must be non-zero and not below the minimum"));
+        }
+        if self.budget_ttl < Duration::from_secs(1) || self.budget_ttl > Duration::from_secs(60) {
+            return Err(Error::config("retry budget: the window must be between 1 s and 60 s"));
+        }
+        if !(0.0..=1000.0).contains(&self.budget_retry_percent) {
+            return Err(Error::config("retry budget: retry_percent must be between 0.0 and 1000.0"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    enabled: bool,
+    max_retries: u32,
+    min_backoff: Duration,
+    max_backoff: Duration,
+    budget: TpsBudget,
+}
+
+/// The retry policy of the client; see the [module docs](self).
+///
+/// One policy value is made per client; tower clones it for every call, and every clone
+/// shares the budget.
+#[derive(Debug, Clone)]
+pub struct ClerkRetryPolicy {
+    shared: Arc<Shared>,
+    attempts: u32,
+    backoff: Option<ExponentialBackoff>,
+}
+
+/// Why an outcome may or may not be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Never,
+    IdempotentOnly,
+    Always,
+}
+
+impl ClerkRetryPolicy {
+    /// A policy for `config`, with a budget of its own.
+    pub fn new(config: &RetryConfig) -> Result<Self, Error> {
+        config.validate()?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                enabled: config.enabled,
+                max_retries: config.max_retries,
+                min_backoff: config.min_backoff,
+                max_backoff: config.max_backoff,
+                budget: TpsBudget::new(config.budget_ttl, config.budget_min_per_sec, config.budget_retry_percent),
+            }),
+            attempts: 0,
+            backoff: None,
+        })
+    }
+
+    /// How many retries this call may make, after the per-call options.
+    fn max_retries(&self, options: Option<&RequestOptions>) -> u32 {
+        let enabled = options.and_then(|o| o.retry).unwrap_or(self.shared.enabled);
+        if !enabled {
+            return 0;
+        }
+        options.and_then(|o| o.max_retries).unwrap_or(self.shared.max_retries)
+    }
+
+    fn verdict(err: &Error) -> Verdict {
+        match err {
+            Error::Api(api) => match api.status {
+                StatusCode::TOO_MANY_REQUESTS => Verdict::Always,
+                StatusCode::INTERNAL_SERVER_ERROR
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT => Verdict::IdempotentOnly,
+                _ => Verdict::Never,
+            },
+            Error::Transport(t) => match t.kind {
+                TransportErrorKind::Connect => Verdict::Always,
+                TransportErrorKind::Io => Verdict::IdempotentOnly,
+                TransportErrorKind::BodyTooLarge => Verdict::Never,
+            },
+            Error::Timeout(t) if t.kind == TimeoutKind::Attempt => Verdict::IdempotentOnly,
+            _ => Verdict::Never,
+        }
+    }
+
+    /// The backoff wait for the next retry (jittered, growing with each retry).
+    fn next_backoff(&mut self) -> Duration {
+        if self.backoff.is_none() {
+            // A fresh random state per call, so that concurrent calls do not retry in step.
+            // The range was validated by `RetryConfig::validate`, so this cannot fail.
+            self.backoff = ExponentialBackoffMaker::new(
+                self.shared.min_backoff,
+                self.shared.max_backoff,
+                1.0,
+                HasherRng::default(),
+            )
+            .ok()
+            .map(|mut maker| maker.make_backoff());
+        }
+        match self.backoff.as_mut() {
+            Some(backoff) => {
+                let now = Instant::now();
+                let sleep: Sleep = backoff.next_backoff();
+                sleep.deadline().saturating_duration_since(now)
+            }
+            None => self.shared.min_backoff,
+        }
+    }
+}
+
+impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
+    type Future = Sleep;
+
+    fn retry(&mut self, req: &mut HttpRequest, result: &mut Result<HttpResponse, Error>) -> Option<Self::Future> {
+        self.attempts += 1;
+        let err = match result {
+            Ok(_) => {
+                self.shared.budget.deposit();
+                return None;
+            }
+            Err(err) => err,
+        };
+        let extensions = req.extensions();
+        let idempotent = extensions
+            .get::<Operation>()
+            .map_or_else(|| req.method().is_idempotent(), |op| op.idempotent);
+        let max_retries = self.max_retries(extensions.get::<RequestOptions>());
+        let verdict = Self::verdict(err);
+        let allowed = match verdict {
+            Verdict::Always => true,
+            Verdict::IdempotentOnly => idempotent,
+            Verdict::Never => false,
+        };
+        if !allowed || self.attempts > max_retries {
+            err.set_attempts(self.attempts);
+            return None;
+        }
+        let backoff = self.next_backoff();
+        let retry_after = err.retry_after();
+        let wait = match (&*err, retry_after) {
+            (Error::Api(api), Some(after)) if api.status == StatusCode::TOO_MANY_REQUESTS => after.max(backoff),
+            (_, Some(after)) => after,
+            (_, None) => backoff,
+        };
+        let wake_at = Instant::now() + wait;
+        if let Some(Deadline(deadline)) = extensions.get::<Deadline>() {
+            if wake_at >= *deadline {
+                err.set_attempts(self.attempts);
+                return None;
+            }
+        }
+        if !self.shared.budget.withdraw() {
+            err.set_attempts(self.attempts);
+            return None;
+        }
+        if let Some(log) = extensions.get::<AttemptLog>() {
+            log.record(self.attempts, Some(err.clone()));
+        }
+        Some(tokio::time::sleep_until(wake_at))
+    }
+
+    fn clone_request(&mut self, req: &HttpRequest) -> Option<HttpRequest> {
+        if self.max_retries(req.extensions().get::<RequestOptions>()) == 0 {
+            // One attempt only: skip the copy. The attempt count stays at its default of 1.
+            return None;
+        }
+        let mut copy = http::Request::new(req.body().clone());
+        *copy.method_mut() = req.method().clone();
+        *copy.uri_mut() = req.uri().clone();
+        *copy.version_mut() = req.version();
+        *copy.headers_mut() = req.headers().clone();
+        *copy.extensions_mut() = req.extensions().clone();
+        Some(copy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_validation() {
+        assert!(ClerkRetryPolicy::new(&RetryConfig::default()).is_ok());
+        let bad = RetryConfig::default().backoff(Duration::from_secs(2), Duration::from_secs(1));
+        assert!(matches!(ClerkRetryPolicy::new(&bad), Err(Error::Config(_))));
+        let bad = RetryConfig::default().backoff(Duration::ZERO, Duration::ZERO);
+        assert!(ClerkRetryPolicy::new(&bad).is_err());
+        let bad = RetryConfig::default().budget(Duration::from_secs(10), 1, -1.0);
+        assert!(ClerkRetryPolicy::new(&bad).is_err());
+        assert_eq!(RetryConfig::disabled().get_max_retries(), 0);
+        assert!(RetryConfig::disabled().max_retries(2).is_enabled());
+    }
+
+    #[test]
+    fn per_call_options_override() {
+        let policy = ClerkRetryPolicy::new(&RetryConfig::default()).unwrap();
+        assert_eq!(policy.max_retries(None), 3);
+        assert_eq!(policy.max_retries(Some(&RequestOptions::new().retry(false))), 0);
+        assert_eq!(policy.max_retries(Some(&RequestOptions::new().max_retries(7))), 7);
+        let off = ClerkRetryPolicy::new(&RetryConfig::disabled()).unwrap();
+        assert_eq!(off.max_retries(None), 0);
+        assert_eq!(off.max_retries(Some(&RequestOptions::new().retry(true))), 3);
+    }
+}

@@ -1,0 +1,244 @@
+//! Deadlines: one for the whole call (retries and backoff sleeps included), and an optional
+//! one per attempt.
+//!
+//! The duration comes from the call's [`RequestOptions`] (in the request's extensions) when
+//! it sets one, else from the layer's default; with neither, the layer adds no deadline. A
+//! call that runs out of time ends with [`Error::Timeout`], whose
+//! [`kind`](crate::error::TimeoutError::kind) says which deadline it was.
+//!
+//! The total-timeout layer also records the call's [`Deadline`] in the request's extensions,
+//! so the retry layer below it never starts a wait that would outlive the call, and an
+//! attempt log, so that a timeout can tell how many attempts were made and how the last one
+//! failed.
+//!
+//! ```
+//! use std::time::Duration;
+//! use clerk_tower::layer::TimeoutLayer;
+//! use tower::ServiceBuilder;
+//! # use clerk_tower::{HttpRequest, HttpResponse, Error};
+//! # let transport = tower::service_fn(|_req: HttpRequest| async { Ok::<_, Error>(HttpResponse::default()) });
+//!
+//! let svc = ServiceBuilder::new()
+//!     .layer(TimeoutLayer::total(Some(Duration::from_secs(10))))
+//!     .service(transport);
+//! ```
+//!
+//! # Clone
+//! Cloning a [`Timeout`] clones the inner service.
+//!
+//! # Errors
+//! [`Error::Timeout`] when the deadline passes; the inner service's errors otherwise.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::error::{TimeoutError, TimeoutKind};
+use crate::{Deadline, Error, HttpRequest, RequestOptions};
+
+/// Wraps services in [`Timeout`].
+#[derive(Debug, Clone, Copy)]
+pub struct TimeoutLayer {
+    kind: TimeoutKind,
+    default: Option<Duration>,
+}
+
+impl TimeoutLayer {
+    /// A deadline for the whole call: [`RequestOptions::timeout`], else `default`.
+    pub const fn total(default: Option<Duration>) -> Self {
+        Self { kind: TimeoutKind::Total, default }
+    }
+
+    /// A deadline for each attempt: [`RequestOptions::attempt_timeout`], else `default`.
+    pub const fn attempt(default: Option<Duration>) -> Self {
+        Self { kind: TimeoutKind::Attempt, default }
+    }
+}
+
+impl<S> Layer<S> for TimeoutLayer {
+    type Service = Timeout<S>;
+
+    fn layer(&self, inner: S) -> Timeout<S> {
+        Timeout { inner, layer: *self }
+    }
+}
+
+/// Applies a deadline; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Timeout<S> {
+    inner: S,
+    layer: TimeoutLayer,
+}
+
+/// What the attempts of one call have done so far, shared between the total-timeout layer
+/// (which reports it when time runs out) and the retry layer (which writes it).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AttemptLog(Arc<Mutex<AttemptState>>);
+
+#[derive(Debug, Default)]
+pub(crate) struct AttemptState {
+    pub(crate) attempts: u32,
+    pub(crate) last_error: Option<Error>,
+}
+
+impl AttemptLog {
+    pub(crate) fn record(&self, attempts: u32, last_error: Option<Error>) {
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        state.attempts = attempts;
+        state.last_error = last_error;
+    }
+
+    fn take(&self) -> AttemptState {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl<S> Service<HttpRequest> for Timeout<S>
+where
+    S: Service<HttpRequest, Error = Error>,
+{
+    type Response = S::Response;
+    type Error = Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: HttpRequest) -> Self::Future {
+        let options = req.extensions().get::<RequestOptions>();
+        let duration = match self.layer.kind {
+            TimeoutKind::Total => options.and_then(|o| o.timeout),
+            TimeoutKind::Attempt => options.and_then(|o| o.attempt_timeout),
+        }
+        .or(self.layer.default);
+        let Some(duration) = duration else {
+            return ResponseFuture { inner: self.inner.call(req), sleep: None, kind: self.layer.kind, duration, log: None };
+        };
+        let mut deadline = Instant::now() + duration;
+        let mut log = None;
+        if self.layer.kind == TimeoutKind::Total {
+            if let Some(Deadline(outer)) = req.extensions().get::<Deadline>() {
+                deadline = deadline.min(*outer);
+            }
+            req.extensions_mut().insert(Deadline(deadline));
+            let attempts = AttemptLog::default();
+            req.extensions_mut().insert(attempts.clone());
+            log = Some(attempts);
+        }
+        ResponseFuture {
+            inner: self.inner.call(req),
+            sleep: Some(tokio::time::sleep_until(deadline)),
+            kind: self.layer.kind,
+            duration: Some(duration),
+            log,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`Timeout`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        #[pin]
+        sleep: Option<Sleep>,
+        kind: TimeoutKind,
+        duration: Option<Duration>,
+        log: Option<AttemptLog>,
+    }
+}
+
+impl<F, T> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.inner.poll(cx) {
+            return Poll::Ready(out);
+        }
+        let expired = this.sleep.as_pin_mut().is_some_and(|sleep| sleep.poll(cx).is_ready());
+        match expired {
+            true => {
+                let mut err = TimeoutError::new(*this.kind, this.duration.unwrap_or_default());
+                if let Some(log) = this.log.as_ref() {
+                    let state = log.take();
+                    err.attempts = state.attempts.max(1);
+                    err.last_error = state.last_error;
+                }
+                Poll::Ready(Err(Error::Timeout(Box::new(err))))
+            }
+            _ => Poll::Pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HttpResponse;
+    use tower::ServiceExt;
+
+    fn slow(delay: Duration) -> impl Service<HttpRequest, Response = HttpResponse, Error = Error, Future = impl Send> + Clone {
+        tower::service_fn(move |req: HttpRequest| async move {
+            assert!(req.extensions().get::<Deadline>().is_some() || delay.is_zero());
+            tokio::time::sleep(delay).await;
+            Ok::<_, Error>(HttpResponse::default())
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn default_and_per_call_timeouts() {
+        let svc = TimeoutLayer::total(Some(Duration::from_secs(5))).layer(slow(Duration::from_secs(3)));
+        assert!(svc.clone().oneshot(HttpRequest::default()).await.is_ok());
+
+        let mut req = HttpRequest::default();
+        req.extensions_mut().insert(RequestOptions::new().timeout(Duration::from_secs(1)));
+        let start = Instant::now();
+        let err = svc.oneshot(req).await.unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        match err {
+            Error::Timeout(t) => {
+                assert_eq!(t.kind(), TimeoutKind::Total);
+                assert_eq!(t.after(), Some(Duration::from_secs(1)));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_default_means_no_deadline() {
+        let svc = TimeoutLayer::attempt(None).layer(slow(Duration::ZERO));
+        assert!(svc.oneshot(HttpRequest::default()).await.is_ok());
+        let svc = TimeoutLayer::attempt(None).layer(tower::service_fn(|_req: HttpRequest| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok::<_, Error>(HttpResponse::default())
+        }));
+        let mut req = HttpRequest::default();
+        req.extensions_mut().insert(RequestOptions::new().attempt_timeout(Duration::from_millis(250)));
+        let err = svc.oneshot(req).await.unwrap_err();
+        assert!(matches!(&err, Error::Timeout(t) if t.kind() == TimeoutKind::Attempt), "{err:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outer_deadline_is_kept() {
+        let svc = TimeoutLayer::total(Some(Duration::from_secs(60))).layer(tower::service_fn(|req: HttpRequest| async move {
+            let Deadline(d) = *req.extensions().get::<Deadline>().unwrap();
+            assert!(d <= Instant::now() + Duration::from_secs(2));
+            Ok::<_, Error>(HttpResponse::default())
+        }));
+        let mut req = HttpRequest::default();
+        req.extensions_mut().insert(Deadline(Instant::now() + Duration::from_secs(2)));
+        svc.oneshot(req).await.unwrap();
+    }
+}

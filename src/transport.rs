@@ -1,0 +1,249 @@
+//! The bottom of the stack: sending requests over the network and reading whole, size-limited
+//! response bodies.
+//!
+//! The default transport is hyper-util's pooled client over hyper-rustls (TLS by rustls with
+//! the *ring* provider and the webpki root certificates; no OpenSSL), speaking HTTP/1.1.
+//! Idle pooled connections are closed after [`TransportConfig::pool_idle_timeout`] by a real
+//! timer, not only when next checked out.
+//!
+//! [`CollectBody`] reads a response body into [`Bytes`] with a size limit, so the connection
+//! goes back to the pool before any layer looks at the response, and an endless body is an
+//! error instead of an out-of-memory crash. It wraps the default transport and any transport
+//! you give to [`ClientBuilder::transport`](crate::ClientBuilder::transport).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::Body;
+use http_body_util::combinators::Collect;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::error::{BoxError, TransportError, TransportErrorKind};
+use crate::{Error, HttpRequest, HttpResponse};
+
+/// The default limit on a response body: 4 MiB (a 500-identifier page is about 150 KB).
+pub const DEFAULT_MAX_RESPONSE_BODY: usize = 4 * 1024 * 1024;
+
+/// Settings of the default network transport.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// How long an unused pooled connection is kept open (default 90 s).
+    pub pool_idle_timeout: Duration,
+    /// How many idle connections are kept per host (default 32).
+    pub pool_max_idle_per_host: usize,
+    /// How long establishing a connection (TCP and TLS) may take (default 10 s).
+    pub connect_timeout: Duration,
+    /// TCP keep-alive probe interval (default 60 s).
+    pub tcp_keepalive: Option<Duration>,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 32,
+            connect_timeout: Duration::from_secs(10),
+            tcp_keepalive: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// The hyper-util client the default transport is made of.
+pub type HyperClient = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Builds the default hyper-util client: pooled, HTTP/1.1, rustls with *ring* and webpki roots.
+/// Needs no runtime to be built; its futures run on Tokio.
+pub fn hyper_client(config: &TransportConfig) -> Result<HyperClient, Error> {
+    let mut http = HttpConnector::new();
+    // hyper-rustls decides between TLS and plain TCP; the base URL layer has already refused
+    // plain http to anything but loopback.
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(config.connect_timeout));
+    http.set_keepalive(config.tcp_keepalive);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(config.pool_idle_timeout)
+        .pool_max_idle_per_host(config.pool_max_idle_per_host)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(https))
+}
+
+/// Reads response bodies into memory with a size limit; see the [module docs](self).
+///
+/// # Errors
+/// The inner service's errors become [`Error::Transport`] (connect failures told apart from
+/// the rest) unless they already are an [`Error`]; a body over the limit is a
+/// [`TransportErrorKind::BodyTooLarge`] error, a body that breaks off is a
+/// [`TransportErrorKind::Io`] error.
+#[derive(Clone)]
+pub struct CollectBody<S> {
+    inner: S,
+    limit: usize,
+}
+
+impl<S> CollectBody<S> {
+    /// Wraps `inner`, refusing bodies over `limit` bytes.
+    pub fn new(inner: S, limit: usize) -> Self {
+        Self { inner, limit }
+    }
+}
+
+impl<S> fmt::Debug for CollectBody<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectBody").field("limit", &self.limit).finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Service<HttpRequest> for CollectBody<S>
+where
+    S: Service<HttpRequest, Response = http::Response<B>>,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Response = HttpResponse;
+    type Error = Error;
+    type Future = CollectFuture<S::Future, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx).map_err(|e| Error::from_boxed(e.into()))
+    }
+
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
+        CollectFuture { state: CollectState::Calling { future: self.inner.call(req), limit: self.limit } }
+    }
+}
+
+pin_project! {
+    /// The future of [`CollectBody`].
+    pub struct CollectFuture<F, B>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        #[pin]
+        state: CollectState<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = CollectProj]
+    enum CollectState<F, B>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        Calling { #[pin] future: F, limit: usize },
+        Reading { #[pin] collect: Collect<Limited<B>>, parts: Option<http::response::Parts> },
+    }
+}
+
+impl<F, B, E> Future for CollectFuture<F, B>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    E: Into<BoxError>,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Output = Result<HttpResponse, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                CollectProj::Calling { future, limit } => {
+                    let res = std::task::ready!(future.poll(cx)).map_err(|e| Error::from_boxed(e.into()))?;
+                    let limit = *limit;
+                    let (parts, body) = res.into_parts();
+                    if body.size_hint().lower() > limit as u64 {
+                        return Poll::Ready(Err(too_large(limit)));
+                    }
+                    let collect = Limited::new(body, limit).collect();
+                    state.set(CollectState::Reading { collect, parts: Some(parts) });
+                }
+                CollectProj::Reading { collect, parts } => {
+                    let collected = std::task::ready!(collect.poll(cx)).map_err(|e| {
+                        if e.is::<LengthLimitError>() {
+                            too_large(0)
+                        } else {
+                            Error::Transport(Box::new(TransportError::new(TransportErrorKind::Io, e)))
+                        }
+                    })?;
+                    let parts = parts
+                        .take()
+                        .ok_or_else(|| Error::invalid_request("future", "polled after completion"))?;
+                    return Poll::Ready(Ok(http::Response::from_parts(parts, Full::new(collected.to_bytes()))));
+                }
+            }
+        }
+    }
+}
+
+fn too_large(limit: usize) -> Error {
+    let message = if limit > 0 {
+        format!("the response body is larger than the limit of {limit} bytes")
+    } else {
+        "the response body is larger than the configured limit".to_owned()
+    };
+    Error::Transport(Box::new(TransportError::new(TransportErrorKind::BodyTooLarge, message)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn collects_and_limits() {
+        let svc = CollectBody::new(
+            tower::service_fn(|_req: HttpRequest| async {
+                Ok::<_, std::io::Error>(http::Response::new(Full::new(Bytes::from_static(b"0123456789"))))
+            }),
+            10,
+        );
+        let res = svc.oneshot(HttpRequest::default()).await.unwrap();
+        assert_eq!(crate::http::body_bytes(res.into_body()), "0123456789");
+
+        let small = CollectBody::new(
+            tower::service_fn(|_req: HttpRequest| async {
+                Ok::<_, std::io::Error>(http::Response::new(Full::new(Bytes::from_static(b"0123456789"))))
+            }),
+            9,
+        );
+        let err = small.oneshot(HttpRequest::default()).await.unwrap_err();
+        assert!(matches!(&err, Error::Transport(t) if t.kind() == TransportErrorKind::BodyTooLarge), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn maps_transport_errors() {
+        let svc = CollectBody::new(
+            tower::service_fn(|_req: HttpRequest| async {
+                Err::<http::Response<Full<Bytes>>, _>(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
+            }),
+            10,
+        );
+        let err = svc.oneshot(HttpRequest::default()).await.unwrap_err();
+        assert!(matches!(&err, Error::Transport(t) if t.is_connect()), "{err:?}");
+    }
+
+    #[test]
+    fn builds_outside_a_runtime() {
+        assert!(hyper_client(&TransportConfig::default()).is_ok());
+    }
+}
