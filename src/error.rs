@@ -23,7 +23,8 @@ pub use crate::models::errors::{ClerkError, ClerkErrors};
 /// A boxed error as tower layers return it.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-type SharedError = Arc<dyn StdError + Send + Sync + 'static>;
+/// A shared, cloneable error source: `Arc<BoxError>` keeps [`Error`] two words wide.
+type SharedError = Arc<BoxError>;
 
 /// Everything that can go wrong in a call to Clerk.
 ///
@@ -88,7 +89,7 @@ impl Error {
         {
             return Error::Transport(Box::new(TransportError::from_source(err)));
         }
-        Error::Middleware(Arc::from(err))
+        Error::Middleware(Arc::new(err))
     }
 
     pub(crate) fn invalid_request(field: &'static str, message: impl Into<String>) -> Self {
@@ -200,9 +201,9 @@ impl fmt::Display for Error {
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Error::Transport(e) => Some(&*e.source),
+            Error::Transport(e) => Some(&**e.source),
             Error::Timeout(e) => e.last_error.as_ref().map(|e| e as &(dyn StdError + 'static)),
-            Error::Middleware(e) => Some(&**e),
+            Error::Middleware(e) => Some(&***e),
             _ => None,
         }
     }
@@ -432,7 +433,7 @@ pub struct TransportError {
 
 impl TransportError {
     pub(crate) fn new(kind: TransportErrorKind, source: impl Into<BoxError>) -> Self {
-        Self { kind, source: Arc::from(source.into()), attempts: 1 }
+        Self { kind, source: Arc::new(source.into()), attempts: 1 }
     }
 
     /// Classifies a boxed network error: connect failures are told apart from failures after
@@ -443,7 +444,7 @@ impl TransportError {
         } else {
             TransportErrorKind::Io
         };
-        Self { kind, source: Arc::from(source), attempts: 1 }
+        Self { kind, source: Arc::new(source), attempts: 1 }
     }
 
     /// What kind of failure this is.
