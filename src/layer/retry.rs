@@ -299,7 +299,7 @@ impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
             return None;
         }
         if let Some(log) = extensions.get::<AttemptLog>() {
-            log.record(self.attempts, Some(err.clone()));
+            log.attempt_failed(err.clone());
         }
         Some(tokio::time::sleep_until(wake_at))
     }
@@ -308,6 +308,10 @@ impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
         if self.max_retries(req.extensions().get::<RequestOptions>()) == 0 {
             // One attempt only: skip the copy. The attempt count stays at its default of 1.
             return None;
+        }
+        // tower calls this right before sending each attempt: count it for the timeout report.
+        if let Some(log) = req.extensions().get::<AttemptLog>() {
+            log.attempt_started();
         }
         let mut copy = http::Request::new(req.body().clone());
         *copy.method_mut() = req.method().clone();

@@ -89,10 +89,16 @@ pub(crate) struct AttemptState {
 }
 
 impl AttemptLog {
-    pub(crate) fn record(&self, attempts: u32, last_error: Option<Error>) {
+    /// Counts an attempt about to be sent.
+    pub(crate) fn attempt_started(&self) {
         let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        state.attempts = attempts;
-        state.last_error = last_error;
+        state.attempts += 1;
+    }
+
+    /// Keeps the error of an attempt that is going to be retried.
+    pub(crate) fn attempt_failed(&self, error: Error) {
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        state.last_error = Some(error);
     }
 
     fn take(&self) -> AttemptState {
