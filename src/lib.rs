@@ -56,3 +56,8 @@ pub use crate::endpoint::{Endpoint, EndpointService};
 pub use crate::error::{BoxError, Error};
 pub use crate::http::{Deadline, HttpRequest, HttpResponse, HttpService, Operation, RequestOptions};
 pub use crate::layer::RetryConfig;
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
