@@ -12,8 +12,11 @@ use common::*;
 use tower::limit::ConcurrencyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+/// What a user layer saw of one request: the operation, the URI, whether a bearer was on it.
+type Sighting = (Option<Operation>, String, bool);
+
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(Option<Operation>, String, bool)>>>);
+struct Seen(Arc<Mutex<Vec<Sighting>>>);
 
 /// A layer that records what it sees: the operation, the URI, and whether a bearer header is
 /// on the request at this depth.

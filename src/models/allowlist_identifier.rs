@@ -15,6 +15,7 @@ open_enum! {
     }
 }
 
+#[allow(clippy::derivable_impls)] // the enum comes from a macro; `#[default]` cannot reach its variant
 impl Default for AllowlistObject {
     fn default() -> Self {
         AllowlistObject::AllowlistIdentifier
