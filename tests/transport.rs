@@ -1,0 +1,122 @@
+//! The default network transport: pooled keep-alive connections, a real idle timeout, and
+//! connect errors told apart from the rest. A hand-written HTTP/1.1 server on 127.0.0.1 lets the
+//! test watch the sockets themselves.
+
+use std::time::{Duration, Instant};
+
+use clerk_tower::api::ListAllowlistIdentifiers;
+use clerk_tower::error::TransportErrorKind;
+use clerk_tower::transport::TransportConfig;
+use clerk_tower::{Client, Error, RetryConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// What the server saw of one connection.
+#[derive(Debug)]
+enum Event {
+    Accepted,
+    Request,
+    Closed(Instant),
+}
+
+/// A minimal keep-alive server answering `[]` to every request; reports connection events.
+async fn server() -> (String, mpsc::UnboundedReceiver<Event>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            let _ = tx.send(Event::Accepted);
+            tokio::spawn(serve_connection(stream, tx));
+        }
+    });
+    (format!("http://{addr}/v1"), rx)
+}
+
+async fn serve_connection(mut stream: TcpStream, tx: mpsc::UnboundedSender<Event>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => {
+                let _ = tx.send(Event::Closed(Instant::now()));
+                return;
+            }
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            buf.drain(..end + 4);
+            let _ = tx.send(Event::Request);
+            let res = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n[]";
+            if stream.write_all(res).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn client(base_url: &str, idle: Duration) -> Client {
+    Client::builder()
+        .secret_key("sk_test_transport")
+        .base_url(base_url)
+        .retry(RetryConfig::disabled())
+        .transport_config(TransportConfig { pool_idle_timeout: idle, ..TransportConfig::default() })
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn connections_are_reused_and_closed_when_idle() {
+    let (base_url, mut events) = server().await;
+    let client = client(&base_url, Duration::from_millis(300));
+    for _ in 0..3 {
+        client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await.unwrap();
+    }
+    let done = Instant::now();
+    let mut accepted = 0;
+    let mut requests = 0;
+    let closed_at = loop {
+        match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+            Ok(Some(Event::Accepted)) => accepted += 1,
+            Ok(Some(Event::Request)) => requests += 1,
+            Ok(Some(Event::Closed(at))) => break at,
+            Ok(None) | Err(_) => panic!("the idle connection was never closed by the client"),
+        }
+    };
+    assert_eq!((accepted, requests), (1, 3), "three calls on one kept-alive connection");
+    let idle = closed_at - done;
+    // The pool's timer closes it after ~300 ms idle, with no further call to trigger a check.
+    assert!(idle >= Duration::from_millis(200) && idle < Duration::from_secs(3), "closed after {idle:?}");
+    drop(client);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_connect_error() {
+    // Bind, learn the port, close: nothing listens there any more.
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let client = client(&format!("http://127.0.0.1:{port}/v1"), Duration::from_secs(90));
+    let err = client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await.unwrap_err();
+    match &err {
+        Error::Transport(t) => assert_eq!(t.kind(), TransportErrorKind::Connect, "{err}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.to_string().contains("could not connect"), "{err}");
+}
+
+#[tokio::test]
+async fn https_is_spoken_to_https_urls() {
+    // A plain-HTTP server behind an https:// URL: the TLS handshake fails, typed, no panic.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
+        }
+    });
+    let client = client(&format!("https://localhost:{port}/v1"), Duration::from_secs(90));
+    let err = client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await.unwrap_err();
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+}
