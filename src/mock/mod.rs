@@ -1,1 +1,432 @@
-//! mock
+//! An in-memory Clerk Backend API for the allow-list resource, with scripted faults
+//! (feature `mock`).
+//!
+//! [`MockClerk`] holds the allow-list, checks the bearer key, validates requests the way Clerk
+//! does, answers with the same JSON as `https://api.clerk.com/v1` (built from this crate's
+//! [`models`](crate::models), so mock and client agree), and records every request it
+//! receives. It is reachable two ways:
+//!
+//! - [`MockClerk::service`]: a [`tower::Service`]`<`[`HttpRequest`](crate::HttpRequest)`>`
+//!   without any socket, for fast tests (and `tokio::time::pause`d ones);
+//! - [`MockClerk::serve`]: a real HTTP/1.1 (and 1.0) server on `127.0.0.1` and a random port,
+//!   where connection faults are real closed sockets.
+//!
+//! Both share one store: what a test inserts with [`MockClerk::insert`] is what the server
+//! lists.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use clerk_tower::mock::{Fault, FaultPlan, MockClerk, MockOperation};
+//!
+//! let mock = MockClerk::new(); // accepts `Bearer sk_test_clerk_tower_mock`
+//! mock.insert("ada@example.com").unwrap();
+//!
+//! // The first create is rate limited, the second fails with a 503 after being applied.
+//! mock.set_fault_plan(
+//!     FaultPlan::new()
+//!         .on(MockOperation::Create, 1, Fault::rate_limited("1"))
+//!         .on(MockOperation::Create, 2, Fault::status(503).applied()),
+//! );
+//!
+//! let server = mock.serve().await?;
+//! let base_url = server.base_url(); // "http://127.0.0.1:PORT/v1"
+//! assert!(base_url.starts_with("http://127.0.0.1:") && base_url.ends_with("/v1"));
+//! // ... point a client at `base_url` with `MockClerk::DEFAULT_SECRET_KEY` ...
+//!
+//! assert_eq!(mock.request_count(MockOperation::Create), 0);
+//! assert_eq!(mock.identifiers().len(), 1);
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Behaviour
+//!
+//! Routes (only under `/v1`): `GET /v1/allowlist_identifiers`, `POST /v1/allowlist_identifiers`,
+//! `DELETE /v1/allowlist_identifiers/{identifier_id}` (the id is one percent-decoded path
+//! segment). The key is checked before the route, as Clerk does, so an unknown path without a
+//! valid key is a 401, with one a 404.
+//!
+//! - **List.** `paginated`, `limit` (1..=500, default 10) and `offset` (>= 0, default 0), in any
+//!   order; unknown query parameters are ignored and an empty value (`limit=`) counts as absent.
+//!   `paginated` takes what Go's `strconv.ParseBool` takes (`true`, `false`, `1`, `0`, `t`,
+//!   `f`, ...). With `paginated=true` the answer is `{"data": [...], "total_count": N}` with
+//!   `limit`/`offset` applied. Otherwise it is a bare JSON array of **all** identifiers: the
+//!   spec's response schema for this operation is a bare array and its `Paginated` parameter
+//!   says "If false, the results will not be paginated"; `limit` and `offset` are still
+//!   validated. Order: newest first (`created_at` descending, ties by insertion, newest
+//!   first), so pages are stable.
+//! - **Create.** A JSON body (`application/json`, any parameters, or no `Content-Type` at all)
+//!   with `identifier` (string, required) and `notify` (bool, optional). Surrounding
+//!   whitespace is trimmed. An e-mail address (`local@domain`, a dot in the domain) is
+//!   `email_address`; `+` and 7 to 15 digits is `phone_number`; `0x` and 40 hex digits is
+//!   `web3_wallet`. `notify: true` on an e-mail address or phone number sets an
+//!   `invitation_id` (`inv_...`); on a wallet it is ignored, as the spec says. Ids are
+//!   `alid_` + 27 base62 characters, `instance_id` is one `ins_...` per mock, times are Unix
+//!   milliseconds. An empty body counts as `{}`. Wildcard domain entries are not modelled.
+//! - **Delete.** `{"object":"allowlist_identifier","id":"...","deleted":true}`.
+//! - Every response (but an injected HTML error page) is `application/json` with a
+//!   `Content-Length` and a `Clerk-Trace-Id` header (Clerk's Go SDK reads the trace id from
+//!   it); every error body is `ClerkErrors` (`errors[]` with `message`, `long_message`,
+//!   `code`, and `meta` `{"param_name": ...}` for parameter errors) plus the same 32-hex-digit
+//!   id as `clerk_trace_id`.
+//! - Bodies over 1 MiB are refused with 413 before anything else. Nothing in the mock panics
+//!   on request data; a poisoned lock is recovered.
+//!
+//! # Status codes and error codes, and why
+//!
+//! Main source: Clerk's own error index, `clerk/clerk-docs` `docs/errors/backend-api.mdx`
+//! (rendered at `clerk.com/docs/guides/development/errors/backend-api`), which lists each
+//! Backend API error with its status, code and messages. Wire details (`meta.param_name`, a
+//! 32-hex `clerk_trace_id`) come from real payloads quoted in public issues and test fixtures.
+//!
+//! | case | status | code | evidence |
+//! |---|---|---|---|
+//! | no `Authorization`, not `Bearer <key>` | 401 | `authorization_header_format_invalid` | error index (`InvalidAuthorizationHeaderFormat`, 401); a public recording of the live API: a request without a key gets this code, before any routing |
+//! | wrong key | 401 | `clerk_key_invalid` | error index (`InvalidClerkSecretKey`, 401); clerk-sdk-python issue #26 quotes the live body |
+//! | unknown path | 404 | `resource_not_found` | error index (`ResourceNotFound`, "not found" / "Resource not found") |
+//! | known path, wrong method | 405 + `Allow` | `method_not_allowed` | no evidence found; chosen because 405 is the HTTP meaning and the code reads plainly |
+//! | body over 1 MiB | 413 | `request_body_too_large` | no evidence found; chosen because 413 is the HTTP meaning |
+//! | `Content-Type` not JSON | 415 | `unsupported_content_type` | error index (`UnsupportedContentType`, 415) |
+//! | malformed JSON / not an object | 400 | `request_body_invalid` | error index (`InvalidRequestBody`, 400) |
+//! | unknown body field | 422 | `form_param_unknown` | error index (`FormUnknownParameter`, 422); spec: `additionalProperties: false` |
+//! | `identifier` missing or empty | 422 | `form_param_missing` | error index (`FormMissingParameter`, 422) |
+//! | field of the wrong JSON type; `limit=abc`, `paginated=maybe` | 422 | `form_param_type_invalid` | error index (`FormInvalidTypeParameter`, 422) |
+//! | `limit` 0 or 501, negative `offset` | 422 | `form_param_value_invalid` | error index (`FormInvalidParameterValue`, 422); the exact code Clerk uses for these query values is not confirmed |
+//! | same query parameter twice | 422 | `form_param_duplicate` | error index (`FormDuplicateParameter`, 422) |
+//! | identifier over 320 bytes | 422 | `form_param_max_length_exceeded` | error index (`FormParameterMaxLengthExceeded`, 422); the limit 320 is ours (RFC 5321's address length) |
+//! | identifier neither e-mail, phone nor wallet | 422 | `form_param_format_invalid` | error index (`FormInvalidIdentifier`, 422, same long message) |
+//! | duplicate identifier (e-mail and wallet without case) | **400** | `duplicate_record` | error index (`DuplicateAllowlistIdentifier`, 400, "duplicate allowlist identifier", "the identifier &lt;identifier&gt; already exists"), not `form_identifier_exists` (a sign-up/FAPI code) |
+//! | unknown id on delete | 404 | `resource_not_found` | error index (`AllowlistIdentifierNotFound`, "Identifier not found", "No identifier was found with id ...") |
+//! | fault: 429 | 429 | `too_many_requests` | error index (`TooManyRequests`, "Too many requests, retry later") |
+//! | fault: 503 | 503 | `maintenance_mode` | error index (`SystemUnderMaintenance`, 503) |
+//! | fault: other 5xx | 5xx | `internal_clerk_error` | error index (`Unexpected`, 500) |
+//!
+//! # Faults
+//!
+//! A [`FaultPlan`] picks, per operation and attempt number (or at random, from a seed), a
+//! [`Fault`]: an error status with a `Retry-After`, a delay before the head or before the body,
+//! a connection closed before the response or halfway through the body, a truncated or
+//! malformed JSON body, or a proxy's HTML error page. [`Fault::apply`] says whether the real
+//! operation changed the store first (a create that "failed" after Clerk applied it). Each
+//! [`RecordedRequest`] tells which fault it got and whether it was applied.
+//!
+//! Over TCP, `CloseBeforeResponse` and `CloseMidBody` really close the socket. Through
+//! [`MockService`], `CloseBeforeResponse` is reported as an [`std::io::Error`] of kind
+//! `ConnectionReset` (a client cannot tell whether the request was written, exactly like a
+//! reset over TCP) and `CloseMidBody` as one of kind `UnexpectedEof`.
+
+mod engine;
+mod fault;
+mod server;
+mod service;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+
+pub use self::fault::{Fault, FaultKind, FaultPlan, MockOperation};
+pub use self::server::MockServer;
+pub use self::service::{MockFuture, MockService};
+
+use self::engine::{Incoming, KeyPolicy, Prepared, SplitMix64, State};
+use crate::models::{AllowlistIdentifier, ClerkError};
+
+/// An in-memory Clerk Backend API for the allow-list resource.
+///
+/// Cheap to clone: clones share one store, one request log and one fault plan
+/// (`Arc<Mutex<..>>`). `Send + Sync`; no method blocks for long or panics on request data.
+///
+/// ```
+/// use clerk_tower::mock::{MockClerk, MockOperation};
+///
+/// let mock = MockClerk::new();
+/// let ada = mock.insert("ada@example.com").unwrap();
+/// assert!(ada.id.starts_with("alid_"));
+/// assert!(mock.insert("ADA@example.com").is_err()); // duplicate, e-mail compares without case
+/// assert_eq!(mock.identifiers(), vec![ada]);
+/// assert_eq!(mock.request_count(MockOperation::Create), 0); // `insert` is not a request
+/// ```
+#[derive(Clone)]
+pub struct MockClerk {
+    inner: Arc<Mutex<State>>,
+}
+
+impl MockClerk {
+    /// The secret key [`MockClerk::new`] accepts.
+    pub const DEFAULT_SECRET_KEY: &'static str = "sk_test_clerk_tower_mock";
+
+    /// A mock that accepts only `Authorization: Bearer sk_test_clerk_tower_mock`
+    /// ([`MockClerk::DEFAULT_SECRET_KEY`]).
+    pub fn new() -> Self {
+        Self::with_secret_key(Self::DEFAULT_SECRET_KEY)
+    }
+
+    /// A mock that accepts only this secret key.
+    pub fn with_secret_key(key: impl Into<String>) -> Self {
+        MockClerk {
+            inner: Arc::new(Mutex::new(State::new(
+                KeyPolicy::Exact(key.into()),
+                SplitMix64::entropy(),
+            ))),
+        }
+    }
+
+    /// Accept any bearer key that starts with `sk_test_` (what the `clerk-mock` binary does
+    /// by default), instead of one exact key.
+    pub fn accept_any_test_key(self) -> Self {
+        self.lock().keys = KeyPolicy::AnyTestKey;
+        self
+    }
+
+    /// Makes ids, trace ids and the instance id deterministic: the same seed and the same
+    /// calls give the same ids. Resets the instance id, so call it before anything else.
+    pub fn with_seed(self, seed: u64) -> Self {
+        {
+            let mut state = self.lock();
+            let keys = state.keys.clone();
+            let hook = state.hook.take();
+            let log_limit = state.log_limit;
+            *state = State::new(keys, seed);
+            state.hook = hook;
+            state.log_limit = log_limit;
+        }
+        self
+    }
+
+    /// The `instance_id` every identifier of this mock carries (`ins_...`).
+    pub fn instance_id(&self) -> String {
+        self.lock().instance_id.clone()
+    }
+
+    /// The mock as a socket-free [`tower::Service`]`<`[`HttpRequest`](crate::HttpRequest)`>`.
+    pub fn service(&self) -> MockService {
+        MockService {
+            clerk: self.clone(),
+        }
+    }
+
+    /// Serves the mock over HTTP on `127.0.0.1` and a random free port.
+    ///
+    /// Must be called inside a tokio runtime (any flavour, `current_thread` included); the
+    /// server runs on that runtime until the returned [`MockServer`] is shut down or dropped.
+    ///
+    /// # Errors
+    ///
+    /// When the listening socket cannot be bound.
+    pub async fn serve(&self) -> std::io::Result<MockServer> {
+        self.serve_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+    }
+
+    /// Serves the mock over HTTP on `addr` (port 0 picks a free port).
+    ///
+    /// # Errors
+    ///
+    /// When the listening socket cannot be bound (address in use, no permission, ...).
+    pub async fn serve_on(&self, addr: SocketAddr) -> std::io::Result<MockServer> {
+        server::serve_on(self.clone(), addr).await
+    }
+
+    /// Adds an identifier to the store, with the same validation as a create request
+    /// (`notify: false`). Not recorded as a request, and never subject to faults.
+    ///
+    /// # Errors
+    ///
+    /// What Clerk would answer to the same create: a 422 for an identifier that is not an
+    /// e-mail address, E.164 phone number or web3 wallet, a 400 `duplicate_record` for one
+    /// already present.
+    pub fn insert(&self, identifier: &str) -> Result<AllowlistIdentifier, MockError> {
+        self.insert_with(identifier, false)
+    }
+
+    /// [`insert`](MockClerk::insert) with `notify`: an e-mail address or phone number inserted
+    /// with `notify: true` gets an `invitation_id`.
+    ///
+    /// # Errors
+    ///
+    /// As [`insert`](MockClerk::insert).
+    pub fn insert_with(
+        &self,
+        identifier: &str,
+        notify: bool,
+    ) -> Result<AllowlistIdentifier, MockError> {
+        self.lock().create(identifier, notify, true)
+    }
+
+    /// The store, in list order (newest first).
+    pub fn identifiers(&self) -> Vec<AllowlistIdentifier> {
+        self.lock().sorted()
+    }
+
+    /// Every request received since the mock was made (or [`reset`](MockClerk::reset)), in
+    /// order (the last 100 000 by default, see
+    /// [`with_request_log_limit`](MockClerk::with_request_log_limit)). The `Authorization` header value is marked sensitive, so `Debug` hides it.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().requests.iter().cloned().collect()
+    }
+
+    /// Keeps at most `limit` requests in the log (the oldest are dropped first; 0 records
+    /// none). The default, 100 000, bounds the memory of a long-running server;
+    /// [`request_count`](MockClerk::request_count) stays exact either way.
+    pub fn with_request_log_limit(self, limit: usize) -> Self {
+        {
+            let mut state = self.lock();
+            state.log_limit = limit;
+            while state.requests.len() > limit {
+                state.requests.pop_front();
+            }
+        }
+        self
+    }
+
+    /// How many requests to `op` were received since the mock was made (or reset), faults
+    /// included.
+    pub fn request_count(&self, op: MockOperation) -> usize {
+        self.lock().totals[op.index()]
+    }
+
+    /// Forgets the recorded requests (the store, counters and fault plan stay).
+    pub fn clear_requests(&self) {
+        self.lock().requests.clear();
+    }
+
+    /// Replaces the fault plan and restarts the per-operation attempt counters at zero.
+    pub fn set_fault_plan(&self, plan: FaultPlan) {
+        self.lock().set_plan(plan);
+    }
+
+    /// Removes every fault (and restarts the attempt counters).
+    pub fn clear_faults(&self) {
+        self.set_fault_plan(FaultPlan::default());
+    }
+
+    /// Empties the store, the request log and the fault plan. The key, the instance id and the
+    /// request hook stay.
+    pub fn reset(&self) {
+        self.lock().reset();
+    }
+
+    /// Calls `hook` for every request, once its response head is out (after any
+    /// `DelayHeaders`), or its connection dropped, with the time since the request arrived.
+    /// The `clerk-mock` binary logs requests this way. Replaces an earlier hook.
+    ///
+    /// The hook runs on the server's task: keep it short, and do not call back into the mock
+    /// from it in a way that waits for another request.
+    pub fn on_request<F>(&self, hook: F)
+    where
+        F: Fn(&RecordedRequest, Duration) + Send + Sync + 'static,
+    {
+        self.lock().hook = Some(Arc::new(hook));
+    }
+
+    pub(crate) fn handle(&self, req: Incoming<'_>) -> Prepared {
+        self.lock().handle(req)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Default for MockClerk {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MockClerk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MockClerk")
+            .field("instance_id", &state.instance_id)
+            .field("identifiers", &state.sorted().len())
+            .field("requests", &state.requests.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request the mock received, and what it did with it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path as sent (still percent-encoded), without the query.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// The request headers (`Authorization` marked sensitive).
+    pub headers: HeaderMap,
+    /// The request body (empty when it was over the 1 MiB limit).
+    pub body: Bytes,
+    /// The operation the method and path name, if any.
+    pub operation: Option<MockOperation>,
+    /// The n-th request to that operation (1-based) since the fault plan was set; 0 when no
+    /// operation matched.
+    pub attempt: u32,
+    /// The status the mock answered; `None` when it dropped the connection instead. A
+    /// `CloseMidBody` request has the status sent before the body was cut.
+    pub status: Option<StatusCode>,
+    /// Whether this request changed the store.
+    pub applied: bool,
+    /// The fault the request got, if any.
+    pub fault: Option<Fault>,
+}
+
+impl RecordedRequest {
+    /// The body parsed as JSON, if it is JSON.
+    pub fn body_json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// The path and query as sent, e.g. `/v1/allowlist_identifiers?paginated=true`.
+    pub fn path_and_query(&self) -> String {
+        match &self.query {
+            Some(q) => format!("{}?{q}", self.path),
+            None => self.path.clone(),
+        }
+    }
+}
+
+/// Why [`MockClerk::insert`] refused an identifier: the status and Clerk error a create
+/// request would have got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MockError {
+    /// The HTTP status a create request would have got.
+    pub status: StatusCode,
+    /// The Clerk error item a create request would have got.
+    pub error: ClerkError,
+}
+
+impl MockError {
+    pub(crate) fn new(status: StatusCode, error: ClerkError) -> Self {
+        MockError { status, error }
+    }
+}
+
+impl fmt::Display for MockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.error.code,
+            self.status.as_u16(),
+            self.error
+                .long_message
+                .as_deref()
+                .unwrap_or(&self.error.message)
+        )
+    }
+}
+
+impl std::error::Error for MockError {}

@@ -1,0 +1,933 @@
+//! The transport-free core of the mock: state, routing, validation and responses.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, Method, Response, StatusCode, Uri};
+use serde_json::{json, Map, Value};
+
+use super::fault::{Fault, FaultKind, FaultPlan, MockOperation};
+use super::{MockError, RecordedRequest};
+use crate::models::{
+    AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, ClerkError, ClerkErrors,
+    DeletedObject, IdentifierType,
+};
+
+/// Request bodies larger than this are refused with 413.
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How many requests the log keeps by default (the oldest are dropped first).
+pub(crate) const DEFAULT_LOG_LIMIT: usize = 100_000;
+/// Identifiers longer than this (in bytes) are refused with 422.
+pub(crate) const MAX_IDENTIFIER_BYTES: usize = 320;
+
+const LIST_PATH: &str = "/v1/allowlist_identifiers";
+const ITEM_PREFIX: &str = "/v1/allowlist_identifiers/";
+const JSON: &str = "application/json";
+/// The response header that carries the trace id (read by Clerk's Go SDK as `Clerk-Trace-Id`).
+const TRACE_HEADER: &str = "clerk-trace-id";
+
+/// A callback told about every request once its response head is out (or the connection
+/// was dropped), with the time since the request arrived.
+pub(crate) type Hook = Arc<dyn Fn(&RecordedRequest, Duration) + Send + Sync>;
+
+/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, good enough for ids and fault draws.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub(crate) fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// A seed that differs between mocks and between runs.
+    pub(crate) fn entropy() -> u64 {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let mut mix = SplitMix64(t ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        mix.next_u64()
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub(crate) fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `prefix` + 27 base62 characters, the shape of Clerk's KSUID-based ids.
+    pub(crate) fn id(&mut self, prefix: &str) -> String {
+        const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut id = String::with_capacity(prefix.len() + 27);
+        id.push_str(prefix);
+        for _ in 0..27 {
+            id.push(char::from(BASE62[(self.next_u64() % 62) as usize]));
+        }
+        id
+    }
+
+    /// 32 lowercase hex characters, the shape of Clerk's `clerk_trace_id`.
+    pub(crate) fn trace_id(&mut self) -> String {
+        format!("{:016x}{:016x}", self.next_u64(), self.next_u64())
+    }
+}
+
+/// Which bearer tokens the mock accepts.
+#[derive(Debug, Clone)]
+pub(crate) enum KeyPolicy {
+    Exact(String),
+    AnyTestKey,
+}
+
+impl KeyPolicy {
+    fn accepts(&self, token: &str) -> bool {
+        match self {
+            KeyPolicy::Exact(key) => constant_time_eq(key.as_bytes(), token.as_bytes()),
+            KeyPolicy::AnyTestKey => {
+                token.len() > "sk_test_".len() && token.starts_with("sk_test_")
+            }
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    item: AllowlistIdentifier,
+    seq: u64,
+}
+
+/// Everything behind the mock's mutex.
+pub(crate) struct State {
+    pub(crate) keys: KeyPolicy,
+    pub(crate) instance_id: String,
+    store: Vec<Entry>,
+    next_seq: u64,
+    rng: SplitMix64,
+    pub(crate) requests: VecDeque<RecordedRequest>,
+    pub(crate) log_limit: usize,
+    pub(crate) totals: [usize; 3],
+    plan: FaultPlan,
+    attempts: [u32; 3],
+    fault_rng: SplitMix64,
+    pub(crate) hook: Option<Hook>,
+}
+
+impl State {
+    pub(crate) fn new(keys: KeyPolicy, seed: u64) -> Self {
+        let mut rng = SplitMix64::new(seed);
+        let instance_id = rng.id("ins_");
+        State {
+            keys,
+            instance_id,
+            store: Vec::new(),
+            next_seq: 0,
+            rng,
+            requests: VecDeque::new(),
+            log_limit: DEFAULT_LOG_LIMIT,
+            totals: [0; 3],
+            plan: FaultPlan::default(),
+            attempts: [0; 3],
+            fault_rng: SplitMix64::new(0),
+            hook: None,
+        }
+    }
+
+    pub(crate) fn set_plan(&mut self, plan: FaultPlan) {
+        self.fault_rng = SplitMix64::new(plan.random_seed());
+        self.plan = plan;
+        self.attempts = [0; 3];
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.store.clear();
+        self.requests.clear();
+        self.totals = [0; 3];
+        self.set_plan(FaultPlan::default());
+    }
+
+    /// The store in list order: newest first (created_at descending, then insertion order,
+    /// newest first).
+    pub(crate) fn sorted(&self) -> Vec<AllowlistIdentifier> {
+        let mut entries: Vec<&Entry> = self.store.iter().collect();
+        entries.sort_by(|a, b| {
+            b.item
+                .created_at
+                .cmp(&a.item.created_at)
+                .then(b.seq.cmp(&a.seq))
+        });
+        entries.into_iter().map(|e| e.item.clone()).collect()
+    }
+
+    /// Validates and (when `commit`) stores an identifier, as the create operation does.
+    pub(crate) fn create(
+        &mut self,
+        raw: &str,
+        notify: bool,
+        commit: bool,
+    ) -> Result<AllowlistIdentifier, MockError> {
+        let identifier = raw.trim();
+        if identifier.is_empty() {
+            return Err(MockError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                param_error(
+                    "form_param_missing",
+                    "is missing",
+                    "identifier must be included.",
+                    "identifier",
+                ),
+            ));
+        }
+        if identifier.len() > MAX_IDENTIFIER_BYTES {
+            return Err(MockError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                param_error(
+                    "form_param_max_length_exceeded",
+                    "exceeds maximum length",
+                    &format!("identifier should not exceed {MAX_IDENTIFIER_BYTES} characters."),
+                    "identifier",
+                ),
+            ));
+        }
+        let Some(kind) = classify(identifier) else {
+            return Err(MockError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                param_error(
+                    "form_param_format_invalid",
+                    "is invalid",
+                    "identifier must be either a valid email address, a valid phone number according to E.164 \
+                     international standard or a valid web3 wallet.",
+                    "identifier",
+                ),
+            ));
+        };
+        let duplicate = self
+            .store
+            .iter()
+            .any(|e| same_identifier(&e.item, identifier, &kind));
+        if duplicate {
+            return Err(MockError::new(
+                StatusCode::BAD_REQUEST,
+                ClerkError::new(
+                    "duplicate_record",
+                    "duplicate allowlist identifier",
+                    format!("the identifier {identifier} already exists"),
+                ),
+            ));
+        }
+        let now = now_millis();
+        let invitation_id =
+            (notify && kind != IdentifierType::Web3Wallet).then(|| self.rng.id("inv_"));
+        let item = AllowlistIdentifier {
+            object: AllowlistObject::AllowlistIdentifier,
+            id: self.rng.id("alid_"),
+            invitation_id,
+            identifier: identifier.to_owned(),
+            identifier_type: kind,
+            instance_id: Some(self.instance_id.clone()),
+            created_at: now,
+            updated_at: now,
+        };
+        if commit {
+            self.store.push(Entry {
+                item: item.clone(),
+                seq: self.next_seq,
+            });
+            self.next_seq += 1;
+        }
+        Ok(item)
+    }
+
+    fn delete(&mut self, id: &str, commit: bool) -> Option<AllowlistIdentifier> {
+        let index = self.store.iter().position(|e| e.item.id == id)?;
+        if commit {
+            Some(self.store.remove(index).item)
+        } else {
+            self.store.get(index).map(|e| e.item.clone())
+        }
+    }
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// What an identifier is: e-mail address, E.164 phone number or web3 wallet.
+pub(crate) fn classify(identifier: &str) -> Option<IdentifierType> {
+    if let Some(hex) = identifier.strip_prefix("0x") {
+        return (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some(IdentifierType::Web3Wallet);
+    }
+    if let Some(digits) = identifier.strip_prefix('+') {
+        return ((7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then_some(IdentifierType::PhoneNumber);
+    }
+    is_email(identifier).then_some(IdentifierType::EmailAddress)
+}
+
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let no_space = |p: &str| !p.chars().any(|c| c.is_whitespace() || c.is_control());
+    !local.is_empty()
+        && local.len() <= 64
+        && no_space(local)
+        && !domain.contains('@')
+        && no_space(domain)
+        && domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
+fn same_identifier(
+    existing: &AllowlistIdentifier,
+    identifier: &str,
+    kind: &IdentifierType,
+) -> bool {
+    if existing.identifier_type != *kind {
+        return false;
+    }
+    match kind {
+        // E-mail addresses and hex wallet addresses compare without case.
+        IdentifierType::EmailAddress | IdentifierType::Web3Wallet => {
+            existing.identifier.to_lowercase() == identifier.to_lowercase()
+        }
+        _ => existing.identifier == identifier,
+    }
+}
+
+fn param_error(code: &str, message: &str, long_message: &str, param: &str) -> ClerkError {
+    ClerkError {
+        message: message.to_owned(),
+        long_message: Some(long_message.to_owned()),
+        code: code.to_owned(),
+        meta: Some(json!({ "param_name": param })),
+    }
+}
+
+/// What the transport must do with a prepared response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Respond,
+    DelayHeaders(Duration),
+    DelayBody(Duration),
+    CloseBeforeResponse,
+    CloseMidBody,
+}
+
+/// A response ready for the transport, with the instructions of the fault (if any).
+pub(crate) struct Prepared {
+    pub(crate) response: Response<Bytes>,
+    pub(crate) action: Action,
+    notice: Option<(Hook, RecordedRequest)>,
+    started: std::time::Instant,
+}
+
+impl Prepared {
+    /// Tells the request hook (if any) that the response head is out or the connection gone.
+    pub(crate) fn notify(&mut self) {
+        if let Some((hook, record)) = self.notice.take() {
+            hook(&record, self.started.elapsed());
+        }
+    }
+}
+
+/// An incoming request, transport-independent.
+pub(crate) struct Incoming<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) too_large: bool,
+}
+
+fn route(method: &Method, path: &str) -> Option<MockOperation> {
+    if path == LIST_PATH {
+        return match *method {
+            Method::GET => Some(MockOperation::ListAllowlistIdentifiers),
+            Method::POST => Some(MockOperation::CreateAllowlistIdentifier),
+            _ => None,
+        };
+    }
+    match path.strip_prefix(ITEM_PREFIX) {
+        Some(id) if !id.is_empty() && !id.contains('/') && *method == Method::DELETE => {
+            Some(MockOperation::DeleteAllowlistIdentifier)
+        }
+        _ => None,
+    }
+}
+
+impl State {
+    /// Handles one request: records it, picks a fault, runs the operation (for real or as a
+    /// dry run) and builds the response.
+    pub(crate) fn handle(&mut self, req: Incoming<'_>) -> Prepared {
+        let started = std::time::Instant::now();
+        let path = req.uri.path();
+        let op = route(req.method, path);
+        let attempt = match op {
+            Some(op) => {
+                let i = op.index();
+                self.totals[i] += 1;
+                self.attempts[i] = self.attempts[i].saturating_add(1);
+                self.attempts[i]
+            }
+            None => 0,
+        };
+        let fault = match op {
+            Some(op) => self.plan.pick(op, attempt, &mut self.fault_rng),
+            None => None,
+        };
+
+        let run_real = fault
+            .as_ref()
+            .is_none_or(|f| f.apply || f.kind.wraps_response());
+        let commit = fault.as_ref().is_none_or(|f| f.apply);
+        let (real, applied) = if run_real {
+            self.dispatch(&req, commit)
+        } else {
+            (None, false)
+        };
+
+        let (response, action) = match &fault {
+            None => (
+                real.unwrap_or_else(|| self.internal_error()),
+                Action::Respond,
+            ),
+            Some(f) => self.apply_fault(f, real),
+        };
+        let status = (action != Action::CloseBeforeResponse).then(|| response.status());
+
+        let mut headers = req.headers.clone();
+        if let Some(v) = headers.get_mut(AUTHORIZATION) {
+            v.set_sensitive(true);
+        }
+        let record = RecordedRequest {
+            method: req.method.clone(),
+            path: path.to_owned(),
+            query: req.uri.query().map(str::to_owned),
+            headers,
+            body: req.body,
+            operation: op,
+            attempt,
+            status,
+            applied,
+            fault,
+        };
+        let notice = self.hook.clone().map(|hook| (hook, record.clone()));
+        if self.log_limit > 0 {
+            if self.requests.len() >= self.log_limit {
+                self.requests.pop_front();
+            }
+            self.requests.push_back(record);
+        }
+        Prepared {
+            response,
+            action,
+            notice,
+            started,
+        }
+    }
+
+    fn apply_fault(
+        &mut self,
+        fault: &Fault,
+        real: Option<Response<Bytes>>,
+    ) -> (Response<Bytes>, Action) {
+        let real =
+            || real.unwrap_or_else(|| json_response(StatusCode::OK, Bytes::from_static(b"{}")));
+        match &fault.kind {
+            FaultKind::Status {
+                status,
+                retry_after,
+            } => {
+                let status =
+                    StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut response = self.error_response(status, status_error(status));
+                if let Some(value) = retry_after
+                    .as_deref()
+                    .and_then(|v| HeaderValue::from_str(v).ok())
+                {
+                    response.headers_mut().insert(RETRY_AFTER, value);
+                }
+                (response, Action::Respond)
+            }
+            FaultKind::HtmlErrorPage { status } => {
+                let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+                (html_page(status), Action::Respond)
+            }
+            FaultKind::CloseBeforeResponse => (real(), Action::CloseBeforeResponse),
+            FaultKind::DelayHeaders(d) => (real(), Action::DelayHeaders(*d)),
+            FaultKind::DelayBody(d) => (real(), Action::DelayBody(*d)),
+            FaultKind::CloseMidBody => (real(), Action::CloseMidBody),
+            FaultKind::TruncatedJson => {
+                let response = real();
+                let (parts, body) = response.into_parts();
+                let half = body.slice(..body.len() / 2);
+                (
+                    with_length(Response::from_parts(parts, half)),
+                    Action::Respond,
+                )
+            }
+            FaultKind::MalformedJson => {
+                let response = real();
+                let (parts, _) = response.into_parts();
+                let broken = Bytes::from_static(
+                    b"{\"object\": \"allowlist_identifier\", \"id\": alid_<malformed>,,}",
+                );
+                (
+                    with_length(Response::from_parts(parts, broken)),
+                    Action::Respond,
+                )
+            }
+        }
+    }
+
+    /// The real answer to a request. `commit: false` computes it without changing the store.
+    /// Returns the response and whether the store was changed.
+    fn dispatch(&mut self, req: &Incoming<'_>, commit: bool) -> (Option<Response<Bytes>>, bool) {
+        if req.too_large {
+            let err = ClerkError::new(
+                "request_body_too_large",
+                "Request body too large",
+                format!("The request body must not exceed {MAX_BODY_BYTES} bytes."),
+            );
+            return (
+                Some(self.error_response(StatusCode::PAYLOAD_TOO_LARGE, err)),
+                false,
+            );
+        }
+        if let Err(err) = self.authenticate(req.headers) {
+            return (
+                Some(self.error_response(StatusCode::UNAUTHORIZED, err)),
+                false,
+            );
+        }
+        let path = req.uri.path();
+        match route(req.method, path) {
+            Some(MockOperation::ListAllowlistIdentifiers) => {
+                (Some(self.list(req.uri.query())), false)
+            }
+            Some(MockOperation::CreateAllowlistIdentifier) => {
+                let (response, applied) = self.create_from_request(req, commit);
+                (Some(response), applied)
+            }
+            Some(MockOperation::DeleteAllowlistIdentifier) => {
+                let raw = path.strip_prefix(ITEM_PREFIX).unwrap_or_default();
+                let id = percent_encoding::percent_decode_str(raw)
+                    .decode_utf8()
+                    .map(|c| c.into_owned())
+                    .ok();
+                match id.and_then(|id| self.delete(&id, commit)) {
+                    Some(item) => {
+                        let deleted = DeletedObject {
+                            object: "allowlist_identifier".to_owned(),
+                            id: Some(item.id),
+                            slug: None,
+                            deleted: true,
+                            external_id: None,
+                        };
+                        (Some(self.json_ok(&deleted)), commit)
+                    }
+                    None => {
+                        let shown = percent_encoding::percent_decode_str(raw)
+                            .decode_utf8_lossy()
+                            .into_owned();
+                        let err = ClerkError::new(
+                            "resource_not_found",
+                            "Identifier not found",
+                            format!("No identifier was found with id {shown}"),
+                        );
+                        (Some(self.error_response(StatusCode::NOT_FOUND, err)), false)
+                    }
+                }
+            }
+            None => {
+                let allow = if path == LIST_PATH {
+                    Some("GET, POST")
+                } else if path
+                    .strip_prefix(ITEM_PREFIX)
+                    .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+                {
+                    Some("DELETE")
+                } else {
+                    None
+                };
+                let response = match allow {
+                    Some(allow) => {
+                        let err = ClerkError::new(
+                            "method_not_allowed",
+                            "Method not allowed",
+                            format!(
+                                "{} is not allowed on this path. Allowed methods: {allow}.",
+                                req.method
+                            ),
+                        );
+                        let mut response = self.error_response(StatusCode::METHOD_NOT_ALLOWED, err);
+                        response
+                            .headers_mut()
+                            .insert(ALLOW, HeaderValue::from_static(allow));
+                        response
+                    }
+                    None => self.error_response(
+                        StatusCode::NOT_FOUND,
+                        ClerkError::new("resource_not_found", "not found", "Resource not found"),
+                    ),
+                };
+                (Some(response), false)
+            }
+        }
+    }
+
+    fn authenticate(&self, headers: &HeaderMap) -> Result<(), ClerkError> {
+        let format_invalid = || {
+            ClerkError::new(
+                "authorization_header_format_invalid",
+                "Invalid Authorization header format",
+                "Invalid Authorization header format. Must be 'Bearer <YOUR_API_KEY>'",
+            )
+        };
+        let value = headers.get(AUTHORIZATION).ok_or_else(format_invalid)?;
+        let value = value.to_str().map_err(|_| format_invalid())?;
+        let (scheme, token) = value.trim().split_once(' ').ok_or_else(format_invalid)?;
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+            return Err(format_invalid());
+        }
+        if self.keys.accepts(token) {
+            Ok(())
+        } else {
+            let msg = "The provided Clerk Secret Key is invalid. Make sure that your Clerk Secret Key is correct.";
+            Err(ClerkError::new("clerk_key_invalid", msg, msg))
+        }
+    }
+
+    fn list(&mut self, query: Option<&str>) -> Response<Bytes> {
+        let params = match ListParams::parse(query) {
+            Ok(params) => params,
+            Err(err) => return self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
+        };
+        let all = self.sorted();
+        if params.paginated {
+            let total_count = all.len() as u64;
+            let data = all
+                .into_iter()
+                .skip(params.offset)
+                .take(params.limit)
+                .collect();
+            self.json_ok(&AllowlistIdentifierList { data, total_count })
+        } else {
+            self.json_ok(&all)
+        }
+    }
+
+    fn create_from_request(&mut self, req: &Incoming<'_>, commit: bool) -> (Response<Bytes>, bool) {
+        if let Some(ct) = req.headers.get(CONTENT_TYPE) {
+            let media = ct
+                .to_str()
+                .unwrap_or("")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim();
+            if !media.eq_ignore_ascii_case(JSON) {
+                let shown = String::from_utf8_lossy(ct.as_bytes()).into_owned();
+                let err = ClerkError::new(
+                    "unsupported_content_type",
+                    "Content-Type is unsupported",
+                    format!("Content-Type {shown} is unsupported. You should use {JSON} instead."),
+                );
+                return (
+                    self.error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, err),
+                    false,
+                );
+            }
+        }
+        let body_invalid = || {
+            ClerkError::new(
+                "request_body_invalid",
+                "Request body invalid",
+                "The request body is invalid. Please consult the API documentation for more information.",
+            )
+        };
+        let fields: Map<String, Value> = if req.body.iter().all(u8::is_ascii_whitespace) {
+            Map::new()
+        } else {
+            match serde_json::from_slice::<Value>(&req.body) {
+                Ok(Value::Object(map)) => map,
+                _ => {
+                    return (
+                        self.error_response(StatusCode::BAD_REQUEST, body_invalid()),
+                        false,
+                    )
+                }
+            }
+        };
+        let type_invalid = |param: &str, ty: &str| {
+            param_error(
+                "form_param_type_invalid",
+                "is invalid",
+                &format!("`{param}` must be a `{ty}`."),
+                param,
+            )
+        };
+        let mut identifier = None;
+        let mut notify = false;
+        for (key, value) in &fields {
+            match (key.as_str(), value) {
+                ("identifier", Value::String(s)) => identifier = Some(s.as_str()),
+                ("identifier", Value::Null) => {}
+                ("identifier", _) => {
+                    return (
+                        self.error_response(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            type_invalid("identifier", "string"),
+                        ),
+                        false,
+                    )
+                }
+                ("notify", Value::Bool(b)) => notify = *b,
+                ("notify", Value::Null) => {}
+                ("notify", _) => {
+                    return (
+                        self.error_response(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            type_invalid("notify", "boolean"),
+                        ),
+                        false,
+                    )
+                }
+                (other, _) => {
+                    let err = param_error(
+                        "form_param_unknown",
+                        "is unknown",
+                        &format!("{other} is not a valid parameter for this request."),
+                        other,
+                    );
+                    return (
+                        self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
+                        false,
+                    );
+                }
+            }
+        }
+        match self.create(identifier.unwrap_or(""), notify, commit) {
+            Ok(item) => (self.json_ok(&item), commit),
+            Err(err) => (self.error_response(err.status, err.error), false),
+        }
+    }
+
+    fn json_ok<T: serde::Serialize>(&mut self, value: &T) -> Response<Bytes> {
+        match serde_json::to_vec(value) {
+            Ok(body) => {
+                let mut response = json_response(StatusCode::OK, Bytes::from(body));
+                let trace_id = self.rng.trace_id();
+                if let Ok(value) = HeaderValue::from_str(&trace_id) {
+                    response.headers_mut().insert(TRACE_HEADER, value);
+                }
+                response
+            }
+            Err(_) => self.internal_error(),
+        }
+    }
+
+    fn internal_error(&mut self) -> Response<Bytes> {
+        self.error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            status_error(StatusCode::INTERNAL_SERVER_ERROR),
+        )
+    }
+
+    /// A Clerk error response: `ClerkErrors` with a fresh `clerk_trace_id`.
+    pub(crate) fn error_response(
+        &mut self,
+        status: StatusCode,
+        error: ClerkError,
+    ) -> Response<Bytes> {
+        let trace_id = self.rng.trace_id();
+        let header = HeaderValue::from_str(&trace_id).ok();
+        let body = ClerkErrors {
+            errors: vec![error],
+            meta: None,
+            clerk_trace_id: Some(trace_id),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"errors\":[]}".to_vec());
+        let mut response = json_response(status, Bytes::from(bytes));
+        if let Some(value) = header {
+            response.headers_mut().insert(TRACE_HEADER, value);
+        }
+        response
+    }
+}
+
+/// The Clerk error a [`FaultKind::Status`] fault sends for `status`.
+fn status_error(status: StatusCode) -> ClerkError {
+    match status.as_u16() {
+        429 => ClerkError::new("too_many_requests", "Too many requests", "Too many requests, retry later"),
+        503 => ClerkError::new(
+            "maintenance_mode",
+            "System under maintenance",
+            "We are currently undergoing maintenance and only essential operations are permitted. We will be back shortly.",
+        ),
+        500..=599 => ClerkError::new(
+            "internal_clerk_error",
+            "Oops, an unexpected error occurred",
+            "There was an internal error on our servers. We've been notified and are working on fixing it.",
+        ),
+        400 => ClerkError::new("bad_request", "Bad request", "Bad request"),
+        401 => ClerkError::new(
+            "authentication_invalid",
+            "Invalid authentication",
+            "Unable to authenticate the request, you need to supply an active session",
+        ),
+        403 => ClerkError::new("authorization_invalid", "Unauthorized request", "You are not authorized to perform this request"),
+        404 => ClerkError::new("resource_not_found", "not found", "Resource not found"),
+        code => ClerkError::new("mock_fault", "Injected fault", format!("The mock answered {code} as its fault plan asked.")),
+    }
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response<Bytes> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    with_length(response)
+}
+
+fn with_length(mut response: Response<Bytes>) -> Response<Bytes> {
+    let len = response.body().len();
+    response
+        .headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    response
+}
+
+fn html_page(status: StatusCode) -> Response<Bytes> {
+    let title = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    );
+    let page = format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n\
+         <hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    );
+    let mut response = Response::new(Bytes::from(page));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    with_length(response)
+}
+
+/// The list operation's query: `paginated`, `limit`, `offset`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ListParams {
+    pub(crate) paginated: bool,
+    pub(crate) limit: usize,
+    pub(crate) offset: usize,
+}
+
+impl ListParams {
+    pub(crate) fn parse(query: Option<&str>) -> Result<Self, ClerkError> {
+        let mut params = ListParams {
+            paginated: false,
+            limit: 10,
+            offset: 0,
+        };
+        let mut seen = [false; 3];
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = decode_query(key);
+            let value = decode_query(value);
+            let index = match key.as_str() {
+                "paginated" => 0,
+                "limit" => 1,
+                "offset" => 2,
+                _ => continue, // Unknown query parameters are ignored.
+            };
+            if std::mem::replace(&mut seen[index], true) {
+                return Err(param_error(
+                    "form_param_duplicate",
+                    "is duplicate",
+                    &format!("{key} included multiple times. There should only be one."),
+                    &key,
+                ));
+            }
+            if value.is_empty() {
+                continue; // `limit=` is the same as no `limit`.
+            }
+            match index {
+                0 => {
+                    params.paginated = match value.as_str() {
+                        "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
+                        "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
+                        _ => return Err(type_error(&key, "boolean")),
+                    }
+                }
+                _ => {
+                    let n: i64 = value.parse().map_err(|_| type_error(&key, "integer"))?;
+                    let (min, max) = if index == 1 { (1, 500) } else { (0, i64::MAX) };
+                    if n < min || n > max {
+                        let range = if index == 1 {
+                            "between 1 and 500"
+                        } else {
+                            "greater than or equal to 0"
+                        };
+                        return Err(param_error(
+                            "form_param_value_invalid",
+                            "is invalid",
+                            &format!("{key} must be {range}."),
+                            &key,
+                        ));
+                    }
+                    let n = usize::try_from(n).unwrap_or(usize::MAX);
+                    if index == 1 {
+                        params.limit = n;
+                    } else {
+                        params.offset = n;
+                    }
+                }
+            }
+        }
+        Ok(params)
+    }
+}
+
+fn type_error(param: &str, ty: &str) -> ClerkError {
+    param_error(
+        "form_param_type_invalid",
+        "is invalid",
+        &format!("`{param}` must be a `{ty}`."),
+        param,
+    )
+}
+
+fn decode_query(s: &str) -> String {
+    let plus_as_space = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8_lossy()
+        .into_owned()
+}
