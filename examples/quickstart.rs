@@ -31,41 +31,64 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), Error> {
     // Keep the mock server alive until the end of `run`.
-    let (client, _mock_server) = if std::env::var_os("CLERK_SECRET_KEY").is_some_and(|k| !k.is_empty()) {
-        let client = Client::builder().load_env().user_agent("clerk-tower-quickstart").timeout(Duration::from_secs(20)).build()?;
-        println!("Using Clerk at {} (CLERK_SECRET_KEY is set)", client.base_url());
-        (client, None)
-    } else {
-        let mock = MockClerk::new();
-        let server = mock
-            .serve()
-            .await
-            .map_err(|e| Error::from_boxed(format!("could not start the embedded mock: {e}").into()))?;
-        println!("No CLERK_SECRET_KEY set: using the embedded Clerk mock at {}", server.base_url());
-        let client = Client::builder()
-            .secret_key(MockClerk::DEFAULT_SECRET_KEY)
-            .base_url(server.base_url())
-            .user_agent("clerk-tower-quickstart")
-            .build()?;
-        (client, Some(server))
-    };
+    let (client, _mock_server) =
+        if std::env::var_os("CLERK_SECRET_KEY").is_some_and(|k| !k.is_empty()) {
+            let client = Client::builder()
+                .load_env()
+                .user_agent("clerk-tower-quickstart")
+                .timeout(Duration::from_secs(20))
+                .build()?;
+            println!(
+                "Using Clerk at {} (CLERK_SECRET_KEY is set)",
+                client.base_url()
+            );
+            (client, None)
+        } else {
+            let mock = MockClerk::new();
+            let server = mock.serve().await.map_err(|e| {
+                Error::from_boxed(format!("could not start the embedded mock: {e}").into())
+            })?;
+            println!(
+                "No CLERK_SECRET_KEY set: using the embedded Clerk mock at {}",
+                server.base_url()
+            );
+            let client = Client::builder()
+                .secret_key(MockClerk::DEFAULT_SECRET_KEY)
+                .base_url(server.base_url())
+                .user_agent("clerk-tower-quickstart")
+                .build()?;
+            (client, Some(server))
+        };
     let allowlist = client.allowlist_identifiers();
 
-    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
     let identifier = format!("quickstart+{millis}@example.com");
-    let created = allowlist.create(CreateAllowlistIdentifier::new(&identifier)).await?;
+    let created = allowlist
+        .create(CreateAllowlistIdentifier::new(&identifier))
+        .await?;
     println!(
         "1. created  {} ({}, {}) at {} ms",
         created.id, created.identifier, created.identifier_type, created.created_at
     );
 
-    let page = allowlist.list(ListAllowlistIdentifiers::new().paginated(true).limit(10)).await?;
-    println!("2. listed   {} of total_count={} identifiers on the allow-list:", page.data.len(), page.total_count);
+    let page = allowlist
+        .list(ListAllowlistIdentifiers::new().paginated(true).limit(10))
+        .await?;
+    println!(
+        "2. listed   {} of total_count={} identifiers on the allow-list:",
+        page.data.len(),
+        page.total_count
+    );
     for item in &page.data {
         println!("             - {} {}", item.id, item.identifier);
     }
     if !page.data.iter().any(|i| i.id == created.id) && page.total_count <= 10 {
-        return Err(Error::from_boxed("the identifier just created is missing from the list".into()));
+        return Err(Error::from_boxed(
+            "the identifier just created is missing from the list".into(),
+        ));
     }
 
     let deleted = allowlist.delete(&created.id).await?;
@@ -79,7 +102,11 @@ async fn run() -> Result<(), Error> {
     match allowlist.delete(&created.id).await {
         Err(e) if e.is_not_found() => println!("4. deleting it again is a typed 404: {e}"),
         Err(e) => return Err(e),
-        Ok(_) => return Err(Error::from_boxed("a second delete of the same id succeeded".into())),
+        Ok(_) => {
+            return Err(Error::from_boxed(
+                "a second delete of the same id succeeded".into(),
+            ))
+        }
     }
     println!("Done.");
     Ok(())

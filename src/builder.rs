@@ -14,7 +14,8 @@ use tower_service::Service;
 use crate::layer::base_url::DEFAULT_BASE_URL;
 use crate::layer::headers::DEFAULT_API_VERSION;
 use crate::layer::{
-    AuthLayer, BaseUrlLayer, ClerkRetryPolicy, DecodeErrorsLayer, DefaultHeadersLayer, RetryConfig, TimeoutLayer,
+    AuthLayer, BaseUrlLayer, ClerkRetryPolicy, DecodeErrorsLayer, DefaultHeadersLayer, RetryConfig,
+    TimeoutLayer,
 };
 use crate::transport::{hyper_client, CollectBody, TransportConfig, DEFAULT_MAX_RESPONSE_BODY};
 use crate::{BoxError, Client, Error, HttpRequest, HttpService};
@@ -110,10 +111,16 @@ impl ClientBuilder {
 
     /// Reads `CLERK_SECRET_KEY` and `CLERK_API_URL` when they are set (and not empty).
     pub fn load_env(mut self) -> Self {
-        if let Some(key) = std::env::var("CLERK_SECRET_KEY").ok().filter(|k| !k.is_empty()) {
+        if let Some(key) = std::env::var("CLERK_SECRET_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+        {
             self = self.secret_key(key);
         }
-        if let Some(url) = std::env::var("CLERK_API_URL").ok().filter(|u| !u.is_empty()) {
+        if let Some(url) = std::env::var("CLERK_API_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
             self = self.base_url(url);
         }
         self
@@ -204,7 +211,9 @@ impl ClientBuilder {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        self.transport = Some(Box::new(move |limit| BoxCloneSyncService::new(CollectBody::new(transport, limit))));
+        self.transport = Some(Box::new(move |limit| {
+            BoxCloneSyncService::new(CollectBody::new(transport, limit))
+        }));
         self
     }
 
@@ -224,7 +233,9 @@ impl ClientBuilder {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        self.layers.push(Box::new(move |inner| BoxCloneSyncService::new(CollectBody::new(layer.layer(inner), usize::MAX))));
+        self.layers.push(Box::new(move |inner| {
+            BoxCloneSyncService::new(CollectBody::new(layer.layer(inner), usize::MAX))
+        }));
         self
     }
 
@@ -235,21 +246,29 @@ impl ClientBuilder {
     /// `http` to a non-loopback host, an invalid user agent or API version, or an invalid
     /// retry configuration. Never panics.
     pub fn build(self) -> Result<Client, Error> {
-        let secret = self
-            .secret_key
-            .ok_or_else(|| Error::config("no secret key: set CLERK_SECRET_KEY or call ClientBuilder::secret_key"))?;
+        let secret = self.secret_key.ok_or_else(|| {
+            Error::config("no secret key: set CLERK_SECRET_KEY or call ClientBuilder::secret_key")
+        })?;
         let base = BaseUrlLayer::parse(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
         let auth = AuthLayer::new(&secret.0, base.authority().clone())?;
         let headers = DefaultHeadersLayer::new(self.user_agent.as_deref(), &self.api_version)?;
         let policy = ClerkRetryPolicy::new(&self.retry)?;
         let transport = match self.transport {
             Some(make) => make(self.max_response_body),
-            None => BoxCloneSyncService::new(CollectBody::new(hyper_client(&self.transport_config)?, self.max_response_body)),
+            None => BoxCloneSyncService::new(CollectBody::new(
+                hyper_client(&self.transport_config)?,
+                self.max_response_body,
+            )),
         };
         let base_url: Arc<str> = Arc::from(base.to_string());
 
         let mut svc: HttpService = BoxCloneSyncService::new(
-            ServiceBuilder::new().layer(base).layer(headers).layer(auth).layer(DecodeErrorsLayer::new()).service(transport),
+            ServiceBuilder::new()
+                .layer(base)
+                .layer(headers)
+                .layer(auth)
+                .layer(DecodeErrorsLayer::new())
+                .service(transport),
         );
         for layer in self.layers.iter().rev() {
             svc = layer(svc);
@@ -259,6 +278,9 @@ impl ClientBuilder {
             .layer(RetryLayer::new(policy))
             .layer(TimeoutLayer::attempt(self.attempt_timeout))
             .service(svc);
-        Ok(Client { inner: BoxCloneSyncService::new(svc), base_url })
+        Ok(Client {
+            inner: BoxCloneSyncService::new(svc),
+            base_url,
+        })
     }
 }

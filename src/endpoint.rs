@@ -86,7 +86,11 @@ pub trait Endpoint: Send + 'static {
 
 /// Characters left as they are in a path segment: RFC 3986 unreserved characters. Everything
 /// else (`/`, `?`, `#`, `%`, spaces, non-ASCII...) is percent-encoded.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Appends `/` and `value` percent-encoded as exactly one path segment.
 ///
@@ -119,7 +123,13 @@ pub fn decode_json<T: DeserializeOwned>(res: HttpResponse) -> Result<T, Error> {
         Ok(text) => serde_json::from_str(text).map_err(|e| e.to_string()),
         Err(e) => Err(format!("the body is not UTF-8: {e}")),
     };
-    parsed.map_err(|message| Error::Decode(Box::new(DecodeError { status: parts.status, message, body })))
+    parsed.map_err(|message| {
+        Error::Decode(Box::new(DecodeError {
+            status: parts.status,
+            message,
+            body,
+        }))
+    })
 }
 
 /// A `tower::Service<E>` for one endpoint type; get one from
@@ -132,7 +142,11 @@ pub struct EndpointService<E> {
 
 impl<E> EndpointService<E> {
     pub(crate) fn new(inner: HttpService) -> Self {
-        Self { inner, options: None, _endpoint: PhantomData }
+        Self {
+            inner,
+            options: None,
+            _endpoint: PhantomData,
+        }
     }
 
     /// Applies `options` (timeouts, retries) to every call of this service.
@@ -144,7 +158,11 @@ impl<E> EndpointService<E> {
 
 impl<E> Clone for EndpointService<E> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), options: self.options, _endpoint: PhantomData }
+        Self {
+            inner: self.inner.clone(),
+            options: self.options,
+            _endpoint: PhantomData,
+        }
     }
 }
 
@@ -171,7 +189,10 @@ impl<E: Endpoint> Service<E> for EndpointService<E> {
             Ok(req) => OrError::future(self.inner.call(req)),
             Err(e) => OrError::error(e),
         };
-        EndpointFuture { inner, _output: PhantomData }
+        EndpointFuture {
+            inner,
+            _output: PhantomData,
+        }
     }
 }
 
@@ -218,7 +239,10 @@ mod tests {
             assert_eq!(out, want, "{id:?}");
         }
         for bad in ["", ".", ".."] {
-            assert!(matches!(push_path_segment(&mut String::new(), "identifier_id", bad), Err(Error::InvalidRequest(_))));
+            assert!(matches!(
+                push_path_segment(&mut String::new(), "identifier_id", bad),
+                Err(Error::InvalidRequest(_))
+            ));
         }
     }
 
@@ -236,6 +260,9 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         let res = HttpResponse::new(Full::new(Bytes::from_static(b"\xff\xfe")));
-        assert!(matches!(decode_json::<serde_json::Value>(res), Err(Error::Decode(_))));
+        assert!(matches!(
+            decode_json::<serde_json::Value>(res),
+            Err(Error::Decode(_))
+        ));
     }
 }

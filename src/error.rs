@@ -93,11 +93,16 @@ impl Error {
     }
 
     pub(crate) fn invalid_request(field: &'static str, message: impl Into<String>) -> Self {
-        Error::InvalidRequest(Box::new(InvalidRequestError { field, message: message.into() }))
+        Error::InvalidRequest(Box::new(InvalidRequestError {
+            field,
+            message: message.into(),
+        }))
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
-        Error::Config(Box::new(ConfigError { message: message.into() }))
+        Error::Config(Box::new(ConfigError {
+            message: message.into(),
+        }))
     }
 
     /// The HTTP status of an [`Error::Api`] (or of a [`Error::Decode`]d 2xx response), if any.
@@ -202,7 +207,10 @@ impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             Error::Transport(e) => Some(&**e.source),
-            Error::Timeout(e) => e.last_error.as_ref().map(|e| e as &(dyn StdError + 'static)),
+            Error::Timeout(e) => e
+                .last_error
+                .as_ref()
+                .map(|e| e as &(dyn StdError + 'static)),
             Error::Middleware(e) => Some(&***e),
             _ => None,
         }
@@ -235,7 +243,11 @@ impl ApiError {
             serde_json::from_slice::<ClerkErrors>(&body).ok()
         };
         match parsed {
-            Some(ClerkErrors { errors, meta, clerk_trace_id }) => ApiError {
+            Some(ClerkErrors {
+                errors,
+                meta,
+                clerk_trace_id,
+            }) => ApiError {
                 status,
                 errors,
                 meta,
@@ -316,7 +328,12 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Clerk API error {}", self.status)?;
         if let Some(first) = self.errors.first() {
-            write!(f, ": {} (code {})", first.long_message.as_deref().unwrap_or(&first.message), first.code)?;
+            write!(
+                f,
+                ": {} (code {})",
+                first.long_message.as_deref().unwrap_or(&first.message),
+                first.code
+            )?;
             if self.errors.len() > 1 {
                 write!(f, " and {} more", self.errors.len() - 1)?;
             }
@@ -367,7 +384,12 @@ pub struct TimeoutError {
 
 impl TimeoutError {
     pub(crate) fn new(kind: TimeoutKind, after: Duration) -> Self {
-        Self { kind, after: Some(after), attempts: 1, last_error: None }
+        Self {
+            kind,
+            after: Some(after),
+            attempts: 1,
+            last_error: None,
+        }
     }
 
     /// Whether the whole call or one attempt ran out of time.
@@ -433,7 +455,11 @@ pub struct TransportError {
 
 impl TransportError {
     pub(crate) fn new(kind: TransportErrorKind, source: impl Into<BoxError>) -> Self {
-        Self { kind, source: Arc::new(source.into()), attempts: 1 }
+        Self {
+            kind,
+            source: Arc::new(source.into()),
+            attempts: 1,
+        }
     }
 
     /// Classifies a boxed network error: connect failures are told apart from failures after
@@ -444,7 +470,11 @@ impl TransportError {
         } else {
             TransportErrorKind::Io
         };
-        Self { kind, source: Arc::new(source), attempts: 1 }
+        Self {
+            kind,
+            source: Arc::new(source),
+            attempts: 1,
+        }
     }
 
     /// What kind of failure this is.
@@ -603,9 +633,15 @@ mod tests {
     fn retry_after_seconds_and_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after(" 30 ", now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(" 30 ", now),
+            Some(Duration::from_secs(30))
+        );
         let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(90)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(90))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(90));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
@@ -618,7 +654,10 @@ mod tests {
             br#"{"errors":[{"message":"a","long_message":"A long","code":"x","meta":{"k":1}},{"message":"b","long_message":"B","code":"y"}],"clerk_trace_id":"trace_1"}"#,
         );
         let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("3"));
+        headers.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("3"),
+        );
         let e = ApiError::from_response(StatusCode::UNPROCESSABLE_ENTITY, &headers, body);
         assert_eq!(e.errors().len(), 2);
         assert_eq!(e.code(), Some("x"));
@@ -627,16 +666,27 @@ mod tests {
         assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
         assert!(e.raw_body().is_none());
         let shown = e.to_string();
-        assert!(shown.contains("422") && shown.contains("A long") && shown.contains("1 more"), "{shown}");
+        assert!(
+            shown.contains("422") && shown.contains("A long") && shown.contains("1 more"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn non_clerk_bodies_are_kept_raw() {
         let html = Bytes::from_static(b"<html><body>502 Bad Gateway</body></html>");
-        let e = ApiError::from_response(StatusCode::BAD_GATEWAY, &http::HeaderMap::new(), html.clone());
+        let e = ApiError::from_response(
+            StatusCode::BAD_GATEWAY,
+            &http::HeaderMap::new(),
+            html.clone(),
+        );
         assert!(e.errors().is_empty());
         assert_eq!(e.raw_body(), Some(&html));
-        let empty = ApiError::from_response(StatusCode::SERVICE_UNAVAILABLE, &http::HeaderMap::new(), Bytes::new());
+        let empty = ApiError::from_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &http::HeaderMap::new(),
+            Bytes::new(),
+        );
         assert_eq!(empty.raw_body().map(Bytes::len), Some(0));
     }
 

@@ -80,7 +80,12 @@ pub struct RequestOptions {
 impl RequestOptions {
     /// Options that change nothing.
     pub const fn new() -> Self {
-        Self { timeout: None, attempt_timeout: None, retry: None, max_retries: None }
+        Self {
+            timeout: None,
+            attempt_timeout: None,
+            retry: None,
+            max_retries: None,
+        }
     }
 
     /// The total time this call may take, retries and backoff sleeps included.

@@ -54,7 +54,9 @@ pub use crate::builder::{ClientBuilder, DEFAULT_TIMEOUT};
 pub use crate::client::Client;
 pub use crate::endpoint::{Endpoint, EndpointService};
 pub use crate::error::{BoxError, Error};
-pub use crate::http::{Deadline, HttpRequest, HttpResponse, HttpService, Operation, RequestOptions};
+pub use crate::http::{
+    Deadline, HttpRequest, HttpResponse, HttpService, Operation, RequestOptions,
+};
 pub use crate::layer::RetryConfig;
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -58,7 +58,8 @@ impl Default for TransportConfig {
 }
 
 /// The hyper-util client the default transport is made of.
-pub type HyperClient = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type HyperClient =
+    hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Builds the default hyper-util client: pooled, HTTP/1.1, rustls with *ring* and webpki roots.
 /// Needs no runtime to be built; its futures run on Tokio.
@@ -76,12 +77,14 @@ pub fn hyper_client(config: &TransportConfig) -> Result<HyperClient, Error> {
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
-    Ok(hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(config.pool_idle_timeout)
-        .pool_max_idle_per_host(config.pool_max_idle_per_host)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(https))
+    Ok(
+        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(https),
+    )
 }
 
 /// Reads response bodies into memory with a size limit; see the [module docs](self).
@@ -106,7 +109,9 @@ impl<S> CollectBody<S> {
 
 impl<S> fmt::Debug for CollectBody<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CollectBody").field("limit", &self.limit).finish_non_exhaustive()
+        f.debug_struct("CollectBody")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,11 +127,18 @@ where
     type Future = CollectFuture<S::Future, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(|e| Error::from_boxed(e.into()))
+        self.inner
+            .poll_ready(cx)
+            .map_err(|e| Error::from_boxed(e.into()))
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        CollectFuture { state: CollectState::Calling { future: self.inner.call(req), limit: self.limit } }
+        CollectFuture {
+            state: CollectState::Calling {
+                future: self.inner.call(req),
+                limit: self.limit,
+            },
+        }
     }
 }
 
@@ -168,27 +180,37 @@ where
         loop {
             match state.as_mut().project() {
                 CollectProj::Calling { future, limit } => {
-                    let res = std::task::ready!(future.poll(cx)).map_err(|e| Error::from_boxed(e.into()))?;
+                    let res = std::task::ready!(future.poll(cx))
+                        .map_err(|e| Error::from_boxed(e.into()))?;
                     let limit = *limit;
                     let (parts, body) = res.into_parts();
                     if body.size_hint().lower() > limit as u64 {
                         return Poll::Ready(Err(too_large(limit)));
                     }
                     let collect = Limited::new(body, limit).collect();
-                    state.set(CollectState::Reading { collect, parts: Some(parts) });
+                    state.set(CollectState::Reading {
+                        collect,
+                        parts: Some(parts),
+                    });
                 }
                 CollectProj::Reading { collect, parts } => {
                     let collected = std::task::ready!(collect.poll(cx)).map_err(|e| {
                         if e.is::<LengthLimitError>() {
                             too_large(0)
                         } else {
-                            Error::Transport(Box::new(TransportError::new(TransportErrorKind::Io, e)))
+                            Error::Transport(Box::new(TransportError::new(
+                                TransportErrorKind::Io,
+                                e,
+                            )))
                         }
                     })?;
-                    let parts = parts
-                        .take()
-                        .ok_or_else(|| Error::invalid_request("future", "polled after completion"))?;
-                    return Poll::Ready(Ok(http::Response::from_parts(parts, Full::new(collected.to_bytes()))));
+                    let parts = parts.take().ok_or_else(|| {
+                        Error::invalid_request("future", "polled after completion")
+                    })?;
+                    return Poll::Ready(Ok(http::Response::from_parts(
+                        parts,
+                        Full::new(collected.to_bytes()),
+                    )));
                 }
             }
         }
@@ -201,7 +223,10 @@ fn too_large(limit: usize) -> Error {
     } else {
         "the response body is larger than the configured limit".to_owned()
     };
-    Error::Transport(Box::new(TransportError::new(TransportErrorKind::BodyTooLarge, message)))
+    Error::Transport(Box::new(TransportError::new(
+        TransportErrorKind::BodyTooLarge,
+        message,
+    )))
 }
 
 #[cfg(test)]
@@ -213,7 +238,9 @@ mod tests {
     async fn collects_and_limits() {
         let svc = CollectBody::new(
             tower::service_fn(|_req: HttpRequest| async {
-                Ok::<_, std::io::Error>(http::Response::new(Full::new(Bytes::from_static(b"0123456789"))))
+                Ok::<_, std::io::Error>(http::Response::new(Full::new(Bytes::from_static(
+                    b"0123456789",
+                ))))
             }),
             10,
         );
@@ -222,24 +249,34 @@ mod tests {
 
         let small = CollectBody::new(
             tower::service_fn(|_req: HttpRequest| async {
-                Ok::<_, std::io::Error>(http::Response::new(Full::new(Bytes::from_static(b"0123456789"))))
+                Ok::<_, std::io::Error>(http::Response::new(Full::new(Bytes::from_static(
+                    b"0123456789",
+                ))))
             }),
             9,
         );
         let err = small.oneshot(HttpRequest::default()).await.unwrap_err();
-        assert!(matches!(&err, Error::Transport(t) if t.kind() == TransportErrorKind::BodyTooLarge), "{err:?}");
+        assert!(
+            matches!(&err, Error::Transport(t) if t.kind() == TransportErrorKind::BodyTooLarge),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
     async fn maps_transport_errors() {
         let svc = CollectBody::new(
             tower::service_fn(|_req: HttpRequest| async {
-                Err::<http::Response<Full<Bytes>>, _>(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
+                Err::<http::Response<Full<Bytes>>, _>(std::io::Error::from(
+                    std::io::ErrorKind::ConnectionRefused,
+                ))
             }),
             10,
         );
         let err = svc.oneshot(HttpRequest::default()).await.unwrap_err();
-        assert!(matches!(&err, Error::Transport(t) if t.is_connect()), "{err:?}");
+        assert!(
+            matches!(&err, Error::Transport(t) if t.is_connect()),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -9,13 +9,23 @@ use clerk_tower::error::TransportErrorKind;
 use clerk_tower::{Client, Error, HttpRequest, HttpResponse, RetryConfig};
 use common::*;
 
-async fn answer(status: u16, body: &'static str, headers: &[(&'static str, &'static str)]) -> Error {
+async fn answer(
+    status: u16,
+    body: &'static str,
+    headers: &[(&'static str, &'static str)],
+) -> Error {
     let (client, mut handle) = mock_client();
-    let call = tokio::spawn(async move { client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await });
+    let call = tokio::spawn(async move {
+        client
+            .allowlist_identifiers()
+            .list(ListAllowlistIdentifiers::new())
+            .await
+    });
     let (_req, send) = handle.next_request().await.unwrap();
     let mut res = response(status, body);
     for (name, value) in headers {
-        res.headers_mut().insert(*name, http::HeaderValue::from_static(value));
+        res.headers_mut()
+            .insert(*name, http::HeaderValue::from_static(value));
     }
     send.send_response(res);
     call.await.unwrap().unwrap_err()
@@ -34,12 +44,18 @@ async fn clerk_errors_with_several_items_and_a_trace_id() {
     let api = err.as_api().expect("an API error");
     assert_eq!(api.errors().len(), 2);
     assert_eq!(api.code(), Some("form_param_format_invalid"));
-    assert_eq!(api.errors()[0].meta.as_ref().unwrap()["param_name"], "identifier");
+    assert_eq!(
+        api.errors()[0].meta.as_ref().unwrap()["param_name"],
+        "identifier"
+    );
     assert_eq!(api.errors()[1].code, "form_param_value_too_long");
     assert!(api.raw_body().is_none());
     assert!(!err.is_retryable() && !err.is_not_found());
     let text = err.to_string();
-    assert!(text.contains("422") && text.contains("identifier is invalid") && text.contains("7f3c9a"), "{text}");
+    assert!(
+        text.contains("422") && text.contains("identifier is invalid") && text.contains("7f3c9a"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -62,7 +78,11 @@ async fn an_empty_body_and_retry_after() {
     assert_eq!(err.retry_after(), Some(Duration::from_secs(12)));
     assert_eq!(err.as_api().unwrap().raw_body().map(|b| b.len()), Some(0));
     let err = answer(503, "", &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]).await;
-    assert_eq!(err.retry_after(), Some(Duration::ZERO), "a date in the past means now");
+    assert_eq!(
+        err.retry_after(),
+        Some(Duration::ZERO),
+        "a date in the past means now"
+    );
 }
 
 #[tokio::test]
@@ -74,7 +94,13 @@ async fn not_found_is_typed() {
 
 #[tokio::test]
 async fn a_2xx_with_the_wrong_shape_is_a_decode_error() {
-    for body in [r#"{"data":"nope"}"#, r#"{"unexpected":true}"#, "<html>ok</html>", "", r#"[{"id":42}]"#] {
+    for body in [
+        r#"{"data":"nope"}"#,
+        r#"{"unexpected":true}"#,
+        "<html>ok</html>",
+        "",
+        r#"[{"id":42}]"#,
+    ] {
         let err = answer(200, body, &[]).await;
         match &err {
             Error::Decode(d) => {
@@ -92,9 +118,21 @@ async fn a_body_over_the_limit_is_a_transport_error() {
     let big = tower::service_fn(|_req: HttpRequest| async {
         Ok::<_, std::convert::Infallible>(HttpResponse::new(vec![b' '; 2048].into()))
     });
-    let client = Client::builder().secret_key(KEY).max_response_body(1024).transport(big).build().unwrap();
-    let err = client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await.unwrap_err();
-    assert!(matches!(&err, Error::Transport(t) if t.kind() == TransportErrorKind::BodyTooLarge), "{err:?}");
+    let client = Client::builder()
+        .secret_key(KEY)
+        .max_response_body(1024)
+        .transport(big)
+        .build()
+        .unwrap();
+    let err = client
+        .allowlist_identifiers()
+        .list(ListAllowlistIdentifiers::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Transport(t) if t.kind() == TransportErrorKind::BodyTooLarge),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -120,18 +158,38 @@ async fn errors_from_a_user_layer_stay_typed() {
                         return Err::<HttpResponse, clerk_tower::BoxError>(Box::new(Refused));
                     }
                     tower::ServiceExt::ready(&mut inner).await?;
-                    tower::Service::call(&mut inner, req).await.map_err(Into::into)
+                    tower::Service::call(&mut inner, req)
+                        .await
+                        .map_err(Into::into)
                 }
             })
         }))
         .build()
         .unwrap();
-    let err = client.allowlist_identifiers().create(CreateAllowlistIdentifier::new("a@b.com")).await.unwrap_err();
-    assert!(matches!(&err, Error::Middleware(e) if e.to_string() == "refused by policy"), "{err:?}");
+    let err = client
+        .allowlist_identifiers()
+        .create(CreateAllowlistIdentifier::new("a@b.com"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Middleware(e) if e.to_string() == "refused by policy"),
+        "{err:?}"
+    );
 
-    let call = tokio::spawn(async move { client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await });
+    let call = tokio::spawn(async move {
+        client
+            .allowlist_identifiers()
+            .list(ListAllowlistIdentifiers::new())
+            .await
+    });
     let (_req, send) = handle.next_request().await.unwrap();
-    send.send_response(response(404, r#"{"errors":[{"message":"m","long_message":"l","code":"resource_not_found"}]}"#));
+    send.send_response(response(
+        404,
+        r#"{"errors":[{"message":"m","long_message":"l","code":"resource_not_found"}]}"#,
+    ));
     let err = call.await.unwrap().unwrap_err();
-    assert!(err.is_not_found(), "our error, boxed by the layer, comes back typed: {err:?}");
+    assert!(
+        err.is_not_found(),
+        "our error, boxed by the layer, comes back typed: {err:?}"
+    );
 }

@@ -23,20 +23,43 @@ async fn create_list_delete() {
     let (mock, server, client) = setup().await;
     let allowlist = client.allowlist_identifiers();
 
-    let email = allowlist.create(CreateAllowlistIdentifier::new("ada@example.com").notify(true)).await.unwrap();
+    let email = allowlist
+        .create(CreateAllowlistIdentifier::new("ada@example.com").notify(true))
+        .await
+        .unwrap();
     assert!(email.id.starts_with("alid_"), "{}", email.id);
     assert_eq!(email.identifier, "ada@example.com");
     assert_eq!(email.identifier_type, IdentifierType::EmailAddress);
-    assert!(email.invitation_id.as_deref().is_some_and(|i| i.starts_with("inv_")));
-    assert!(email.created_at > 1_600_000_000_000, "Unix millis: {}", email.created_at);
-    let phone = allowlist.create(CreateAllowlistIdentifier::new("+15555550100")).await.unwrap();
+    assert!(email
+        .invitation_id
+        .as_deref()
+        .is_some_and(|i| i.starts_with("inv_")));
+    assert!(
+        email.created_at > 1_600_000_000_000,
+        "Unix millis: {}",
+        email.created_at
+    );
+    let phone = allowlist
+        .create(CreateAllowlistIdentifier::new("+15555550100"))
+        .await
+        .unwrap();
     assert_eq!(phone.identifier_type, IdentifierType::PhoneNumber);
     assert_eq!(phone.invitation_id, None);
 
-    let bare = allowlist.list(ListAllowlistIdentifiers::new()).await.unwrap();
+    let bare = allowlist
+        .list(ListAllowlistIdentifiers::new())
+        .await
+        .unwrap();
     assert_eq!(bare.total_count, 2);
-    assert_eq!(bare.data, vec![phone.clone(), email.clone()], "newest first");
-    let paged = allowlist.list(ListAllowlistIdentifiers::new().paginated(true).limit(1)).await.unwrap();
+    assert_eq!(
+        bare.data,
+        vec![phone.clone(), email.clone()],
+        "newest first"
+    );
+    let paged = allowlist
+        .list(ListAllowlistIdentifiers::new().paginated(true).limit(1))
+        .await
+        .unwrap();
     assert_eq!(paged.total_count, 2);
     assert_eq!(paged.data, vec![phone.clone()]);
 
@@ -51,10 +74,16 @@ async fn create_list_delete() {
     assert_eq!(requests.len(), 5);
     let first = &requests[0];
     assert_eq!(first.operation, Some(MockOperation::Create));
-    assert_eq!(first.headers["authorization"], format!("Bearer {}", MockClerk::DEFAULT_SECRET_KEY));
+    assert_eq!(
+        first.headers["authorization"],
+        format!("Bearer {}", MockClerk::DEFAULT_SECRET_KEY)
+    );
     assert_eq!(first.headers["clerk-api-version"], "2026-05-12");
     assert_eq!(first.headers["content-type"], "application/json");
-    assert!(first.headers["user-agent"].to_str().unwrap().starts_with("clerk-tower/"));
+    assert!(first.headers["user-agent"]
+        .to_str()
+        .unwrap()
+        .starts_with("clerk-tower/"));
     server.shutdown().await;
 }
 
@@ -69,7 +98,15 @@ async fn paging_through_25_identifiers() {
     let mut seen = Vec::new();
     let mut offset = 0;
     loop {
-        let page = allowlist.list(ListAllowlistIdentifiers::new().paginated(true).limit(10).offset(offset)).await.unwrap();
+        let page = allowlist
+            .list(
+                ListAllowlistIdentifiers::new()
+                    .paginated(true)
+                    .limit(10)
+                    .offset(offset),
+            )
+            .await
+            .unwrap();
         assert_eq!(page.total_count, 25);
         if page.data.is_empty() {
             break;
@@ -85,13 +122,22 @@ async fn paging_through_25_identifiers() {
     assert_eq!(seen, created, "newest first, stable across pages");
 
     // Without `paginated`, Clerk answers a bare array of everything.
-    let all = allowlist.list(ListAllowlistIdentifiers::new()).await.unwrap();
+    let all = allowlist
+        .list(ListAllowlistIdentifiers::new())
+        .await
+        .unwrap();
     assert_eq!(all.data.len(), 25);
     assert_eq!(all.total_count, 25);
     // The largest page the API allows.
-    let max = allowlist.list(ListAllowlistIdentifiers::new().paginated(true).limit(500)).await.unwrap();
+    let max = allowlist
+        .list(ListAllowlistIdentifiers::new().paginated(true).limit(500))
+        .await
+        .unwrap();
     assert_eq!(max.data.len(), 25);
-    let past_end = allowlist.list(ListAllowlistIdentifiers::new().paginated(true).offset(1000)).await.unwrap();
+    let past_end = allowlist
+        .list(ListAllowlistIdentifiers::new().paginated(true).offset(1000))
+        .await
+        .unwrap();
     assert!(past_end.data.is_empty());
     assert_eq!(past_end.total_count, 25);
     server.shutdown().await;
@@ -100,11 +146,18 @@ async fn paging_through_25_identifiers() {
 #[tokio::test]
 async fn delete_of_an_unknown_id_is_a_typed_404() {
     let (_mock, server, client) = setup().await;
-    let err = client.allowlist_identifiers().delete("alid_doesnotexist").await.unwrap_err();
+    let err = client
+        .allowlist_identifiers()
+        .delete("alid_doesnotexist")
+        .await
+        .unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
     let api = err.as_api().unwrap();
     assert_eq!(api.code(), Some("resource_not_found"));
-    assert!(err.clerk_trace_id().is_some_and(|t| t.len() == 32), "{err:?}");
+    assert!(
+        err.clerk_trace_id().is_some_and(|t| t.len() == 32),
+        "{err:?}"
+    );
     assert_eq!(err.attempts(), 1, "a 404 is not retried");
     server.shutdown().await;
 }
@@ -112,8 +165,16 @@ async fn delete_of_an_unknown_id_is_a_typed_404() {
 #[tokio::test]
 async fn a_bad_token_is_a_typed_401() {
     let (mock, server, _client) = setup().await;
-    let client = Client::builder().secret_key("sk_test_wrong").base_url(server.base_url()).build().unwrap();
-    let err = client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await.unwrap_err();
+    let client = Client::builder()
+        .secret_key("sk_test_wrong")
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let err = client
+        .allowlist_identifiers()
+        .list(ListAllowlistIdentifiers::new())
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
     assert!(!err.as_api().unwrap().errors().is_empty());
     assert!(err.clerk_trace_id().is_some());
@@ -126,15 +187,41 @@ async fn a_bad_token_is_a_typed_401() {
 async fn clerk_validation_errors_come_back_typed() {
     let (mock, server, client) = setup().await;
     let allowlist = client.allowlist_identifiers();
-    allowlist.create(CreateAllowlistIdentifier::new("ada@example.com")).await.unwrap();
-    let dup = allowlist.create(CreateAllowlistIdentifier::new("ada@example.com")).await.unwrap_err();
+    allowlist
+        .create(CreateAllowlistIdentifier::new("ada@example.com"))
+        .await
+        .unwrap();
+    let dup = allowlist
+        .create(CreateAllowlistIdentifier::new("ada@example.com"))
+        .await
+        .unwrap_err();
     assert_eq!(dup.status(), Some(http::StatusCode::BAD_REQUEST));
-    assert_eq!(dup.as_api().and_then(|a| a.code()), Some("duplicate_record"));
-    let invalid = allowlist.create(CreateAllowlistIdentifier::new("not an identifier")).await.unwrap_err();
-    assert_eq!(invalid.status(), Some(http::StatusCode::UNPROCESSABLE_ENTITY));
-    for hostile in ["x".repeat(10 * 1024) + "@example.com", "é".repeat(5000), "\u{0}\"}{".to_owned()] {
-        let err = allowlist.create(CreateAllowlistIdentifier::new(hostile)).await.unwrap_err();
-        assert_eq!(err.status(), Some(http::StatusCode::UNPROCESSABLE_ENTITY), "{err:?}");
+    assert_eq!(
+        dup.as_api().and_then(|a| a.code()),
+        Some("duplicate_record")
+    );
+    let invalid = allowlist
+        .create(CreateAllowlistIdentifier::new("not an identifier"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        invalid.status(),
+        Some(http::StatusCode::UNPROCESSABLE_ENTITY)
+    );
+    for hostile in [
+        "x".repeat(10 * 1024) + "@example.com",
+        "é".repeat(5000),
+        "\u{0}\"}{".to_owned(),
+    ] {
+        let err = allowlist
+            .create(CreateAllowlistIdentifier::new(hostile))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.status(),
+            Some(http::StatusCode::UNPROCESSABLE_ENTITY),
+            "{err:?}"
+        );
     }
     assert_eq!(mock.identifiers().len(), 1);
     server.shutdown().await;
@@ -146,13 +233,28 @@ async fn adversarial_ids_reach_the_delete_route_only() {
     let keep = mock.insert("keep@example.com").unwrap();
     let allowlist = client.allowlist_identifiers();
     let ten_kb = "x".repeat(10 * 1024);
-    for id in ["../allowlist_identifiers", "a/b", "?paginated=true", "#", "%2F..%2F", " ", "ünï cødé", "..%2F..", ten_kb.as_str()] {
+    for id in [
+        "../allowlist_identifiers",
+        "a/b",
+        "?paginated=true",
+        "#",
+        "%2F..%2F",
+        " ",
+        "ünï cødé",
+        "..%2F..",
+        ten_kb.as_str(),
+    ] {
         let err = allowlist.delete(id).await.unwrap_err();
         assert!(err.is_not_found(), "{id:?}: {err:?}");
     }
     // Every request hit the delete operation with the id intact, and nothing was deleted.
     let requests = mock.requests();
-    assert!(requests.iter().all(|r| r.operation == Some(MockOperation::Delete)), "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.operation == Some(MockOperation::Delete)),
+        "{requests:?}"
+    );
     assert_eq!(mock.identifiers(), vec![keep]);
     server.shutdown().await;
 }

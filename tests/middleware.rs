@@ -20,7 +20,21 @@ struct Seen(Arc<Mutex<Vec<Sighting>>>);
 
 /// A layer that records what it sees: the operation, the URI, and whether a bearer header is
 /// on the request at this depth.
-fn recording(seen: Seen) -> impl tower::Layer<HttpService, Service = impl tower::Service<HttpRequest, Response = clerk_tower::HttpResponse, Error = clerk_tower::Error, Future = impl Send> + Clone + Send + Sync> + Send + Sync + 'static {
+fn recording(
+    seen: Seen,
+) -> impl tower::Layer<
+    HttpService,
+    Service = impl tower::Service<
+        HttpRequest,
+        Response = clerk_tower::HttpResponse,
+        Error = clerk_tower::Error,
+        Future = impl Send,
+    > + Clone
+                  + Send
+                  + Sync,
+> + Send
+       + Sync
+       + 'static {
     tower::layer::layer_fn(move |inner: HttpService| {
         let seen = seen.clone();
         tower::util::MapRequest::new(inner, move |req: HttpRequest| {
@@ -48,14 +62,24 @@ async fn trace_and_concurrency_limit_layers_fit() {
 
     // Two concurrent calls through a limit of one: the second waits until the first is done.
     let c1 = client.clone();
-    let first = tokio::spawn(async move { c1.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await });
+    let first = tokio::spawn(async move {
+        c1.allowlist_identifiers()
+            .list(ListAllowlistIdentifiers::new())
+            .await
+    });
     let (_req1, send1) = handle.next_request().await.unwrap();
     let c2 = client.clone();
     let second = tokio::spawn(async move {
-        c2.allowlist_identifiers().create(CreateAllowlistIdentifier::new("a@b.com")).await
+        c2.allowlist_identifiers()
+            .create(CreateAllowlistIdentifier::new("a@b.com"))
+            .await
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(seen.0.lock().unwrap().len(), 1, "the limit holds the second call back");
+    assert_eq!(
+        seen.0.lock().unwrap().len(),
+        1,
+        "the limit holds the second call back"
+    );
     respond(send1, 200, "[]");
     first.await.unwrap().unwrap();
     let (_req2, send2) = handle.next_request().await.unwrap();
@@ -64,10 +88,22 @@ async fn trace_and_concurrency_limit_layers_fit() {
 
     let seen = seen.0.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
-    assert_eq!(seen[0].0, Some(Operation::new("ListAllowlistIdentifiers", true)));
-    assert_eq!(seen[1].0, Some(Operation::new("CreateAllowlistIdentifier", false)));
-    assert_eq!(seen[0].1, "/allowlist_identifiers", "user layers see the path relative to the API root");
-    assert!(seen.iter().all(|(_, _, has_auth)| !has_auth), "user layers never see the secret");
+    assert_eq!(
+        seen[0].0,
+        Some(Operation::new("ListAllowlistIdentifiers", true))
+    );
+    assert_eq!(
+        seen[1].0,
+        Some(Operation::new("CreateAllowlistIdentifier", false))
+    );
+    assert_eq!(
+        seen[0].1, "/allowlist_identifiers",
+        "user layers see the path relative to the API root"
+    );
+    assert!(
+        seen.iter().all(|(_, _, has_auth)| !has_auth),
+        "user layers never see the secret"
+    );
 }
 
 #[tokio::test]
@@ -79,7 +115,12 @@ async fn user_layers_run_once_per_attempt() {
         .layer(recording(seen.clone()))
         .build()
         .unwrap();
-    let call = tokio::spawn(async move { client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await });
+    let call = tokio::spawn(async move {
+        client
+            .allowlist_identifiers()
+            .list(ListAllowlistIdentifiers::new())
+            .await
+    });
     let (_r, send) = handle.next_request().await.unwrap();
     respond(send, 503, "");
     let (_r, send) = handle.next_request().await.unwrap();
@@ -111,16 +152,27 @@ async fn a_trace_layer_does_not_print_the_secret() {
     }
 
     let buf = Buf::default();
-    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(buf.clone()).finish();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(buf.clone())
+        .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let (builder, mut handle) = mock_builder();
     let client = builder
         .retry(RetryConfig::disabled())
-        .layer(TraceLayer::new_for_http().make_span_with(tower_http::trace::DefaultMakeSpan::new().include_headers(true)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(tower_http::trace::DefaultMakeSpan::new().include_headers(true)),
+        )
         .build()
         .unwrap();
-    let call = async { client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await };
+    let call = async {
+        client
+            .allowlist_identifiers()
+            .list(ListAllowlistIdentifiers::new())
+            .await
+    };
     let answer = async {
         let (req, send) = handle.next_request().await.unwrap();
         // Debug of the request as the transport sees it: the sensitive header is hidden.
@@ -130,6 +182,9 @@ async fn a_trace_layer_does_not_print_the_secret() {
     let (res, ()) = tokio::join!(call, answer);
     res.unwrap();
     let logged = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-    assert!(logged.contains("allowlist_identifiers"), "the trace layer logged the request: {logged}");
+    assert!(
+        logged.contains("allowlist_identifiers"),
+        "the trace layer logged the request: {logged}"
+    );
     assert!(!logged.contains(KEY));
 }

@@ -20,8 +20,15 @@ fn no_secret_in_debug_or_display() {
     assert!(!format!("{:?}", client.service::<DeleteAllowlistIdentifier>()).contains(SECRET));
 
     // A key that cannot be a header: the error says so without echoing it.
-    for bad in [format!("{SECRET} "), format!("{SECRET}\n"), format!("é{SECRET}")] {
-        let err = Client::builder().secret_key(bad.clone()).build().unwrap_err();
+    for bad in [
+        format!("{SECRET} "),
+        format!("{SECRET}\n"),
+        format!("é{SECRET}"),
+    ] {
+        let err = Client::builder()
+            .secret_key(bad.clone())
+            .build()
+            .unwrap_err();
         assert!(matches!(err, Error::Config(_)));
         for shown in [err.to_string(), format!("{err:?}")] {
             assert!(!shown.contains(SECRET), "{shown}");
@@ -34,11 +41,22 @@ fn no_secret_in_debug_or_display() {
 #[tokio::test]
 async fn no_secret_in_errors_of_a_call() {
     let (builder, mut handle) = mock_builder();
-    let client = builder.secret_key(SECRET).retry(RetryConfig::disabled()).build().unwrap();
+    let client = builder
+        .secret_key(SECRET)
+        .retry(RetryConfig::disabled())
+        .build()
+        .unwrap();
     let call = tokio::spawn(async move { client.allowlist_identifiers().delete("alid_x").await });
     let (req, send) = handle.next_request().await.unwrap();
-    assert!(!format!("{req:?}").contains(SECRET), "request Debug hides the sensitive header");
-    respond(send, 401, r#"{"errors":[{"message":"Invalid authentication","long_message":"Bearer token invalid","code":"authentication_invalid"}]}"#);
+    assert!(
+        !format!("{req:?}").contains(SECRET),
+        "request Debug hides the sensitive header"
+    );
+    respond(
+        send,
+        401,
+        r#"{"errors":[{"message":"Invalid authentication","long_message":"Bearer token invalid","code":"authentication_invalid"}]}"#,
+    );
     let err = call.await.unwrap().unwrap_err();
     assert!(!format!("{err:?}").contains(SECRET) && !err.to_string().contains(SECRET));
 }
@@ -58,29 +76,53 @@ fn config_errors_never_panic() {
         if let Some(url) = url {
             b = b.base_url(*url);
         }
-        assert!(matches!(b.build(), Err(Error::Config(_))), "{key:?} {url:?}");
+        assert!(
+            matches!(b.build(), Err(Error::Config(_))),
+            "{key:?} {url:?}"
+        );
     }
     assert!(matches!(
-        Client::builder().secret_key("sk_test_x").user_agent("bad\r\nagent").build(),
+        Client::builder()
+            .secret_key("sk_test_x")
+            .user_agent("bad\r\nagent")
+            .build(),
         Err(Error::Config(_))
     ));
-    assert!(matches!(Client::builder().secret_key("sk_test_x").api_version("").build(), Err(Error::Config(_))));
-    assert!(Client::builder().secret_key("sk_test_x").base_url("http://127.0.0.1:1/v1").build().is_ok());
+    assert!(matches!(
+        Client::builder()
+            .secret_key("sk_test_x")
+            .api_version("")
+            .build(),
+        Err(Error::Config(_))
+    ));
+    assert!(Client::builder()
+        .secret_key("sk_test_x")
+        .base_url("http://127.0.0.1:1/v1")
+        .build()
+        .is_ok());
 }
 
 fn delete_path(id: &str) -> Result<String, Error> {
-    DeleteAllowlistIdentifier::new(id).to_request(None).map(|r| r.uri().to_string())
+    DeleteAllowlistIdentifier::new(id)
+        .to_request(None)
+        .map(|r| r.uri().to_string())
 }
 
 #[test]
 fn adversarial_ids_stay_in_one_segment() {
     let cases = [
         ("../../users", "/allowlist_identifiers/..%2F..%2Fusers"),
-        ("alid_1?paginated=true", "/allowlist_identifiers/alid_1%3Fpaginated%3Dtrue"),
+        (
+            "alid_1?paginated=true",
+            "/allowlist_identifiers/alid_1%3Fpaginated%3Dtrue",
+        ),
         ("alid_1#frag", "/allowlist_identifiers/alid_1%23frag"),
         ("%2F", "/allowlist_identifiers/%252F"),
         ("a b\tc", "/allowlist_identifiers/a%20b%09c"),
-        ("ünï/cødé", "/allowlist_identifiers/%C3%BCn%C3%AF%2Fc%C3%B8d%C3%A9"),
+        (
+            "ünï/cødé",
+            "/allowlist_identifiers/%C3%BCn%C3%AF%2Fc%C3%B8d%C3%A9",
+        ),
         ("\0\r\n", "/allowlist_identifiers/%00%0D%0A"),
         ("...", "/allowlist_identifiers/..."),
     ];
@@ -90,7 +132,10 @@ fn adversarial_ids_stay_in_one_segment() {
     // 10 KB ids: ASCII fits in a URI; heavy unicode grows past what a URI may hold and is a
     // typed error, not a panic.
     let long_ascii = "a".repeat(10 * 1024);
-    assert_eq!(delete_path(&long_ascii).unwrap().len(), "/allowlist_identifiers/".len() + 10 * 1024);
+    assert_eq!(
+        delete_path(&long_ascii).unwrap().len(),
+        "/allowlist_identifiers/".len() + 10 * 1024
+    );
     let long_unicode = "€".repeat(10 * 1024);
     match delete_path(&long_unicode) {
         Ok(path) => assert!(path.starts_with("/allowlist_identifiers/%E2%82%AC")),
@@ -100,8 +145,17 @@ fn adversarial_ids_stay_in_one_segment() {
 
 #[test]
 fn adversarial_identifiers_are_json_escaped() {
-    for identifier in ["a\"b@c.com", "\\", "\u{0}\u{1f}", "😀@example.com", "</script>", &"x".repeat(10 * 1024)] {
-        let req = CreateAllowlistIdentifier::new(identifier).to_request(None).unwrap();
+    for identifier in [
+        "a\"b@c.com",
+        "\\",
+        "\u{0}\u{1f}",
+        "😀@example.com",
+        "</script>",
+        &"x".repeat(10 * 1024),
+    ] {
+        let req = CreateAllowlistIdentifier::new(identifier)
+            .to_request(None)
+            .unwrap();
         let body = clerk_tower_body(req);
         let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(parsed["identifier"], identifier);
@@ -111,11 +165,20 @@ fn adversarial_identifiers_are_json_escaped() {
 
 fn clerk_tower_body(req: clerk_tower::HttpRequest) -> bytes::Bytes {
     use http_body_util::BodyExt;
-    futures_lite_block_on(async move { req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default() })
+    futures_lite_block_on(async move {
+        req.into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default()
+    })
 }
 
 fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 proptest! {

@@ -1,6 +1,8 @@
 //! Compile-time proof of the auto traits the crate promises.
 
-use clerk_tower::api::{CreateAllowlistIdentifier, DeleteAllowlistIdentifier, ListAllowlistIdentifiers};
+use clerk_tower::api::{
+    CreateAllowlistIdentifier, DeleteAllowlistIdentifier, ListAllowlistIdentifiers,
+};
 use clerk_tower::{Client, ClientBuilder, EndpointService, Error, HttpService};
 
 const fn assert_clone_send_sync<T: Clone + Send + Sync + 'static>() {}
@@ -26,19 +28,28 @@ fn error_is_a_std_error_that_boxes() {
 
 #[test]
 fn futures_are_send() {
-    let client = Client::builder().secret_key("sk_test_x").build().expect("valid config");
+    let client = Client::builder()
+        .secret_key("sk_test_x")
+        .build()
+        .expect("valid config");
     // Futures are only created, never polled: no runtime, no I/O.
     let allowlist = client.allowlist_identifiers();
     assert_send(&allowlist.list(ListAllowlistIdentifiers::new()));
     assert_send(&allowlist.create(CreateAllowlistIdentifier::new("a@b.com")));
     assert_send(&allowlist.delete("alid_1"));
     let svc = client.service::<ListAllowlistIdentifiers>();
-    assert_send(&tower::ServiceExt::oneshot(svc, ListAllowlistIdentifiers::new()));
+    assert_send(&tower::ServiceExt::oneshot(
+        svc,
+        ListAllowlistIdentifiers::new(),
+    ));
 }
 
 #[test]
 fn client_builds_outside_a_runtime() {
     assert!(tokio::runtime::Handle::try_current().is_err());
-    let client = Client::builder().secret_key("sk_test_x").build().expect("valid config");
+    let client = Client::builder()
+        .secret_key("sk_test_x")
+        .build()
+        .expect("valid config");
     let _copy = client.clone();
 }

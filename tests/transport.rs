@@ -50,7 +50,8 @@ async fn serve_connection(mut stream: TcpStream, tx: mpsc::UnboundedSender<Event
         while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             buf.drain(..end + 4);
             let _ = tx.send(Event::Request);
-            let res = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n[]";
+            let res =
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n[]";
             if stream.write_all(res).await.is_err() {
                 return;
             }
@@ -63,7 +64,10 @@ fn client(base_url: &str, idle: Duration) -> Client {
         .secret_key("sk_test_transport")
         .base_url(base_url)
         .retry(RetryConfig::disabled())
-        .transport_config(TransportConfig { pool_idle_timeout: idle, ..TransportConfig::default() })
+        .transport_config(TransportConfig {
+            pool_idle_timeout: idle,
+            ..TransportConfig::default()
+        })
         .build()
         .unwrap()
 }
@@ -73,7 +77,11 @@ async fn connections_are_reused_and_closed_when_idle() {
     let (base_url, mut events) = server().await;
     let client = client(&base_url, Duration::from_millis(300));
     for _ in 0..3 {
-        client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await.unwrap();
+        client
+            .allowlist_identifiers()
+            .list(ListAllowlistIdentifiers::new())
+            .await
+            .unwrap();
     }
     let done = Instant::now();
     let mut accepted = 0;
@@ -86,19 +94,38 @@ async fn connections_are_reused_and_closed_when_idle() {
             Ok(None) | Err(_) => panic!("the idle connection was never closed by the client"),
         }
     };
-    assert_eq!((accepted, requests), (1, 3), "three calls on one kept-alive connection");
+    assert_eq!(
+        (accepted, requests),
+        (1, 3),
+        "three calls on one kept-alive connection"
+    );
     let idle = closed_at - done;
     // The pool's timer closes it after ~300 ms idle, with no further call to trigger a check.
-    assert!(idle >= Duration::from_millis(200) && idle < Duration::from_secs(3), "closed after {idle:?}");
+    assert!(
+        idle >= Duration::from_millis(200) && idle < Duration::from_secs(3),
+        "closed after {idle:?}"
+    );
     drop(client);
 }
 
 #[tokio::test]
 async fn a_refused_connection_is_a_connect_error() {
     // Bind, learn the port, close: nothing listens there any more.
-    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
-    let client = client(&format!("http://127.0.0.1:{port}/v1"), Duration::from_secs(90));
-    let err = client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await.unwrap_err();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = client(
+        &format!("http://127.0.0.1:{port}/v1"),
+        Duration::from_secs(90),
+    );
+    let err = client
+        .allowlist_identifiers()
+        .list(ListAllowlistIdentifiers::new())
+        .await
+        .unwrap_err();
     match &err {
         Error::Transport(t) => assert_eq!(t.kind(), TransportErrorKind::Connect, "{err}"),
         other => panic!("unexpected {other:?}"),
@@ -113,10 +140,19 @@ async fn https_is_spoken_to_https_urls() {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
-            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
+            let _ = s
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
         }
     });
-    let client = client(&format!("https://localhost:{port}/v1"), Duration::from_secs(90));
-    let err = client.allowlist_identifiers().list(ListAllowlistIdentifiers::new()).await.unwrap_err();
+    let client = client(
+        &format!("https://localhost:{port}/v1"),
+        Duration::from_secs(90),
+    );
+    let err = client
+        .allowlist_identifiers()
+        .list(ListAllowlistIdentifiers::new())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
 }

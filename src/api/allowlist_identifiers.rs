@@ -56,7 +56,11 @@ pub struct ListAllowlistIdentifiers {
 impl ListAllowlistIdentifiers {
     /// A list request with no parameters set.
     pub const fn new() -> Self {
-        Self { paginated: None, limit: None, offset: None }
+        Self {
+            paginated: None,
+            limit: None,
+            offset: None,
+        }
     }
 
     /// Sets `paginated`.
@@ -86,14 +90,21 @@ impl Endpoint for ListAllowlistIdentifiers {
     fn write_path_and_query(&self, out: &mut String) -> Result<(), Error> {
         if let Some(limit) = self.limit {
             if !(1..=MAX_LIMIT).contains(&limit) {
-                return Err(Error::invalid_request("limit", format!("must be between 1 and {MAX_LIMIT}, got {limit}")));
+                return Err(Error::invalid_request(
+                    "limit",
+                    format!("must be between 1 and {MAX_LIMIT}, got {limit}"),
+                ));
             }
         }
         out.push_str(PATH);
         let mut sep = '?';
         if let Some(paginated) = self.paginated {
             out.push(sep);
-            out.push_str(if paginated { "paginated=true" } else { "paginated=false" });
+            out.push_str(if paginated {
+                "paginated=true"
+            } else {
+                "paginated=false"
+            });
             sep = '&';
         }
         if let Some(limit) = self.limit {
@@ -136,7 +147,10 @@ pub struct CreateAllowlistIdentifier {
 impl CreateAllowlistIdentifier {
     /// A create request for `identifier`.
     pub fn new(identifier: impl Into<String>) -> Self {
-        Self { identifier: identifier.into(), notify: None }
+        Self {
+            identifier: identifier.into(),
+            notify: None,
+        }
     }
 
     /// Sets `notify`.
@@ -160,7 +174,8 @@ impl Endpoint for CreateAllowlistIdentifier {
         if self.identifier.trim().is_empty() {
             return Err(Error::invalid_request("identifier", "must not be empty"));
         }
-        let body = serde_json::to_vec(self).map_err(|e| Error::invalid_request("identifier", e.to_string()))?;
+        let body = serde_json::to_vec(self)
+            .map_err(|e| Error::invalid_request("identifier", e.to_string()))?;
         Ok(Some(Bytes::from(body)))
     }
 }
@@ -178,7 +193,9 @@ pub struct DeleteAllowlistIdentifier {
 impl DeleteAllowlistIdentifier {
     /// A delete request for `identifier_id`.
     pub fn new(identifier_id: impl Into<String>) -> Self {
-        Self { identifier_id: identifier_id.into() }
+        Self {
+            identifier_id: identifier_id.into(),
+        }
     }
 }
 
@@ -206,7 +223,10 @@ pub struct AllowlistIdentifiers<'a> {
 
 impl<'a> AllowlistIdentifiers<'a> {
     pub(crate) fn new(client: &'a Client) -> Self {
-        Self { client, options: None }
+        Self {
+            client,
+            options: None,
+        }
     }
 
     /// Applies `options` (timeouts, retries) to the calls made through this handle.
@@ -238,7 +258,10 @@ impl<'a> AllowlistIdentifiers<'a> {
     /// # Errors
     /// [`Error::InvalidRequest`] for a `limit` outside 1..=500 (no I/O); otherwise any
     /// [`Error`] of a call.
-    pub async fn list(&self, request: ListAllowlistIdentifiers) -> Result<AllowlistIdentifierList, Error> {
+    pub async fn list(
+        &self,
+        request: ListAllowlistIdentifiers,
+    ) -> Result<AllowlistIdentifierList, Error> {
         self.send(request).await
     }
 
@@ -247,7 +270,10 @@ impl<'a> AllowlistIdentifiers<'a> {
     /// # Errors
     /// [`Error::InvalidRequest`] for an empty identifier (no I/O); [`Error::Api`] with Clerk's
     /// 400/422 for an identifier Clerk refuses (malformed, already on the list).
-    pub async fn create(&self, request: CreateAllowlistIdentifier) -> Result<AllowlistIdentifier, Error> {
+    pub async fn create(
+        &self,
+        request: CreateAllowlistIdentifier,
+    ) -> Result<AllowlistIdentifier, Error> {
         self.send(request).await
     }
 
@@ -257,7 +283,8 @@ impl<'a> AllowlistIdentifiers<'a> {
     /// [`Error::InvalidRequest`] for an empty id, `.` or `..` (no I/O); an [`Error::Api`] for
     /// which [`Error::is_not_found`] holds when no such identifier exists.
     pub async fn delete(&self, identifier_id: &str) -> Result<DeletedObject, Error> {
-        self.send(DeleteAllowlistIdentifier::new(identifier_id)).await
+        self.send(DeleteAllowlistIdentifier::new(identifier_id))
+            .await
     }
 }
 
@@ -272,24 +299,52 @@ mod tests {
 
     #[test]
     fn list_sends_only_what_is_set() {
-        assert_eq!(path(&ListAllowlistIdentifiers::new()).unwrap(), "/allowlist_identifiers");
-        assert_eq!(path(&ListAllowlistIdentifiers::new().limit(5)).unwrap(), "/allowlist_identifiers?limit=5");
         assert_eq!(
-            path(&ListAllowlistIdentifiers::new().offset(0).paginated(false).limit(500)).unwrap(),
+            path(&ListAllowlistIdentifiers::new()).unwrap(),
+            "/allowlist_identifiers"
+        );
+        assert_eq!(
+            path(&ListAllowlistIdentifiers::new().limit(5)).unwrap(),
+            "/allowlist_identifiers?limit=5"
+        );
+        assert_eq!(
+            path(
+                &ListAllowlistIdentifiers::new()
+                    .offset(0)
+                    .paginated(false)
+                    .limit(500)
+            )
+            .unwrap(),
             "/allowlist_identifiers?paginated=false&limit=500&offset=0"
         );
         for bad in [0, 501, u32::MAX] {
             let err = path(&ListAllowlistIdentifiers::new().limit(bad)).unwrap_err();
-            assert!(matches!(&err, Error::InvalidRequest(e) if e.field() == "limit"), "{err:?}");
+            assert!(
+                matches!(&err, Error::InvalidRequest(e) if e.field() == "limit"),
+                "{err:?}"
+            );
         }
     }
 
     #[test]
     fn create_body_has_only_spec_fields() {
-        let body = CreateAllowlistIdentifier::new("a@b.com").body().unwrap().unwrap();
+        let body = CreateAllowlistIdentifier::new("a@b.com")
+            .body()
+            .unwrap()
+            .unwrap();
         assert_eq!(body, Bytes::from_static(br#"{"identifier":"a@b.com"}"#));
-        let body = CreateAllowlistIdentifier::new("a\"@b.com").notify(true).body().unwrap().unwrap();
-        assert_eq!(body, Bytes::from_static(br#"{"identifier":"a\"@b.com","notify":true}"#));
-        assert!(matches!(CreateAllowlistIdentifier::new(" ").body(), Err(Error::InvalidRequest(_))));
+        let body = CreateAllowlistIdentifier::new("a\"@b.com")
+            .notify(true)
+            .body()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            body,
+            Bytes::from_static(br#"{"identifier":"a\"@b.com","notify":true}"#)
+        );
+        assert!(matches!(
+            CreateAllowlistIdentifier::new(" ").body(),
+            Err(Error::InvalidRequest(_))
+        ));
     }
 }

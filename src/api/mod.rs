@@ -7,5 +7,6 @@
 pub mod allowlist_identifiers;
 
 pub use allowlist_identifiers::{
-    AllowlistIdentifiers, CreateAllowlistIdentifier, DeleteAllowlistIdentifier, ListAllowlistIdentifiers,
+    AllowlistIdentifiers, CreateAllowlistIdentifier, DeleteAllowlistIdentifier,
+    ListAllowlistIdentifiers,
 };

@@ -49,7 +49,10 @@ pub struct AuthLayer {
 impl AuthLayer {
     /// A layer that authenticates requests to `authority` with `secret_key`.
     pub fn new(secret_key: &str, authority: Authority) -> Result<Self, Error> {
-        Ok(Self { value: bearer_value(secret_key)?, authority })
+        Ok(Self {
+            value: bearer_value(secret_key)?,
+            authority,
+        })
     }
 }
 
@@ -82,7 +85,11 @@ impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
 
     fn layer(&self, inner: S) -> Auth<S> {
-        Auth { inner, value: self.value.clone(), authority: self.authority.clone() }
+        Auth {
+            inner,
+            value: self.value.clone(),
+            authority: self.authority.clone(),
+        }
     }
 }
 
@@ -131,7 +138,12 @@ mod tests {
     use super::*;
     use tower::ServiceExt;
 
-    fn echo() -> impl Service<HttpRequest, Response = HttpRequest, Error = Error, Future = std::future::Ready<Result<HttpRequest, Error>>> + Clone {
+    fn echo() -> impl Service<
+        HttpRequest,
+        Response = HttpRequest,
+        Error = Error,
+        Future = std::future::Ready<Result<HttpRequest, Error>>,
+    > + Clone {
         tower::service_fn(|req: HttpRequest| std::future::ready(Ok::<_, Error>(req)))
     }
 
@@ -141,17 +153,24 @@ mod tests {
         let svc = layer.layer(echo());
         let mut req = HttpRequest::default();
         *req.uri_mut() = "https://api.clerk.com/v1/x".parse().unwrap();
-        req.headers_mut().append(AUTHORIZATION, HeaderValue::from_static("Bearer other"));
-        req.headers_mut().append(AUTHORIZATION, HeaderValue::from_static("Bearer other2"));
+        req.headers_mut()
+            .append(AUTHORIZATION, HeaderValue::from_static("Bearer other"));
+        req.headers_mut()
+            .append(AUTHORIZATION, HeaderValue::from_static("Bearer other2"));
         let out = svc.clone().oneshot(req).await.unwrap();
         let values: Vec<_> = out.headers().get_all(AUTHORIZATION).iter().collect();
-        assert_eq!(values, vec![&HeaderValue::from_static("Bearer sk_test_abc")]);
+        assert_eq!(
+            values,
+            vec![&HeaderValue::from_static("Bearer sk_test_abc")]
+        );
         assert!(values[0].is_sensitive());
         assert!(!format!("{out:?}").contains("sk_test_abc"));
 
         let mut elsewhere = HttpRequest::default();
         *elsewhere.uri_mut() = "https://evil.example/v1/x".parse().unwrap();
-        elsewhere.headers_mut().insert(AUTHORIZATION, HeaderValue::from_static("Bearer stale"));
+        elsewhere
+            .headers_mut()
+            .insert(AUTHORIZATION, HeaderValue::from_static("Bearer stale"));
         let out = svc.oneshot(elsewhere).await.unwrap();
         assert!(out.headers().get(AUTHORIZATION).is_none());
     }
@@ -165,7 +184,8 @@ mod tests {
                 assert!(!err.to_string().contains(key) && !format!("{err:?}").contains(key));
             }
         }
-        let layer = AuthLayer::new("sk_live_secret", Authority::from_static("api.clerk.com")).unwrap();
+        let layer =
+            AuthLayer::new("sk_live_secret", Authority::from_static("api.clerk.com")).unwrap();
         assert!(!format!("{layer:?}").contains("sk_live_secret"));
     }
 }

@@ -56,13 +56,14 @@ impl BaseUrlLayer {
         if base_url.contains('#') {
             return Err(Error::config("the base URL must not have a fragment"));
         }
-        let uri: Uri = base_url
-            .parse()
-            .map_err(|e| Error::config(format!("the base URL {base_url:?} is not a valid URL: {e}")))?;
-        let scheme = uri
-            .scheme()
-            .cloned()
-            .ok_or_else(|| Error::config(format!("the base URL {base_url:?} has no scheme (https://...)")))?;
+        let uri: Uri = base_url.parse().map_err(|e| {
+            Error::config(format!("the base URL {base_url:?} is not a valid URL: {e}"))
+        })?;
+        let scheme = uri.scheme().cloned().ok_or_else(|| {
+            Error::config(format!(
+                "the base URL {base_url:?} has no scheme (https://...)"
+            ))
+        })?;
         let authority = uri
             .authority()
             .cloned()
@@ -81,10 +82,16 @@ impl BaseUrlLayer {
                 )));
             }
         } else if scheme != Scheme::HTTPS {
-            return Err(Error::config(format!("the base URL scheme must be https, not {scheme}")));
+            return Err(Error::config(format!(
+                "the base URL scheme must be https, not {scheme}"
+            )));
         }
         let prefix = uri.path().trim_end_matches('/').into();
-        Ok(Self { scheme, authority, prefix })
+        Ok(Self {
+            scheme,
+            authority,
+            prefix,
+        })
     }
 
     /// The authority (host and port) requests are sent to.
@@ -117,14 +124,18 @@ impl std::fmt::Display for BaseUrlLayer {
 /// Whether a host (as in a URL, IPv6 in brackets) is a loopback address.
 pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl<S> Layer<S> for BaseUrlLayer {
     type Service = BaseUrl<S>;
 
     fn layer(&self, inner: S) -> BaseUrl<S> {
-        BaseUrl { inner, base: self.clone() }
+        BaseUrl {
+            inner,
+            base: self.clone(),
+        }
     }
 }
 
@@ -169,16 +180,40 @@ mod tests {
     #[test]
     fn joins_and_validates() {
         let cases = [
-            ("https://api.clerk.com/v1", "/x?a=1", "https://api.clerk.com/v1/x?a=1"),
-            ("https://api.clerk.com/v1/", "/x", "https://api.clerk.com/v1/x"),
+            (
+                "https://api.clerk.com/v1",
+                "/x?a=1",
+                "https://api.clerk.com/v1/x?a=1",
+            ),
+            (
+                "https://api.clerk.com/v1/",
+                "/x",
+                "https://api.clerk.com/v1/x",
+            ),
             ("https://api.clerk.com", "/x", "https://api.clerk.com/x"),
-            ("https://proxy.internal:8443/clerk/v1//", "/x", "https://proxy.internal:8443/clerk/v1/x"),
-            ("http://localhost:3000/v1", "/x", "http://localhost:3000/v1/x"),
+            (
+                "https://proxy.internal:8443/clerk/v1//",
+                "/x",
+                "https://proxy.internal:8443/clerk/v1/x",
+            ),
+            (
+                "http://localhost:3000/v1",
+                "/x",
+                "http://localhost:3000/v1/x",
+            ),
             ("http://[::1]:3000/v1", "/x", "http://[::1]:3000/v1/x"),
             ("http://127.0.0.2/v1", "/x", "http://127.0.0.2/v1/x"),
         ];
         for (base, path, want) in cases {
-            assert_eq!(BaseUrlLayer::parse(base).unwrap().join(path).unwrap().to_string(), want, "{base}");
+            assert_eq!(
+                BaseUrlLayer::parse(base)
+                    .unwrap()
+                    .join(path)
+                    .unwrap()
+                    .to_string(),
+                want,
+                "{base}"
+            );
         }
         for bad in [
             "",
@@ -193,13 +228,20 @@ mod tests {
             "https://api clerk.com",
             "https://",
         ] {
-            assert!(matches!(BaseUrlLayer::parse(bad), Err(Error::Config(_))), "{bad:?} should be refused");
+            assert!(
+                matches!(BaseUrlLayer::parse(bad), Err(Error::Config(_))),
+                "{bad:?} should be refused"
+            );
         }
     }
 
     #[test]
     fn loopback_hosts() {
         assert!(is_loopback("localhost") && is_loopback("127.0.0.1") && is_loopback("[::1]"));
-        assert!(!is_loopback("localhost.evil.com") && !is_loopback("192.168.1.1") && !is_loopback("[::2]"));
+        assert!(
+            !is_loopback("localhost.evil.com")
+                && !is_loopback("192.168.1.1")
+                && !is_loopback("[::2]")
+        );
     }
 }

@@ -78,7 +78,9 @@ where
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        ResponseFuture { inner: self.inner.call(req) }
+        ResponseFuture {
+            inner: self.inner.call(req),
+        }
     }
 }
 
@@ -103,6 +105,10 @@ where
         }
         let (parts, body) = res.into_parts();
         let body = crate::http::body_bytes(body);
-        Poll::Ready(Err(Error::Api(Box::new(ApiError::from_response(parts.status, &parts.headers, body)))))
+        Poll::Ready(Err(Error::Api(Box::new(ApiError::from_response(
+            parts.status,
+            &parts.headers,
+            body,
+        )))))
     }
 }

@@ -60,7 +60,10 @@ impl DefaultHeadersLayer {
             .ok()
             .filter(|v| !v.is_empty())
             .ok_or_else(|| Error::config("the API version is not a valid header value"))?;
-        Ok(Self { user_agent, api_version })
+        Ok(Self {
+            user_agent,
+            api_version,
+        })
     }
 
     /// The `User-Agent` this layer sends.
@@ -73,7 +76,10 @@ impl<S> Layer<S> for DefaultHeadersLayer {
     type Service = DefaultHeaders<S>;
 
     fn layer(&self, inner: S) -> DefaultHeaders<S> {
-        DefaultHeaders { inner, layer: self.clone() }
+        DefaultHeaders {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
@@ -122,7 +128,9 @@ mod tests {
     async fn sets_headers_and_content_type_only_with_a_body() {
         let svc = DefaultHeadersLayer::new(None, DEFAULT_API_VERSION)
             .unwrap()
-            .layer(tower::service_fn(|req: HttpRequest| async move { Ok::<_, Error>(req) }));
+            .layer(tower::service_fn(|req: HttpRequest| async move {
+                Ok::<_, Error>(req)
+            }));
         let get = svc.clone().oneshot(HttpRequest::default()).await.unwrap();
         assert_eq!(get.headers()[USER_AGENT], CRATE_USER_AGENT);
         assert_eq!(get.headers()[ACCEPT], "application/json");

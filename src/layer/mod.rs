@@ -43,11 +43,17 @@ pin_project_lite::pin_project! {
 
 impl<F> OrError<F> {
     pub(crate) fn future(future: F) -> Self {
-        OrError { future: Some(future), error: None }
+        OrError {
+            future: Some(future),
+            error: None,
+        }
     }
 
     pub(crate) fn error(error: crate::Error) -> Self {
-        OrError { future: None, error: Some(error) }
+        OrError {
+            future: None,
+            error: Some(error),
+        }
     }
 }
 
@@ -57,14 +63,20 @@ where
 {
     type Output = Result<T, crate::Error>;
 
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
         let this = self.project();
         if let Some(error) = this.error.take() {
             return std::task::Poll::Ready(Err(error));
         }
         match this.future.as_pin_mut() {
             Some(future) => future.poll(cx),
-            None => std::task::Poll::Ready(Err(crate::Error::invalid_request("future", "polled after completion"))),
+            None => std::task::Poll::Ready(Err(crate::Error::invalid_request(
+                "future",
+                "polled after completion",
+            ))),
         }
     }
 }

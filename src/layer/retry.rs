@@ -93,7 +93,10 @@ impl RetryConfig {
     /// No retries at all: every call sends exactly one attempt (a call can still turn them on
     /// with [`RequestOptions::retry`]).
     pub fn disabled() -> Self {
-        Self { enabled: false, ..Self::default() }
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
     }
 
     /// The most retries a call makes after its first attempt.
@@ -142,13 +145,19 @@ impl RetryConfig {
 
     fn validate(&self) -> Result<(), Error> {
         if self.max_backoff.is_zero() || self.min_backoff > self.max_backoff {
-            return Err(Error::config("retry backoff: the maximum must be non-zero and not below the minimum"));
+            return Err(Error::config(
+                "retry backoff: the maximum must be non-zero and not below the minimum",
+            ));
         }
         if self.budget_ttl < Duration::from_secs(1) || self.budget_ttl > Duration::from_secs(60) {
-            return Err(Error::config("retry budget: the window must be between 1 s and 60 s"));
+            return Err(Error::config(
+                "retry budget: the window must be between 1 s and 60 s",
+            ));
         }
         if !(0.0..=1000.0).contains(&self.budget_retry_percent) {
-            return Err(Error::config("retry budget: retry_percent must be between 0.0 and 1000.0"));
+            return Err(Error::config(
+                "retry budget: retry_percent must be between 0.0 and 1000.0",
+            ));
         }
         Ok(())
     }
@@ -192,7 +201,11 @@ impl ClerkRetryPolicy {
                 max_retries: config.max_retries,
                 min_backoff: config.min_backoff,
                 max_backoff: config.max_backoff,
-                budget: TpsBudget::new(config.budget_ttl, config.budget_min_per_sec, config.budget_retry_percent),
+                budget: TpsBudget::new(
+                    config.budget_ttl,
+                    config.budget_min_per_sec,
+                    config.budget_retry_percent,
+                ),
             }),
             attempts: 0,
             backoff: None,
@@ -205,7 +218,9 @@ impl ClerkRetryPolicy {
         if !enabled {
             return 0;
         }
-        options.and_then(|o| o.max_retries).unwrap_or(self.shared.max_retries)
+        options
+            .and_then(|o| o.max_retries)
+            .unwrap_or(self.shared.max_retries)
     }
 
     fn verdict(err: &Error) -> Verdict {
@@ -256,7 +271,11 @@ impl ClerkRetryPolicy {
 impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
     type Future = Sleep;
 
-    fn retry(&mut self, req: &mut HttpRequest, result: &mut Result<HttpResponse, Error>) -> Option<Self::Future> {
+    fn retry(
+        &mut self,
+        req: &mut HttpRequest,
+        result: &mut Result<HttpResponse, Error>,
+    ) -> Option<Self::Future> {
         self.attempts += 1;
         let err = match result {
             Ok(_) => {
@@ -283,7 +302,9 @@ impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
         let backoff = self.next_backoff();
         let retry_after = err.retry_after();
         let wait = match (&*err, retry_after) {
-            (Error::Api(api), Some(after)) if api.status == StatusCode::TOO_MANY_REQUESTS => after.max(backoff),
+            (Error::Api(api), Some(after)) if api.status == StatusCode::TOO_MANY_REQUESTS => {
+                after.max(backoff)
+            }
             (_, Some(after)) => after,
             (_, None) => backoff,
         };
@@ -344,8 +365,14 @@ mod tests {
     fn per_call_options_override() {
         let policy = ClerkRetryPolicy::new(&RetryConfig::default()).unwrap();
         assert_eq!(policy.max_retries(None), 3);
-        assert_eq!(policy.max_retries(Some(&RequestOptions::new().retry(false))), 0);
-        assert_eq!(policy.max_retries(Some(&RequestOptions::new().max_retries(7))), 7);
+        assert_eq!(
+            policy.max_retries(Some(&RequestOptions::new().retry(false))),
+            0
+        );
+        assert_eq!(
+            policy.max_retries(Some(&RequestOptions::new().max_retries(7))),
+            7
+        );
         let off = ClerkRetryPolicy::new(&RetryConfig::disabled()).unwrap();
         assert_eq!(off.max_retries(None), 0);
         assert_eq!(off.max_retries(Some(&RequestOptions::new().retry(true))), 3);

@@ -53,12 +53,18 @@ pub struct TimeoutLayer {
 impl TimeoutLayer {
     /// A deadline for the whole call: [`RequestOptions::timeout`], else `default`.
     pub const fn total(default: Option<Duration>) -> Self {
-        Self { kind: TimeoutKind::Total, default }
+        Self {
+            kind: TimeoutKind::Total,
+            default,
+        }
     }
 
     /// A deadline for each attempt: [`RequestOptions::attempt_timeout`], else `default`.
     pub const fn attempt(default: Option<Duration>) -> Self {
-        Self { kind: TimeoutKind::Attempt, default }
+        Self {
+            kind: TimeoutKind::Attempt,
+            default,
+        }
     }
 }
 
@@ -66,7 +72,10 @@ impl<S> Layer<S> for TimeoutLayer {
     type Service = Timeout<S>;
 
     fn layer(&self, inner: S) -> Timeout<S> {
-        Timeout { inner, layer: *self }
+        Timeout {
+            inner,
+            layer: *self,
+        }
     }
 }
 
@@ -126,7 +135,13 @@ where
         }
         .or(self.layer.default);
         let Some(duration) = duration else {
-            return ResponseFuture { inner: self.inner.call(req), sleep: None, kind: self.layer.kind, duration, log: None };
+            return ResponseFuture {
+                inner: self.inner.call(req),
+                sleep: None,
+                kind: self.layer.kind,
+                duration,
+                log: None,
+            };
         };
         let mut deadline = Instant::now() + duration;
         let mut log = None;
@@ -173,7 +188,10 @@ where
         if let Poll::Ready(out) = this.inner.poll(cx) {
             return Poll::Ready(out);
         }
-        let expired = this.sleep.as_pin_mut().is_some_and(|sleep| sleep.poll(cx).is_ready());
+        let expired = this
+            .sleep
+            .as_pin_mut()
+            .is_some_and(|sleep| sleep.poll(cx).is_ready());
         match expired {
             true => {
                 let mut err = TimeoutError::new(*this.kind, this.duration.unwrap_or_default());
@@ -195,7 +213,10 @@ mod tests {
     use crate::HttpResponse;
     use tower::ServiceExt;
 
-    fn slow(delay: Duration) -> impl Service<HttpRequest, Response = HttpResponse, Error = Error, Future = impl Send> + Clone {
+    fn slow(
+        delay: Duration,
+    ) -> impl Service<HttpRequest, Response = HttpResponse, Error = Error, Future = impl Send> + Clone
+    {
         tower::service_fn(move |req: HttpRequest| async move {
             assert!(req.extensions().get::<Deadline>().is_some() || delay.is_zero());
             tokio::time::sleep(delay).await;
@@ -205,11 +226,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn default_and_per_call_timeouts() {
-        let svc = TimeoutLayer::total(Some(Duration::from_secs(5))).layer(slow(Duration::from_secs(3)));
+        let svc =
+            TimeoutLayer::total(Some(Duration::from_secs(5))).layer(slow(Duration::from_secs(3)));
         assert!(svc.clone().oneshot(HttpRequest::default()).await.is_ok());
 
         let mut req = HttpRequest::default();
-        req.extensions_mut().insert(RequestOptions::new().timeout(Duration::from_secs(1)));
+        req.extensions_mut()
+            .insert(RequestOptions::new().timeout(Duration::from_secs(1)));
         let start = Instant::now();
         let err = svc.oneshot(req).await.unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(1));
@@ -231,20 +254,27 @@ mod tests {
             Ok::<_, Error>(HttpResponse::default())
         }));
         let mut req = HttpRequest::default();
-        req.extensions_mut().insert(RequestOptions::new().attempt_timeout(Duration::from_millis(250)));
+        req.extensions_mut()
+            .insert(RequestOptions::new().attempt_timeout(Duration::from_millis(250)));
         let err = svc.oneshot(req).await.unwrap_err();
-        assert!(matches!(&err, Error::Timeout(t) if t.kind() == TimeoutKind::Attempt), "{err:?}");
+        assert!(
+            matches!(&err, Error::Timeout(t) if t.kind() == TimeoutKind::Attempt),
+            "{err:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_outer_deadline_is_kept() {
-        let svc = TimeoutLayer::total(Some(Duration::from_secs(60))).layer(tower::service_fn(|req: HttpRequest| async move {
-            let Deadline(d) = *req.extensions().get::<Deadline>().unwrap();
-            assert!(d <= Instant::now() + Duration::from_secs(2));
-            Ok::<_, Error>(HttpResponse::default())
-        }));
+        let svc = TimeoutLayer::total(Some(Duration::from_secs(60))).layer(tower::service_fn(
+            |req: HttpRequest| async move {
+                let Deadline(d) = *req.extensions().get::<Deadline>().unwrap();
+                assert!(d <= Instant::now() + Duration::from_secs(2));
+                Ok::<_, Error>(HttpResponse::default())
+            },
+        ));
         let mut req = HttpRequest::default();
-        req.extensions_mut().insert(Deadline(Instant::now() + Duration::from_secs(2)));
+        req.extensions_mut()
+            .insert(Deadline(Instant::now() + Duration::from_secs(2)));
         svc.oneshot(req).await.unwrap();
     }
 }

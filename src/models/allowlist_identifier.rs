@@ -104,7 +104,9 @@ impl<'de> Deserialize<'de> for AllowlistIdentifierList {
             type Value = AllowlistIdentifierList;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of allow-list identifiers or an object with `data` and `total_count`")
+                f.write_str(
+                    "an array of allow-list identifiers or an object with `data` and `total_count`",
+                )
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -199,16 +201,22 @@ mod tests {
     fn unknown_values_and_fields_are_kept_or_ignored() {
         let json = r#"{"object":"allowlist_identifier_v2","id":"alid_2","identifier":"0xabc","identifier_type":"passkey","created_at":1,"updated_at":2,"brand_new":{"x":1}}"#;
         let a: AllowlistIdentifier = serde_json::from_str(json).unwrap();
-        assert_eq!(a.object, AllowlistObject::Unknown("allowlist_identifier_v2".into()));
+        assert_eq!(
+            a.object,
+            AllowlistObject::Unknown("allowlist_identifier_v2".into())
+        );
         assert_eq!(a.identifier_type, IdentifierType::Unknown("passkey".into()));
         assert!(a.identifier_type.is_unknown());
-        let back: AllowlistIdentifier = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        let back: AllowlistIdentifier =
+            serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
         assert_eq!(a, back);
     }
 
     #[test]
     fn missing_and_null_fields_default() {
-        let a: AllowlistIdentifier = serde_json::from_str(r#"{"id":"alid_3","invitation_id":null,"created_at":null}"#).unwrap();
+        let a: AllowlistIdentifier =
+            serde_json::from_str(r#"{"id":"alid_3","invitation_id":null,"created_at":null}"#)
+                .unwrap();
         assert_eq!(a.id, "alid_3");
         assert_eq!(a.invitation_id, None);
         assert_eq!(a.created_at, 0);
@@ -226,17 +234,21 @@ mod tests {
 
     #[test]
     fn list_decodes_both_shapes() {
-        let bare: AllowlistIdentifierList = serde_json::from_str(&format!("[{ONE},{ONE}]")).unwrap();
+        let bare: AllowlistIdentifierList =
+            serde_json::from_str(&format!("[{ONE},{ONE}]")).unwrap();
         assert_eq!(bare.data.len(), 2);
         assert_eq!(bare.total_count, 2);
-        let paged: AllowlistIdentifierList =
-            serde_json::from_str(&format!(r#"{{"data":[{ONE}],"total_count":25,"next":null}}"#)).unwrap();
+        let paged: AllowlistIdentifierList = serde_json::from_str(&format!(
+            r#"{{"data":[{ONE}],"total_count":25,"next":null}}"#
+        ))
+        .unwrap();
         assert_eq!(paged.data.len(), 1);
         assert_eq!(paged.total_count, 25);
         let reordered: AllowlistIdentifierList =
             serde_json::from_str(&format!(r#"{{"total_count":7,"data":[{ONE}]}}"#)).unwrap();
         assert_eq!(reordered.total_count, 7);
-        let round: AllowlistIdentifierList = serde_json::from_str(&serde_json::to_string(&paged).unwrap()).unwrap();
+        let round: AllowlistIdentifierList =
+            serde_json::from_str(&serde_json::to_string(&paged).unwrap()).unwrap();
         assert_eq!(round, paged);
         let empty: AllowlistIdentifierList = serde_json::from_str("[]").unwrap();
         assert_eq!(empty, AllowlistIdentifierList::default());

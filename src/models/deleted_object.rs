@@ -35,10 +35,15 @@ mod tests {
         assert_eq!(d.slug.as_deref(), Some("s"));
         assert!(d.deleted);
         assert_eq!(d.external_id.as_deref(), Some("e"));
-        let again: DeletedObject = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        let again: DeletedObject =
+            serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
         assert_eq!(d, again);
-        let minimal: DeletedObject = serde_json::from_str(r#"{"object":"x","deleted":true,"slug":null}"#).unwrap();
+        let minimal: DeletedObject =
+            serde_json::from_str(r#"{"object":"x","deleted":true,"slug":null}"#).unwrap();
         assert_eq!(minimal.id, None);
-        assert_eq!(serde_json::to_string(&minimal).unwrap(), r#"{"object":"x","deleted":true}"#);
+        assert_eq!(
+            serde_json::to_string(&minimal).unwrap(),
+            r#"{"object":"x","deleted":true}"#
+        );
     }
 }

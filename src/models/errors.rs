@@ -19,8 +19,17 @@ pub struct ClerkError {
 
 impl ClerkError {
     /// An error item with a code, a message and a long message.
-    pub fn new(code: impl Into<String>, message: impl Into<String>, long_message: impl Into<String>) -> Self {
-        Self { message: message.into(), long_message: Some(long_message.into()), code: code.into(), meta: None }
+    pub fn new(
+        code: impl Into<String>,
+        message: impl Into<String>,
+        long_message: impl Into<String>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            long_message: Some(long_message.into()),
+            code: code.into(),
+            meta: None,
+        }
     }
 }
 
@@ -45,8 +54,12 @@ mod tests {
     fn round_trip_and_unknown_fields() {
         let json = r#"{"errors":[{"message":"m","long_message":"lm","code":"c","meta":{"param_name":"identifier"},"new_field":1}],"clerk_trace_id":"t","extra":true}"#;
         let parsed: ClerkErrors = serde_json::from_str(json).unwrap();
-        assert_eq!(parsed.errors[0].meta.as_ref().unwrap()["param_name"], "identifier");
-        let again: ClerkErrors = serde_json::from_str(&serde_json::to_string(&parsed).unwrap()).unwrap();
+        assert_eq!(
+            parsed.errors[0].meta.as_ref().unwrap()["param_name"],
+            "identifier"
+        );
+        let again: ClerkErrors =
+            serde_json::from_str(&serde_json::to_string(&parsed).unwrap()).unwrap();
         assert_eq!(parsed, again);
     }
 }

@@ -9,7 +9,9 @@ pub mod allowlist_identifier;
 pub mod deleted_object;
 pub mod errors;
 
-pub use allowlist_identifier::{AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, IdentifierType};
+pub use allowlist_identifier::{
+    AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, IdentifierType,
+};
 pub use deleted_object::DeletedObject;
 pub use errors::{ClerkError, ClerkErrors};
 
