@@ -35,6 +35,7 @@ use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use crate::error::DecodeError;
+use crate::layer::timeout::AttemptLog;
 use crate::layer::OrError;
 use crate::{Error, HttpRequest, HttpResponse, HttpService, Operation, RequestOptions};
 
@@ -128,6 +129,7 @@ pub fn decode_json<T: DeserializeOwned>(res: HttpResponse) -> Result<T, Error> {
             status: parts.status,
             message,
             body,
+            attempts: 1,
         }))
     })
 }
@@ -185,12 +187,21 @@ impl<E: Endpoint> Service<E> for EndpointService<E> {
     }
 
     fn call(&mut self, endpoint: E) -> Self::Future {
+        let mut log = None;
         let inner = match endpoint.to_request(self.options) {
-            Ok(req) => OrError::future(self.inner.call(req)),
+            Ok(mut req) => {
+                // Shared with the retry layer, so a decode error can tell how many attempts
+                // the call made.
+                let attempts = AttemptLog::default();
+                req.extensions_mut().insert(attempts.clone());
+                log = Some(attempts);
+                OrError::future(self.inner.call(req))
+            }
             Err(e) => OrError::error(e),
         };
         EndpointFuture {
             inner,
+            log,
             _output: PhantomData,
         }
     }
@@ -203,6 +214,7 @@ pin_project! {
     pub struct EndpointFuture<T> {
         #[pin]
         inner: OrError<HttpFuture>,
+        log: Option<AttemptLog>,
         _output: PhantomData<fn() -> T>,
     }
 }
@@ -211,8 +223,13 @@ impl<T: DeserializeOwned> Future for EndpointFuture<T> {
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let res = std::task::ready!(self.project().inner.poll(cx))?;
-        Poll::Ready(decode_json(res))
+        let this = self.project();
+        let res = std::task::ready!(this.inner.poll(cx))?;
+        let mut out = decode_json(res);
+        if let (Err(err), Some(log)) = (&mut out, this.log.as_ref()) {
+            err.set_attempts(log.attempts().max(1));
+        }
+        Poll::Ready(out)
     }
 }
 

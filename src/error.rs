@@ -165,7 +165,8 @@ impl Error {
             Error::Api(e) => e.attempts,
             Error::Timeout(e) => e.attempts,
             Error::Transport(e) => e.attempts,
-            Error::Decode(_) | Error::Middleware(_) => 1,
+            Error::Decode(e) => e.attempts,
+            Error::Middleware(_) => 1,
             Error::InvalidRequest(_) | Error::Config(_) => 0,
         }
     }
@@ -184,6 +185,7 @@ impl Error {
             Error::Api(e) => e.attempts = attempts,
             Error::Timeout(e) => e.attempts = attempts,
             Error::Transport(e) => e.attempts = attempts,
+            Error::Decode(e) => e.attempts = attempts,
             _ => {}
         }
     }
@@ -535,6 +537,7 @@ pub struct DecodeError {
     pub(crate) status: StatusCode,
     pub(crate) message: String,
     pub(crate) body: Bytes,
+    pub(crate) attempts: u32,
 }
 
 impl DecodeError {
@@ -552,6 +555,11 @@ impl DecodeError {
     pub fn body(&self) -> &Bytes {
         &self.body
     }
+
+    /// How many attempts the call made (the last one got this body).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
 }
 
 impl fmt::Debug for DecodeError {
@@ -560,6 +568,7 @@ impl fmt::Debug for DecodeError {
             .field("status", &self.status)
             .field("message", &self.message)
             .field("body_len", &self.body.len())
+            .field("attempts", &self.attempts)
             .finish()
     }
 }
@@ -572,7 +581,11 @@ impl fmt::Display for DecodeError {
             self.status,
             self.body.len(),
             self.message
-        )
+        )?;
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        Ok(())
     }
 }
 

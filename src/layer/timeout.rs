@@ -110,6 +110,11 @@ impl AttemptLog {
         state.last_error = Some(error);
     }
 
+    /// How many attempts have been sent so far (0 when retries are off: then exactly one is).
+    pub(crate) fn attempts(&self) -> u32 {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).attempts
+    }
+
     fn take(&self) -> AttemptState {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
@@ -150,8 +155,15 @@ where
                 deadline = deadline.min(*outer);
             }
             req.extensions_mut().insert(Deadline(deadline));
-            let attempts = AttemptLog::default();
-            req.extensions_mut().insert(attempts.clone());
+            // The endpoint service may have started the log already; share it.
+            let attempts = match req.extensions().get::<AttemptLog>() {
+                Some(existing) => existing.clone(),
+                None => {
+                    let fresh = AttemptLog::default();
+                    req.extensions_mut().insert(fresh.clone());
+                    fresh
+                }
+            };
             log = Some(attempts);
         }
         ResponseFuture {
