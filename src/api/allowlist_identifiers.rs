@@ -75,7 +75,7 @@ impl ListAllowlistIdentifiers {
         self
     }
 
-    /// Sets `offset`.
+    /// Sets `offset` (at most `i64::MAX`; anything larger is refused before any I/O).
     pub const fn offset(mut self, offset: u64) -> Self {
         self.offset = Some(offset);
         self
@@ -93,6 +93,15 @@ impl Endpoint for ListAllowlistIdentifiers {
                 return Err(Error::invalid_request(
                     "limit",
                     format!("must be between 1 and {MAX_LIMIT}, got {limit}"),
+                ));
+            }
+        }
+        if let Some(offset) = self.offset {
+            // Clerk parses integers as signed 64-bit; a larger offset can only be refused.
+            if offset > i64::MAX as u64 {
+                return Err(Error::invalid_request(
+                    "offset",
+                    format!("must be at most {}, got {offset}", i64::MAX),
                 ));
             }
         }
@@ -317,6 +326,12 @@ mod tests {
             .unwrap(),
             "/allowlist_identifiers?paginated=false&limit=500&offset=0"
         );
+        let err = path(&ListAllowlistIdentifiers::new().offset(u64::MAX)).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidRequest(e) if e.field() == "offset"),
+            "{err:?}"
+        );
+        assert!(path(&ListAllowlistIdentifiers::new().offset(i64::MAX as u64)).is_ok());
         for bad in [0, 501, u32::MAX] {
             let err = path(&ListAllowlistIdentifiers::new().limit(bad)).unwrap_err();
             assert!(

@@ -1,0 +1,587 @@
+//! Test support for `tests/contract.rs`: loads Clerk's OpenAPI spec, finds operations by
+//! method and path, and turns the spec's schemas into self-contained JSON Schemas that the
+//! `jsonschema` crate validates.
+//!
+//! - The spec is read from `CLERK_OPENAPI_SPEC`, else from
+//!   `../shared/clerk-openapi/bapi-2026-05-12.yml` beside the crate. When the file is missing
+//!   the tests skip (with a message on stderr), unless `CLERK_CONTRACT_REQUIRED=1`, which CI
+//!   sets: then they fail.
+//! - YAML is parsed with `yaml-rust2` (pure safe Rust, YAML 1.2) and converted to
+//!   `serde_json::Value` here, so that integer or boolean mapping keys (`200:` unquoted) become
+//!   the strings OpenAPI means, and anything we cannot represent is an error, not a guess.
+//! - OpenAPI 3.0 schema objects are a dialect of JSON Schema draft 4 (boolean
+//!   `exclusiveMinimum`, `definitions`-style refs). [`Spec::json_schema`] rewrites
+//!   `#/components/schemas/X` refs into `#/definitions/X` of a self-contained document, inlines
+//!   every other local ref, turns `nullable: true` into a `"null"` type, and turns
+//!   `format: int64` / `int32` into the matching `minimum` / `maximum`.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::{json, Map, Value};
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// Where the spec is looked for when `CLERK_OPENAPI_SPEC` is not set.
+pub const DEFAULT_SPEC: &str = "../shared/clerk-openapi/bapi-2026-05-12.yml";
+
+/// The loaded spec, or `None` when the tests should be skipped. Loaded once per test binary.
+///
+/// # Panics
+/// When the file is missing and `CLERK_CONTRACT_REQUIRED=1`, or when it exists but cannot be
+/// read or parsed (a broken spec is a failure, never a skip).
+pub fn spec() -> Option<&'static Spec> {
+    static SPEC: OnceLock<Option<Spec>> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let path = spec_path();
+        if !path.is_file() {
+            let why = format!(
+                "Clerk's OpenAPI spec not found at {} (set CLERK_OPENAPI_SPEC to its path)",
+                path.display()
+            );
+            if std::env::var("CLERK_CONTRACT_REQUIRED").is_ok_and(|v| v == "1") {
+                panic!("{why}; CLERK_CONTRACT_REQUIRED=1, so the contract tests must run");
+            }
+            eprintln!("skipping the contract tests: {why}");
+            return None;
+        }
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        Some(Spec::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    })
+    .as_ref()
+}
+
+/// `CLERK_OPENAPI_SPEC`, or [`DEFAULT_SPEC`] relative to the crate root.
+pub fn spec_path() -> PathBuf {
+    match std::env::var_os("CLERK_OPENAPI_SPEC") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_SPEC),
+    }
+}
+
+/// Converts a YAML document into JSON. Mapping keys that are integers, booleans or reals
+/// become their YAML text; aliases we could not resolve and non-scalar keys are errors.
+pub fn yaml_to_json(yaml: &Yaml) -> Result<Value, String> {
+    Ok(match yaml {
+        Yaml::Null => Value::Null,
+        Yaml::Boolean(b) => Value::Bool(*b),
+        Yaml::Integer(i) => Value::from(*i),
+        Yaml::Real(text) => {
+            let f = yaml
+                .as_f64()
+                .ok_or_else(|| format!("not a number: {text}"))?;
+            Value::Number(
+                serde_json::Number::from_f64(f)
+                    .ok_or_else(|| format!("{text} has no JSON representation"))?,
+            )
+        }
+        Yaml::String(s) => Value::String(s.clone()),
+        Yaml::Array(items) => {
+            Value::Array(items.iter().map(yaml_to_json).collect::<Result<_, _>>()?)
+        }
+        Yaml::Hash(hash) => {
+            let mut map = Map::with_capacity(hash.len());
+            for (k, v) in hash {
+                let key = match k {
+                    Yaml::String(s) => s.clone(),
+                    Yaml::Integer(i) => i.to_string(),
+                    Yaml::Boolean(b) => b.to_string(),
+                    Yaml::Real(r) => r.clone(),
+                    other => return Err(format!("unsupported mapping key {other:?}")),
+                };
+                if map.insert(key.clone(), yaml_to_json(v)?).is_some() {
+                    return Err(format!("duplicate key {key:?}"));
+                }
+            }
+            Value::Object(map)
+        }
+        Yaml::Alias(n) => return Err(format!("unresolved YAML alias #{n}")),
+        Yaml::BadValue => return Err("invalid YAML value".to_owned()),
+    })
+}
+
+/// Clerk's OpenAPI document as JSON.
+pub struct Spec {
+    /// The whole document.
+    pub doc: Value,
+    /// The path of `servers[0].url` (`/v1`): what the client and the mock put before the
+    /// spec's paths.
+    pub base_path: String,
+    /// Compiled validators, by the text of the OpenAPI schema they were made from.
+    cache: Mutex<HashMap<String, Arc<Schema>>>,
+}
+
+/// One operation of the spec.
+#[derive(Clone, Copy)]
+pub struct Operation<'a> {
+    /// The `operationId`.
+    pub id: &'a str,
+    /// The method, upper case.
+    pub method: &'static str,
+    /// The path template, e.g. `/allowlist_identifiers/{identifier_id}`.
+    pub path: &'a str,
+    /// The operation object.
+    pub object: &'a Value,
+    /// The path item the operation is in (for path-level parameters).
+    pub path_item: &'a Value,
+}
+
+/// What [`Spec::route`] found.
+pub enum Route<'a> {
+    /// The path and method name this operation; the path parameters, percent-decoded.
+    Operation(Operation<'a>, Vec<(String, String)>),
+    /// The path exists in the spec, but not with this method.
+    MethodNotDeclared(&'a str),
+    /// No path of the spec matches.
+    NoPath,
+}
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+impl Spec {
+    /// Parses the YAML text of the spec.
+    pub fn parse(text: &str) -> Result<Spec, String> {
+        let docs = YamlLoader::load_from_str(text).map_err(|e| format!("YAML: {e}"))?;
+        let [yaml] = docs.as_slice() else {
+            return Err(format!("expected one YAML document, found {}", docs.len()));
+        };
+        let doc = yaml_to_json(yaml)?;
+        let version = doc["openapi"].as_str().unwrap_or_default();
+        if !version.starts_with("3.0.") {
+            return Err(format!(
+                "expected an OpenAPI 3.0 document, found {version:?}"
+            ));
+        }
+        let server = doc["servers"][0]["url"]
+            .as_str()
+            .ok_or("no servers[0].url")?;
+        let after_scheme = server.split_once("://").map_or(server, |(_, rest)| rest);
+        let base_path = after_scheme
+            .find('/')
+            .map_or("", |i| &after_scheme[i..])
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Spec {
+            doc,
+            base_path,
+            cache: Mutex::default(),
+        })
+    }
+
+    /// The operation with this `operationId`.
+    ///
+    /// # Panics
+    /// When the spec has no such operation.
+    pub fn operation(&self, id: &str) -> Operation<'_> {
+        self.operations()
+            .find(|op| op.id == id)
+            .unwrap_or_else(|| panic!("the spec has no operation {id}"))
+    }
+
+    /// Every operation of the spec.
+    pub fn operations(&self) -> impl Iterator<Item = Operation<'_>> {
+        self.doc["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .flat_map(|(path, item)| {
+                METHODS.iter().filter_map(move |m| {
+                    let object = item.get(*m)?;
+                    Some(Operation {
+                        id: object["operationId"].as_str().unwrap_or_default(),
+                        method: upper(m),
+                        path,
+                        object,
+                        path_item: item,
+                    })
+                })
+            })
+    }
+
+    /// Finds the operation a request names, as an OpenAPI server would: `path` is relative to
+    /// the server URL (no `/v1`) and still percent-encoded. A template segment `{name}` matches
+    /// one whole non-empty segment; when several paths match, the one with more literal
+    /// segments wins (OpenAPI: concrete paths before templated ones).
+    pub fn route(&self, method: &str, path: &str) -> Route<'_> {
+        let segments: Vec<&str> = path.split('/').collect();
+        // (literal segments, template, path item, captures) of the best match so far.
+        type Match<'a> = (usize, &'a str, &'a Value, Vec<(String, String)>);
+        let mut best: Option<Match<'_>> = None;
+        let mut tie = false;
+        for (template, item) in self.doc["paths"].as_object().into_iter().flatten() {
+            let parts: Vec<&str> = template.split('/').collect();
+            if parts.len() != segments.len() {
+                continue;
+            }
+            let mut literal = 0;
+            let mut captures = Vec::new();
+            let matched = parts.iter().zip(&segments).all(|(part, seg)| {
+                match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) => {
+                        let decoded = percent_encoding::percent_decode_str(seg).decode_utf8();
+                        match decoded {
+                            Ok(value) if !seg.is_empty() => {
+                                captures.push((name.to_owned(), value.into_owned()));
+                                true
+                            }
+                            _ => false,
+                        }
+                    }
+                    None => {
+                        literal += 1;
+                        part == seg
+                    }
+                }
+            });
+            if !matched {
+                continue;
+            }
+            match &best {
+                Some((n, ..)) if *n > literal => {}
+                Some((n, ..)) if *n == literal => tie = true,
+                _ => {
+                    tie = false;
+                    best = Some((literal, template.as_str(), item, captures));
+                }
+            }
+        }
+        assert!(
+            !tie,
+            "{path} matches several paths of the spec equally well"
+        );
+        let Some((_, template, item, captures)) = best else {
+            return Route::NoPath;
+        };
+        let lower = method.to_ascii_lowercase();
+        match item.get(&lower) {
+            Some(object) => Route::Operation(
+                Operation {
+                    id: object["operationId"].as_str().unwrap_or_default(),
+                    method: upper(&lower),
+                    path: template,
+                    object,
+                    path_item: item,
+                },
+                captures,
+            ),
+            None => Route::MethodNotDeclared(template),
+        }
+    }
+
+    /// Resolves a local `$ref` (`#/a/b/c`, JSON pointer escapes honoured).
+    ///
+    /// # Panics
+    /// On a ref that is not local or points nowhere.
+    pub fn pointer(&self, reference: &str) -> &Value {
+        let pointer = reference
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("only local refs are supported: {reference}"));
+        self.doc
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("dangling ref {reference}"))
+    }
+
+    /// Follows `$ref`s until an object that is not one.
+    pub fn deref<'a>(&'a self, mut value: &'a Value) -> &'a Value {
+        for _ in 0..32 {
+            match value.get("$ref").and_then(Value::as_str) {
+                Some(reference) => value = self.pointer(reference),
+                None => return value,
+            }
+        }
+        panic!("$ref chain too long");
+    }
+
+    /// The operation's parameters (path-item level, then operation level overriding by
+    /// name and location), refs resolved.
+    pub fn parameters<'a>(&'a self, op: &Operation<'a>) -> Vec<&'a Value> {
+        let mut out: Vec<&Value> = Vec::new();
+        for list in [&op.path_item["parameters"], &op.object["parameters"]] {
+            for p in list.as_array().into_iter().flatten() {
+                let p = self.deref(p);
+                out.retain(|q| !(q["name"] == p["name"] && q["in"] == p["in"]));
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// The parameter `name` in `location` (`query`, `path`, `header`), if declared.
+    pub fn parameter<'a>(
+        &'a self,
+        op: &Operation<'a>,
+        location: &str,
+        name: &str,
+    ) -> Option<&'a Value> {
+        self.parameters(op)
+            .into_iter()
+            .find(|p| p["in"] == location && p["name"] == name)
+    }
+
+    /// The request body object, refs resolved, if the operation has one.
+    pub fn request_body<'a>(&'a self, op: &Operation<'a>) -> Option<&'a Value> {
+        op.object.get("requestBody").map(|b| self.deref(b))
+    }
+
+    /// The statuses the operation declares, as written (`"200"`, `"4XX"`, `"default"`).
+    pub fn declared_statuses(&self, op: &Operation<'_>) -> BTreeSet<String> {
+        op.object["responses"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The response object for `status`: an exact code, else its range (`4XX`), else
+    /// `default`; refs resolved.
+    pub fn response<'a>(&'a self, op: &Operation<'a>, status: u16) -> Option<&'a Value> {
+        let responses = &op.object["responses"];
+        let range = format!("{}XX", status / 100);
+        [status.to_string(), range, "default".to_owned()]
+            .iter()
+            .find_map(|key| responses.get(key))
+            .map(|r| self.deref(r))
+    }
+
+    /// The JSON schema of `media` (e.g. `application/json`) in a response or request body
+    /// object.
+    pub fn media_schema<'a>(&'a self, object: &'a Value, media: &str) -> Option<&'a Value> {
+        object.get("content")?.get(media)?.get("schema")
+    }
+
+    /// `components.schemas.NAME`, as written.
+    pub fn component_schema(&self, name: &str) -> &Value {
+        self.doc["components"]["schemas"]
+            .get(name)
+            .unwrap_or_else(|| panic!("the spec has no schema {name}"))
+    }
+
+    /// A self-contained JSON Schema (draft 4) for an OpenAPI schema object of this spec.
+    pub fn json_schema(&self, schema: &Value) -> Value {
+        let mut resolver = Resolver {
+            spec: self,
+            definitions: BTreeMap::new(),
+            pending: Vec::new(),
+            inlining: Vec::new(),
+        };
+        let root = resolver.convert(schema);
+        while let Some(name) = resolver.pending.pop() {
+            if resolver.definitions.contains_key(&name) {
+                continue;
+            }
+            // Reserve the name first, so a schema that refers to itself terminates.
+            resolver.definitions.insert(name.clone(), Value::Null);
+            let converted = resolver.convert(self.component_schema(&name));
+            resolver.definitions.insert(name, converted);
+        }
+        json!({
+            "$schema": "http://json-schema.org/draft-04/schema#",
+            "allOf": [root],
+            "definitions": resolver.definitions,
+        })
+    }
+
+    /// [`json_schema`](Spec::json_schema), compiled (once per schema and test binary).
+    pub fn validator(&self, schema: &Value) -> Arc<Schema> {
+        let key = schema.to_string();
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(key)
+            .or_insert_with(|| Arc::new(Schema::compile(self.json_schema(schema))))
+            .clone()
+    }
+}
+
+fn upper(method: &str) -> &'static str {
+    match method {
+        "get" => "GET",
+        "put" => "PUT",
+        "post" => "POST",
+        "delete" => "DELETE",
+        "options" => "OPTIONS",
+        "head" => "HEAD",
+        "patch" => "PATCH",
+        "trace" => "TRACE",
+        other => panic!("not an HTTP method: {other}"),
+    }
+}
+
+struct Resolver<'s> {
+    spec: &'s Spec,
+    definitions: BTreeMap<String, Value>,
+    pending: Vec<String>,
+    /// Non-schema refs being inlined right now (a cycle among them cannot be inlined).
+    inlining: Vec<String>,
+}
+
+const SCHEMA_PREFIX: &str = "#/components/schemas/";
+
+impl Resolver<'_> {
+    /// Converts one OpenAPI schema object (and every schema under it) to JSON Schema draft 4.
+    fn convert(&mut self, schema: &Value) -> Value {
+        let Value::Object(map) = schema else {
+            // `true`/`false` (e.g. `additionalProperties: false`) and anything unexpected.
+            return schema.clone();
+        };
+        if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+            if let Some(name) = reference.strip_prefix(SCHEMA_PREFIX) {
+                let name = name.replace("~1", "/").replace("~0", "~");
+                self.pending.push(name.clone());
+                let escaped = name.replace('~', "~0").replace('/', "~1");
+                return json!({ "$ref": format!("#/definitions/{escaped}") });
+            }
+            assert!(
+                !self.inlining.iter().any(|r| r == reference),
+                "cyclic non-schema ref {reference}"
+            );
+            self.inlining.push(reference.to_owned());
+            let target = self.convert(self.spec.pointer(reference));
+            self.inlining.pop();
+            return target;
+        }
+        let mut out = Map::with_capacity(map.len());
+        for (key, value) in map {
+            let converted = match (key.as_str(), value) {
+                // Maps of names to schemas.
+                ("properties" | "patternProperties" | "definitions", Value::Object(m)) => {
+                    Value::Object(
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), self.convert(v)))
+                            .collect(),
+                    )
+                }
+                // Lists of schemas.
+                ("allOf" | "anyOf" | "oneOf" | "items", Value::Array(list)) => {
+                    Value::Array(list.iter().map(|v| self.convert(v)).collect())
+                }
+                // One schema.
+                ("items" | "additionalProperties" | "not", _) => self.convert(value),
+                // Everything else (enum, default, example, required, x-...) is data.
+                _ => value.clone(),
+            };
+            out.insert(key.clone(), converted);
+        }
+        match out.get("format").and_then(Value::as_str) {
+            Some("int64") => {
+                out.remove("format");
+                out.entry("minimum").or_insert(json!(i64::MIN));
+                out.entry("maximum").or_insert(json!(i64::MAX));
+            }
+            Some("int32") => {
+                out.remove("format");
+                out.entry("minimum").or_insert(json!(i32::MIN));
+                out.entry("maximum").or_insert(json!(i32::MAX));
+            }
+            _ => {}
+        }
+        if out.remove("nullable") == Some(Value::Bool(true)) {
+            if let Some(Value::Array(values)) = out.get_mut("enum") {
+                if !values.contains(&Value::Null) {
+                    values.push(Value::Null);
+                }
+            }
+            match out.get_mut("type") {
+                Some(Value::String(ty)) => {
+                    let ty = std::mem::take(ty);
+                    out.insert("type".to_owned(), json!([ty, "null"]));
+                }
+                Some(_) => {}
+                None => return json!({ "anyOf": [{ "type": "null" }, Value::Object(out)] }),
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+/// A compiled JSON Schema.
+pub struct Schema {
+    /// The self-contained schema document.
+    pub json: Value,
+    validator: jsonschema::Validator,
+}
+
+impl Schema {
+    /// Compiles a draft 4 schema.
+    ///
+    /// # Panics
+    /// When the schema is not valid JSON Schema.
+    pub fn compile(json: Value) -> Schema {
+        let validator = jsonschema::draft4::new(&json)
+            .unwrap_or_else(|e| panic!("invalid JSON Schema: {e}\n{json:#}"));
+        Schema { json, validator }
+    }
+
+    /// Every validation error, as `path: message` lines; empty when valid.
+    pub fn errors(&self, instance: &Value) -> Vec<String> {
+        self.validator
+            .iter_errors(instance)
+            .map(|e| format!("at `{}`: {e}", e.instance_path()))
+            .collect()
+    }
+
+    /// Panics with every error, the instance and `context` unless `instance` is valid.
+    pub fn assert_valid(&self, instance: &Value, context: &str) {
+        let errors = self.errors(instance);
+        assert!(
+            errors.is_empty(),
+            "{context}: {instance} does not validate:\n  {}",
+            errors.join("\n  ")
+        );
+    }
+}
+
+/// Splits a raw query string into percent-decoded `(name, value)` pairs, in order. A `+` is
+/// kept as is (our client never sends one; Clerk's Go server reads it as a space).
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8()
+                    .unwrap_or_else(|e| panic!("query {query:?} is not UTF-8: {e}"))
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Reads a query or path parameter's text as the JSON value its schema's `type` calls for
+/// (OpenAPI's default `form` style with `explode`, scalars only). `None` when the text is not
+/// a value of that type at all: `"yes"` for a boolean, `"1.0"` or `"+1"` for an integer.
+pub fn typed_parameter(schema: &Value, text: &str) -> Option<Value> {
+    match schema["type"].as_str() {
+        Some("boolean") => match text {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        Some("integer") => {
+            let canonical = |s: &str| {
+                let digits = s.strip_prefix('-').unwrap_or(s);
+                !digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && (digits == "0" || !digits.starts_with('0'))
+            };
+            if !canonical(text) {
+                return None;
+            }
+            text.parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| text.parse::<u64>().map(Value::from))
+                .ok()
+        }
+        Some("number") => text
+            .parse::<f64>()
+            .ok()
+            .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)),
+        Some("string") | None => Some(Value::String(text.to_owned())),
+        Some(_) => None,
+    }
+}
