@@ -17,7 +17,10 @@ use crate::layer::{
     AuthLayer, BaseUrlLayer, ClerkRetryPolicy, DecodeErrorsLayer, DefaultHeadersLayer, RetryConfig,
     TimeoutLayer,
 };
-use crate::transport::{hyper_client, CollectBody, TransportConfig, DEFAULT_MAX_RESPONSE_BODY};
+use crate::stack::{Attempt, Core, Stack};
+use crate::transport::{
+    hyper_client, CollectBody, SharedHyper, Transport, TransportConfig, DEFAULT_MAX_RESPONSE_BODY,
+};
 use crate::{BoxError, Client, Error, HttpRequest, HttpService};
 
 /// The default total timeout of a call.
@@ -254,32 +257,36 @@ impl ClientBuilder {
         let headers = DefaultHeadersLayer::new(self.user_agent.as_deref(), &self.api_version)?;
         let policy = ClerkRetryPolicy::new(&self.retry)?;
         let transport = match self.transport {
-            Some(make) => make(self.max_response_body),
-            None => BoxCloneSyncService::new(CollectBody::new(
-                hyper_client(&self.transport_config)?,
+            Some(make) => Transport::Custom(make(self.max_response_body)),
+            None => Transport::Hyper(CollectBody::new(
+                SharedHyper::new(hyper_client(&self.transport_config)?),
                 self.max_response_body,
             )),
         };
         let base_url: Arc<str> = Arc::from(base.to_string());
 
-        let mut svc: HttpService = BoxCloneSyncService::new(
-            ServiceBuilder::new()
-                .layer(base)
-                .layer(headers)
-                .layer(auth)
-                .layer(DecodeErrorsLayer::new())
-                .service(transport),
-        );
-        for layer in self.layers.iter().rev() {
-            svc = layer(svc);
-        }
-        let svc = ServiceBuilder::new()
+        let core: Core = ServiceBuilder::new()
+            .layer(base)
+            .layer(headers)
+            .layer(auth)
+            .layer(DecodeErrorsLayer::new())
+            .service(transport);
+        let attempt = if self.layers.is_empty() {
+            Attempt::Core(core)
+        } else {
+            let mut svc: HttpService = BoxCloneSyncService::new(core);
+            for layer in self.layers.iter().rev() {
+                svc = layer(svc);
+            }
+            Attempt::Layered(svc)
+        };
+        let stack: Stack = ServiceBuilder::new()
             .layer(TimeoutLayer::total(self.timeout))
             .layer(RetryLayer::new(policy))
             .layer(TimeoutLayer::attempt(self.attempt_timeout))
-            .service(svc);
+            .service(attempt);
         Ok(Client {
-            inner: BoxCloneSyncService::new(svc),
+            inner: stack,
             base_url,
         })
     }

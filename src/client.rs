@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::api::AllowlistIdentifiers;
 use crate::endpoint::{Endpoint, EndpointService};
+use crate::stack::Stack;
 use crate::{ClientBuilder, Error, HttpService};
 
 /// A Clerk Backend API client.
@@ -22,7 +23,7 @@ use crate::{ClientBuilder, Error, HttpService};
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) inner: HttpService,
+    pub(crate) inner: Stack,
     pub(crate) base_url: std::sync::Arc<str>,
 }
 
@@ -49,7 +50,7 @@ impl Client {
     /// The whole stack as an HTTP service: requests with a path relative to the API root go
     /// through timeouts, retries, your layers, auth and error decoding.
     pub fn http_service(&self) -> HttpService {
-        self.inner.clone()
+        tower::util::BoxCloneSyncService::new(self.inner.clone())
     }
 
     /// The allow-list identifiers resource.

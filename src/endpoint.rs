@@ -35,9 +35,10 @@ use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use crate::error::DecodeError;
-use crate::layer::timeout::AttemptLog;
+use crate::http::AttemptCount;
 use crate::layer::OrError;
-use crate::{Error, HttpRequest, HttpResponse, HttpService, Operation, RequestOptions};
+use crate::stack::{Stack, StackFuture};
+use crate::{Error, HttpRequest, HttpResponse, Operation, RequestOptions};
 
 /// One operation of the Clerk Backend API.
 ///
@@ -129,7 +130,7 @@ pub fn decode_json<T: DeserializeOwned>(res: HttpResponse) -> Result<T, Error> {
             status: parts.status,
             message,
             body,
-            attempts: 1,
+            attempts: parts.extensions.get::<AttemptCount>().map_or(1, |n| n.0),
         }))
     })
 }
@@ -137,13 +138,13 @@ pub fn decode_json<T: DeserializeOwned>(res: HttpResponse) -> Result<T, Error> {
 /// A `tower::Service<E>` for one endpoint type; get one from
 /// [`Client::service`](crate::Client::service).
 pub struct EndpointService<E> {
-    inner: HttpService,
+    inner: Stack,
     options: Option<RequestOptions>,
     _endpoint: PhantomData<fn(E) -> E>,
 }
 
 impl<E> EndpointService<E> {
-    pub(crate) fn new(inner: HttpService) -> Self {
+    pub(crate) fn new(inner: Stack) -> Self {
         Self {
             inner,
             options: None,
@@ -187,34 +188,22 @@ impl<E: Endpoint> Service<E> for EndpointService<E> {
     }
 
     fn call(&mut self, endpoint: E) -> Self::Future {
-        let mut log = None;
         let inner = match endpoint.to_request(self.options) {
-            Ok(mut req) => {
-                // Shared with the retry layer, so a decode error can tell how many attempts
-                // the call made.
-                let attempts = AttemptLog::default();
-                req.extensions_mut().insert(attempts.clone());
-                log = Some(attempts);
-                OrError::future(self.inner.call(req))
-            }
+            Ok(req) => OrError::future(self.inner.call(req)),
             Err(e) => OrError::error(e),
         };
         EndpointFuture {
             inner,
-            log,
             _output: PhantomData,
         }
     }
 }
 
-type HttpFuture = <HttpService as Service<HttpRequest>>::Future;
-
 pin_project! {
     /// The future of [`EndpointService`].
     pub struct EndpointFuture<T> {
         #[pin]
-        inner: OrError<HttpFuture>,
-        log: Option<AttemptLog>,
+        inner: OrError<StackFuture>,
         _output: PhantomData<fn() -> T>,
     }
 }
@@ -223,13 +212,8 @@ impl<T: DeserializeOwned> Future for EndpointFuture<T> {
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let res = std::task::ready!(this.inner.poll(cx))?;
-        let mut out = decode_json(res);
-        if let (Err(err), Some(log)) = (&mut out, this.log.as_ref()) {
-            err.set_attempts(log.attempts().max(1));
-        }
-        Poll::Ready(out)
+        let res = std::task::ready!(self.project().inner.poll(cx))?;
+        Poll::Ready(decode_json(res))
     }
 }
 

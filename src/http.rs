@@ -134,10 +134,35 @@ impl RequestOptions {
     }
 }
 
-/// The instant by which a call must be finished, inserted into the request's extensions by
-/// the total-timeout layer so that the layers below it (retry) never plan past it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Deadline(pub tokio::time::Instant);
+/// The instant by which a call must be finished, put into the request's extensions by the
+/// total-timeout layer: the retry layer below it never starts a wait that would outlive it,
+/// and your layers can read it (to pass the remaining time on, for example).
+///
+/// It also carries the call's attempt log, so that a timeout can report how many attempts were
+/// made and how the last one failed.
+#[derive(Debug, Clone)]
+pub struct Deadline {
+    pub(crate) instant: tokio::time::Instant,
+    pub(crate) log: crate::layer::timeout::AttemptLog,
+}
+
+impl Deadline {
+    /// The instant the call's total timeout ends.
+    pub fn instant(&self) -> tokio::time::Instant {
+        self.instant
+    }
+
+    /// The time left until the deadline (zero once it has passed).
+    pub fn remaining(&self) -> Duration {
+        self.instant
+            .saturating_duration_since(tokio::time::Instant::now())
+    }
+}
+
+/// How many attempts a call made, set on a 2xx response by the retry layer when it took more
+/// than one (so that a body that then fails to decode reports them all).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttemptCount(pub(crate) u32);
 
 /// Takes the bytes out of a [`Full`] body (which is always ready: no waiting involved).
 pub(crate) fn body_bytes(mut body: Full<Bytes>) -> Bytes {

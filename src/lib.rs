@@ -45,6 +45,7 @@ pub mod error;
 pub mod http;
 pub mod layer;
 pub mod models;
+mod stack;
 pub mod transport;
 
 #[cfg(feature = "mock")]

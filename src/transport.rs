@@ -14,6 +14,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::error::{BoxError, TransportError, TransportErrorKind};
-use crate::{Error, HttpRequest, HttpResponse};
+use crate::{Error, HttpRequest, HttpResponse, HttpService};
 
 /// The default limit on a response body: 4 MiB (a 500-identifier page is about 150 KB).
 pub const DEFAULT_MAX_RESPONSE_BODY: usize = 4 * 1024 * 1024;
@@ -38,7 +39,9 @@ pub const DEFAULT_MAX_RESPONSE_BODY: usize = 4 * 1024 * 1024;
 pub struct TransportConfig {
     /// How long an unused pooled connection is kept open (default 90 s).
     pub pool_idle_timeout: Duration,
-    /// How many idle connections are kept per host (default 32).
+    /// How many idle connections are kept per host (default: no limit, as hyper-util and
+    /// reqwest; idle connections still close after `pool_idle_timeout`). A small limit makes
+    /// many concurrent callers reconnect over and over.
     pub pool_max_idle_per_host: usize,
     /// How long establishing a connection (TCP and TLS) may take (default 10 s).
     pub connect_timeout: Duration,
@@ -50,7 +53,7 @@ impl Default for TransportConfig {
     fn default() -> Self {
         Self {
             pool_idle_timeout: Duration::from_secs(90),
-            pool_max_idle_per_host: 32,
+            pool_max_idle_per_host: usize::MAX,
             connect_timeout: Duration::from_secs(10),
             tcp_keepalive: Some(Duration::from_secs(60)),
         }
@@ -227,6 +230,87 @@ fn too_large(limit: usize) -> Error {
         TransportErrorKind::BodyTooLarge,
         message,
     )))
+}
+
+/// The transport a client was built with: the default network client (no boxing), or any
+/// service given to [`ClientBuilder::transport`](crate::ClientBuilder::transport).
+#[derive(Clone)]
+pub(crate) enum Transport {
+    Hyper(CollectBody<SharedHyper>),
+    Custom(HttpService),
+}
+
+/// The hyper-util client behind one `Arc`: it sends through `&self`, so a clone of the stack
+/// (one per call) copies a pointer instead of the whole client.
+#[derive(Clone)]
+pub(crate) struct SharedHyper(Arc<HyperClient>);
+
+impl SharedHyper {
+    pub(crate) fn new(client: HyperClient) -> Self {
+        Self(Arc::new(client))
+    }
+}
+
+impl Service<HttpRequest> for SharedHyper {
+    type Response = http::Response<hyper::body::Incoming>;
+    type Error = hyper_util::client::legacy::Error;
+    type Future = hyper_util::client::legacy::ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The pooled client is always ready; it waits for a connection inside the future.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
+        self.0.request(req)
+    }
+}
+
+impl Service<HttpRequest> for Transport {
+    type Response = HttpResponse;
+    type Error = Error;
+    type Future = TransportFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        match self {
+            Transport::Hyper(s) => s.poll_ready(cx),
+            Transport::Custom(s) => s.poll_ready(cx),
+        }
+    }
+
+    fn call(&mut self, req: HttpRequest) -> TransportFuture {
+        match self {
+            Transport::Hyper(s) => TransportFuture::Hyper {
+                future: s.call(req),
+            },
+            Transport::Custom(s) => TransportFuture::Custom {
+                future: s.call(req),
+            },
+        }
+    }
+}
+
+type HyperFuture = CollectFuture<hyper_util::client::legacy::ResponseFuture, hyper::body::Incoming>;
+type CustomFuture = <HttpService as Service<HttpRequest>>::Future;
+
+pin_project! {
+    /// The future of the client's transport.
+    #[project = TransportProj]
+    pub(crate) enum TransportFuture {
+        Hyper { #[pin] future: HyperFuture },
+        Custom { #[pin] future: CustomFuture },
+    }
+}
+
+impl Future for TransportFuture {
+    type Output = Result<HttpResponse, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            TransportProj::Hyper { future } => future.poll(cx),
+            TransportProj::Custom { future } => future.poll(cx),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -124,7 +124,13 @@ where
     }
 
     fn call(&mut self, mut req: HttpRequest) -> Self::Future {
-        if req.uri().authority() == Some(&self.authority) {
+        // The byte comparison settles the usual case; `Authority`'s own (case-insensitive)
+        // comparison only runs when the bytes differ.
+        let ours = req
+            .uri()
+            .authority()
+            .is_some_and(|a| a.as_str() == self.authority.as_str() || *a == self.authority);
+        if ours {
             req.headers_mut().insert(AUTHORIZATION, self.value.clone());
         } else {
             req.headers_mut().remove(AUTHORIZATION);

@@ -27,6 +27,7 @@
 //! service returns [`Error::InvalidRequest`] when a relative path cannot be joined.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::uri::{Authority, PathAndQuery, Scheme};
@@ -46,7 +47,7 @@ pub struct BaseUrlLayer {
     scheme: Scheme,
     authority: Authority,
     /// The base path without a trailing slash, e.g. `/v1` (empty for a bare host).
-    prefix: Box<str>,
+    prefix: Arc<str>,
 }
 
 impl BaseUrlLayer {

@@ -44,7 +44,7 @@ use tower::retry::Policy;
 use tower::util::rng::HasherRng;
 
 use crate::error::{TimeoutKind, TransportErrorKind};
-use crate::layer::timeout::AttemptLog;
+use crate::http::AttemptCount;
 use crate::{Deadline, Error, HttpRequest, HttpResponse, Operation, RequestOptions};
 
 /// How the client retries; set it with [`ClientBuilder::retry`](crate::ClientBuilder::retry).
@@ -278,8 +278,12 @@ impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
     ) -> Option<Self::Future> {
         self.attempts += 1;
         let err = match result {
-            Ok(_) => {
+            Ok(res) => {
                 self.shared.budget.deposit();
+                if self.attempts > 1 {
+                    // For a body that fails to decode above this layer: say how many it took.
+                    res.extensions_mut().insert(AttemptCount(self.attempts));
+                }
                 return None;
             }
             Err(err) => err,
@@ -309,8 +313,9 @@ impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
             (_, None) => backoff,
         };
         let wake_at = Instant::now() + wait;
-        if let Some(Deadline(deadline)) = extensions.get::<Deadline>() {
-            if wake_at >= *deadline {
+        let deadline = extensions.get::<Deadline>();
+        if let Some(deadline) = deadline {
+            if wake_at >= deadline.instant {
                 err.set_attempts(self.attempts);
                 return None;
             }
@@ -319,8 +324,8 @@ impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
             err.set_attempts(self.attempts);
             return None;
         }
-        if let Some(log) = extensions.get::<AttemptLog>() {
-            log.attempt_failed(err.clone());
+        if let Some(deadline) = deadline {
+            deadline.log.attempt_failed(err.clone());
         }
         Some(tokio::time::sleep_until(wake_at))
     }
@@ -331,8 +336,8 @@ impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
             return None;
         }
         // tower calls this right before sending each attempt: count it for the timeout report.
-        if let Some(log) = req.extensions().get::<AttemptLog>() {
-            log.attempt_started();
+        if let Some(deadline) = req.extensions().get::<Deadline>() {
+            deadline.log.attempt_started();
         }
         let mut copy = http::Request::new(req.body().clone());
         *copy.method_mut() = req.method().clone();

@@ -110,11 +110,6 @@ impl AttemptLog {
         state.last_error = Some(error);
     }
 
-    /// How many attempts have been sent so far (0 when retries are off: then exactly one is).
-    pub(crate) fn attempts(&self) -> u32 {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).attempts
-    }
-
     fn take(&self) -> AttemptState {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
@@ -151,19 +146,18 @@ where
         let mut deadline = Instant::now() + duration;
         let mut log = None;
         if self.layer.kind == TimeoutKind::Total {
-            if let Some(Deadline(outer)) = req.extensions().get::<Deadline>() {
-                deadline = deadline.min(*outer);
-            }
-            req.extensions_mut().insert(Deadline(deadline));
-            // The endpoint service may have started the log already; share it.
-            let attempts = match req.extensions().get::<AttemptLog>() {
-                Some(existing) => existing.clone(),
-                None => {
-                    let fresh = AttemptLog::default();
-                    req.extensions_mut().insert(fresh.clone());
-                    fresh
+            // A deadline set further out is kept when it comes first, and its log is shared.
+            let attempts = match req.extensions().get::<Deadline>() {
+                Some(outer) => {
+                    deadline = deadline.min(outer.instant);
+                    outer.log.clone()
                 }
+                None => AttemptLog::default(),
             };
+            req.extensions_mut().insert(Deadline {
+                instant: deadline,
+                log: attempts.clone(),
+            });
             log = Some(attempts);
         }
         ResponseFuture {
@@ -277,16 +271,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_outer_deadline_is_kept() {
-        let svc = TimeoutLayer::total(Some(Duration::from_secs(60))).layer(tower::service_fn(
-            |req: HttpRequest| async move {
-                let Deadline(d) = *req.extensions().get::<Deadline>().unwrap();
-                assert!(d <= Instant::now() + Duration::from_secs(2));
-                Ok::<_, Error>(HttpResponse::default())
-            },
-        ));
-        let mut req = HttpRequest::default();
-        req.extensions_mut()
-            .insert(Deadline(Instant::now() + Duration::from_secs(2)));
-        svc.oneshot(req).await.unwrap();
+        // Two total timeouts nested: the inner (60 s) keeps the outer's earlier deadline (2 s).
+        let svc = TimeoutLayer::total(Some(Duration::from_secs(2))).layer(
+            TimeoutLayer::total(Some(Duration::from_secs(60))).layer(tower::service_fn(
+                |req: HttpRequest| async move {
+                    let d = req.extensions().get::<Deadline>().unwrap();
+                    assert!(d.instant() <= Instant::now() + Duration::from_secs(2));
+                    assert!(d.remaining() <= Duration::from_secs(2));
+                    Ok::<_, Error>(HttpResponse::default())
+                },
+            )),
+        );
+        svc.oneshot(HttpRequest::default()).await.unwrap();
     }
 }
