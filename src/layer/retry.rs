@@ -180,7 +180,8 @@ struct Shared {
 pub struct ClerkRetryPolicy {
     shared: Arc<Shared>,
     attempts: u32,
-    backoff: Option<ExponentialBackoff>,
+    /// Made at the first retry only (boxed: the policy is copied into every call's future).
+    backoff: Option<Box<ExponentialBackoff>>,
 }
 
 /// Why an outcome may or may not be retried.
@@ -255,7 +256,7 @@ impl ClerkRetryPolicy {
                 HasherRng::default(),
             )
             .ok()
-            .map(|mut maker| maker.make_backoff());
+            .map(|mut maker| Box::new(maker.make_backoff()));
         }
         match self.backoff.as_mut() {
             Some(backoff) => {
