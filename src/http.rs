@@ -19,8 +19,9 @@ pub type HttpRequest = http::Request<Full<Bytes>>;
 /// configured size limit.
 pub type HttpResponse = http::Response<Full<Bytes>>;
 
-/// The type-erased service at the heart of a [`Client`](crate::Client): `Clone + Send + Sync`,
-/// so a client needs no `Buffer` and no runtime to be built.
+/// A type-erased HTTP service, `Clone + Send + Sync` (no `Buffer` needed): what
+/// [`Client::http_service`](crate::Client::http_service) returns, what your layers wrap (the
+/// part of the stack below them), and what a custom transport becomes.
 pub type HttpService = tower::util::BoxCloneSyncService<HttpRequest, HttpResponse, Error>;
 
 /// Which Clerk operation a request belongs to, stored in the request's extensions.
