@@ -233,12 +233,20 @@ pub struct ApiError {
 
 impl ApiError {
     /// Decodes a non-2xx response: a `ClerkErrors` JSON body becomes its items and trace id;
-    /// any other body (an HTML page from a proxy, an empty body) is kept raw.
+    /// any other body (an HTML page from a proxy, an empty body) is kept raw. When the body
+    /// carries no trace id, a `Clerk-Trace-Id` response header (which Clerk also sends) is used.
     pub fn from_response(status: StatusCode, headers: &http::HeaderMap, body: Bytes) -> Self {
         let retry_after = headers
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let header_trace_id = || {
+            headers
+                .get("clerk-trace-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
         let parsed = if body.is_empty() {
             None
         } else {
@@ -253,7 +261,7 @@ impl ApiError {
                 status,
                 errors,
                 meta,
-                clerk_trace_id,
+                clerk_trace_id: clerk_trace_id.or_else(header_trace_id),
                 retry_after,
                 raw_body: None,
                 attempts: 1,
@@ -262,7 +270,7 @@ impl ApiError {
                 status,
                 errors: Vec::new(),
                 meta: None,
-                clerk_trace_id: None,
+                clerk_trace_id: header_trace_id(),
                 retry_after,
                 raw_body: Some(body),
                 attempts: 1,
@@ -695,6 +703,23 @@ mod tests {
         );
         assert!(e.errors().is_empty());
         assert_eq!(e.raw_body(), Some(&html));
+        let mut traced = http::HeaderMap::new();
+        traced.insert(
+            "clerk-trace-id",
+            http::HeaderValue::from_static("hdr_trace"),
+        );
+        let from_header = ApiError::from_response(StatusCode::BAD_GATEWAY, &traced, html.clone());
+        assert_eq!(
+            from_header.clerk_trace_id(),
+            Some("hdr_trace"),
+            "header used when the body has none"
+        );
+        let body_wins = ApiError::from_response(
+            StatusCode::NOT_FOUND,
+            &traced,
+            Bytes::from_static(br#"{"errors":[],"clerk_trace_id":"body_trace"}"#),
+        );
+        assert_eq!(body_wins.clerk_trace_id(), Some("body_trace"));
         let empty = ApiError::from_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &http::HeaderMap::new(),

@@ -114,6 +114,18 @@ impl RetryConfig {
         self
     }
 
+    /// The wait before the first retry (default 200 ms); see [`backoff`](Self::backoff).
+    pub fn min_backoff(mut self, min: Duration) -> Self {
+        self.min_backoff = min;
+        self
+    }
+
+    /// The longest wait between two attempts (default 5 s); see [`backoff`](Self::backoff).
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.max_backoff = max;
+        self
+    }
+
     /// The retry budget shared by every call of a client: over a window of `ttl`, retries may
     /// add `retry_percent` (0.0 ..= 1000.0) of the successful requests, plus `min_per_sec`
     /// retries per second whatever happens.
@@ -359,6 +371,18 @@ mod tests {
         assert!(ClerkRetryPolicy::new(&RetryConfig::default()).is_ok());
         let bad = RetryConfig::default().backoff(Duration::from_secs(2), Duration::from_secs(1));
         assert!(matches!(ClerkRetryPolicy::new(&bad), Err(Error::Config(_))));
+        let split = RetryConfig::default()
+            .min_backoff(Duration::from_millis(50))
+            .max_backoff(Duration::from_secs(1));
+        assert_eq!(
+            split.get_backoff(),
+            (Duration::from_millis(50), Duration::from_secs(1))
+        );
+        let bad = RetryConfig::default().min_backoff(Duration::from_secs(9));
+        assert!(
+            ClerkRetryPolicy::new(&bad).is_err(),
+            "min above the default max"
+        );
         let bad = RetryConfig::default().backoff(Duration::ZERO, Duration::ZERO);
         assert!(ClerkRetryPolicy::new(&bad).is_err());
         let bad = RetryConfig::default().budget(Duration::from_secs(10), 1, -1.0);
