@@ -68,12 +68,24 @@ pub trait Endpoint: Send + 'static {
         Ok(None)
     }
 
+    /// The path and query when this request has a constant one (for example a list without
+    /// parameters): the request then points at the static string, with no buffer to fill.
+    /// `None` (the default) means [`write_path_and_query`](Self::write_path_and_query) is used.
+    fn static_path_and_query(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Builds the request: path, body and the [`Operation`] / [`RequestOptions`] extensions.
     fn to_request(&self, options: Option<RequestOptions>) -> Result<HttpRequest, Error> {
-        let mut path = String::with_capacity(64);
-        self.write_path_and_query(&mut path)?;
-        let uri = http::Uri::try_from(path)
-            .map_err(|e| Error::invalid_request("path", format!("cannot be sent in a URL: {e}")))?;
+        let uri = match self.static_path_and_query() {
+            Some(path) => http::Uri::from_maybe_shared(Bytes::from_static(path.as_bytes())),
+            None => {
+                let mut path = String::with_capacity(64);
+                self.write_path_and_query(&mut path)?;
+                http::Uri::try_from(path)
+            }
+        }
+        .map_err(|e| Error::invalid_request("path", format!("cannot be sent in a URL: {e}")))?;
         let body = self.body()?.unwrap_or_default();
         let mut req = http::Request::new(Full::new(body));
         *req.method_mut() = Self::METHOD;

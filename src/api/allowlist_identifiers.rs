@@ -87,6 +87,10 @@ impl Endpoint for ListAllowlistIdentifiers {
     const OPERATION: Operation = Operation::new("ListAllowlistIdentifiers", true);
     const METHOD: Method = Method::GET;
 
+    fn static_path_and_query(&self) -> Option<&'static str> {
+        (*self == Self::new()).then_some(PATH)
+    }
+
     fn write_path_and_query(&self, out: &mut String) -> Result<(), Error> {
         if let Some(limit) = self.limit {
             if !(1..=MAX_LIMIT).contains(&limit) {
@@ -173,6 +177,10 @@ impl Endpoint for CreateAllowlistIdentifier {
     type Output = AllowlistIdentifier;
     const OPERATION: Operation = Operation::new("CreateAllowlistIdentifier", false);
     const METHOD: Method = Method::POST;
+
+    fn static_path_and_query(&self) -> Option<&'static str> {
+        Some(PATH)
+    }
 
     fn write_path_and_query(&self, out: &mut String) -> Result<(), Error> {
         out.push_str(PATH);
