@@ -113,17 +113,17 @@ impl ClientBuilder {
     }
 
     /// Reads `CLERK_SECRET_KEY` and `CLERK_API_URL` when they are set (and not empty).
-    pub fn load_env(mut self) -> Self {
-        if let Some(key) = std::env::var("CLERK_SECRET_KEY")
-            .ok()
-            .filter(|k| !k.is_empty())
-        {
+    pub fn load_env(self) -> Self {
+        self.load_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`load_env`](Self::load_env) over any source of variables (tests use a map, so that
+    /// they never touch the process-wide environment).
+    fn load_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
+        if let Some(key) = var("CLERK_SECRET_KEY").filter(|k| !k.is_empty()) {
             self = self.secret_key(key);
         }
-        if let Some(url) = std::env::var("CLERK_API_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
+        if let Some(url) = var("CLERK_API_URL").filter(|u| !u.is_empty()) {
             self = self.base_url(url);
         }
         self
@@ -289,5 +289,56 @@ impl ClientBuilder {
             inner: stack,
             base_url,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_vars(vars: &[(&str, &str)]) -> Result<Client, Error> {
+        ClientBuilder::new()
+            .load_vars(|name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+            .build()
+    }
+
+    #[test]
+    fn env_gives_the_key_and_the_optional_url() {
+        let err = from_vars(&[]).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(c) if c.message().contains("CLERK_SECRET_KEY")),
+            "{err:?}"
+        );
+        let key = ("CLERK_SECRET_KEY", "sk_test_from_env");
+        assert_eq!(
+            from_vars(&[key]).unwrap().base_url(),
+            "https://api.clerk.com/v1"
+        );
+        assert_eq!(
+            from_vars(&[key, ("CLERK_API_URL", "http://127.0.0.1:8787/v1/")])
+                .unwrap()
+                .base_url(),
+            "http://127.0.0.1:8787/v1"
+        );
+        assert!(
+            matches!(
+                from_vars(&[key, ("CLERK_API_URL", "http://clerk.internal/v1")]),
+                Err(Error::Config(_))
+            ),
+            "plain http to a non-loopback host"
+        );
+        let err = from_vars(&[
+            ("CLERK_API_URL", ""),
+            ("CLERK_SECRET_KEY", "sk_test_has space"),
+        ])
+        .unwrap_err();
+        assert!(
+            !err.to_string().contains("has space"),
+            "the key is never echoed: {err}"
+        );
     }
 }

@@ -1,17 +1,15 @@
 //! Every row of the retry table, through `tower_test::mock`, with paused time: attempts are
 //! counted, delays measured.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use clerk_tower::api::{
     CreateAllowlistIdentifier, DeleteAllowlistIdentifier, ListAllowlistIdentifiers,
 };
 use clerk_tower::error::{TimeoutKind, TransportErrorKind};
 use clerk_tower::models::AllowlistIdentifier;
 use clerk_tower::{Client, Endpoint, Error, RequestOptions, RetryConfig};
-use common::*;
 use tokio::time::Instant;
 use tower::ServiceExt;
 

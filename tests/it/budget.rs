@@ -23,15 +23,12 @@
 //! For `budget(1 s, 1, 0.01)`: `withdraw = 100`, `reserve = 100`, so a storm of 200 calls with
 //! no earlier success makes 201 attempts (800 without a budget: 200 calls x 4 attempts).
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
 use std::time::Duration;
 
+use crate::e2e::*;
 use clerk_tower::api::ListAllowlistIdentifiers;
 use clerk_tower::mock::{Fault, FaultPlan, MockClerk, MockOperation};
 use clerk_tower::{Client, Error};
-use e2e::*;
 use tokio::task::JoinSet;
 
 const CALLS: usize = 200;

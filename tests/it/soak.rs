@@ -6,17 +6,14 @@
 //! depends on how the workers interleave, so the assertions are invariants that hold for every
 //! interleaving, never counts of a particular run.
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use crate::e2e::*;
 use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::error::{TimeoutKind, TransportErrorKind};
 use clerk_tower::mock::{Fault, FaultPlan, MockClerk, MockOperation, RecordedRequest};
 use clerk_tower::{Client, Error};
-use e2e::*;
 use tokio::task::JoinSet;
 
 const FIXED_SEED: u64 = 0x5EED_0003;

@@ -1,14 +1,12 @@
 //! User layers: tower-http tracing and tower's concurrency limit fit the builder, run once per
 //! attempt, see the Operation extension, and never see the secret key.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::*;
 use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::{HttpRequest, HttpService, Operation, RetryConfig};
-use common::*;
 use tower::limit::ConcurrencyLimitLayer;
 use tower_http::trace::TraceLayer;
 

@@ -1,15 +1,13 @@
 //! The exact request each operation puts on the wire, and the decoding of what comes back.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use clerk_tower::api::{
     CreateAllowlistIdentifier, DeleteAllowlistIdentifier, ListAllowlistIdentifiers,
 };
 use clerk_tower::models::IdentifierType;
 use clerk_tower::{Error, Operation, RequestOptions};
-use common::*;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use tower::ServiceExt;
 

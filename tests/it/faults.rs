@@ -12,16 +12,13 @@
 //! test run concurrently, so the slowest test is the one whose server asks for a
 //! `Retry-After` (about 1 to 2 s).
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::e2e::*;
 use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::error::{TimeoutKind, TransportErrorKind};
 use clerk_tower::mock::{Fault, FaultPlan, MockClerk, MockOperation};
 use clerk_tower::{Error, RequestOptions};
-use e2e::*;
 use tokio::task::JoinSet;
 
 /// Per-attempt timeout of the client.

@@ -1,11 +1,9 @@
 //! Hostile input and secrets: adversarial ids and identifiers are encoded or refused with a
 //! typed error, never a panic; no secret ever shows in Debug or Display.
 
-mod common;
-
+use crate::common::*;
 use clerk_tower::api::{CreateAllowlistIdentifier, DeleteAllowlistIdentifier};
 use clerk_tower::{Client, Endpoint, Error, RetryConfig};
-use common::*;
 use proptest::prelude::*;
 
 const SECRET: &str = "sk_live_ThisMustNeverBeSeen0123456789";

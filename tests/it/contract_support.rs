@@ -2,10 +2,8 @@
 //! method and path, and turns the spec's schemas into self-contained JSON Schemas that the
 //! `jsonschema` crate validates.
 //!
-//! - The spec is read from `CLERK_OPENAPI_SPEC`, else from
-//!   `../shared/clerk-openapi/bapi-2026-05-12.yml` beside the crate. When the file is missing
-//!   the tests skip (with a message on stderr), unless `CLERK_CONTRACT_REQUIRED=1`, which CI
-//!   sets: then they fail.
+//! - The spec is the copy vendored in `spec/` (Clerk's MIT license beside it); the tests
+//!   always run.
 //! - YAML is parsed with `yaml-rust2` (pure safe Rust, YAML 1.2) and converted to
 //!   `serde_json::Value` here, so that integer or boolean mapping keys (`200:` unquoted) become
 //!   the strings OpenAPI means, and anything we cannot represent is an error, not a guess.
@@ -17,48 +15,25 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Map, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
-/// Where the spec is looked for when `CLERK_OPENAPI_SPEC` is not set.
-pub const DEFAULT_SPEC: &str = "../shared/clerk-openapi/bapi-2026-05-12.yml";
+/// Clerk's spec, vendored in the repository (with Clerk's MIT license beside it).
+pub const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/bapi-2026-05-12.yml");
 
-/// The loaded spec, or `None` when the tests should be skipped. Loaded once per test binary.
+/// The vendored spec, loaded once per test binary.
 ///
 /// # Panics
-/// When the file is missing and `CLERK_CONTRACT_REQUIRED=1`, or when it exists but cannot be
-/// read or parsed (a broken spec is a failure, never a skip).
-pub fn spec() -> Option<&'static Spec> {
-    static SPEC: OnceLock<Option<Spec>> = OnceLock::new();
+/// When the file cannot be read or parsed: a missing or broken spec is a failure, never a skip.
+pub fn spec() -> &'static Spec {
+    static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let path = spec_path();
-        if !path.is_file() {
-            let why = format!(
-                "Clerk's OpenAPI spec not found at {} (set CLERK_OPENAPI_SPEC to its path)",
-                path.display()
-            );
-            if std::env::var("CLERK_CONTRACT_REQUIRED").is_ok_and(|v| v == "1") {
-                panic!("{why}; CLERK_CONTRACT_REQUIRED=1, so the contract tests must run");
-            }
-            eprintln!("skipping the contract tests: {why}");
-            return None;
-        }
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        Some(Spec::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        let text = std::fs::read_to_string(SPEC_PATH)
+            .unwrap_or_else(|e| panic!("cannot read {SPEC_PATH}: {e}"));
+        Spec::parse(&text).unwrap_or_else(|e| panic!("{SPEC_PATH}: {e}"))
     })
-    .as_ref()
-}
-
-/// `CLERK_OPENAPI_SPEC`, or [`DEFAULT_SPEC`] relative to the crate root.
-pub fn spec_path() -> PathBuf {
-    match std::env::var_os("CLERK_OPENAPI_SPEC") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_SPEC),
-    }
 }
 
 /// Converts a YAML document into JSON. Mapping keys that are integers, booleans or reals

@@ -2,16 +2,13 @@
 //! call, and never turning one create into two. Paused time through the socket-free mock for
 //! exact durations; one check over real TCP.
 
-#[path = "common/e2e.rs"]
-mod e2e;
-
 use std::time::Duration;
 
+use crate::e2e::{service_builder, tcp_builder};
 use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::error::TimeoutKind;
 use clerk_tower::mock::{Fault, FaultPlan, MockClerk, MockOperation};
 use clerk_tower::{Error, RequestOptions};
-use e2e::{service_builder, tcp_builder};
 use tokio::time::Instant;
 
 fn timeout_kind(err: &Error) -> Option<TimeoutKind> {

@@ -1,15 +1,13 @@
 //! Contract tests: the requests our client builds and the responses our mock sends, checked
 //! against Clerk's published OpenAPI spec (`bapi-2026-05-12.yml`).
 //!
-//! The spec is found through `CLERK_OPENAPI_SPEC` (default: `../shared/clerk-openapi/...`
-//! beside the crate). Without it every test here prints why and passes as skipped, unless
-//! `CLERK_CONTRACT_REQUIRED=1` (CI sets it), which turns the missing file into a failure.
+//! The spec is the copy vendored in `spec/`, so these tests always run.
 //!
 //! Where the spec is silent or wrong, the tests follow `docs/spec-notes.md`; every gap listed
 //! there is pinned by a `gap_*` test below, so a new spec version that fixes one fails loudly
 //! and the note gets updated.
 
-mod contract_support;
+use crate::contract_support;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -17,6 +15,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use crate::contract_support::{query_pairs, typed_parameter, Route, Spec};
 use bytes::Bytes;
 use clerk_tower::api::{
     CreateAllowlistIdentifier, DeleteAllowlistIdentifier, ListAllowlistIdentifiers,
@@ -26,23 +25,12 @@ use clerk_tower::models::{
     AllowlistIdentifier, AllowlistIdentifierList, ClerkErrors, DeletedObject, IdentifierType,
 };
 use clerk_tower::{BoxError, Client, Endpoint, Error, HttpRequest, HttpResponse, RetryConfig};
-use contract_support::{query_pairs, typed_parameter, Route, Spec};
 use http::{HeaderMap, Method, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Value};
 use tower::{Service, ServiceExt};
-
-/// The spec, or return from the test (skipped) when it is absent.
-macro_rules! spec_or_skip {
-    () => {
-        match contract_support::spec() {
-            Some(spec) => spec,
-            None => return,
-        }
-    };
-}
 
 /// Cases per property: enough variety, well under the time budget.
 const CASES: u32 = 256;
@@ -283,7 +271,7 @@ fn full_body(body: Full<Bytes>) -> Bytes {
 
 #[test]
 fn the_spec_has_our_three_operations() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     for (id, method, path) in [
         (
             ListAllowlistIdentifiers::OPERATION.name,
@@ -315,7 +303,7 @@ fn the_spec_has_our_three_operations() {
 /// spec declares them, nothing else, no body.
 #[test]
 fn list_requests_match_the_spec() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let strategy = (
         proptest::option::of(any::<bool>()),
         proptest::option::of(1u32..=500),
@@ -372,7 +360,7 @@ fn list_offsets_past_i64_are_refused_before_io() {
 /// and so does the client, without calling its transport.
 #[test]
 fn list_limits_outside_the_spec_are_refused_before_io() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let limit = &spec
         .parameter(
             &spec.operation("ListAllowlistIdentifiers"),
@@ -449,7 +437,7 @@ fn identifiers() -> impl Strategy<Value = String> {
 /// properties and requires `identifier`).
 #[test]
 fn create_requests_match_the_spec() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let strategy = (identifiers(), proptest::option::of(any::<bool>()));
     runner()
         .run(&strategy, |(identifier, notify)| {
@@ -484,7 +472,7 @@ fn create_requests_match_the_spec() {
 /// 422 to it, so the client saves the round trip).
 #[test]
 fn blank_identifiers_are_refused_before_io() {
-    let _spec = spec_or_skip!();
+    let _spec = contract_support::spec();
     runner()
         .run(&"[ \\t\\r\\n]{0,6}", |blank| {
             let err = CreateAllowlistIdentifier::new(blank)
@@ -505,7 +493,7 @@ fn blank_identifiers_are_refused_before_io() {
 /// route), no query, no body.
 #[test]
 fn delete_requests_match_the_spec() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let ids = prop_oneof![
         "alid_[0-9A-Za-z]{27}",
         "[./?#%&=+ ;\\\\]{1,6}",
@@ -823,7 +811,7 @@ fn client(recorder: &Recorder, key: &str) -> Client {
 /// otherwise; every exchange is then checked against the spec.
 #[tokio::test]
 async fn every_mock_response_matches_the_spec() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let mock = MockClerk::new();
     let rec = Recorder::new(&mock);
     let ok = client(&rec, KEY);
@@ -1256,7 +1244,7 @@ async fn every_mock_response_matches_the_spec() {
 /// `form_param_*`), and offsets past `i64::MAX` (allowed by the spec, refused by the mock).
 #[tokio::test]
 async fn gap_list_query_errors_are_422() {
-    let _spec = spec_or_skip!();
+    let _spec = contract_support::spec();
     let mock = MockClerk::new();
     let rec = Recorder::new(&mock);
     let auth = format!("Bearer {KEY}");
@@ -1328,7 +1316,7 @@ fn collect_examples<'a>(
 /// validated against their schema and decoded. See spec-notes.md, "Examples".
 #[test]
 fn spec_examples_decode_with_our_models() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let mut found = 0;
     for id in [
         "ListAllowlistIdentifiers",
@@ -1416,7 +1404,7 @@ fn spec_examples_decode_with_our_models() {
 /// API (the spec has none for these schemas), validated against the spec and decoded.
 #[test]
 fn documented_examples_validate_and_decode() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let identifier = spec.validator(&json!({ "$ref": "#/components/schemas/AllowlistIdentifier" }));
     let errors = spec.validator(&json!({ "$ref": "#/components/schemas/ClerkErrors" }));
     let deleted = spec.validator(&json!({ "$ref": "#/components/schemas/DeletedObject" }));
@@ -1499,7 +1487,7 @@ fn documented_examples_validate_and_decode() {
 /// `{data, total_count}` with `paginated=true`; the model decodes both.
 #[test]
 fn gap_list_response_is_documented_as_a_bare_array() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let op = spec.operation("ListAllowlistIdentifiers");
     let schema = spec.deref(
         spec.media_schema(spec.response(&op, 200).unwrap(), "application/json")
@@ -1531,7 +1519,7 @@ fn gap_list_response_is_documented_as_a_bare_array() {
 /// and create's 402/422.
 #[test]
 fn gap_declared_statuses() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let declared = |id: &str| {
         spec.declared_statuses(&spec.operation(id))
             .into_iter()
@@ -1563,7 +1551,7 @@ fn gap_declared_statuses() {
 /// declares no field nullable.
 #[test]
 fn gap_allowlist_identifier_has_no_required_field() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let schema = spec.component_schema("AllowlistIdentifier");
     assert!(
         schema.get("required").is_none(),
@@ -1607,7 +1595,7 @@ fn gap_allowlist_identifier_has_no_required_field() {
 /// optional, which the model mirrors.
 #[test]
 fn gap_deleted_object_fields() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let schema = spec.component_schema("DeletedObject");
     assert_eq!(schema["required"], json!(["object", "deleted"]));
     assert_eq!(schema["additionalProperties"], false);
@@ -1630,7 +1618,7 @@ fn gap_deleted_object_fields() {
 /// message decode), and the mock always sends all three (checked by the response test).
 #[test]
 fn gap_clerk_error_long_message() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     assert_eq!(
         spec.component_schema("ClerkError")["required"],
         json!(["message", "long_message", "code"])
@@ -1648,7 +1636,7 @@ fn gap_clerk_error_long_message() {
 /// "422 on list" and "limit/offset without paginated": the parameters' text, pinned.
 #[test]
 fn gap_pagination_parameters() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let op = spec.operation("ListAllowlistIdentifiers");
     let names: Vec<&str> = spec
         .parameters(&op)
@@ -1744,7 +1732,7 @@ components:
 /// The checks above reject what breaks the contract (so a green run means something).
 #[test]
 fn the_checks_catch_violations() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let req = |method: &str, uri: &str, body: &str| {
         let uri: Uri = uri.parse().unwrap();
         let method: Method = method.parse().unwrap();
@@ -1959,7 +1947,7 @@ fn the_checks_catch_violations() {
 /// does not model them and stores `*@example.com` as an e-mail address.
 #[test]
 fn gap_wildcard_identifiers() {
-    let spec = spec_or_skip!();
+    let spec = contract_support::spec();
     let types =
         &spec.component_schema("AllowlistIdentifier")["properties"]["identifier_type"]["enum"];
     assert_eq!(

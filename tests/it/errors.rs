@@ -1,13 +1,11 @@
 //! How failures come back: Clerk error bodies, proxy pages, empty bodies, wrong shapes.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::error::TransportErrorKind;
 use clerk_tower::{Client, Error, HttpRequest, HttpResponse, RetryConfig};
-use common::*;
 
 async fn answer(
     status: u16,

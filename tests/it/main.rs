@@ -1,0 +1,25 @@
+//! The integration tests, in one crate (one link step): a module per concern, sharing the
+//! support modules below.
+//!
+//! - `common`: a client over a `tower_test` mock transport; `e2e`: clients against the
+//!   embedded `MockClerk` over TCP or without a socket; `contract_support`: the vendored
+//!   OpenAPI spec as JSON Schemas.
+
+mod common;
+mod contract_support;
+mod e2e;
+
+mod budget;
+mod contract;
+mod endpoints;
+mod errors;
+mod faults;
+mod local_server;
+mod middleware;
+mod mock_compat;
+mod retry;
+mod safety;
+mod send_sync;
+mod soak;
+mod timeout;
+mod transport;
