@@ -5,19 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tower::retry::RetryLayer;
-use tower::util::BoxCloneSyncService;
+use tower::util::{BoxCloneSyncService, Either};
 use tower::ServiceBuilder;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::layer::base_url::DEFAULT_BASE_URL;
+use crate::layer::call::Call;
 use crate::layer::headers::DEFAULT_API_VERSION;
 use crate::layer::{
     AuthLayer, BaseUrlLayer, ClerkRetryPolicy, DecodeErrorsLayer, DefaultHeadersLayer, RetryConfig,
-    TimeoutLayer,
 };
-use crate::stack::{Attempt, Core, Stack};
+use crate::stack::{Core, Stack};
 use crate::transport::{
     hyper_client, CollectBody, SharedHyper, Transport, TransportConfig, DEFAULT_MAX_RESPONSE_BODY,
 };
@@ -68,6 +67,7 @@ pub struct ClientBuilder {
     transport_config: TransportConfig,
     transport: Option<TransportFn>,
     layers: Vec<LayerFn>,
+    call_layers: Vec<LayerFn>,
 }
 
 impl Default for ClientBuilder {
@@ -90,6 +90,7 @@ impl fmt::Debug for ClientBuilder {
             .field("transport_config", &self.transport_config)
             .field("custom_transport", &self.transport.is_some())
             .field("layers", &self.layers.len())
+            .field("call_layers", &self.call_layers.len())
             .finish()
     }
 }
@@ -109,6 +110,7 @@ impl ClientBuilder {
             transport_config: TransportConfig::default(),
             transport: None,
             layers: Vec::new(),
+            call_layers: Vec::new(),
         }
     }
 
@@ -154,7 +156,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The total time a call may take, retries included (default 30 s).
+    /// The total time a call may take, retries included (default 30 s). A duration too large
+    /// to add to the current instant (such as `Duration::MAX`) means no limit.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -167,7 +170,8 @@ impl ClientBuilder {
     }
 
     /// The time each attempt may take (default: none, only the total timeout applies). An
-    /// attempt that runs out is retried for idempotent operations only.
+    /// attempt that runs out is retried for idempotent operations only. A duration too large
+    /// to add to the current instant means no limit.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = Some(timeout);
         self
@@ -220,13 +224,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Adds a tower layer over HTTP requests: tracing, metrics, rate or concurrency limits.
+    /// Adds an **attempt layer**: a tower layer that runs once per attempt, below the retries
+    /// and the timeouts and above auth (it never sees the secret key). For per-request
+    /// metrics, per-attempt tracing, a limit on what reaches the network.
     ///
-    /// The first layer added is the outermost. Your layers run once per attempt, above the
-    /// auth layer (they never see the secret key) and below retries and timeouts. Each
-    /// request carries an [`Operation`](crate::Operation) extension to key on. Any response
-    /// body type is accepted (it is read back into memory), and errors are mapped back to
-    /// [`Error`] by downcasting, so a layer that returns our error unchanged keeps it typed.
+    /// The first layer added is the outermost. Each request carries an
+    /// [`Operation`](crate::Operation) extension to key on, and a [`Deadline`](crate::Deadline)
+    /// when the call has one. Any response body type is accepted (it is read back into
+    /// memory), and errors are mapped back to [`Error`] by downcasting, so a layer that returns
+    /// our error unchanged keeps it typed. See `docs/middleware.md` for where each kind of
+    /// layer sits.
     pub fn layer<L, S, B>(mut self, layer: L) -> Self
     where
         L: Layer<HttpService, Service = S> + Send + Sync + 'static,
@@ -236,9 +243,42 @@ impl ClientBuilder {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        self.layers.push(Box::new(move |inner| {
-            BoxCloneSyncService::new(CollectBody::new(layer.layer(inner), usize::MAX))
-        }));
+        self.layers.push(boxed_layer(layer));
+        self
+    }
+
+    /// Adds a **call layer**: a tower layer that runs once per call, above the total timeout
+    /// and the retries, so it sees the whole call (its retries, its backoff waits, a success
+    /// that took three attempts) as one request and one outcome. For a span or a metric per
+    /// call, a rate or concurrency limit per call, a cache.
+    ///
+    /// The first call layer added is the outermost. Requests carry the path relative to the
+    /// API root (`/allowlist_identifiers`), their [`Operation`](crate::Operation) and their
+    /// [`RequestOptions`](crate::RequestOptions); no authorization header. Errors map back to
+    /// [`Error`] as for [`layer`](Self::layer).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let client = clerk_tower::Client::builder()
+    ///     .secret_key("sk_test_example")
+    ///     // At most 8 calls in flight, however many attempts each takes.
+    ///     .call_layer(tower::limit::ConcurrencyLimitLayer::new(8))
+    ///     // One tower-http span per attempt.
+    ///     .layer(tower_http::trace::TraceLayer::new_for_http())
+    ///     .build()?;
+    /// # Ok::<(), clerk_tower::Error>(())
+    /// ```
+    pub fn call_layer<L, S, B>(mut self, layer: L) -> Self
+    where
+        L: Layer<HttpService, Service = S> + Send + Sync + 'static,
+        S: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.call_layers.push(boxed_layer(layer));
         self
     }
 
@@ -253,7 +293,7 @@ impl ClientBuilder {
             Error::config("no secret key: set CLERK_SECRET_KEY or call ClientBuilder::secret_key")
         })?;
         let base = BaseUrlLayer::parse(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
-        let auth = AuthLayer::new(&secret.0, base.authority().clone())?;
+        let auth = AuthLayer::new(&secret.0, &base.origin())?;
         let headers = DefaultHeadersLayer::new(self.user_agent.as_deref(), &self.api_version)?;
         let policy = ClerkRetryPolicy::new(&self.retry)?;
         let transport = match self.transport {
@@ -263,7 +303,7 @@ impl ClientBuilder {
                 self.max_response_body,
             )),
         };
-        let base_url: Arc<str> = Arc::from(base.to_string());
+        let base_url = base.to_string();
 
         let core: Core = ServiceBuilder::new()
             .layer(base)
@@ -271,25 +311,37 @@ impl ClientBuilder {
             .layer(auth)
             .layer(DecodeErrorsLayer::new())
             .service(transport);
-        let attempt = if self.layers.is_empty() {
-            Attempt::Core(core)
-        } else {
-            let mut svc: HttpService = BoxCloneSyncService::new(core);
-            for layer in self.layers.iter().rev() {
-                svc = layer(svc);
-            }
-            Attempt::Layered(svc)
+        let attempt = match self.layers.is_empty() {
+            true => Either::Left(core),
+            false => Either::Right(wrap(&self.layers, BoxCloneSyncService::new(core))),
         };
-        let stack: Stack = ServiceBuilder::new()
-            .layer(TimeoutLayer::total(self.timeout))
-            .layer(RetryLayer::new(policy))
-            .layer(TimeoutLayer::attempt(self.attempt_timeout))
-            .service(attempt);
-        Ok(Client {
-            inner: stack,
-            base_url,
-        })
+        let call = Call::new(attempt, policy, self.timeout, self.attempt_timeout);
+        let stack: Stack = match self.call_layers.is_empty() {
+            true => Either::Left(call),
+            false => Either::Right(wrap(&self.call_layers, BoxCloneSyncService::new(call))),
+        };
+        Ok(Client::new(stack, base_url))
     }
+}
+
+/// Boxes a user layer so that layers of any type can be kept in one list.
+fn boxed_layer<L, S, B>(layer: L) -> LayerFn
+where
+    L: Layer<HttpService, Service = S> + Send + Sync + 'static,
+    S: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    Box::new(move |inner| {
+        BoxCloneSyncService::new(CollectBody::new(layer.layer(inner), usize::MAX))
+    })
+}
+
+/// `inner` wrapped in `layers`, the first one outermost.
+fn wrap(layers: &[LayerFn], inner: HttpService) -> HttpService {
+    layers.iter().rev().fold(inner, |svc, layer| layer(svc))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! [`Client`]: the entry point.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::api::AllowlistIdentifiers;
 use crate::endpoint::{Endpoint, EndpointService};
@@ -9,8 +10,10 @@ use crate::{ClientBuilder, Error, HttpService};
 
 /// A Clerk Backend API client.
 ///
-/// Cheap to clone (one reference count), `Send + Sync`, and needs no `Buffer`: share one client
-/// across your application. It can be built outside a Tokio runtime; its calls run on Tokio.
+/// Cheap to clone (one reference count: the stack sits behind one `Arc`), `Send + Sync`, and
+/// needs no `Buffer`: share one client across your application, or clone it into each task.
+/// Each call copies the stack out of the `Arc` (a handful of reference counts, no allocation
+/// and no lock). It can be built outside a Tokio runtime; its calls run on Tokio.
 ///
 /// ```
 /// use std::time::Duration;
@@ -23,11 +26,29 @@ use crate::{ClientBuilder, Error, HttpService};
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) inner: Stack,
-    pub(crate) base_url: std::sync::Arc<str>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    stack: Stack,
+    base_url: Box<str>,
 }
 
 impl Client {
+    pub(crate) fn new(stack: Stack, base_url: impl Into<Box<str>>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                stack,
+                base_url: base_url.into(),
+            }),
+        }
+    }
+
+    /// A copy of the stack, for one call or one service.
+    pub(crate) fn stack(&self) -> Stack {
+        self.inner.stack.clone()
+    }
+
     /// A builder with the defaults (Clerk's production API, 30 s total timeout, 3 retries).
     pub fn builder() -> ClientBuilder {
         ClientBuilder::new()
@@ -44,13 +65,15 @@ impl Client {
 
     /// The typed service for one endpoint: a `tower::Service<E>` going through the whole stack.
     pub fn service<E: Endpoint>(&self) -> EndpointService<E> {
-        EndpointService::new(self.inner.clone())
+        EndpointService::new(self.stack())
     }
 
     /// The whole stack as an HTTP service: requests with a path relative to the API root go
-    /// through timeouts, retries, your layers, auth and error decoding.
+    /// through your call layers, timeouts, retries, your attempt layers, auth and error
+    /// decoding. A request with an absolute URI is sent as it is, and gets the secret key only
+    /// when its scheme, host and port are the base URL's.
     pub fn http_service(&self) -> HttpService {
-        tower::util::BoxCloneSyncService::new(self.inner.clone())
+        tower::util::BoxCloneSyncService::new(self.stack())
     }
 
     /// The allow-list identifiers resource.
@@ -60,14 +83,14 @@ impl Client {
 
     /// The base URL requests are sent to.
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.inner.base_url
     }
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.inner.base_url)
             .finish_non_exhaustive()
     }
 }

@@ -129,21 +129,24 @@ pub fn push_path_segment(out: &mut String, field: &'static str, value: &str) -> 
 /// parser re-check every string).
 ///
 /// # Errors
-/// [`Error::Decode`] with the status, the parser's message and the body.
+/// [`Error::Decode`] with the status, what went wrong and where (never a value from the
+/// body), and the body.
 pub fn decode_json<T: DeserializeOwned>(res: HttpResponse) -> Result<T, Error> {
     let (parts, body) = res.into_parts();
     let body = crate::http::body_bytes(body);
     let parsed = match std::str::from_utf8(&body) {
-        Ok(text) => serde_json::from_str(text).map_err(|e| e.to_string()),
-        Err(e) => Err(format!("the body is not UTF-8: {e}")),
+        Ok(text) => serde_json::from_str(text),
+        // Let the JSON parser find the bad byte and report where it is.
+        Err(_) => serde_json::from_slice(&body),
     };
-    parsed.map_err(|message| {
-        Error::Decode(Box::new(DecodeError {
-            status: parts.status,
-            message,
+    parsed.map_err(|e| {
+        let attempts = parts.extensions.get::<AttemptCount>().map_or(1, |n| n.0);
+        Error::Decode(Box::new(DecodeError::json(
+            parts.status,
+            &e,
             body,
-            attempts: parts.extensions.get::<AttemptCount>().map_or(1, |n| n.0),
-        }))
+            attempts,
+        )))
     })
 }
 

@@ -6,9 +6,20 @@
 //! request was refused before any I/O ([`Error::InvalidRequest`]), the client was misconfigured
 //! ([`Error::Config`]), or a user layer failed with an error of its own ([`Error::Middleware`]).
 //!
-//! `Error` is `Clone + Send + Sync + 'static` and two words wide. Its `Debug` and `Display`
-//! output never holds a secret key, and never a response body (which can hold e-mail addresses
-//! and phone numbers): a body is available through [`ApiError::raw_body`] when you ask for it.
+//! `Error` is `Clone + Send + Sync + 'static` and two words wide.
+//!
+//! # Logging errors without personal data
+//!
+//! `Debug` and the default `Display` (`{}`) of every error are safe to log: they never hold
+//! the secret key, a response body, a value read from a body, the base URL, or Clerk's
+//! `long_message` (which can name the identifier, an e-mail address or a phone number). They
+//! do hold the status, Clerk's error `code` and short `message`, the `clerk_trace_id`, the
+//! attempt count, and for a decode error the kind and position of the failure.
+//!
+//! The details are there when you ask for them, for a debugging session or a place that may
+//! hold personal data: the alternate form (`{:#}`) adds Clerk's `long_message`;
+//! [`ApiError::errors`] has every item with its `long_message` and `meta`;
+//! [`ApiError::raw_body`] and [`DecodeError::body`] have the bodies.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -323,9 +334,15 @@ impl ApiError {
 
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Codes and short messages only: `long_message` and `meta` can hold personal data.
+        let errors: Vec<(&str, &str)> = self
+            .errors
+            .iter()
+            .map(|e| (e.code.as_str(), e.message.as_str()))
+            .collect();
         f.debug_struct("ApiError")
             .field("status", &self.status)
-            .field("errors", &self.errors)
+            .field("errors", &errors)
             .field("clerk_trace_id", &self.clerk_trace_id)
             .field("retry_after", &self.retry_after)
             .field("raw_body_len", &self.raw_body.as_ref().map(Bytes::len))
@@ -338,12 +355,11 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Clerk API error {}", self.status)?;
         if let Some(first) = self.errors.first() {
-            write!(
-                f,
-                ": {} (code {})",
-                first.long_message.as_deref().unwrap_or(&first.message),
-                first.code
-            )?;
+            write!(f, ": {} (code {})", first.message, first.code)?;
+            // Only on request (`{:#}`): the long message can name the identifier.
+            if let Some(long) = first.long_message.as_deref().filter(|_| f.alternate()) {
+                write!(f, ": {long}")?;
+            }
             if self.errors.len() > 1 {
                 write!(f, " and {} more", self.errors.len() - 1)?;
             }
@@ -436,7 +452,10 @@ impl fmt::Display for TimeoutError {
             write!(f, " ({} attempts)", self.attempts)?;
         }
         if let Some(last) = &self.last_error {
-            write!(f, "; last attempt: {last}")?;
+            match f.alternate() {
+                true => write!(f, "; last attempt: {last:#}")?,
+                false => write!(f, "; last attempt: {last}")?,
+            }
         }
         Ok(())
     }
@@ -540,6 +559,9 @@ impl fmt::Display for TransportError {
 }
 
 /// A 2xx response whose body did not have the documented shape.
+///
+/// Its message says what kind of failure it was and where (line and column), never the values
+/// it read; the body itself is available through [`DecodeError::body`].
 #[derive(Clone)]
 pub struct DecodeError {
     pub(crate) status: StatusCode,
@@ -554,7 +576,8 @@ impl DecodeError {
         self.status
     }
 
-    /// What the JSON decoder said (line, column and what it expected).
+    /// What went wrong and where (line, column, and what was expected), without any value
+    /// from the body.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -569,6 +592,98 @@ impl DecodeError {
         self.attempts
     }
 }
+
+impl DecodeError {
+    /// A decode error for a JSON body that `error` refused.
+    pub(crate) fn json(
+        status: StatusCode,
+        error: &serde_json::Error,
+        body: Bytes,
+        attempts: u32,
+    ) -> Self {
+        Self {
+            status,
+            message: describe_json_error(error),
+            body,
+            attempts,
+        }
+    }
+}
+
+/// Describes a JSON error by its kind and position, leaving out every value from the input.
+///
+/// serde's messages quote what they met (`invalid type: string "ada@example.com", expected
+/// i64`); only what our own types expected, and field names, are kept.
+fn describe_json_error(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match error.classify() {
+        Category::Io => "the body could not be read".to_owned(),
+        Category::Syntax => "the body is not valid JSON".to_owned(),
+        Category::Eof => "the body ends too early".to_owned(),
+        Category::Data => describe_data_error(&error.to_string()),
+    };
+    format!("{what} at line {} column {}", error.line(), error.column())
+}
+
+fn describe_data_error(message: &str) -> String {
+    let message = match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    // What follows the last ", expected " comes from our types (a value can hold the words
+    // too, but only before the last occurrence).
+    let expected = message.rsplit_once(", expected ").map(|(_, e)| e);
+    let with_expected = |what: &str| match expected {
+        Some(expected) => format!("{what}, expected {expected}"),
+        None => what.to_owned(),
+    };
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let kind = UNEXPECTED_KINDS
+                .iter()
+                .find(|k| rest.starts_with(*k))
+                .copied()
+                .unwrap_or("value");
+            return with_expected(&format!("{prefix}{kind}"));
+        }
+    }
+    for (prefix, what) in [
+        ("invalid length ", "invalid length"),
+        ("unknown variant ", "unknown variant"),
+        ("unknown field ", "unknown field"),
+    ] {
+        if message.starts_with(prefix) {
+            return with_expected(what);
+        }
+    }
+    // Field names come from our types, not from the body.
+    if message.starts_with("missing field `") || message.starts_with("duplicate field `") {
+        return message.to_owned();
+    }
+    "the body does not have the expected shape".to_owned()
+}
+
+/// How serde names what it met (`serde::de::Unexpected`'s `Display`), longest first where one
+/// is a prefix of another.
+const UNEXPECTED_KINDS: &[&str] = &[
+    "string",
+    "integer",
+    "floating point",
+    "boolean",
+    "character",
+    "byte array",
+    "unit value",
+    "unit variant",
+    "unit",
+    "Option value",
+    "newtype struct",
+    "newtype variant",
+    "tuple variant",
+    "struct variant",
+    "sequence",
+    "map",
+    "enum",
+];
 
 impl fmt::Debug for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -688,9 +803,15 @@ mod tests {
         assert!(e.raw_body().is_none());
         let shown = e.to_string();
         assert!(
-            shown.contains("422") && shown.contains("A long") && shown.contains("1 more"),
+            shown.contains("422") && shown.contains(": a (code x)") && shown.contains("1 more"),
             "{shown}"
         );
+        assert!(
+            !shown.contains("A long"),
+            "long messages only on request: {shown}"
+        );
+        let detailed = format!("{e:#}");
+        assert!(detailed.contains("A long"), "{detailed}");
     }
 
     #[test]

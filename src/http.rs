@@ -135,19 +135,21 @@ impl RequestOptions {
     }
 }
 
-/// The instant by which a call must be finished, put into the request's extensions by the
-/// total-timeout layer: the retry layer below it never starts a wait that would outlive it,
-/// and your layers can read it (to pass the remaining time on, for example).
-///
-/// It also carries the call's attempt log, so that a timeout can report how many attempts were
-/// made and how the last one failed.
-#[derive(Debug, Clone)]
+/// The instant by which a call must be finished, put into the request's extensions when the
+/// call has a total timeout: retries never start a wait that would outlive it, and your
+/// attempt layers can read it (to pass the remaining time on, for example). A call layer of
+/// yours can insert one to shorten the call's deadline (never to extend it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline {
     pub(crate) instant: tokio::time::Instant,
-    pub(crate) log: crate::layer::timeout::AttemptLog,
 }
 
 impl Deadline {
+    /// A deadline at `instant`.
+    pub fn new(instant: tokio::time::Instant) -> Self {
+        Self { instant }
+    }
+
     /// The instant the call's total timeout ends.
     pub fn instant(&self) -> tokio::time::Instant {
         self.instant

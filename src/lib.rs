@@ -26,15 +26,18 @@
 //! ```
 //!
 //! The stack, from the outside in: [`EndpointService`] (typed request in, typed output out)
-//! → total timeout → retry → attempt timeout → your layers → base URL, headers, auth →
-//! error decoding → transport (hyper + rustls, size-limited body read). See [`layer`] for each
-//! piece and `docs/architecture.md` for the picture.
+//! → your call layers → total timeout, retries and attempt timeout → your attempt layers →
+//! base URL, headers, auth → error decoding → transport (hyper + rustls, size-limited body
+//! read). `docs/architecture.md` has the picture.
 //!
 //! ## Features
+//! - `tracing` (default): a `tracing` span per call with its retries as events; see
+//!   `docs/middleware.md`. Never the secret, bodies or identifier values.
 //! - `mock`: [`mock::MockClerk`], an in-memory Clerk allow-list API that runs over TCP on
 //!   127.0.0.1 or as a socket-free transport, with scriptable faults; and the `clerk-mock`
 //!   binary.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -46,9 +49,11 @@ pub mod http;
 pub mod layer;
 pub mod models;
 mod stack;
+mod trace;
 pub mod transport;
 
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 
 pub use crate::builder::{ClientBuilder, DEFAULT_TIMEOUT};

@@ -647,7 +647,7 @@ pub mod proto {
             B::Error: Into<BoxError>,
         {
             let base = BaseUrlLayer::parse(base_url).expect("base url");
-            let auth = AuthLayer::new(super::SECRET_KEY, base.authority().clone()).expect("auth");
+            let auth = AuthLayer::new(super::SECRET_KEY, &base.origin()).expect("auth");
             let headers = DefaultHeadersLayer::new(None, DEFAULT_API_VERSION).expect("headers");
             let inner: HttpService = BoxCloneSyncService::new(
                 ServiceBuilder::new()

@@ -3,8 +3,10 @@
 //! The header value is built once, marked [sensitive](http::HeaderValue::set_sensitive) (so
 //! `Debug` of the request and well-behaved tracing layers print no secret), and *inserted*:
 //! any `Authorization` header already on the request is replaced, never duplicated. The
-//! header is only added to requests whose authority is Clerk's (the configured base URL's),
-//! so a layer that sends a request elsewhere can never leak the key.
+//! header is only added to requests bound for the configured base URL's origin: the same
+//! scheme, the same host (without regard to case) and the same port (an explicit default port
+//! counts as the default). A request sent elsewhere, or to the same host over plain `http`,
+//! leaves without the key (and without any `Authorization` header it carried).
 //!
 //! In the client's stack this layer sits below your layers: a tracing layer you add never
 //! sees the secret.
@@ -15,10 +17,9 @@
 //! # use clerk_tower::{HttpRequest, HttpResponse, Error};
 //! # let transport = tower::service_fn(|_req: HttpRequest| async { Ok::<_, Error>(HttpResponse::default()) });
 //!
-//! let authority = http::uri::Authority::from_static("api.clerk.com");
-//! let layer = AuthLayer::new("sk_test_123", authority)?;
+//! let layer = AuthLayer::new("sk_test_123", &"https://api.clerk.com".parse()?)?;
 //! let svc = ServiceBuilder::new().layer(layer).service(transport);
-//! # Ok::<(), clerk_tower::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Clone
@@ -26,13 +27,14 @@
 //!
 //! # Errors
 //! [`AuthLayer::new`] returns [`Error::Config`] for a key that cannot be a header value
-//! (empty, whitespace, control characters). The service itself adds no errors.
+//! (empty, whitespace, control characters) or an origin without a scheme or host. The service
+//! itself adds no errors.
 
 use std::fmt;
 use std::task::{Context, Poll};
 
 use http::header::AUTHORIZATION;
-use http::uri::Authority;
+use http::uri::{Scheme, Uri};
 use http::HeaderValue;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -43,15 +45,61 @@ use crate::{Error, HttpRequest};
 #[derive(Clone)]
 pub struct AuthLayer {
     value: HeaderValue,
-    authority: Authority,
+    origin: Origin,
+}
+
+/// The scheme, host and port the key may be sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: Scheme,
+    host: Box<str>,
+    port: u16,
+}
+
+impl Origin {
+    fn of(uri: &Uri) -> Option<Self> {
+        let scheme = uri.scheme()?.clone();
+        let port = uri.port_u16().or_else(|| default_port(&scheme))?;
+        Some(Self {
+            host: uri.host()?.into(),
+            scheme,
+            port,
+        })
+    }
+
+    fn matches(&self, uri: &Uri) -> bool {
+        uri.scheme() == Some(&self.scheme)
+            && uri
+                .host()
+                .is_some_and(|host| host.eq_ignore_ascii_case(&self.host))
+            && uri.port_u16().or_else(|| default_port(&self.scheme)) == Some(self.port)
+    }
+}
+
+fn default_port(scheme: &Scheme) -> Option<u16> {
+    if *scheme == Scheme::HTTPS {
+        Some(443)
+    } else if *scheme == Scheme::HTTP {
+        Some(80)
+    } else {
+        None
+    }
 }
 
 impl AuthLayer {
-    /// A layer that authenticates requests to `authority` with `secret_key`.
-    pub fn new(secret_key: &str, authority: Authority) -> Result<Self, Error> {
+    /// A layer that authenticates requests to `origin`'s scheme, host and port (any path of
+    /// it) with `secret_key`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a key that cannot be sent in a header, or an origin without a
+    /// scheme (`http` or `https`) and host.
+    pub fn new(secret_key: &str, origin: &Uri) -> Result<Self, Error> {
+        let origin = Origin::of(origin).ok_or_else(|| {
+            Error::config("the origin for the secret key needs an http(s) scheme and a host")
+        })?;
         Ok(Self {
             value: bearer_value(secret_key)?,
-            authority,
+            origin,
         })
     }
 }
@@ -76,7 +124,7 @@ impl fmt::Debug for AuthLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthLayer")
             .field("authorization", &"[redacted]")
-            .field("authority", &self.authority)
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -88,7 +136,7 @@ impl<S> Layer<S> for AuthLayer {
         Auth {
             inner,
             value: self.value.clone(),
-            authority: self.authority.clone(),
+            origin: self.origin.clone(),
         }
     }
 }
@@ -98,7 +146,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct Auth<S> {
     inner: S,
     value: HeaderValue,
-    authority: Authority,
+    origin: Origin,
 }
 
 impl<S: fmt::Debug> fmt::Debug for Auth<S> {
@@ -106,7 +154,7 @@ impl<S: fmt::Debug> fmt::Debug for Auth<S> {
         f.debug_struct("Auth")
             .field("inner", &self.inner)
             .field("authorization", &"[redacted]")
-            .field("authority", &self.authority)
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -124,13 +172,7 @@ where
     }
 
     fn call(&mut self, mut req: HttpRequest) -> Self::Future {
-        // The byte comparison settles the usual case; `Authority`'s own (case-insensitive)
-        // comparison only runs when the bytes differ.
-        let ours = req
-            .uri()
-            .authority()
-            .is_some_and(|a| a.as_str() == self.authority.as_str() || *a == self.authority);
-        if ours {
+        if self.origin.matches(req.uri()) {
             req.headers_mut().insert(AUTHORIZATION, self.value.clone());
         } else {
             req.headers_mut().remove(AUTHORIZATION);
@@ -144,6 +186,10 @@ mod tests {
     use super::*;
     use tower::ServiceExt;
 
+    fn clerk() -> Uri {
+        Uri::from_static("https://api.clerk.com/v1")
+    }
+
     fn echo() -> impl Service<
         HttpRequest,
         Response = HttpRequest,
@@ -155,7 +201,7 @@ mod tests {
 
     #[tokio::test]
     async fn inserts_one_sensitive_header_for_clerk_only() {
-        let layer = AuthLayer::new("sk_test_abc", Authority::from_static("api.clerk.com")).unwrap();
+        let layer = AuthLayer::new("sk_test_abc", &clerk()).unwrap();
         let svc = layer.layer(echo());
         let mut req = HttpRequest::default();
         *req.uri_mut() = "https://api.clerk.com/v1/x".parse().unwrap();
@@ -184,14 +230,17 @@ mod tests {
     #[test]
     fn bad_keys_are_config_errors_without_the_key() {
         for key in ["", "sk_test abc", "sk_test\nabc", "sk_tést", "sk\0"] {
-            let err = AuthLayer::new(key, Authority::from_static("api.clerk.com")).unwrap_err();
+            let err = AuthLayer::new(key, &clerk()).unwrap_err();
             assert!(matches!(err, Error::Config(_)), "{key:?}");
             if !key.is_empty() {
                 assert!(!err.to_string().contains(key) && !format!("{err:?}").contains(key));
             }
         }
-        let layer =
-            AuthLayer::new("sk_live_secret", Authority::from_static("api.clerk.com")).unwrap();
+        let layer = AuthLayer::new("sk_live_secret", &clerk()).unwrap();
+        assert!(matches!(
+            AuthLayer::new("sk_live_secret", &Uri::from_static("/v1")),
+            Err(Error::Config(_))
+        ));
         assert!(!format!("{layer:?}").contains("sk_live_secret"));
     }
 }

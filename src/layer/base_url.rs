@@ -52,23 +52,26 @@ pub struct BaseUrlLayer {
 
 impl BaseUrlLayer {
     /// Parses and checks a base URL.
+    ///
+    /// # Errors
+    /// [`Error::Config`] saying what is wrong. The message never repeats the value, nor any
+    /// part of it: a secret key pasted into `CLERK_API_URL` by mistake must not reach a log.
     pub fn parse(base_url: &str) -> Result<Self, Error> {
         let base_url = base_url.trim();
         if base_url.contains('#') {
             return Err(Error::config("the base URL must not have a fragment"));
         }
-        let uri: Uri = base_url.parse().map_err(|e| {
-            Error::config(format!("the base URL {base_url:?} is not a valid URL: {e}"))
+        let uri: Uri = base_url.parse().map_err(|_| {
+            Error::config("the base URL is not a valid URL (expected https://host/path)")
         })?;
-        let scheme = uri.scheme().cloned().ok_or_else(|| {
-            Error::config(format!(
-                "the base URL {base_url:?} has no scheme (https://...)"
-            ))
-        })?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| Error::config("the base URL has no scheme (expected https://...)"))?;
         let authority = uri
             .authority()
             .cloned()
-            .ok_or_else(|| Error::config(format!("the base URL {base_url:?} has no host")))?;
+            .ok_or_else(|| Error::config("the base URL has no host"))?;
         if authority.as_str().contains('@') {
             return Err(Error::config("the base URL must not hold credentials"));
         }
@@ -77,15 +80,12 @@ impl BaseUrlLayer {
         }
         if scheme == Scheme::HTTP {
             if !is_loopback(authority.host()) {
-                return Err(Error::config(format!(
-                    "plain http is only allowed to a loopback address, not to {}: use https",
-                    authority.host()
-                )));
+                return Err(Error::config(
+                    "the base URL uses plain http to a host that is not loopback: use https",
+                ));
             }
         } else if scheme != Scheme::HTTPS {
-            return Err(Error::config(format!(
-                "the base URL scheme must be https, not {scheme}"
-            )));
+            return Err(Error::config("the base URL scheme must be https"));
         }
         let prefix = uri.path().trim_end_matches('/').into();
         Ok(Self {
@@ -98,6 +98,17 @@ impl BaseUrlLayer {
     /// The authority (host and port) requests are sent to.
     pub fn authority(&self) -> &Authority {
         &self.authority
+    }
+
+    /// The scheme, host and port of the base URL, as a URI with the path `/`.
+    pub fn origin(&self) -> Uri {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(PathAndQuery::from_static("/"));
+        // Scheme and authority were parsed from a valid URI, so this cannot fail; fall back to
+        // a URI with no origin (which matches no request) rather than panic.
+        Uri::from_parts(parts).unwrap_or_default()
     }
 
     /// Joins a path relative to the API root (starting with `/`) onto the base URL.

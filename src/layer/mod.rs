@@ -5,20 +5,15 @@
 //! [`HttpRequest`](crate::HttpRequest) / [`HttpResponse`](crate::HttpResponse) with
 //! [`Error`](crate::Error), so they compose with each other and with your own layers.
 //!
-//! From the outside in, the client's stack is:
-//!
-//! | layer | module | runs |
-//! |---|---|---|
-//! | total timeout | [`timeout`] | once per call |
-//! | retry | [`retry`] | once per call |
-//! | attempt timeout | [`timeout`] | once per attempt |
-//! | your layers | `ClientBuilder::layer` | once per attempt |
-//! | base URL, default headers, auth | [`base_url`], [`headers`], [`auth`] | once per attempt |
-//! | error decoding | [`decode`] | once per attempt |
-//! | transport (body read with a size limit) | [`crate::transport`] | once per attempt |
+//! The order of the client's stack, and which of these pieces it uses, is drawn in one place:
+//! `docs/architecture.md`. The client runs the total deadline, the retries (with
+//! [`ClerkRetryPolicy`]) and the per-attempt deadline in one call service of its own; the
+//! [`timeout`] layers and tower's `Retry` with [`ClerkRetryPolicy`] are here for stacks you
+//! assemble yourself.
 
 pub mod auth;
 pub mod base_url;
+pub(crate) mod call;
 pub mod decode;
 pub mod headers;
 pub mod retry;

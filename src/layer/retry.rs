@@ -36,12 +36,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::fmt;
+
 use http::StatusCode;
-use tokio::time::{Instant, Sleep};
-use tower::retry::backoff::{Backoff, ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
+use tokio::time::Sleep;
 use tower::retry::budget::{Budget, TpsBudget};
 use tower::retry::Policy;
-use tower::util::rng::HasherRng;
+use tower::util::rng::{HasherRng, Rng};
 
 use crate::error::{TimeoutKind, TransportErrorKind};
 use crate::http::AttemptCount;
@@ -50,8 +51,9 @@ use crate::{Deadline, Error, HttpRequest, HttpResponse, Operation, RequestOption
 /// How the client retries; set it with [`ClientBuilder::retry`](crate::ClientBuilder::retry).
 ///
 /// Defaults: 3 retries, exponential backoff from 200 ms to 5 s with jitter (each wait is
-/// between the exponential base and twice it, capped at the maximum), and a retry budget
-/// that allows retries of up to 20 % of the requests of the last 10 s plus 10 per second.
+/// between the exponential base and twice it, capped at the maximum), a retry budget that
+/// allows retries of up to 20 % of the requests of the last 10 s plus 10 per second, and a
+/// cap of 60 s on the wait a server can ask for with `Retry-After`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -73,7 +75,11 @@ pub struct RetryConfig {
     budget_ttl: Duration,
     budget_min_per_sec: u32,
     budget_retry_percent: f32,
+    max_retry_after: Duration,
 }
+
+/// The longest `Retry-After` honoured by default; see [`RetryConfig::max_retry_after`].
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 impl Default for RetryConfig {
     fn default() -> Self {
@@ -85,6 +91,7 @@ impl Default for RetryConfig {
             budget_ttl: Duration::from_secs(10),
             budget_min_per_sec: 10,
             budget_retry_percent: 0.2,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
         }
     }
 }
@@ -126,9 +133,19 @@ impl RetryConfig {
         self
     }
 
-    /// The retry budget shared by every call of a client: over a window of `ttl`, retries may
-    /// add `retry_percent` (0.0 ..= 1000.0) of the successful requests, plus `min_per_sec`
-    /// retries per second whatever happens.
+    /// The longest wait a server may ask for with `Retry-After` (default 60 s). A longer one
+    /// ends the call at once with the server's error, whose [`Error::retry_after`] tells the
+    /// caller when to come back; so does a wait that would pass the call's deadline. Waits are
+    /// computed with saturating arithmetic: no value a server sends can overflow them.
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// The retry budget shared by every call of a client: over a window of `ttl` (1 s ..= 60 s),
+    /// retries may add `retry_percent` (0.0 ..= 1000.0) of the successful requests, plus
+    /// `min_per_sec` (below `i32::MAX`) retries per second whatever happens. Values outside
+    /// these ranges are an [`Error::Config`] from `build()`.
     pub fn budget(mut self, ttl: Duration, min_per_sec: u32, retry_percent: f32) -> Self {
         self.budget_ttl = ttl;
         self.budget_min_per_sec = min_per_sec;
@@ -171,6 +188,12 @@ impl RetryConfig {
                 "retry budget: retry_percent must be between 0.0 and 1000.0",
             ));
         }
+        // tower's TpsBudget asserts this; refuse it here instead of panicking there.
+        if self.budget_min_per_sec >= i32::MAX as u32 {
+            return Err(Error::config(
+                "retry budget: min_per_sec must be below 2147483647",
+            ));
+        }
         Ok(())
     }
 }
@@ -181,19 +204,21 @@ struct Shared {
     max_retries: u32,
     min_backoff: Duration,
     max_backoff: Duration,
+    max_retry_after: Duration,
     budget: TpsBudget,
 }
 
 /// The retry policy of the client; see the [module docs](self).
 ///
-/// One policy value is made per client; tower clones it for every call, and every clone
-/// shares the budget.
+/// One policy value is made per client; each call works on its own copy (its attempt count
+/// and backoff state), and every copy shares the budget. The client's stack uses it through
+/// its own retry loop, which also owns the call's deadline; the [`Policy`] implementation lets
+/// the same rules drive tower's `Retry` in a stack of your own.
 #[derive(Debug, Clone)]
 pub struct ClerkRetryPolicy {
     shared: Arc<Shared>,
     attempts: u32,
-    /// Made at the first retry only (boxed: the policy is copied into every call's future).
-    backoff: Option<Box<ExponentialBackoff>>,
+    backoff: Backoff,
 }
 
 /// Why an outcome may or may not be retried.
@@ -204,8 +229,41 @@ enum Verdict {
     Always,
 }
 
+/// What the policy decided about a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// The call ends with the error.
+    Stop,
+    /// Send the request again after `wait`.
+    Retry { wait: Duration, reason: RetryReason },
+}
+
+/// Why an attempt is retried: the `reason` field of the client's retry events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryReason {
+    Status(StatusCode),
+    Connect,
+    Io,
+    AttemptTimeout,
+}
+
+impl fmt::Display for RetryReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RetryReason::Status(status) => write!(f, "status {}", status.as_u16()),
+            RetryReason::Connect => f.write_str("connect error"),
+            RetryReason::Io => f.write_str("transport error"),
+            RetryReason::AttemptTimeout => f.write_str("attempt timeout"),
+        }
+    }
+}
+
 impl ClerkRetryPolicy {
     /// A policy for `config`, with a budget of its own.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a backoff range, budget or cap that cannot work (see the setters
+    /// of [`RetryConfig`]).
     pub fn new(config: &RetryConfig) -> Result<Self, Error> {
         config.validate()?;
         Ok(Self {
@@ -214,6 +272,7 @@ impl ClerkRetryPolicy {
                 max_retries: config.max_retries,
                 min_backoff: config.min_backoff,
                 max_backoff: config.max_backoff,
+                max_retry_after: config.max_retry_after,
                 budget: TpsBudget::new(
                     config.budget_ttl,
                     config.budget_min_per_sec,
@@ -221,12 +280,12 @@ impl ClerkRetryPolicy {
                 ),
             }),
             attempts: 0,
-            backoff: None,
+            backoff: Backoff::default(),
         })
     }
 
     /// How many retries this call may make, after the per-call options.
-    fn max_retries(&self, options: Option<&RequestOptions>) -> u32 {
+    pub(crate) fn max_retries(&self, options: Option<&RequestOptions>) -> u32 {
         let enabled = options.and_then(|o| o.retry).unwrap_or(self.shared.enabled);
         if !enabled {
             return 0;
@@ -236,48 +295,106 @@ impl ClerkRetryPolicy {
             .unwrap_or(self.shared.max_retries)
     }
 
-    fn verdict(err: &Error) -> Verdict {
+    /// How many attempts have failed or succeeded so far in this call.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    fn verdict(err: &Error) -> (Verdict, RetryReason) {
         match err {
-            Error::Api(api) => match api.status {
-                StatusCode::TOO_MANY_REQUESTS => Verdict::Always,
-                StatusCode::INTERNAL_SERVER_ERROR
-                | StatusCode::BAD_GATEWAY
-                | StatusCode::SERVICE_UNAVAILABLE
-                | StatusCode::GATEWAY_TIMEOUT => Verdict::IdempotentOnly,
-                _ => Verdict::Never,
-            },
+            Error::Api(api) => {
+                let verdict = match api.status {
+                    StatusCode::TOO_MANY_REQUESTS => Verdict::Always,
+                    StatusCode::INTERNAL_SERVER_ERROR
+                    | StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT => Verdict::IdempotentOnly,
+                    _ => Verdict::Never,
+                };
+                (verdict, RetryReason::Status(api.status))
+            }
             Error::Transport(t) => match t.kind {
-                TransportErrorKind::Connect => Verdict::Always,
-                TransportErrorKind::Io => Verdict::IdempotentOnly,
-                TransportErrorKind::BodyTooLarge => Verdict::Never,
+                TransportErrorKind::Connect => (Verdict::Always, RetryReason::Connect),
+                TransportErrorKind::Io => (Verdict::IdempotentOnly, RetryReason::Io),
+                TransportErrorKind::BodyTooLarge => (Verdict::Never, RetryReason::Io),
             },
-            Error::Timeout(t) if t.kind == TimeoutKind::Attempt => Verdict::IdempotentOnly,
-            _ => Verdict::Never,
+            Error::Timeout(t) if t.kind == TimeoutKind::Attempt => {
+                (Verdict::IdempotentOnly, RetryReason::AttemptTimeout)
+            }
+            _ => (Verdict::Never, RetryReason::Io),
         }
     }
 
-    /// The backoff wait for the next retry (jittered, growing with each retry).
-    fn next_backoff(&mut self) -> Duration {
-        if self.backoff.is_none() {
-            // A fresh random state per call, so that concurrent calls do not retry in step.
-            // The range was validated by `RetryConfig::validate`, so this cannot fail.
-            self.backoff = ExponentialBackoffMaker::new(
-                self.shared.min_backoff,
-                self.shared.max_backoff,
-                1.0,
-                HasherRng::default(),
-            )
-            .ok()
-            .map(|mut maker| Box::new(maker.make_backoff()));
+    /// Counts a successful attempt (a deposit into the budget).
+    pub(crate) fn succeeded(&mut self) {
+        self.attempts = self.attempts.saturating_add(1);
+        self.shared.budget.deposit();
+    }
+
+    /// Counts a failed attempt and decides whether to send the request again.
+    ///
+    /// `remaining` is the time left before the call's deadline (`None`: no deadline). Every
+    /// wait is computed without overflow; a wait the server asks for that is longer than the
+    /// configured cap, or than the time left, ends the call at once.
+    pub(crate) fn decide(
+        &mut self,
+        err: &Error,
+        idempotent: bool,
+        max_retries: u32,
+        remaining: Option<Duration>,
+    ) -> Decision {
+        self.attempts = self.attempts.saturating_add(1);
+        let (verdict, reason) = Self::verdict(err);
+        let allowed = match verdict {
+            Verdict::Always => true,
+            Verdict::IdempotentOnly => idempotent,
+            Verdict::Never => false,
+        };
+        if !allowed || self.attempts > max_retries {
+            return Decision::Stop;
         }
-        match self.backoff.as_mut() {
-            Some(backoff) => {
-                let now = Instant::now();
-                let sleep: Sleep = backoff.next_backoff();
-                sleep.deadline().saturating_duration_since(now)
+        let backoff = self
+            .backoff
+            .next(self.shared.min_backoff, self.shared.max_backoff);
+        let wait = match err.retry_after() {
+            Some(asked) if asked > self.shared.max_retry_after => return Decision::Stop,
+            Some(asked) if reason == RetryReason::Status(StatusCode::TOO_MANY_REQUESTS) => {
+                asked.max(backoff)
             }
-            None => self.shared.min_backoff,
+            Some(asked) => asked,
+            None => backoff,
+        };
+        if remaining.is_some_and(|left| wait >= left) {
+            return Decision::Stop;
         }
+        if !self.shared.budget.withdraw() {
+            return Decision::Stop;
+        }
+        Decision::Retry { wait, reason }
+    }
+}
+
+/// Jittered exponential backoff: the n-th wait is drawn uniformly between `min * 2^n` and
+/// twice that, never above `max`. The random state is made at the first retry only.
+#[derive(Debug, Clone, Default)]
+struct Backoff {
+    iterations: u32,
+    rng: Option<HasherRng>,
+}
+
+impl Backoff {
+    fn next(&mut self, min: Duration, max: Duration) -> Duration {
+        let base = min
+            .checked_mul(2_u32.saturating_pow(self.iterations))
+            .unwrap_or(max)
+            .min(max);
+        self.iterations = self.iterations.saturating_add(1);
+        // A fresh random state per call, so that concurrent calls do not retry in step.
+        let factor = self.rng.get_or_insert_with(HasherRng::default).next_f64();
+        let jitter = Duration::try_from_secs_f64(base.as_secs_f64() * factor)
+            .unwrap_or(Duration::ZERO)
+            .min(max.saturating_sub(base));
+        base.saturating_add(jitter)
     }
 }
 
@@ -289,10 +406,9 @@ impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
         req: &mut HttpRequest,
         result: &mut Result<HttpResponse, Error>,
     ) -> Option<Self::Future> {
-        self.attempts += 1;
         let err = match result {
             Ok(res) => {
-                self.shared.budget.deposit();
+                self.succeeded();
                 if self.attempts > 1 {
                     // For a body that fails to decode above this layer: say how many it took.
                     res.extensions_mut().insert(AttemptCount(self.attempts));
@@ -306,59 +422,22 @@ impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
             .get::<Operation>()
             .map_or_else(|| req.method().is_idempotent(), |op| op.idempotent);
         let max_retries = self.max_retries(extensions.get::<RequestOptions>());
-        let verdict = Self::verdict(err);
-        let allowed = match verdict {
-            Verdict::Always => true,
-            Verdict::IdempotentOnly => idempotent,
-            Verdict::Never => false,
-        };
-        if !allowed || self.attempts > max_retries {
-            err.set_attempts(self.attempts);
-            return None;
-        }
-        let backoff = self.next_backoff();
-        let retry_after = err.retry_after();
-        let wait = match (&*err, retry_after) {
-            (Error::Api(api), Some(after)) if api.status == StatusCode::TOO_MANY_REQUESTS => {
-                after.max(backoff)
-            }
-            (_, Some(after)) => after,
-            (_, None) => backoff,
-        };
-        let wake_at = Instant::now() + wait;
-        let deadline = extensions.get::<Deadline>();
-        if let Some(deadline) = deadline {
-            if wake_at >= deadline.instant {
+        let remaining = extensions.get::<Deadline>().map(Deadline::remaining);
+        match self.decide(err, idempotent, max_retries, remaining) {
+            Decision::Retry { wait, .. } => Some(tokio::time::sleep(wait)),
+            Decision::Stop => {
                 err.set_attempts(self.attempts);
-                return None;
+                None
             }
         }
-        if !self.shared.budget.withdraw() {
-            err.set_attempts(self.attempts);
-            return None;
-        }
-        if let Some(deadline) = deadline {
-            deadline.log.attempt_failed(err.clone());
-        }
-        Some(tokio::time::sleep_until(wake_at))
     }
 
     fn clone_request(&mut self, req: &HttpRequest) -> Option<HttpRequest> {
         if self.max_retries(req.extensions().get::<RequestOptions>()) == 0 {
-            // One attempt only: skip the copy. The attempt count stays at its default of 1.
+            // One attempt only: skip the copy.
             return None;
         }
-        // tower calls this right before sending each attempt: count it for the timeout report.
-        if let Some(deadline) = req.extensions().get::<Deadline>() {
-            deadline.log.attempt_started();
-        }
-        let mut copy = http::Request::new(req.body().clone());
-        *copy.method_mut() = req.method().clone();
-        *copy.uri_mut() = req.uri().clone();
-        *copy.version_mut() = req.version();
-        *copy.headers_mut() = req.headers().clone();
-        *copy.extensions_mut() = req.extensions().clone();
-        Some(copy)
+        Some(req.clone())
     }
 }
 

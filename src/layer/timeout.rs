@@ -7,9 +7,13 @@
 //! [`kind`](crate::error::TimeoutError::kind) says which deadline it was.
 //!
 //! The total-timeout layer also records the call's [`Deadline`] in the request's extensions,
-//! so the retry layer below it never starts a wait that would outlive the call, and an
-//! attempt log, so that a timeout can tell how many attempts were made and how the last one
-//! failed.
+//! so that a [`ClerkRetryPolicy`](super::ClerkRetryPolicy) below it never starts a wait that
+//! would outlive the call. A duration too large to add to the current instant (such as
+//! `Duration::MAX`) means no deadline.
+//!
+//! The client itself does not use these layers: its own call service owns the total
+//! deadline, the retries and the per-attempt deadline together (see `docs/architecture.md`).
+//! They are here for stacks you assemble yourself.
 //!
 //! ```
 //! use std::time::Duration;
@@ -31,7 +35,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -86,35 +89,6 @@ pub struct Timeout<S> {
     layer: TimeoutLayer,
 }
 
-/// What the attempts of one call have done so far, shared between the total-timeout layer
-/// (which reports it when time runs out) and the retry layer (which writes it).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AttemptLog(Arc<Mutex<AttemptState>>);
-
-#[derive(Debug, Default)]
-pub(crate) struct AttemptState {
-    pub(crate) attempts: u32,
-    pub(crate) last_error: Option<Error>,
-}
-
-impl AttemptLog {
-    /// Counts an attempt about to be sent.
-    pub(crate) fn attempt_started(&self) {
-        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        state.attempts += 1;
-    }
-
-    /// Keeps the error of an attempt that is going to be retried.
-    pub(crate) fn attempt_failed(&self, error: Error) {
-        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        state.last_error = Some(error);
-    }
-
-    fn take(&self) -> AttemptState {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
-
 impl<S> Service<HttpRequest> for Timeout<S>
 where
     S: Service<HttpRequest, Error = Error>,
@@ -134,38 +108,22 @@ where
             TimeoutKind::Attempt => options.and_then(|o| o.attempt_timeout),
         }
         .or(self.layer.default);
-        let Some(duration) = duration else {
-            return ResponseFuture {
-                inner: self.inner.call(req),
-                sleep: None,
-                kind: self.layer.kind,
-                duration,
-                log: None,
-            };
-        };
-        let mut deadline = Instant::now() + duration;
-        let mut log = None;
+        // A duration too large for an `Instant` means no limit.
+        let mut deadline = duration.and_then(|d| Instant::now().checked_add(d));
         if self.layer.kind == TimeoutKind::Total {
-            // A deadline set further out is kept when it comes first, and its log is shared.
-            let attempts = match req.extensions().get::<Deadline>() {
-                Some(outer) => {
-                    deadline = deadline.min(outer.instant);
-                    outer.log.clone()
-                }
-                None => AttemptLog::default(),
-            };
-            req.extensions_mut().insert(Deadline {
-                instant: deadline,
-                log: attempts.clone(),
-            });
-            log = Some(attempts);
+            // A deadline set further out is kept when it comes first.
+            if let Some(outer) = req.extensions().get::<Deadline>() {
+                deadline = Some(deadline.map_or(outer.instant, |d| d.min(outer.instant)));
+            }
+            if let Some(instant) = deadline {
+                req.extensions_mut().insert(Deadline { instant });
+            }
         }
         ResponseFuture {
             inner: self.inner.call(req),
-            sleep: Some(tokio::time::sleep_until(deadline)),
+            sleep: deadline.map(tokio::time::sleep_until),
             kind: self.layer.kind,
-            duration: Some(duration),
-            log,
+            duration: duration.unwrap_or_default(),
         }
     }
 }
@@ -178,8 +136,7 @@ pin_project! {
         #[pin]
         sleep: Option<Sleep>,
         kind: TimeoutKind,
-        duration: Option<Duration>,
-        log: Option<AttemptLog>,
+        duration: Duration,
     }
 }
 
@@ -194,20 +151,11 @@ where
         if let Poll::Ready(out) = this.inner.poll(cx) {
             return Poll::Ready(out);
         }
-        let expired = this
-            .sleep
-            .as_pin_mut()
-            .is_some_and(|sleep| sleep.poll(cx).is_ready());
-        match expired {
-            true => {
-                let mut err = TimeoutError::new(*this.kind, this.duration.unwrap_or_default());
-                if let Some(log) = this.log.as_ref() {
-                    let state = log.take();
-                    err.attempts = state.attempts.max(1);
-                    err.last_error = state.last_error;
-                }
-                Poll::Ready(Err(Error::Timeout(Box::new(err))))
-            }
+        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err(Error::Timeout(Box::new(TimeoutError::new(
+                *this.kind,
+                *this.duration,
+            ))))),
             _ => Poll::Pending,
         }
     }

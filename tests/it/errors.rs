@@ -51,9 +51,11 @@ async fn clerk_errors_with_several_items_and_a_trace_id() {
     assert!(!err.is_retryable() && !err.is_not_found());
     let text = err.to_string();
     assert!(
-        text.contains("422") && text.contains("identifier is invalid") && text.contains("7f3c9a"),
+        text.contains("422") && text.contains("is invalid") && text.contains("7f3c9a"),
         "{text}"
     );
+    assert!(!text.contains("identifier is invalid"), "{text}");
+    assert!(format!("{err:#}").contains("identifier is invalid"));
 }
 
 #[tokio::test]

@@ -186,3 +186,96 @@ async fn a_trace_layer_does_not_print_the_secret() {
     );
     assert!(!logged.contains(KEY));
 }
+
+/// Call layers see each call once, above the retries and the total timeout; attempt layers see
+/// every attempt. Neither sees the secret key.
+#[tokio::test(start_paused = true)]
+async fn call_layers_see_the_whole_call_and_attempt_layers_each_attempt() {
+    let (builder, mut handle) = mock_builder();
+    let calls = Seen::default();
+    let attempts = Seen::default();
+    let client = builder
+        .retry(RetryConfig::default().backoff(Duration::from_millis(10), Duration::from_millis(50)))
+        .call_layer(recording(calls.clone()))
+        .layer(recording(attempts.clone()))
+        .build()
+        .unwrap();
+
+    let call = tokio::spawn(async move {
+        client
+            .allowlist_identifiers()
+            .list(ListAllowlistIdentifiers::new())
+            .await
+    });
+    for status in [503, 429] {
+        let (_req, send) = handle.next_request().await.unwrap();
+        respond(send, status, "");
+    }
+    let (_req, send) = handle.next_request().await.unwrap();
+    respond(send, 200, "[]");
+    assert!(call.await.unwrap().is_ok());
+
+    let calls = calls.0.lock().unwrap().clone();
+    let attempts = attempts.0.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "one call: {calls:?}");
+    assert_eq!(attempts.len(), 3, "three attempts: {attempts:?}");
+    let list = Operation::new("ListAllowlistIdentifiers", true);
+    assert_eq!(calls[0].0, Some(list));
+    assert_eq!(
+        calls[0].1, "/allowlist_identifiers",
+        "relative, as the call was built"
+    );
+    for (op, _uri, keyed) in calls.iter().chain(&attempts) {
+        assert_eq!(*op, Some(list));
+        assert!(!keyed, "no layer of the user's sees the key");
+    }
+}
+
+/// A call layer that fails the call turns into `Error::Middleware`, and one that limits
+/// concurrency holds whole calls back (retries included), not attempts.
+#[tokio::test(start_paused = true)]
+async fn a_call_layer_limits_whole_calls() {
+    let (builder, mut handle) = mock_builder();
+    let client = builder
+        .retry(RetryConfig::default().backoff(Duration::from_millis(10), Duration::from_millis(50)))
+        .call_layer(ConcurrencyLimitLayer::new(1))
+        .build()
+        .unwrap();
+    let c1 = client.clone();
+    let first = tokio::spawn(async move {
+        c1.allowlist_identifiers()
+            .list(ListAllowlistIdentifiers::new())
+            .await
+    });
+    let (_req, send) = handle.next_request().await.unwrap();
+    let c2 = client.clone();
+    let second = tokio::spawn(async move {
+        c2.allowlist_identifiers()
+            .list(ListAllowlistIdentifiers::new())
+            .await
+    });
+    // The first call's retry goes out before the second call's first attempt.
+    respond(send, 503, "");
+    let (_req, send) = handle.next_request().await.unwrap();
+    respond(send, 200, "[]");
+    assert!(first.await.unwrap().is_ok());
+    let (_req, send) = handle.next_request().await.unwrap();
+    respond(send, 200, "[]");
+    assert!(second.await.unwrap().is_ok());
+
+    let failing = mock_builder()
+        .0
+        .call_layer(tower::layer::layer_fn(|_inner: HttpService| {
+            tower::service_fn(|_req: HttpRequest| async {
+                Err::<clerk_tower::HttpResponse, _>("refused by my call layer")
+            })
+        }))
+        .build()
+        .unwrap();
+    let err = failing
+        .allowlist_identifiers()
+        .list(ListAllowlistIdentifiers::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, clerk_tower::Error::Middleware(_)), "{err:?}");
+}

@@ -1,0 +1,281 @@
+//! One whole call: the total deadline, the retry loop and the per-attempt deadline, in one
+//! service whose future owns the call's state (attempt count, last error, time left).
+//!
+//! Keeping the three together is what lets every wait be checked against the time left, lets
+//! a total timeout report how many attempts it cut short and why the last one failed, and
+//! lets one tracing span cover the whole call, without any state shared between layers.
+//!
+//! The retry rules themselves are [`ClerkRetryPolicy`]'s; this loop asks it after each failed
+//! attempt.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+use tower_service::Service;
+
+use super::retry::{ClerkRetryPolicy, Decision};
+use crate::error::{TimeoutError, TimeoutKind};
+use crate::http::AttemptCount;
+use crate::trace::{self, CallSpan};
+use crate::{Deadline, Error, HttpRequest, HttpResponse, Operation, RequestOptions};
+
+/// The client's call service: see the [module docs](self).
+#[derive(Clone, Debug)]
+pub(crate) struct Call<S> {
+    inner: S,
+    policy: ClerkRetryPolicy,
+    timeout: Option<Duration>,
+    attempt_timeout: Option<Duration>,
+}
+
+impl<S> Call<S> {
+    pub(crate) fn new(
+        inner: S,
+        policy: ClerkRetryPolicy,
+        timeout: Option<Duration>,
+        attempt_timeout: Option<Duration>,
+    ) -> Self {
+        Self {
+            inner,
+            policy,
+            timeout,
+            attempt_timeout,
+        }
+    }
+}
+
+/// `now + duration`, or `None` ("no limit") when that instant cannot be represented.
+fn instant_after(now: Instant, duration: Duration) -> Option<Instant> {
+    now.checked_add(duration)
+}
+
+impl<S> Service<HttpRequest> for Call<S>
+where
+    S: Service<HttpRequest, Response = HttpResponse, Error = Error> + Clone,
+{
+    type Response = HttpResponse;
+    type Error = Error;
+    type Future = CallFuture<S>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: HttpRequest) -> CallFuture<S> {
+        let now = Instant::now();
+        let extensions = req.extensions();
+        let options = extensions.get::<RequestOptions>().copied();
+        let operation = extensions.get::<Operation>().copied();
+        let idempotent = operation.map_or_else(|| req.method().is_idempotent(), |op| op.idempotent);
+        let max_retries = self.policy.max_retries(options.as_ref());
+        let total = options.and_then(|o| o.timeout).or(self.timeout);
+        let mut deadline = total.and_then(|d| instant_after(now, d));
+        // A deadline set further out (by a layer of the user's above us) is kept if earlier.
+        if let Some(outer) = extensions.get::<Deadline>() {
+            deadline = Some(deadline.map_or(outer.instant, |d| d.min(outer.instant)));
+        }
+        if let Some(instant) = deadline {
+            req.extensions_mut().insert(Deadline { instant });
+        }
+        let attempt_timeout = options
+            .and_then(|o| o.attempt_timeout)
+            .or(self.attempt_timeout);
+
+        let span = trace::call_span(operation, req.method());
+
+        let retry_copy = (max_retries > 0).then(|| req.clone());
+        let timeout = attempt_sleep(now, attempt_timeout, deadline);
+        // The first attempt starts here: inside the call's span, like the ones that follow.
+        let first = span.in_scope(|| self.inner.call(req));
+        CallFuture {
+            state: State::Attempt {
+                future: first,
+                timeout,
+            },
+            inner: self.inner.clone(),
+            request: retry_copy,
+            policy: self.policy.clone(),
+            idempotent,
+            max_retries,
+            total,
+            deadline,
+            attempt_timeout,
+            last_error: None,
+            span,
+            deadline_sleep: deadline.map(tokio::time::sleep_until),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of one call through the client's stack.
+    pub(crate) struct CallFuture<S>
+    where
+        S: Service<HttpRequest>,
+    {
+        inner: S,
+        // The request to send again, `None` when no retry is allowed.
+        request: Option<HttpRequest>,
+        policy: ClerkRetryPolicy,
+        idempotent: bool,
+        max_retries: u32,
+        total: Option<Duration>,
+        deadline: Option<Instant>,
+        attempt_timeout: Option<Duration>,
+        last_error: Option<Error>,
+        span: CallSpan,
+        #[pin]
+        deadline_sleep: Option<Sleep>,
+        #[pin]
+        state: State<S::Future>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Attempt { #[pin] future: F, #[pin] timeout: Option<Sleep> },
+        Backoff { #[pin] sleep: Sleep },
+        Ready,
+        Done,
+    }
+}
+
+impl<S> Future for CallFuture<S>
+where
+    S: Service<HttpRequest, Response = HttpResponse, Error = Error>,
+{
+    type Output = Result<HttpResponse, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let _entered = this.span.enter();
+        loop {
+            // The call's deadline first: it ends the call whatever the attempt is doing.
+            if let Some(sleep) = this.deadline_sleep.as_mut().as_pin_mut() {
+                if sleep.poll(cx).is_ready() {
+                    // An attempt in flight counts; between attempts, only the finished ones.
+                    let in_flight =
+                        matches!(this.state.as_mut().project(), StateProj::Attempt { .. });
+                    this.state.set(State::Done);
+                    let mut err =
+                        TimeoutError::new(TimeoutKind::Total, this.total.unwrap_or_default());
+                    err.attempts = this
+                        .policy
+                        .attempts()
+                        .saturating_add(u32::from(in_flight))
+                        .max(1);
+                    err.last_error = this.last_error.take();
+                    let attempts = err.attempts;
+                    let err = Error::Timeout(Box::new(err));
+                    trace::finished(this.span, attempts, Err(&err));
+                    return Poll::Ready(Err(err));
+                }
+            }
+            match this.state.as_mut().project() {
+                StateProj::Attempt { future, timeout } => {
+                    let result = match future.poll(cx) {
+                        Poll::Ready(result) => result,
+                        Poll::Pending => match timeout.as_pin_mut().map(|s| s.poll(cx)) {
+                            Some(Poll::Ready(())) => {
+                                let after = this.attempt_timeout.unwrap_or_default();
+                                Err(Error::Timeout(Box::new(TimeoutError::new(
+                                    TimeoutKind::Attempt,
+                                    after,
+                                ))))
+                            }
+                            _ => return Poll::Pending,
+                        },
+                    };
+                    let mut err = match result {
+                        Ok(mut res) => {
+                            this.policy.succeeded();
+                            let attempts = this.policy.attempts();
+                            if attempts > 1 {
+                                // For a body that fails to decode above us: say how many it took.
+                                res.extensions_mut().insert(AttemptCount(attempts));
+                            }
+                            this.state.set(State::Done);
+                            trace::finished(this.span, attempts, Ok(&res));
+                            return Poll::Ready(Ok(res));
+                        }
+                        Err(err) => err,
+                    };
+                    let remaining = this
+                        .deadline
+                        .map(|d| d.saturating_duration_since(Instant::now()));
+                    let decision =
+                        this.policy
+                            .decide(&err, *this.idempotent, *this.max_retries, remaining);
+                    match decision {
+                        Decision::Retry { wait, reason } if this.request.is_some() => {
+                            trace::retrying(this.policy.attempts(), reason, wait, &err);
+                            *this.last_error = Some(err);
+                            this.state.set(State::Backoff {
+                                sleep: tokio::time::sleep(wait),
+                            });
+                        }
+                        _ => {
+                            err.set_attempts(this.policy.attempts());
+                            this.state.set(State::Done);
+                            trace::finished(this.span, this.policy.attempts(), Err(&err));
+                            return Poll::Ready(Err(err));
+                        }
+                    }
+                }
+                StateProj::Backoff { sleep } => {
+                    std::task::ready!(sleep.poll(cx));
+                    this.state.set(State::Ready);
+                }
+                StateProj::Ready => {
+                    if let Err(mut err) = std::task::ready!(this.inner.poll_ready(cx)) {
+                        err.set_attempts(this.policy.attempts());
+                        this.state.set(State::Done);
+                        trace::finished(this.span, this.policy.attempts(), Err(&err));
+                        return Poll::Ready(Err(err));
+                    }
+                    let Some(request) = this.request.as_ref() else {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(polled_after_completion()));
+                    };
+                    // Keep a copy while another retry may follow; the last one takes it.
+                    let more = this.policy.attempts() < *this.max_retries;
+                    let request = if more {
+                        request.clone()
+                    } else {
+                        match this.request.take() {
+                            Some(request) => request,
+                            None => return Poll::Ready(Err(polled_after_completion())),
+                        }
+                    };
+                    let future = this.inner.call(request);
+                    let timeout =
+                        attempt_sleep(Instant::now(), *this.attempt_timeout, *this.deadline);
+                    this.state.set(State::Attempt { future, timeout });
+                }
+                StateProj::Done => return Poll::Ready(Err(polled_after_completion())),
+            }
+        }
+    }
+}
+
+/// The per-attempt deadline's timer, when the attempt timeout comes before the call's.
+fn attempt_sleep(
+    now: Instant,
+    attempt_timeout: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Option<Sleep> {
+    let at = instant_after(now, attempt_timeout?)?;
+    match deadline {
+        Some(deadline) if deadline <= at => None,
+        _ => Some(tokio::time::sleep_until(at)),
+    }
+}
+
+fn polled_after_completion() -> Error {
+    Error::invalid_request("future", "polled after completion")
+}
