@@ -69,6 +69,20 @@ async fn a_huge_retry_after_ends_the_call_with_the_servers_error() {
     }
 }
 
+/// The next request the client sends, or a failure when none comes (a call that panicked
+/// sends none; with paused time, the wait is instant).
+async fn next_request(
+    handle: &mut MockHandle,
+) -> (
+    HttpRequest,
+    tower_test::mock::SendResponse<clerk_tower::HttpResponse>,
+) {
+    tokio::time::timeout(Duration::from_secs(60), handle.next_request())
+        .await
+        .expect("the call sent no request")
+        .expect("a request")
+}
+
 /// 2. Timeouts at the largest durations `build()` accepts mean "no limit", not a panic.
 #[tokio::test(start_paused = true)]
 async fn the_largest_timeouts_mean_no_limit() {
@@ -88,7 +102,7 @@ async fn the_largest_timeouts_mean_no_limit() {
                 .service::<ListAllowlistIdentifiers>()
                 .oneshot(ListAllowlistIdentifiers::new()),
         );
-        let (_req, send) = handle.next_request().await.expect("a request");
+        let (_req, send) = next_request(&mut handle).await;
         send.send_response(response(200, "[]"));
         let list = call.await.expect(name).expect(name);
         assert!(list.data.is_empty(), "{name}");
@@ -104,7 +118,7 @@ async fn the_largest_timeouts_mean_no_limit() {
                 .with_options(per_call)
                 .oneshot(ListAllowlistIdentifiers::new()),
         );
-        let (_req, send) = handle.next_request().await.expect("a request");
+        let (_req, send) = next_request(&mut handle).await;
         send.send_response(response(200, "[]"));
         assert!(call.await.expect("no panic").is_ok(), "{per_call:?}");
     }
