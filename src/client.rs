@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::api::AllowlistIdentifiers;
-use crate::endpoint::{Endpoint, EndpointService};
+use crate::operation::Operation;
+use crate::service::{CallBuilder, OperationService};
 use crate::stack::Stack;
 use crate::{ClientBuilder, Error, HttpService};
 
@@ -63,9 +64,22 @@ impl Client {
         ClientBuilder::new().load_env().build()
     }
 
-    /// The typed service for one endpoint: a `tower::Service<E>` going through the whole stack.
-    pub fn service<E: Endpoint>(&self) -> EndpointService<E> {
-        EndpointService::new(self.stack())
+    /// The typed service for one operation: a `tower::Service<O>` going through the whole
+    /// stack.
+    pub fn service<O: Operation>(&self) -> OperationService<O> {
+        OperationService::new(self.stack(), None)
+    }
+
+    /// A call of any operation, as the resource handles make them: await it to send it.
+    ///
+    /// ```no_run
+    /// use clerk_tower::api::ListAllowlistIdentifiers;
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let page = client.call(ListAllowlistIdentifiers::new().limit(5)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn call<O: Operation>(&self, request: O) -> CallBuilder<O> {
+        CallBuilder::new(self.clone(), request, None)
     }
 
     /// The whole stack as an HTTP service: requests with a path relative to the API root go
@@ -77,8 +91,8 @@ impl Client {
     }
 
     /// The allow-list identifiers resource.
-    pub fn allowlist_identifiers(&self) -> AllowlistIdentifiers<'_> {
-        AllowlistIdentifiers::new(self)
+    pub fn allowlist_identifiers(&self) -> AllowlistIdentifiers {
+        AllowlistIdentifiers::new(self.clone())
     }
 
     /// The base URL requests are sent to.

@@ -594,6 +594,15 @@ impl DecodeError {
 }
 
 impl DecodeError {
+    pub(crate) fn new(status: StatusCode, message: String, body: Bytes, attempts: u32) -> Self {
+        Self {
+            status,
+            message,
+            body,
+            attempts,
+        }
+    }
+
     /// A decode error for a JSON body that `error` refused.
     pub(crate) fn json(
         status: StatusCode,

@@ -24,37 +24,6 @@ pub type HttpResponse = http::Response<Full<Bytes>>;
 /// part of the stack below them), and what a custom transport becomes.
 pub type HttpService = tower::util::BoxCloneSyncService<HttpRequest, HttpResponse, Error>;
 
-/// Which Clerk operation a request belongs to, stored in the request's extensions.
-///
-/// Every request the client sends carries one, so user layers can key tracing, metrics and
-/// limits on it, and the retry layer knows whether repeating the request is safe.
-///
-/// ```
-/// use clerk_tower::{HttpRequest, Operation};
-///
-/// fn operation_name(req: &HttpRequest) -> &'static str {
-///     req.extensions().get::<Operation>().map_or("unknown", |op| op.name)
-/// }
-/// # let mut req = HttpRequest::default();
-/// # req.extensions_mut().insert(Operation::new("ListAllowlistIdentifiers", true));
-/// # assert_eq!(operation_name(&req), "ListAllowlistIdentifiers");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Operation {
-    /// The operation id from Clerk's OpenAPI spec, e.g. `"CreateAllowlistIdentifier"`.
-    pub name: &'static str,
-    /// Whether sending the request twice has the same effect as sending it once
-    /// (GET and DELETE are; a create is not).
-    pub idempotent: bool,
-}
-
-impl Operation {
-    /// An operation with the given spec name and idempotency.
-    pub const fn new(name: &'static str, idempotent: bool) -> Self {
-        Self { name, idempotent }
-    }
-}
-
 /// Per-call overrides of the client's defaults, carried in the request's extensions.
 ///
 /// Every field left unset falls back to the client's configuration.
@@ -166,14 +135,3 @@ impl Deadline {
 /// than one (so that a body that then fails to decode reports them all).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AttemptCount(pub(crate) u32);
-
-/// Takes the bytes out of a [`Full`] body (which is always ready: no waiting involved).
-pub(crate) fn body_bytes(mut body: Full<Bytes>) -> Bytes {
-    use http_body::Body as _;
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
-        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
-        _ => Bytes::new(),
-    }
-}

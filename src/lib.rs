@@ -43,11 +43,13 @@
 pub mod api;
 mod builder;
 mod client;
-pub mod endpoint;
 pub mod error;
 pub mod http;
 pub mod layer;
+pub mod list;
 pub mod models;
+pub mod operation;
+pub mod service;
 mod stack;
 mod trace;
 pub mod transport;
@@ -58,11 +60,11 @@ pub mod mock;
 
 pub use crate::builder::{ClientBuilder, DEFAULT_TIMEOUT};
 pub use crate::client::Client;
-pub use crate::endpoint::{Endpoint, EndpointService};
 pub use crate::error::{BoxError, Error};
-pub use crate::http::{
-    Deadline, HttpRequest, HttpResponse, HttpService, Operation, RequestOptions,
-};
+pub use crate::http::{Deadline, HttpRequest, HttpResponse, HttpService, RequestOptions};
+pub use crate::list::{Items, List, Pages, Paginate};
+pub use crate::operation::{Operation, OperationInfo};
+pub use crate::service::{CallBuilder, CallFuture, OperationFuture, OperationService};
 pub use crate::layer::RetryConfig;
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -40,11 +40,11 @@ mod enabled {
     use tracing::Span;
 
     use crate::layer::retry::RetryReason;
-    use crate::{Error, HttpResponse, Operation};
+    use crate::{Error, HttpResponse};
 
     /// The span of one call.
-    pub(crate) fn call_span(operation: Option<Operation>, method: &Method) -> CallSpan {
-        let name = operation.map_or("unknown", |op| op.name);
+    pub(crate) fn call_span(operation: Option<&'static str>, method: &Method) -> CallSpan {
+        let name = operation.unwrap_or("unknown");
         tracing::info_span!(
             target: "clerk_tower",
             "clerk.call",
@@ -144,7 +144,7 @@ mod disabled {
     use http::Method;
 
     use crate::layer::retry::RetryReason;
-    use crate::{Error, HttpResponse, Operation};
+    use crate::{Error, HttpResponse};
 
     /// No span: the feature `tracing` is off.
     #[derive(Debug, Clone, Default)]
@@ -163,7 +163,7 @@ mod disabled {
         }
     }
 
-    pub(crate) fn call_span(_operation: Option<Operation>, _method: &Method) -> CallSpan {
+    pub(crate) fn call_span(_operation: Option<&'static str>, _method: &Method) -> CallSpan {
         CallSpan
     }
 

@@ -2,39 +2,34 @@
 //! `DELETE /allowlist_identifiers/{identifier_id}`.
 //!
 //! ```no_run
-//! use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
-//!
 //! # async fn demo() -> Result<(), clerk_tower::Error> {
 //! let client = clerk_tower::Client::from_env()?;
 //! let allowlist = client.allowlist_identifiers();
-//! let created = allowlist.create(CreateAllowlistIdentifier::new("ada@example.com").notify(true)).await?;
-//! let page = allowlist.list(ListAllowlistIdentifiers::new().paginated(true).limit(50)).await?;
-//! println!("{} of {} identifiers", page.data.len(), page.total_count);
+//! let created = allowlist.create("ada@example.com").notify(true).await?;
+//! let page = allowlist.list().paginated(true).limit(50).await?;
+//! println!("{} of {:?} identifiers", page.data.len(), page.total_count);
+//! let everyone = allowlist.list().paginate().items().collect_all().await?;
 //! allowlist.delete(&created.id).await?;
 //! # Ok(()) }
 //! ```
 
-use std::fmt::Write as _;
-
-use bytes::Bytes;
-use http::Method;
 use serde::Serialize;
-use tower::ServiceExt;
 
-use crate::endpoint::push_path_segment;
-use crate::models::{AllowlistIdentifier, AllowlistIdentifierList, DeletedObject};
-use crate::{Client, Endpoint, Error, Operation, RequestOptions};
-
-const PATH: &str = "/allowlist_identifiers";
+use crate::list::{next_offset, Identified, List, Paginate, MAX_PAGE_SIZE};
+use crate::models::{AllowlistIdentifier, DeletedObject};
+use crate::operation::{
+    check_not_blank, check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
+};
+use crate::{CallBuilder, Client, Error, RequestOptions};
 
 /// The largest `limit` the API accepts (`LimitParameter` in the spec).
-pub const MAX_LIMIT: u32 = 500;
+pub const MAX_LIMIT: u32 = MAX_PAGE_SIZE;
 
 /// `GET /allowlist_identifiers`: list the identifiers allowed to sign up.
 ///
 /// Only the parameters you set are sent; Clerk's defaults apply to the rest (`limit` 10,
 /// `offset` 0). Without `paginated(true)` Clerk answers with a bare array of all identifiers;
-/// with it, with one page and `total_count`. Both decode into [`AllowlistIdentifierList`].
+/// with it, with one page and `total_count`. Both decode into [`List`].
 ///
 /// ```
 /// use clerk_tower::api::ListAllowlistIdentifiers;
@@ -62,74 +57,60 @@ impl ListAllowlistIdentifiers {
             offset: None,
         }
     }
+}
 
-    /// Sets `paginated`.
-    pub const fn paginated(mut self, paginated: bool) -> Self {
-        self.paginated = Some(paginated);
-        self
-    }
-
-    /// Sets `limit` (1..=500; anything else is refused before any I/O).
-    pub const fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// Sets `offset` (at most `i64::MAX`; anything larger is refused before any I/O).
-    pub const fn offset(mut self, offset: u64) -> Self {
-        self.offset = Some(offset);
-        self
+super::setters! {
+    ListAllowlistIdentifiers {
+        /// Sets `paginated`: `{data, total_count}` instead of a bare array of everything.
+        paginated: bool,
+        /// Sets `limit` (1..=500; anything else is refused before any I/O).
+        limit: u32,
+        /// Sets `offset` (at most `i64::MAX`; anything larger is refused before any I/O).
+        offset: u64,
     }
 }
 
-impl Endpoint for ListAllowlistIdentifiers {
-    type Output = AllowlistIdentifierList;
-    const OPERATION: Operation = Operation::new("ListAllowlistIdentifiers", true);
-    const METHOD: Method = Method::GET;
+impl Operation for ListAllowlistIdentifiers {
+    type Output = List<AllowlistIdentifier>;
+    const INFO: OperationInfo = OperationInfo::get("ListAllowlistIdentifiers", "/allowlist_identifiers");
 
-    fn static_path_and_query(&self) -> Option<&'static str> {
-        (*self == Self::new()).then_some(PATH)
+    fn validate(&self) -> Result<(), Error> {
+        check_range("limit", self.limit, 1, MAX_LIMIT)?;
+        // Clerk parses integers as signed 64-bit; a larger offset can only be refused.
+        check_range("offset", self.offset, 0, i64::MAX as u64)
     }
 
-    fn write_path_and_query(&self, out: &mut String) -> Result<(), Error> {
-        if let Some(limit) = self.limit {
-            if !(1..=MAX_LIMIT).contains(&limit) {
-                return Err(Error::invalid_request(
-                    "limit",
-                    format!("must be between 1 and {MAX_LIMIT}, got {limit}"),
-                ));
-            }
+    fn query(&self, query: &mut QueryWriter) {
+        query.opt("paginated", self.paginated);
+        query.opt("limit", self.limit);
+        query.opt("offset", self.offset);
+    }
+}
+
+impl Paginate for ListAllowlistIdentifiers {
+    type Item = AllowlistIdentifier;
+
+    fn first_page(self) -> Self {
+        Self {
+            paginated: Some(true),
+            limit: Some(self.limit.unwrap_or(MAX_PAGE_SIZE)),
+            offset: self.offset,
         }
-        if let Some(offset) = self.offset {
-            // Clerk parses integers as signed 64-bit; a larger offset can only be refused.
-            if offset > i64::MAX as u64 {
-                return Err(Error::invalid_request(
-                    "offset",
-                    format!("must be at most {}, got {offset}", i64::MAX),
-                ));
-            }
-        }
-        out.push_str(PATH);
-        let mut sep = '?';
-        if let Some(paginated) = self.paginated {
-            out.push(sep);
-            out.push_str(if paginated {
-                "paginated=true"
-            } else {
-                "paginated=false"
-            });
-            sep = '&';
-        }
-        if let Some(limit) = self.limit {
-            out.push(sep);
-            let _ = write!(out, "limit={limit}");
-            sep = '&';
-        }
-        if let Some(offset) = self.offset {
-            out.push(sep);
-            let _ = write!(out, "offset={offset}");
-        }
-        Ok(())
+    }
+
+    fn next_page(&self, page: &List<AllowlistIdentifier>) -> Option<Self> {
+        let limit = self.limit.unwrap_or(MAX_PAGE_SIZE);
+        let offset = next_offset(limit, self.offset.unwrap_or(0), page.data.len(), page.total_count)?;
+        Some(Self {
+            offset: Some(offset),
+            ..*self
+        })
+    }
+}
+
+impl Identified for AllowlistIdentifier {
+    fn id(&self) -> &str {
+        &self.id
     }
 }
 
@@ -165,35 +146,25 @@ impl CreateAllowlistIdentifier {
             notify: None,
         }
     }
+}
 
-    /// Sets `notify`.
-    pub fn notify(mut self, notify: bool) -> Self {
-        self.notify = Some(notify);
-        self
+super::setters! {
+    CreateAllowlistIdentifier {
+        /// Sets `notify`: send the identifier an invitation (e-mail and phone only).
+        notify: bool,
     }
 }
 
-impl Endpoint for CreateAllowlistIdentifier {
+impl Operation for CreateAllowlistIdentifier {
     type Output = AllowlistIdentifier;
-    const OPERATION: Operation = Operation::new("CreateAllowlistIdentifier", false);
-    const METHOD: Method = Method::POST;
+    const INFO: OperationInfo = OperationInfo::post("CreateAllowlistIdentifier", "/allowlist_identifiers");
 
-    fn static_path_and_query(&self) -> Option<&'static str> {
-        Some(PATH)
+    fn validate(&self) -> Result<(), Error> {
+        check_not_blank("identifier", &self.identifier)
     }
 
-    fn write_path_and_query(&self, out: &mut String) -> Result<(), Error> {
-        out.push_str(PATH);
-        Ok(())
-    }
-
-    fn body(&self) -> Result<Option<Bytes>, Error> {
-        if self.identifier.trim().is_empty() {
-            return Err(Error::invalid_request("identifier", "must not be empty"));
-        }
-        let body = serde_json::to_vec(self)
-            .map_err(|e| Error::invalid_request("identifier", e.to_string()))?;
-        Ok(Some(Bytes::from(body)))
+    fn body(&self) -> Result<RequestBody, Error> {
+        RequestBody::json(self)
     }
 }
 
@@ -216,45 +187,54 @@ impl DeleteAllowlistIdentifier {
     }
 }
 
-impl Endpoint for DeleteAllowlistIdentifier {
+impl Operation for DeleteAllowlistIdentifier {
     type Output = DeletedObject;
-    const OPERATION: Operation = Operation::new("DeleteAllowlistIdentifier", true);
-    const METHOD: Method = Method::DELETE;
+    const INFO: OperationInfo = OperationInfo::delete(
+        "DeleteAllowlistIdentifier",
+        "/allowlist_identifiers/{identifier_id}",
+    );
 
-    fn write_path_and_query(&self, out: &mut String) -> Result<(), Error> {
-        out.push_str(PATH);
-        push_path_segment(out, "identifier_id", &self.identifier_id)
+    fn path<'a>(&'a self, path: &mut PathParams<'a>) -> Result<(), Error> {
+        path.set("identifier_id", &self.identifier_id)
     }
 }
 
-/// The allow-list identifiers resource of a [`Client`]; get it from
-/// [`Client::allowlist_identifiers`].
+/// The allow-list identifiers resource; get it from [`Client::allowlist_identifiers`].
 ///
-/// Each method sends one call through the client's services (`oneshot` on a clone), so it is
-/// exactly what [`Client::service`] would do.
+/// It owns a clone of the client (one reference count): store it, clone it, move it into a
+/// task. Each method returns a [`CallBuilder`] to await.
+///
+/// ```no_run
+/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+/// let allowlist = client.allowlist_identifiers();
+/// let handle = tokio::spawn(async move { allowlist.list().await });
+/// let all = handle.await.expect("the task ran")?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
-pub struct AllowlistIdentifiers<'a> {
-    client: &'a Client,
+pub struct AllowlistIdentifiers {
+    client: Client,
     options: Option<RequestOptions>,
 }
 
-impl<'a> AllowlistIdentifiers<'a> {
-    pub(crate) fn new(client: &'a Client) -> Self {
+impl AllowlistIdentifiers {
+    pub(crate) fn new(client: Client) -> Self {
         Self {
             client,
             options: None,
         }
     }
 
-    /// Applies `options` (timeouts, retries) to the calls made through this handle.
+    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's
+    /// own [`CallBuilder::options`] replaces them).
     ///
     /// ```
     /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
     /// use std::time::Duration;
-    /// use clerk_tower::{api::ListAllowlistIdentifiers, RequestOptions};
+    /// use clerk_tower::RequestOptions;
     ///
     /// let quick = RequestOptions::new().timeout(Duration::from_secs(2)).retry(false);
-    /// let all = client.allowlist_identifiers().with_options(quick).list(ListAllowlistIdentifiers::new()).await?;
+    /// let all = client.allowlist_identifiers().with_options(quick).list().await?;
     /// # Ok(()) }
     /// ```
     pub fn with_options(mut self, options: RequestOptions) -> Self {
@@ -262,56 +242,43 @@ impl<'a> AllowlistIdentifiers<'a> {
         self
     }
 
-    async fn send<E: Endpoint>(&self, endpoint: E) -> Result<E::Output, Error> {
-        let mut svc = self.client.service::<E>();
-        if let Some(options) = self.options {
-            svc = svc.with_options(options);
-        }
-        svc.oneshot(endpoint).await
+    fn call<O: Operation>(&self, request: O) -> CallBuilder<O> {
+        CallBuilder::new(self.client.clone(), request, self.options)
     }
 
-    /// Lists identifiers; see [`ListAllowlistIdentifiers`].
+    /// Lists identifiers; see [`ListAllowlistIdentifiers`] for the parameters, and
+    /// [`CallBuilder::paginate`] to walk every page.
     ///
-    /// # Errors
-    /// [`Error::InvalidRequest`] for a `limit` outside 1..=500 (no I/O); otherwise any
+    /// Errors: [`Error::InvalidRequest`] for a `limit` outside 1..=500 (no I/O); otherwise any
     /// [`Error`] of a call.
-    pub async fn list(
-        &self,
-        request: ListAllowlistIdentifiers,
-    ) -> Result<AllowlistIdentifierList, Error> {
-        self.send(request).await
+    pub fn list(&self) -> CallBuilder<ListAllowlistIdentifiers> {
+        self.call(ListAllowlistIdentifiers::new())
     }
 
-    /// Adds an identifier; see [`CreateAllowlistIdentifier`].
+    /// Adds `identifier`; see [`CreateAllowlistIdentifier`].
     ///
-    /// # Errors
-    /// [`Error::InvalidRequest`] for an empty identifier (no I/O); [`Error::Api`] with Clerk's
-    /// 400/422 for an identifier Clerk refuses (malformed, already on the list).
-    pub async fn create(
-        &self,
-        request: CreateAllowlistIdentifier,
-    ) -> Result<AllowlistIdentifier, Error> {
-        self.send(request).await
+    /// Errors: [`Error::InvalidRequest`] for an empty identifier (no I/O); [`Error::Api`] with
+    /// Clerk's 400/422 for an identifier Clerk refuses (malformed, already on the list).
+    pub fn create(&self, identifier: impl Into<String>) -> CallBuilder<CreateAllowlistIdentifier> {
+        self.call(CreateAllowlistIdentifier::new(identifier))
     }
 
     /// Deletes the identifier with id `identifier_id`.
     ///
-    /// # Errors
-    /// [`Error::InvalidRequest`] for an empty id, `.` or `..` (no I/O); an [`Error::Api`] for
-    /// which [`Error::is_not_found`] holds when no such identifier exists.
-    pub async fn delete(&self, identifier_id: &str) -> Result<DeletedObject, Error> {
-        self.send(DeleteAllowlistIdentifier::new(identifier_id))
-            .await
+    /// Errors: [`Error::InvalidRequest`] for an empty id, `.` or `..` (no I/O); an
+    /// [`Error::Api`] for which [`Error::is_not_found`] holds when no such identifier exists.
+    pub fn delete(&self, identifier_id: impl Into<String>) -> CallBuilder<DeleteAllowlistIdentifier> {
+        self.call(DeleteAllowlistIdentifier::new(identifier_id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::operation::to_request;
 
-    fn path<E: Endpoint>(e: &E) -> Result<String, Error> {
-        let mut out = String::new();
-        e.write_path_and_query(&mut out).map(|()| out)
+    fn path<O: Operation>(op: &O) -> Result<String, Error> {
+        to_request(op, None).map(|req| req.uri().to_string())
     }
 
     #[test]
@@ -350,24 +317,43 @@ mod tests {
     }
 
     #[test]
-    fn create_body_has_only_spec_fields() {
-        let body = CreateAllowlistIdentifier::new("a@b.com")
-            .body()
-            .unwrap()
-            .unwrap();
-        assert_eq!(body, Bytes::from_static(br#"{"identifier":"a@b.com"}"#));
-        let body = CreateAllowlistIdentifier::new("a\"@b.com")
-            .notify(true)
-            .body()
-            .unwrap()
+    fn create_body_has_only_spec_fields_and_its_media_type() {
+        let req = to_request(&CreateAllowlistIdentifier::new("a@b.com"), None).unwrap();
+        assert_eq!(req.headers()[http::header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            req.body().clone().into_inner().unwrap_or_default(),
+            br#"{"identifier":"a@b.com"}"#.as_slice()
+        );
+        let req = to_request(&CreateAllowlistIdentifier::new("a\"@b.com").notify(true), None)
             .unwrap();
         assert_eq!(
-            body,
-            Bytes::from_static(br#"{"identifier":"a\"@b.com","notify":true}"#)
+            req.into_body().into_inner().unwrap_or_default(),
+            br#"{"identifier":"a\"@b.com","notify":true}"#.as_slice()
         );
         assert!(matches!(
-            CreateAllowlistIdentifier::new(" ").body(),
+            to_request(&CreateAllowlistIdentifier::new(" "), None),
             Err(Error::InvalidRequest(_))
         ));
+        let delete = to_request(&DeleteAllowlistIdentifier::new("a/b"), None).unwrap();
+        assert_eq!(delete.uri(), "/allowlist_identifiers/a%2Fb");
+        assert!(delete.headers().get(http::header::CONTENT_TYPE).is_none());
+    }
+
+    #[test]
+    fn paging_moves_by_offset_and_stops_on_a_short_page() {
+        let first = ListAllowlistIdentifiers::new().first_page();
+        assert_eq!((first.paginated, first.limit, first.offset), (Some(true), Some(500), None));
+        let custom = ListAllowlistIdentifiers::new().limit(2).first_page();
+        let full = List {
+            data: vec![AllowlistIdentifier::default(), AllowlistIdentifier::default()],
+            total_count: Some(5),
+        };
+        let second = custom.next_page(&full).unwrap();
+        assert_eq!((second.limit, second.offset), (Some(2), Some(2)));
+        let short = List {
+            data: vec![AllowlistIdentifier::default()],
+            total_count: Some(5),
+        };
+        assert!(second.next_page(&short).is_none());
     }
 }

@@ -1,8 +1,8 @@
 //! The Clerk resources this crate covers, one module per resource.
 //!
-//! Each operation is a request type implementing [`Endpoint`](crate::Endpoint); the
-//! resource handle (e.g. [`AllowlistIdentifiers`]) offers one async method per operation on
-//! top of the same services.
+//! Each operation is a request type implementing [`Operation`](crate::Operation); the
+//! resource handle (e.g. [`AllowlistIdentifiers`]) returns a [`CallBuilder`](crate::CallBuilder)
+//! per operation, which takes the optional parameters and is awaited.
 
 pub mod allowlist_identifiers;
 
@@ -10,3 +10,31 @@ pub use allowlist_identifiers::{
     AllowlistIdentifiers, CreateAllowlistIdentifier, DeleteAllowlistIdentifier,
     ListAllowlistIdentifiers,
 };
+
+/// Declares the setters of an operation's optional parameters twice from one list: on the
+/// request type (`ListAllowlistIdentifiers::new().limit(5)`) and on its call builder
+/// (`client.allowlist_identifiers().list().limit(5)`). Each field is an `Option` of the type
+/// given; the setter stores `Some(value)`.
+macro_rules! setters {
+    ($op:ident { $( $(#[$doc:meta])* $field:ident : $ty:ty ),* $(,)? }) => {
+        impl $op {
+            $(
+                $(#[$doc])*
+                pub fn $field(mut self, $field: $ty) -> Self {
+                    self.$field = Some($field.into());
+                    self
+                }
+            )*
+        }
+
+        impl $crate::CallBuilder<$op> {
+            $(
+                $(#[$doc])*
+                pub fn $field(self, $field: $ty) -> Self {
+                    self.map_request(|request| request.$field($field))
+                }
+            )*
+        }
+    };
+}
+pub(crate) use setters;

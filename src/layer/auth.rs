@@ -39,7 +39,9 @@ use http::HeaderValue;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{Error, HttpRequest};
+use crate::Error;
+#[cfg(test)]
+use crate::HttpRequest;
 
 /// Wraps services in [`Auth`].
 #[derive(Clone)]
@@ -159,9 +161,9 @@ impl<S: fmt::Debug> fmt::Debug for Auth<S> {
     }
 }
 
-impl<S> Service<HttpRequest> for Auth<S>
+impl<S, B> Service<http::Request<B>> for Auth<S>
 where
-    S: Service<HttpRequest>,
+    S: Service<http::Request<B>>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -171,7 +173,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: HttpRequest) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         if self.origin.matches(req.uri()) {
             req.headers_mut().insert(AUTHORIZATION, self.value.clone());
         } else {

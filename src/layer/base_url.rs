@@ -36,7 +36,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::OrError;
-use crate::{Error, HttpRequest};
+use crate::Error;
 
 /// The default base URL: Clerk's production Backend API.
 pub const DEFAULT_BASE_URL: &str = "https://api.clerk.com/v1";
@@ -158,9 +158,9 @@ pub struct BaseUrl<S> {
     base: BaseUrlLayer,
 }
 
-impl<S> Service<HttpRequest> for BaseUrl<S>
+impl<S, B> Service<http::Request<B>> for BaseUrl<S>
 where
-    S: Service<HttpRequest, Error = Error>,
+    S: Service<http::Request<B>, Error = Error>,
 {
     type Response = S::Response;
     type Error = Error;
@@ -170,7 +170,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: HttpRequest) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         if req.uri().scheme().is_none() {
             let joined = match req.uri().path_and_query() {
                 Some(pq) => self.base.join(pq.as_str()),

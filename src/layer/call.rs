@@ -21,7 +21,7 @@ use super::retry::{ClerkRetryPolicy, Decision};
 use crate::error::{TimeoutError, TimeoutKind};
 use crate::http::AttemptCount;
 use crate::trace::{self, CallSpan};
-use crate::{Deadline, Error, HttpRequest, HttpResponse, Operation, RequestOptions};
+use crate::{Deadline, Error, HttpRequest, HttpResponse, OperationInfo, RequestOptions};
 
 /// The client's call service: see the [module docs](self).
 #[derive(Clone, Debug)]
@@ -69,8 +69,9 @@ where
         let now = Instant::now();
         let extensions = req.extensions();
         let options = extensions.get::<RequestOptions>().copied();
-        let operation = extensions.get::<Operation>().copied();
+        let operation = extensions.get::<OperationInfo>();
         let idempotent = operation.map_or_else(|| req.method().is_idempotent(), |op| op.idempotent);
+        let operation_id = operation.map(|op| op.id);
         let max_retries = self.policy.max_retries(options.as_ref());
         let total = options.and_then(|o| o.timeout).or(self.timeout);
         let mut deadline = total.and_then(|d| instant_after(now, d));
@@ -85,7 +86,7 @@ where
             .and_then(|o| o.attempt_timeout)
             .or(self.attempt_timeout);
 
-        let span = trace::call_span(operation, req.method());
+        let span = trace::call_span(operation_id, req.method());
 
         let retry_copy = (max_retries > 0).then(|| req.clone());
         let timeout = attempt_sleep(now, attempt_timeout, deadline);

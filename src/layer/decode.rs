@@ -104,7 +104,7 @@ where
             return Poll::Ready(Ok(res));
         }
         let (parts, body) = res.into_parts();
-        let body = crate::http::body_bytes(body);
+        let body = body.into_inner().unwrap_or_default();
         Poll::Ready(Err(Error::Api(Box::new(ApiError::from_response(
             parts.status,
             &parts.headers,

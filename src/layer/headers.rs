@@ -1,5 +1,6 @@
-//! Sets the headers every Clerk request carries: `User-Agent`, `Accept: application/json`,
-//! `Clerk-API-Version`, and `Content-Type: application/json` when the request has a body.
+//! Sets the headers every Clerk request carries: `User-Agent`, `Accept: application/json` and
+//! `Clerk-API-Version`. (`Content-Type` comes with the body: see
+//! [`RequestBody`](crate::operation::RequestBody).) Works for any request body type.
 //!
 //! Every value is built once, when the layer is made; a call only clones them (a reference
 //! count, or a copy of a static string).
@@ -21,13 +22,14 @@
 
 use std::task::{Context, Poll};
 
-use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderName, HeaderValue};
-use http_body::Body as _;
+use http::header::{ACCEPT, USER_AGENT};
+use http::{HeaderName, HeaderValue, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{Error, HttpRequest};
+use crate::Error;
+#[cfg(test)]
+use crate::HttpRequest;
 
 /// The header that selects the Backend API version.
 pub const CLERK_API_VERSION: HeaderName = HeaderName::from_static("clerk-api-version");
@@ -90,9 +92,9 @@ pub struct DefaultHeaders<S> {
     layer: DefaultHeadersLayer,
 }
 
-impl<S> Service<HttpRequest> for DefaultHeaders<S>
+impl<S, B> Service<Request<B>> for DefaultHeaders<S>
 where
-    S: Service<HttpRequest>,
+    S: Service<Request<B>>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -102,17 +104,11 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: HttpRequest) -> Self::Future {
-        let has_body = req.body().size_hint().exact() != Some(0);
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let headers = req.headers_mut();
         headers.insert(USER_AGENT, self.layer.user_agent.clone());
         headers.insert(ACCEPT, APPLICATION_JSON);
         headers.insert(CLERK_API_VERSION, self.layer.api_version.clone());
-        if has_body {
-            headers.insert(CONTENT_TYPE, APPLICATION_JSON);
-        } else {
-            headers.remove(CONTENT_TYPE);
-        }
         self.inner.call(req)
     }
 }
@@ -125,7 +121,7 @@ mod tests {
     use tower::ServiceExt;
 
     #[tokio::test]
-    async fn sets_headers_and_content_type_only_with_a_body() {
+    async fn sets_headers_for_any_body_and_leaves_content_type_alone() {
         let svc = DefaultHeadersLayer::new(None, DEFAULT_API_VERSION)
             .unwrap()
             .layer(tower::service_fn(|req: HttpRequest| async move {
@@ -135,12 +131,28 @@ mod tests {
         assert_eq!(get.headers()[USER_AGENT], CRATE_USER_AGENT);
         assert_eq!(get.headers()[ACCEPT], "application/json");
         assert_eq!(get.headers()[CLERK_API_VERSION], "2026-05-12");
-        assert!(get.headers().get(CONTENT_TYPE).is_none());
+        assert!(get.headers().get(http::header::CONTENT_TYPE).is_none());
 
-        let post = HttpRequest::new(Full::new(Bytes::from_static(b"{}")));
+        let mut post = HttpRequest::new(Full::new(Bytes::from_static(b"--b--")));
+        post.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("multipart/form-data; boundary=b"),
+        );
         let post = svc.oneshot(post).await.unwrap();
-        assert_eq!(post.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(
+            post.headers()[http::header::CONTENT_TYPE],
+            "multipart/form-data; boundary=b"
+        );
         assert_eq!(post.headers().get_all(USER_AGENT).iter().count(), 1);
+
+        // Any body type: a string body here.
+        let plain = DefaultHeadersLayer::new(Some("app/1"), DEFAULT_API_VERSION)
+            .unwrap()
+            .layer(tower::service_fn(|req: Request<String>| async move {
+                Ok::<_, Error>(req)
+            }));
+        let sent = plain.oneshot(Request::new(String::new())).await.unwrap();
+        assert!(sent.headers()[USER_AGENT].to_str().unwrap().starts_with("app/1 "));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! [`ClerkRetryPolicy`] is a [`tower::retry::Policy`] over [`HttpRequest`] /
 //! [`HttpResponse`] / [`Error`]. It decides from what happened and from the request's
-//! [`Operation`] (is it idempotent?):
+//! [`OperationInfo`] (is it idempotent?):
 //!
 //! | outcome | retried? | delay |
 //! |---|---|---|
@@ -46,7 +46,7 @@ use tower::util::rng::{HasherRng, Rng};
 
 use crate::error::{TimeoutKind, TransportErrorKind};
 use crate::http::AttemptCount;
-use crate::{Deadline, Error, HttpRequest, HttpResponse, Operation, RequestOptions};
+use crate::{Deadline, Error, HttpRequest, HttpResponse, OperationInfo, RequestOptions};
 
 /// How the client retries; set it with [`ClientBuilder::retry`](crate::ClientBuilder::retry).
 ///
@@ -419,7 +419,7 @@ impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
         };
         let extensions = req.extensions();
         let idempotent = extensions
-            .get::<Operation>()
+            .get::<OperationInfo>()
             .map_or_else(|| req.method().is_idempotent(), |op| op.idempotent);
         let max_retries = self.max_retries(extensions.get::<RequestOptions>());
         let remaining = extensions.get::<Deadline>().map(Deadline::remaining);

@@ -636,7 +636,10 @@ impl State {
                 .skip(params.offset)
                 .take(params.limit)
                 .collect();
-            self.json_ok(&AllowlistIdentifierList { data, total_count })
+            self.json_ok(&AllowlistIdentifierList {
+                data,
+                total_count: Some(total_count),
+            })
         } else {
             self.json_ok(&all)
         }

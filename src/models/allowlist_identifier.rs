@@ -1,9 +1,6 @@
 //! `AllowlistIdentifier`: an e-mail address, phone number or web3 wallet allowed to sign up.
 
-use std::fmt;
-
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::{null_as_default, open_enum};
 
@@ -32,7 +29,8 @@ open_enum! {
     /// assert_eq!(known, IdentifierType::EmailAddress);
     /// // A value added by Clerk after this crate was released is kept, not an error:
     /// let newer: IdentifierType = serde_json::from_str(r#""passkey""#).unwrap();
-    /// assert_eq!(newer, IdentifierType::Unknown("passkey".into()));
+    /// assert!(newer.is_unknown());
+    /// assert_eq!(newer.as_str(), "passkey");
     /// ```
     pub enum IdentifierType {
         /// `"email_address"`.
@@ -47,7 +45,7 @@ open_enum! {
 impl Default for IdentifierType {
     /// An empty `Unknown`: what a response that leaves the field out decodes to.
     fn default() -> Self {
-        IdentifierType::Unknown(String::new())
+        IdentifierType::Unknown(super::UnknownValue::default())
     }
 }
 
@@ -55,7 +53,7 @@ impl Default for IdentifierType {
 ///
 /// The spec marks no field as required. Fields Clerk always sends decode to their default
 /// (`""`, `0`) when missing or `null`; fields that are genuinely optional are `Option`s.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllowlistIdentifier {
     /// Always `allowlist_identifier`.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -83,98 +81,8 @@ pub struct AllowlistIdentifier {
     pub updated_at: i64,
 }
 
-/// A page of allow-list identifiers.
-///
-/// Clerk answers the list call with a bare JSON array, or with `{"data": [...],
-/// "total_count": N}` when `paginated=true`; both decode into this type. For a bare array,
-/// `total_count` is the array's length (all Clerk returned).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct AllowlistIdentifierList {
-    /// The identifiers on this page.
-    pub data: Vec<AllowlistIdentifier>,
-    /// How many identifiers exist in total (across all pages).
-    pub total_count: u64,
-}
-
-impl<'de> Deserialize<'de> for AllowlistIdentifierList {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor;
-
-        impl<'de> Visitor<'de> for ListVisitor {
-            type Value = AllowlistIdentifierList;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    "an array of allow-list identifiers or an object with `data` and `total_count`",
-                )
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut data = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(512));
-                while let Some(item) = seq.next_element()? {
-                    data.push(item);
-                }
-                let total_count = data.len() as u64;
-                Ok(AllowlistIdentifierList { data, total_count })
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut data: Option<Vec<AllowlistIdentifier>> = None;
-                let mut total_count: Option<u64> = None;
-                while let Some(key) = map.next_key::<Key>()? {
-                    match key {
-                        Key::Data => {
-                            if data.is_some() {
-                                return Err(de::Error::duplicate_field("data"));
-                            }
-                            data = Some(map.next_value()?);
-                        }
-                        Key::TotalCount => {
-                            if total_count.is_some() {
-                                return Err(de::Error::duplicate_field("total_count"));
-                            }
-                            total_count = Some(map.next_value()?);
-                        }
-                        Key::Other => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                let data = data.ok_or_else(|| de::Error::missing_field("data"))?;
-                let total_count = total_count.unwrap_or(data.len() as u64);
-                Ok(AllowlistIdentifierList { data, total_count })
-            }
-        }
-
-        enum Key {
-            Data,
-            TotalCount,
-            Other,
-        }
-
-        impl<'de> Deserialize<'de> for Key {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct KeyVisitor;
-                impl<'de> Visitor<'de> for KeyVisitor {
-                    type Value = Key;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str("a field name")
-                    }
-                    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-                        Ok(match v {
-                            "data" => Key::Data,
-                            "total_count" => Key::TotalCount,
-                            _ => Key::Other,
-                        })
-                    }
-                }
-                deserializer.deserialize_identifier(KeyVisitor)
-            }
-        }
-
-        deserializer.deserialize_any(ListVisitor)
-    }
-}
+/// A page (or the whole) of the allow-list, as the list operation returns it.
+pub type AllowlistIdentifierList = crate::list::List<AllowlistIdentifier>;
 
 #[cfg(test)]
 mod tests {
@@ -201,12 +109,11 @@ mod tests {
     fn unknown_values_and_fields_are_kept_or_ignored() {
         let json = r#"{"object":"allowlist_identifier_v2","id":"alid_2","identifier":"0xabc","identifier_type":"passkey","created_at":1,"updated_at":2,"brand_new":{"x":1}}"#;
         let a: AllowlistIdentifier = serde_json::from_str(json).unwrap();
-        assert_eq!(
-            a.object,
-            AllowlistObject::Unknown("allowlist_identifier_v2".into())
-        );
-        assert_eq!(a.identifier_type, IdentifierType::Unknown("passkey".into()));
+        assert!(a.object.is_unknown());
+        assert_eq!(a.object.as_str(), "allowlist_identifier_v2");
+        assert_eq!(a.identifier_type, IdentifierType::from("passkey"));
         assert!(a.identifier_type.is_unknown());
+        assert_eq!(a.identifier_type.as_str(), "passkey");
         let back: AllowlistIdentifier =
             serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
         assert_eq!(a, back);
@@ -221,7 +128,8 @@ mod tests {
         assert_eq!(a.invitation_id, None);
         assert_eq!(a.created_at, 0);
         assert_eq!(a.object, AllowlistObject::AllowlistIdentifier);
-        assert_eq!(a.identifier_type, IdentifierType::Unknown(String::new()));
+        assert!(a.identifier_type.is_unknown());
+        assert_eq!(a.identifier_type.as_str(), "");
     }
 
     #[test]
@@ -237,19 +145,13 @@ mod tests {
         let bare: AllowlistIdentifierList =
             serde_json::from_str(&format!("[{ONE},{ONE}]")).unwrap();
         assert_eq!(bare.data.len(), 2);
-        assert_eq!(bare.total_count, 2);
+        assert_eq!(bare.total_count, None);
         let paged: AllowlistIdentifierList = serde_json::from_str(&format!(
             r#"{{"data":[{ONE}],"total_count":25,"next":null}}"#
         ))
         .unwrap();
         assert_eq!(paged.data.len(), 1);
-        assert_eq!(paged.total_count, 25);
-        let reordered: AllowlistIdentifierList =
-            serde_json::from_str(&format!(r#"{{"total_count":7,"data":[{ONE}]}}"#)).unwrap();
-        assert_eq!(reordered.total_count, 7);
-        let round: AllowlistIdentifierList =
-            serde_json::from_str(&serde_json::to_string(&paged).unwrap()).unwrap();
-        assert_eq!(round, paged);
+        assert_eq!(paged.total_count, Some(25));
         let empty: AllowlistIdentifierList = serde_json::from_str("[]").unwrap();
         assert_eq!(empty, AllowlistIdentifierList::default());
     }

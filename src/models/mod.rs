@@ -1,9 +1,25 @@
 //! The data Clerk sends and receives, as Rust types.
 //!
 //! Models are forward compatible: unknown JSON fields are ignored, and an enum value this
-//! version of the crate does not know is kept as `Unknown(String)` instead of failing the whole
-//! response. Fields that are constant or enumerated (`object`, `identifier_type`) decode
-//! without a heap allocation.
+//! version of the crate does not know is kept in a sealed `Unknown(UnknownValue)` instead of
+//! failing the whole response. Fields that are constant or enumerated (`object`,
+//! `identifier_type`) decode without a heap allocation.
+//!
+//! # Why `Unknown` is sealed
+//!
+//! [`UnknownValue`] cannot be built or destructured outside this crate: code cannot match
+//! `Unknown("passkey")`. If it could, the release that learns `passkey` would decode it as a
+//! new known variant and that match arm would silently stop matching. What code can do keeps
+//! working across such a release: compare with `IdentifierType::from("passkey")` (which
+//! becomes the known variant at the same time as the decoded value does), or read
+//! [`as_str`](IdentifierType::as_str).
+//!
+//! # Ids are strings
+//!
+//! Ids (`alid_...`, `user_...`) are `String`s, not one newtype per resource. Clerk's spec gives
+//! every id the plain type `string`, so a generator cannot tell a user id from an organization
+//! id except by the field's name, and a newtype per name would turn every call site into a
+//! conversion without catching anything Clerk would not answer with a 404 at once.
 
 pub mod allowlist_identifier;
 pub mod deleted_object;
@@ -12,10 +28,31 @@ pub mod errors;
 pub use allowlist_identifier::{
     AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, IdentifierType,
 };
+pub use crate::list::List;
+
+/// An enum value this version of the crate does not know, kept as Clerk sent it.
+///
+/// It can be read ([`as_str`](Self::as_str), `Display`) but not built or destructured outside
+/// the crate; see the [module docs](self) for why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct UnknownValue(pub(crate) String);
+
+impl UnknownValue {
+    /// The value as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 pub use deleted_object::DeletedObject;
 pub use errors::{ClerkError, ClerkErrors};
 
-/// Declares a string enum whose unknown values are kept as `Unknown(String)`.
+/// Declares a string enum whose unknown values are kept as `Unknown(UnknownValue)`.
 macro_rules! open_enum {
     (
         $(#[$meta:meta])*
@@ -26,8 +63,9 @@ macro_rules! open_enum {
         #[non_exhaustive]
         pub enum $name {
             $( $(#[$vmeta])* $variant, )+
-            /// A value this version of the crate does not know, kept as sent.
-            Unknown(String),
+            /// A value this version of the crate does not know, kept as sent (sealed: read it
+            /// with [`as_str`](Self::as_str)).
+            Unknown($crate::models::UnknownValue),
         }
 
         impl $name {
@@ -35,7 +73,7 @@ macro_rules! open_enum {
             pub fn as_str(&self) -> &str {
                 match self {
                     $( $name::$variant => $value, )+
-                    $name::Unknown(s) => s,
+                    $name::Unknown(s) => s.as_str(),
                 }
             }
 
@@ -49,7 +87,7 @@ macro_rules! open_enum {
             fn from(s: &str) -> Self {
                 match s {
                     $( $value => $name::$variant, )+
-                    other => $name::Unknown(other.to_owned()),
+                    other => $name::Unknown($crate::models::UnknownValue(other.to_owned())),
                 }
             }
         }

@@ -1,0 +1,382 @@
+//! Lists and auto-pagination.
+//!
+//! [`List<T>`] is what every list operation returns: Clerk answers some lists with a bare JSON
+//! array and others (or the same one, with `paginated=true`) with `{"data": [...],
+//! "total_count": N}`; both decode into it.
+//!
+//! A list operation that implements [`Paginate`] can be walked page by page with
+//! [`CallBuilder::paginate`](crate::CallBuilder::paginate): [`Pages`] is a `Stream` of pages,
+//! [`Items`] a `Stream` of their items. Both also have an inherent `next()`, so a plain
+//! `while let` loop needs no stream library:
+//!
+//! ```no_run
+//! # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+//! let mut items = client.allowlist_identifiers().list().paginate().items();
+//! while let Some(identifier) = items.next().await {
+//!     println!("{}", identifier?.identifier);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Paging while the list changes
+//!
+//! Offset paging (`limit`/`offset`, up to 500 per page) reads a list that may change between
+//! two pages. Clerk lists allow-list identifiers newest first, so:
+//!
+//! - an identifier **added** while paging moves every older one down by one place: the next
+//!   page starts with an item already seen. The streams remember the ids they have yielded
+//!   and **never yield one id twice** (memory: one id per item yielded).
+//! - an identifier **deleted** from a page already read moves every later one up by one
+//!   place: the next page starts one item further on, and the item that moved across the
+//!   page boundary is **not yielded** at all. No offset-based reader can see it; if you need
+//!   every surviving item, page again until a pass yields nothing new, or read while nothing
+//!   deletes.
+//! - items added or deleted on pages not read yet are simply read or not read.
+//!
+//! The walk ends on an empty or short page, or once `offset` reaches `total_count`. Cursor
+//! paging (`starting_after`, as Clerk's user list has) fits the same trait: its
+//! [`Paginate::next_page`] takes the last item's id instead of an offset.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use tower::ServiceExt;
+
+use crate::operation::Operation;
+use crate::service::{CallFuture, OperationService};
+use crate::Error;
+
+/// The largest page Clerk serves (`LimitParameter`'s maximum in the spec).
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// One page of a list, or a whole list.
+///
+/// `total_count` is Clerk's count of all items across pages when it sends one (the
+/// `{data, total_count}` shape); `None` for a bare array, which says nothing about other
+/// pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct List<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// How many items exist across all pages, when Clerk says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<u64>,
+}
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        Self {
+            data: Vec::new(),
+            total_count: None,
+        }
+    }
+}
+
+impl<T> IntoIterator for List<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.data.into_iter()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor<T>(PhantomData<fn() -> T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+            type Value = List<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array or an object with `data` and `total_count`")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut data = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(512));
+                while let Some(item) = seq.next_element()? {
+                    data.push(item);
+                }
+                Ok(List {
+                    data,
+                    total_count: None,
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut data: Option<Vec<T>> = None;
+                let mut total_count: Option<u64> = None;
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Data => {
+                            if data.is_some() {
+                                return Err(de::Error::duplicate_field("data"));
+                            }
+                            data = Some(map.next_value()?);
+                        }
+                        Key::TotalCount => {
+                            if total_count.is_some() {
+                                return Err(de::Error::duplicate_field("total_count"));
+                            }
+                            total_count = map.next_value()?;
+                        }
+                        Key::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let data = data.ok_or_else(|| de::Error::missing_field("data"))?;
+                Ok(List { data, total_count })
+            }
+        }
+
+        enum Key {
+            Data,
+            TotalCount,
+            Other,
+        }
+
+        impl<'de> Deserialize<'de> for Key {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct KeyVisitor;
+                impl Visitor<'_> for KeyVisitor {
+                    type Value = Key;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a field name")
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+                        Ok(match v {
+                            "data" => Key::Data,
+                            "total_count" => Key::TotalCount,
+                            _ => Key::Other,
+                        })
+                    }
+                }
+                deserializer.deserialize_identifier(KeyVisitor)
+            }
+        }
+
+        deserializer.deserialize_any(ListVisitor(PhantomData))
+    }
+}
+
+/// An item with an id, which the pagination streams use to never yield an item twice.
+pub trait Identified {
+    /// The item's id (`alid_...`, `user_...`).
+    fn id(&self) -> &str;
+}
+
+/// A list operation that can be walked page by page.
+pub trait Paginate: Operation<Output = List<Self::Item>> + Clone {
+    /// What the list holds.
+    type Item: Identified + Send + 'static;
+
+    /// The request for the first page: the caller's request with what paging needs set (a
+    /// page size when none was set, the paginated shape).
+    fn first_page(self) -> Self;
+
+    /// The request for the page after `page` (which this request fetched), or `None` when
+    /// `page` was the last one.
+    fn next_page(&self, page: &List<Self::Item>) -> Option<Self>;
+}
+
+/// The offset of the page after one of `page_len` items fetched at `offset` with `limit`, or
+/// `None` when that page was the last: empty, short, or reaching `total_count`.
+pub fn next_offset(limit: u32, offset: u64, page_len: usize, total_count: Option<u64>) -> Option<u64> {
+    let len = u64::try_from(page_len).ok()?;
+    if len == 0 || len < u64::from(limit) {
+        return None;
+    }
+    let next = offset.checked_add(len)?;
+    match total_count {
+        Some(total) if next >= total => None,
+        _ => Some(next),
+    }
+}
+
+/// A `Stream` of pages; see the [module docs](self).
+pub struct Pages<O: Paginate> {
+    service: OperationService<O>,
+    next: Option<O>,
+    current: Option<O>,
+    in_flight: Option<Pin<Box<CallFuture<O>>>>,
+    seen: HashSet<String>,
+}
+
+// Nothing is pinned in place: the in-flight future is boxed.
+impl<O: Paginate> Unpin for Pages<O> {}
+
+impl<O: Paginate> fmt::Debug for Pages<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pages")
+            .field("operation", &O::INFO.id)
+            .field("in_flight", &self.in_flight.is_some())
+            .field("done", &(self.next.is_none() && self.in_flight.is_none()))
+            .field("seen", &self.seen.len())
+            .finish()
+    }
+}
+
+impl<O: Paginate> Pages<O> {
+    pub(crate) fn new(service: OperationService<O>, request: O) -> Self {
+        Self {
+            service,
+            next: Some(request.first_page()),
+            current: None,
+            in_flight: None,
+            seen: HashSet::new(),
+        }
+    }
+
+    /// The stream of items of these pages.
+    pub fn items(self) -> Items<O> {
+        Items {
+            pages: self,
+            buffer: VecDeque::new(),
+        }
+    }
+
+    /// The next page, `None` after the last one. After an error the stream ends.
+    pub async fn next(&mut self) -> Option<Result<List<O::Item>, Error>> {
+        std::future::poll_fn(|cx| self.poll_page(cx)).await
+    }
+
+    fn poll_page(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<List<O::Item>, Error>>> {
+        loop {
+            if let Some(future) = self.in_flight.as_mut() {
+                let result = std::task::ready!(future.as_mut().poll(cx));
+                self.in_flight = None;
+                let current = self.current.take();
+                let mut page = match result {
+                    Ok(page) => page,
+                    Err(err) => {
+                        self.next = None;
+                        return Poll::Ready(Some(Err(err)));
+                    }
+                };
+                self.next = current.and_then(|request| request.next_page(&page));
+                let seen = &mut self.seen;
+                page.data.retain(|item| seen.insert(item.id().to_owned()));
+                if page.data.is_empty() && self.next.is_some() {
+                    // Everything on it was yielded before (the list moved): read on.
+                    continue;
+                }
+                return Poll::Ready(Some(Ok(page)));
+            }
+            let Some(request) = self.next.take() else {
+                return Poll::Ready(None);
+            };
+            self.current = Some(request.clone());
+            let call = self.service.clone().oneshot(request);
+            self.in_flight = Some(Box::pin(call));
+        }
+    }
+}
+
+impl<O: Paginate> futures_core::Stream for Pages<O> {
+    type Item = Result<List<O::Item>, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_page(cx)
+    }
+}
+
+/// A `Stream` of the items of every page; see the [module docs](self).
+pub struct Items<O: Paginate> {
+    pages: Pages<O>,
+    buffer: VecDeque<O::Item>,
+}
+
+impl<O: Paginate> Unpin for Items<O> {}
+
+impl<O: Paginate> fmt::Debug for Items<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Items")
+            .field("pages", &self.pages)
+            .field("buffered", &self.buffer.len())
+            .finish()
+    }
+}
+
+impl<O: Paginate> Items<O> {
+    /// The next item, `None` after the last one. After an error the stream ends.
+    pub async fn next(&mut self) -> Option<Result<O::Item, Error>> {
+        std::future::poll_fn(|cx| self.poll_item(cx)).await
+    }
+
+    /// Every remaining item, or the first error.
+    ///
+    /// # Errors
+    /// The first error of a page call.
+    pub async fn collect_all(mut self) -> Result<Vec<O::Item>, Error> {
+        let mut all = Vec::new();
+        while let Some(item) = self.next().await {
+            all.push(item?);
+        }
+        Ok(all)
+    }
+
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<O::Item, Error>>> {
+        loop {
+            if let Some(item) = self.buffer.pop_front() {
+                return Poll::Ready(Some(Ok(item)));
+            }
+            match std::task::ready!(self.pages.poll_page(cx)) {
+                Some(Ok(page)) => self.buffer.extend(page.data),
+                Some(Err(err)) => return Poll::Ready(Some(Err(err))),
+                None => return Poll::Ready(None),
+            }
+        }
+    }
+}
+
+impl<O: Paginate> futures_core::Stream for Items<O> {
+    type Item = Result<O::Item, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_item(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_offsets() {
+        assert_eq!(next_offset(10, 0, 10, None), Some(10));
+        assert_eq!(next_offset(10, 0, 9, None), None, "short page");
+        assert_eq!(next_offset(10, 0, 0, None), None, "empty page");
+        assert_eq!(next_offset(10, 10, 10, Some(20)), None, "total reached");
+        assert_eq!(next_offset(10, 10, 10, Some(21)), Some(20));
+        assert_eq!(next_offset(10, u64::MAX - 5, 10, None), None, "no overflow");
+    }
+
+    #[test]
+    fn lists_decode_both_shapes() {
+        let bare: List<u32> = serde_json::from_str("[1,2]").unwrap();
+        assert_eq!(bare.data, vec![1, 2]);
+        assert_eq!(bare.total_count, None);
+        let paged: List<u32> =
+            serde_json::from_str(r#"{"data":[1],"total_count":25,"next":null}"#).unwrap();
+        assert_eq!(paged.total_count, Some(25));
+        let reordered: List<u32> =
+            serde_json::from_str(r#"{"total_count":7,"data":[3]}"#).unwrap();
+        assert_eq!((reordered.data, reordered.total_count), (vec![3], Some(7)));
+        let null_total: List<u32> =
+            serde_json::from_str(r#"{"data":[],"total_count":null}"#).unwrap();
+        assert_eq!(null_total.total_count, None);
+        let round: List<u32> =
+            serde_json::from_str(&serde_json::to_string(&paged).unwrap()).unwrap();
+        assert_eq!(round, paged);
+        assert!(serde_json::from_str::<List<u32>>(r#""nope""#).is_err());
+        assert!(serde_json::from_str::<List<u32>>(r#"{"total_count":3}"#).is_err());
+        assert!(serde_json::from_str::<List<u32>>(r#"{"data":[],"data":[]}"#).is_err());
+    }
+}
