@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use clerk_tower::api::ListAllowlistIdentifiers;
+use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::error::TransportErrorKind;
 use clerk_tower::transport::TransportConfig;
 use clerk_tower::{Client, Error, RetryConfig};
@@ -155,4 +155,66 @@ async fn https_is_spoken_to_https_urls() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
+}
+
+/// A listener that accepts TCP connections, holds them open and never writes a byte (so a
+/// TLS ClientHello is never answered); reports each accepted connection.
+async fn silent_listener() -> (u16, mpsc::UnboundedReceiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = tx.send(());
+            held.push(stream);
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test]
+async fn a_silent_tls_handshake_is_a_connect_timeout_retried_for_a_create() {
+    // TCP connects at once; the TLS handshake never completes. `connect_timeout` promises to
+    // bound "TCP and TLS": the attempt must end as a connect error (never written, so even a
+    // create is retried), not run into the total timeout.
+    let (port, mut accepted) = silent_listener().await;
+    let max_retries = 2;
+    let client = Client::builder()
+        .secret_key("sk_test_transport")
+        .base_url(format!("https://localhost:{port}/v1"))
+        .timeout(Duration::from_secs(10))
+        .retry(
+            RetryConfig::default()
+                .max_retries(max_retries)
+                .backoff(Duration::from_millis(10), Duration::from_millis(50)),
+        )
+        .transport_config(TransportConfig {
+            connect_timeout: Duration::from_millis(200),
+            ..TransportConfig::default()
+        })
+        .build()
+        .unwrap();
+    let err = client
+        .allowlist_identifiers()
+        .create(CreateAllowlistIdentifier::new("ada@example.com"))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Transport(t) => {
+            assert!(t.is_connect(), "{err}");
+            assert_eq!(t.kind(), TransportErrorKind::Connect, "{err}");
+        }
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+    assert_eq!(err.attempts(), max_retries + 1, "{err}");
+    let mut connections = 0;
+    while accepted.try_recv().is_ok() {
+        connections += 1;
+    }
+    assert_eq!(
+        connections,
+        max_retries + 1,
+        "one connection per attempt, the create retried"
+    );
 }
