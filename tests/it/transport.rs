@@ -218,3 +218,69 @@ async fn a_silent_tls_handshake_is_a_connect_timeout_retried_for_a_create() {
         "one connection per attempt, the create retried"
     );
 }
+
+thread_local! {
+    static PANICKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether anything panicked on this thread since the last call. A `current_thread` runtime
+/// (what `#[tokio::test]` gives) runs spawned tasks, hyper-util's pool timer among them, on
+/// the test's own thread, where their panics would otherwise go unnoticed: the runtime
+/// swallows them. The hook is installed once and hands every panic on to the previous hook.
+fn panicked_on_this_thread() -> bool {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICKED.with(|p| p.set(true));
+            previous(info);
+        }));
+    });
+    PANICKED.with(|p| p.replace(false))
+}
+
+#[tokio::test]
+async fn durations_too_long_to_elapse_mean_no_limit_and_never_panic() {
+    assert!(!panicked_on_this_thread());
+    let server = clerk_tower::mock::MockClerk::new().serve().await.unwrap();
+    let client = crate::e2e::tcp_builder(&server)
+        .transport_config(TransportConfig {
+            connect_timeout: Duration::MAX,
+            pool_idle_timeout: Duration::MAX,
+            tcp_keepalive: Some(Duration::MAX),
+            ..TransportConfig::default()
+        })
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        client
+            .allowlist_identifiers()
+            .list(ListAllowlistIdentifiers::new())
+            .await
+            .unwrap();
+    }
+    // Give the pool's idle timer (armed once the connection went idle) time to run.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(client);
+    server.shutdown().await;
+    assert!(
+        !panicked_on_this_thread(),
+        "a task panicked (see the output above)"
+    );
+}
+
+#[test]
+fn a_zero_connect_timeout_is_a_config_error() {
+    let err = Client::builder()
+        .secret_key("sk_test_transport")
+        .transport_config(TransportConfig {
+            connect_timeout: Duration::ZERO,
+            ..TransportConfig::default()
+        })
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(c) if c.message().contains("connect_timeout")),
+        "{err:?}"
+    );
+}

@@ -22,8 +22,6 @@ use bytes::Bytes;
 use http_body::Body;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -31,19 +29,27 @@ use tower_service::Service;
 use crate::error::{BoxError, TransportError, TransportErrorKind};
 use crate::{Error, HttpRequest, HttpResponse, HttpService};
 
+mod connect;
+
+pub use self::connect::{Connecting, Connection, Connector};
+
 /// The default limit on a response body: 4 MiB (a 500-identifier page is about 150 KB).
 pub const DEFAULT_MAX_RESPONSE_BODY: usize = 4 * 1024 * 1024;
 
 /// Settings of the default network transport.
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
-    /// How long an unused pooled connection is kept open (default 90 s).
+    /// How long an unused pooled connection is kept open (default 90 s; 30 years or more,
+    /// `Duration::MAX` included, keeps it until the server closes it).
     pub pool_idle_timeout: Duration,
     /// How many idle connections are kept per host (default: no limit, as hyper-util and
     /// reqwest; idle connections still close after `pool_idle_timeout`). A small limit makes
     /// many concurrent callers reconnect over and over.
     pub pool_max_idle_per_host: usize,
-    /// How long establishing a connection (TCP and TLS) may take (default 10 s).
+    /// How long establishing a connection may take, TCP connect and TLS handshake together
+    /// (default 10 s). Running out is a connect error, which is retried for any operation. Zero
+    /// is refused by [`ClientBuilder::build`](crate::ClientBuilder::build); `Duration::MAX`
+    /// (any duration of 30 years or more) means no limit.
     pub connect_timeout: Duration,
     /// TCP keep-alive probe interval (default 60 s).
     pub tcp_keepalive: Option<Duration>,
@@ -60,33 +66,41 @@ impl Default for TransportConfig {
     }
 }
 
+/// Durations at least this long mean "no limit": timers that far out overflow the clock on
+/// some platforms (Tokio itself caps sleeps at about 30 years), and such a timer never fires.
+const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+/// `Some(d)`, or `None` (no limit) for a duration too long to ever elapse.
+fn finite(d: Duration) -> Option<Duration> {
+    (d < FOREVER).then_some(d)
+}
+
 /// The hyper-util client the default transport is made of.
-pub type HyperClient =
-    hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type HyperClient = hyper_util::client::legacy::Client<Connector, Full<Bytes>>;
 
 /// Builds the default hyper-util client: pooled, HTTP/1.1, rustls with *ring* and webpki roots.
 /// Needs no runtime to be built; its futures run on Tokio.
+///
+/// # Errors
+/// [`Error::Config`] for a zero `connect_timeout`, or when TLS cannot be set up.
 pub fn hyper_client(config: &TransportConfig) -> Result<HyperClient, Error> {
-    let mut http = HttpConnector::new();
-    // hyper-rustls decides between TLS and plain TCP; the base URL layer has already refused
-    // plain http to anything but loopback.
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(config.connect_timeout));
-    http.set_keepalive(config.tcp_keepalive);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-        .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?
+    .with_root_certificates(rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    })
+    .with_no_client_auth();
+    let connector = Connector::new(config, tls)?;
     Ok(
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.pool_idle_timeout)
+            .pool_idle_timeout(finite(config.pool_idle_timeout))
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
-            .build(https),
+            .build(connector),
     )
 }
 

@@ -1,0 +1,133 @@
+//! The connector of the default transport: it opens one connection (TCP, then TLS for `https`
+//! URLs), the whole of it bounded by [`TransportConfig::connect_timeout`].
+//!
+//! hyper-util's `HttpConnector` can only bound the TCP connect; a peer that accepts and then
+//! never answers the TLS `ClientHello` would hold the attempt until the call's total timeout.
+//! Here the timer covers everything a connection needs before the request can be written, and
+//! its expiry fails the connector, which the pooled client reports as a connect error: the
+//! request was never written, so the retry layer may send it again whatever its method.
+//!
+//! Everything here runs once per new connection, never per request on a pooled connection.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::Uri;
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tower_service::Service;
+
+use super::{finite, TransportConfig};
+use crate::error::BoxError;
+use crate::Error;
+
+/// A connection of the default transport: TCP, with TLS on top for `https` URLs.
+pub type Connection = MaybeHttpsStream<TokioIo<TcpStream>>;
+
+/// Opens the connections of the default transport (a `tower::Service<Uri>`, as hyper-util's
+/// pooled client wants): TCP, then the TLS handshake for `https` URLs, the whole bounded by
+/// [`TransportConfig::connect_timeout`]. Built by [`hyper_client`](super::hyper_client).
+#[derive(Clone)]
+pub struct Connector {
+    https: HttpsConnector<HttpConnector>,
+    timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connector")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    /// The connector for `config`, speaking TLS with `tls`.
+    pub(crate) fn new(config: &TransportConfig, tls: rustls::ClientConfig) -> Result<Self, Error> {
+        if config.connect_timeout.is_zero() {
+            return Err(Error::config(
+                "TransportConfig::connect_timeout is zero: no connection could ever be made",
+            ));
+        }
+        let timeout = finite(config.connect_timeout);
+        let mut http = HttpConnector::new();
+        // hyper-rustls decides between TLS and plain TCP; the base URL layer has already
+        // refused plain http to anything but loopback.
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        // Bounds each TCP connect too (split between the addresses a name resolves to), so
+        // one unreachable address leaves time for the next; `timeout` bounds the whole.
+        http.set_connect_timeout(timeout);
+        http.set_keepalive(config.tcp_keepalive);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Ok(Self { https, timeout })
+    }
+}
+
+impl Service<Uri> for Connector {
+    type Response = Connection;
+    type Error = BoxError;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.https.poll_ready(cx)
+    }
+
+    fn call(&mut self, dst: Uri) -> Connecting {
+        let connecting = self.https.call(dst);
+        match self.timeout {
+            Some(limit) => Connecting(Box::pin(async move {
+                match tokio::time::timeout(limit, connecting).await {
+                    Ok(done) => done,
+                    Err(_elapsed) => Err(Box::new(ConnectTimeout(limit)) as BoxError),
+                }
+            })),
+            None => Connecting(connecting),
+        }
+    }
+}
+
+/// The future of one [`Connector`] call: a connection, or why none could be made.
+pub struct Connecting(Pin<Box<dyn Future<Output = Result<Connection, BoxError>> + Send>>);
+
+impl fmt::Debug for Connecting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Connecting")
+    }
+}
+
+impl Future for Connecting {
+    type Output = Result<Connection, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+/// No connection within `connect_timeout`. hyper-util's client wraps every connector error in
+/// its own error with `is_connect() == true`, which [`TransportError`](crate::error::TransportError)
+/// classifies as [`TransportErrorKind::Connect`](crate::error::TransportErrorKind::Connect).
+#[derive(Debug)]
+struct ConnectTimeout(Duration);
+
+impl fmt::Display for ConnectTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no connection within the connect timeout of {:?} (TCP connect and TLS handshake)",
+            self.0
+        )
+    }
+}
+
+impl StdError for ConnectTimeout {}
