@@ -1,5 +1,6 @@
-//! The connector of the default transport: it opens one connection (TCP, then TLS for `https`
-//! URLs), the whole of it bounded by [`TransportConfig::connect_timeout`].
+//! The connector of the default transport: it opens one connection (TCP, directly or through
+//! an HTTPS proxy's `CONNECT` tunnel, then TLS for `https` URLs), the whole of it bounded by
+//! [`TransportConfig::connect_timeout`].
 //!
 //! hyper-util's `HttpConnector` can only bound the TCP connect; a peer that accepts and then
 //! never answers the TLS `ClientHello` would hold the attempt until the call's total timeout.
@@ -18,11 +19,14 @@ use std::time::Duration;
 
 use http::Uri;
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
+use pin_project_lite::pin_project;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
+use super::proxy::ProxyRules;
 use super::{finite, TransportConfig};
 use crate::error::BoxError;
 use crate::Error;
@@ -31,25 +35,32 @@ use crate::Error;
 pub type Connection = MaybeHttpsStream<TokioIo<TcpStream>>;
 
 /// Opens the connections of the default transport (a `tower::Service<Uri>`, as hyper-util's
-/// pooled client wants): TCP, then the TLS handshake for `https` URLs, the whole bounded by
-/// [`TransportConfig::connect_timeout`]. Built by [`hyper_client`](super::hyper_client).
+/// pooled client wants): TCP, directly or through the HTTPS proxy's `CONNECT` tunnel, then the
+/// TLS handshake for `https` URLs, the whole bounded by [`TransportConfig::connect_timeout`].
+/// Built by [`hyper_client`](super::hyper_client).
 #[derive(Clone)]
 pub struct Connector {
-    https: HttpsConnector<HttpConnector>,
+    https: HttpsConnector<Route>,
     timeout: Option<Duration>,
+    proxy: Option<ProxyRules>,
 }
 
 impl fmt::Debug for Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connector")
             .field("timeout", &self.timeout)
+            .field("proxy", &self.proxy)
             .finish_non_exhaustive()
     }
 }
 
 impl Connector {
-    /// The connector for `config`, speaking TLS with `tls`.
-    pub(crate) fn new(config: &TransportConfig, tls: rustls::ClientConfig) -> Result<Self, Error> {
+    /// The connector for `config`, speaking TLS with `tls` and tunnelling through `proxy`.
+    pub(crate) fn new(
+        config: &TransportConfig,
+        tls: rustls::ClientConfig,
+        proxy: Option<ProxyRules>,
+    ) -> Result<Self, Error> {
         if config.connect_timeout.is_zero() {
             return Err(Error::config(
                 "TransportConfig::connect_timeout is zero: no connection could ever be made",
@@ -65,12 +76,20 @@ impl Connector {
         // one unreachable address leaves time for the next; `timeout` bounds the whole.
         http.set_connect_timeout(timeout);
         http.set_keepalive(config.tcp_keepalive);
+        let route = Route {
+            http,
+            proxy: proxy.clone(),
+        };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
-        Ok(Self { https, timeout })
+            .wrap_connector(route);
+        Ok(Self {
+            https,
+            timeout,
+            proxy,
+        })
     }
 }
 
@@ -93,6 +112,63 @@ impl Service<Uri> for Connector {
                 }
             })),
             None => Connecting(connecting),
+        }
+    }
+}
+
+/// The TCP stream to a destination: a direct connection, or a `CONNECT` tunnel through the
+/// proxy. TLS (hyper-rustls) runs on top of either, end to end with the destination.
+#[derive(Clone)]
+pub(crate) struct Route {
+    http: HttpConnector,
+    proxy: Option<ProxyRules>,
+}
+
+type DirectFuture = <HttpConnector as Service<Uri>>::Future;
+type TunnelFuture = <Tunnel<HttpConnector> as Service<Uri>>::Future;
+
+impl Service<Uri> for Route {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = RouteFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // The tunnel connects through a clone of the same connector.
+        self.http.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, dst: Uri) -> RouteFuture {
+        if let Some(proxy) = self.proxy.as_ref().and_then(|p| p.intercept(&dst)) {
+            let mut tunnel = Tunnel::new(proxy.uri().clone(), self.http.clone());
+            if let Some(auth) = proxy.basic_auth() {
+                tunnel = tunnel.with_auth(auth.clone());
+            }
+            return RouteFuture::Tunnel {
+                future: tunnel.call(dst),
+            };
+        }
+        RouteFuture::Direct {
+            future: self.http.call(dst),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of one [`Route`] call.
+    #[project = RouteProj]
+    pub(crate) enum RouteFuture {
+        Direct { #[pin] future: DirectFuture },
+        Tunnel { #[pin] future: TunnelFuture },
+    }
+}
+
+impl Future for RouteFuture {
+    type Output = Result<TokioIo<TcpStream>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            RouteProj::Direct { future } => future.poll(cx).map_err(Into::into),
+            RouteProj::Tunnel { future } => future.poll(cx).map_err(Into::into),
         }
     }
 }

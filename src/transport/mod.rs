@@ -1,8 +1,14 @@
 //! The bottom of the stack: sending requests over the network and reading whole, size-limited
 //! response bodies.
 //!
-//! The default transport is hyper-util's pooled client over hyper-rustls (TLS by rustls with
-//! the *ring* provider and the webpki root certificates; no OpenSSL), speaking HTTP/1.1.
+//! The default transport is hyper-util's pooled client over hyper-rustls, speaking HTTP/1.1,
+//! with TLS by rustls (never OpenSSL). The crate's features choose the crypto provider (`ring`
+//! by default, or `aws-lc-rs`, or none: the application's process default) and the root
+//! certificates ([`TlsRoots`]: Mozilla's compiled in by default, or the operating system's);
+//! [`TransportConfig`] adds extra PEM roots (a corporate CA), an HTTPS [`Proxy`] (from
+//! `HTTPS_PROXY` / `NO_PROXY` by default), the connect timeout (TCP and TLS together) and the
+//! pool settings. `docs/transport.md` tells the whole story.
+//!
 //! Idle pooled connections are closed after [`TransportConfig::pool_idle_timeout`] by a real
 //! timer, not only when next checked out.
 //!
@@ -30,14 +36,33 @@ use crate::error::{BoxError, TransportError, TransportErrorKind};
 use crate::{Error, HttpRequest, HttpResponse, HttpService};
 
 mod connect;
+mod proxy;
+mod tls;
 
 pub use self::connect::{Connecting, Connection, Connector};
+pub use self::proxy::Proxy;
+pub use self::tls::TlsRoots;
 
 /// The default limit on a response body: 4 MiB (a 500-identifier page is about 150 KB).
 pub const DEFAULT_MAX_RESPONSE_BODY: usize = 4 * 1024 * 1024;
 
 /// Settings of the default network transport.
-#[derive(Debug, Clone)]
+///
+/// ```
+/// use std::time::Duration;
+/// use clerk_tower::transport::{Proxy, TransportConfig};
+///
+/// # let corporate_ca_pem = b"";
+/// let config = TransportConfig {
+///     connect_timeout: Duration::from_secs(3),
+///     // Trusted besides the default roots (e.g. `std::fs::read("corp-ca.pem")?`).
+///     extra_root_certificates: vec![corporate_ca_pem.to_vec()],
+///     proxy: Proxy::url("http://proxy.corp.example:3128"),
+///     ..TransportConfig::default()
+/// };
+/// # let _ = config;
+/// ```
+#[derive(Clone)]
 pub struct TransportConfig {
     /// How long an unused pooled connection is kept open (default 90 s; 30 years or more,
     /// `Duration::MAX` included, keeps it until the server closes it).
@@ -53,6 +78,17 @@ pub struct TransportConfig {
     pub connect_timeout: Duration,
     /// TCP keep-alive probe interval (default 60 s).
     pub tcp_keepalive: Option<Duration>,
+    /// Where the root certificates come from (default: see [`TlsRoots`]).
+    pub tls_roots: TlsRoots,
+    /// Root certificates trusted besides [`tls_roots`](Self::tls_roots): each entry a PEM
+    /// document (the contents of a `.pem` or `.crt` file) with one or more `CERTIFICATE`
+    /// blocks; other blocks are skipped. A document that is not PEM, has no certificate, or
+    /// holds an unusable certificate makes [`ClientBuilder::build`](crate::ClientBuilder::build)
+    /// return [`Error::Config`]. Default: none.
+    pub extra_root_certificates: Vec<Vec<u8>>,
+    /// The HTTPS proxy (default [`Proxy::from_env`]: `HTTPS_PROXY` / `NO_PROXY`, read when the
+    /// client is built). Loopback destinations never go through a proxy.
+    pub proxy: Proxy,
 }
 
 impl Default for TransportConfig {
@@ -62,7 +98,27 @@ impl Default for TransportConfig {
             pool_max_idle_per_host: usize::MAX,
             connect_timeout: Duration::from_secs(10),
             tcp_keepalive: Some(Duration::from_secs(60)),
+            tls_roots: TlsRoots::default(),
+            extra_root_certificates: Vec::new(),
+            proxy: Proxy::default(),
         }
+    }
+}
+
+impl fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("tcp_keepalive", &self.tcp_keepalive)
+            .field("tls_roots", &self.tls_roots)
+            .field(
+                "extra_root_certificates",
+                &format_args!("[{} PEM documents]", self.extra_root_certificates.len()),
+            )
+            .field("proxy", &self.proxy)
+            .finish()
     }
 }
 
@@ -78,22 +134,18 @@ fn finite(d: Duration) -> Option<Duration> {
 /// The hyper-util client the default transport is made of.
 pub type HyperClient = hyper_util::client::legacy::Client<Connector, Full<Bytes>>;
 
-/// Builds the default hyper-util client: pooled, HTTP/1.1, rustls with *ring* and webpki roots.
-/// Needs no runtime to be built; its futures run on Tokio.
+/// Builds the default hyper-util client: pooled, HTTP/1.1, rustls, through the configured
+/// proxy. Needs no runtime to be built; its futures run on Tokio. Reads the process
+/// environment when `config.proxy` is [`Proxy::from_env`], and the system's certificates for
+/// [`TlsRoots::Native`] and `TlsRoots::Platform`.
 ///
 /// # Errors
-/// [`Error::Config`] for a zero `connect_timeout`, or when TLS cannot be set up.
+/// [`Error::Config`] for a zero `connect_timeout`, no crypto provider, extra root
+/// certificates that cannot be used, no root certificate at all, or an unusable proxy URL.
 pub fn hyper_client(config: &TransportConfig) -> Result<HyperClient, Error> {
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?
-    .with_root_certificates(rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    })
-    .with_no_client_auth();
-    let connector = Connector::new(config, tls)?;
+    let tls = tls::client_config(config)?;
+    let proxy = config.proxy.resolve()?;
+    let connector = Connector::new(config, tls, proxy)?;
     Ok(
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_idle_timeout(finite(config.pool_idle_timeout))
