@@ -137,7 +137,7 @@ pub type HyperClient = hyper_util::client::legacy::Client<Connector, Full<Bytes>
 /// Builds the default hyper-util client: pooled, HTTP/1.1, rustls, through the configured
 /// proxy. Needs no runtime to be built; its futures run on Tokio. Reads the process
 /// environment when `config.proxy` is [`Proxy::from_env`], and the system's certificates for
-/// [`TlsRoots::Native`] and `TlsRoots::Platform`.
+/// `TlsRoots::Native` and `TlsRoots::Platform`.
 ///
 /// # Errors
 /// [`Error::Config`] for a zero `connect_timeout`, no crypto provider, extra root

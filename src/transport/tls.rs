@@ -22,9 +22,8 @@ use crate::Error;
 /// Where the default transport finds the root certificates it trusts.
 ///
 /// Which variants exist depends on the crate's features. The default is the one a
-/// non-default feature asked for: [`Platform`](Self::Platform) when `platform-verifier` is
-/// enabled, else [`Native`](Self::Native) when `native-roots` is, else
-/// [`WebPki`](Self::WebPki) (the default feature `webpki-roots`), else
+/// non-default feature asked for: `Platform` when `platform-verifier` is enabled, else
+/// `Native` when `native-roots` is, else `WebPki` (the default feature `webpki-roots`), else
 /// [`ExtraOnly`](Self::ExtraOnly).
 ///
 /// Whatever the choice, the certificates in
