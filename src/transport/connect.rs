@@ -200,7 +200,8 @@ impl fmt::Display for ConnectTimeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "no connection within the connect timeout of {:?} (TCP connect and TLS handshake)",
+            "no connection within the connect timeout of {:?} (TCP, proxy tunnel and TLS \
+             handshake together)",
             self.0
         )
     }

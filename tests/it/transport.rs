@@ -207,6 +207,7 @@ async fn a_silent_tls_handshake_is_a_connect_timeout_retried_for_a_create() {
         }
         other => panic!("expected a connect error, got {other:?}"),
     }
+    assert!(err.to_string().contains("connect timeout"), "{err}");
     assert_eq!(err.attempts(), max_retries + 1, "{err}");
     let mut connections = 0;
     while accepted.try_recv().is_ok() {
