@@ -14,6 +14,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -38,8 +39,15 @@ pub type Connection = MaybeHttpsStream<TokioIo<TcpStream>>;
 /// pooled client wants): TCP, directly or through the HTTPS proxy's `CONNECT` tunnel, then the
 /// TLS handshake for `https` URLs, the whole bounded by [`TransportConfig::connect_timeout`].
 /// Built by [`hyper_client`](super::hyper_client).
+///
+/// hyper-util clones its connector for every request, pooled or not, so a clone is one
+/// reference count; the parts are cloned only when a connection is really opened.
 #[derive(Clone)]
 pub struct Connector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     https: HttpsConnector<Route>,
     timeout: Option<Duration>,
     proxy: Option<ProxyRules>,
@@ -48,8 +56,8 @@ pub struct Connector {
 impl fmt::Debug for Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connector")
-            .field("timeout", &self.timeout)
-            .field("proxy", &self.proxy)
+            .field("timeout", &self.inner.timeout)
+            .field("proxy", &self.inner.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -86,9 +94,11 @@ impl Connector {
             .enable_http1()
             .wrap_connector(route);
         Ok(Self {
-            https,
-            timeout,
-            proxy,
+            inner: Arc::new(Inner {
+                https,
+                timeout,
+                proxy,
+            }),
         })
     }
 }
@@ -98,13 +108,15 @@ impl Service<Uri> for Connector {
     type Error = BoxError;
     type Future = Connecting;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.https.poll_ready(cx)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // Always ready: hyper-util's `HttpConnector` (with its getaddrinfo resolver) is, and
+        // so are the TLS and tunnel wrappers around it.
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, dst: Uri) -> Connecting {
-        let connecting = self.https.call(dst);
-        match self.timeout {
+        let connecting = self.inner.https.clone().call(dst);
+        match self.inner.timeout {
             Some(limit) => Connecting(Box::pin(async move {
                 match tokio::time::timeout(limit, connecting).await {
                     Ok(done) => done,
