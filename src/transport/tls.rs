@@ -38,14 +38,16 @@ pub enum TlsRoots {
     #[cfg_attr(docsrs, doc(cfg(feature = "webpki-roots")))]
     WebPki,
     /// The operating system's root certificates (the `rustls-native-certs` crate), read once
-    /// when the client is built. `SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured. Building
-    /// fails with [`Error::Config`] when none can be loaded and no extra root is given.
+    /// per process, by the first client built with them. `SSL_CERT_FILE` and `SSL_CERT_DIR`
+    /// are honoured. Building fails with [`Error::Config`] when none can be loaded and no
+    /// extra root is given.
     #[cfg(feature = "native-roots")]
     #[cfg_attr(docsrs, doc(cfg(feature = "native-roots")))]
     Native,
     /// The operating system's certificate verifier (the `rustls-platform-verifier` crate):
     /// the platform's trust settings and revocation checks on macOS, iOS, Windows and
-    /// Android; the system's root certificates with WebPKI elsewhere.
+    /// Android; the system's root certificates with WebPKI elsewhere. Without extra roots,
+    /// one verifier is made per process and shared by the clients built with it.
     #[cfg(feature = "platform-verifier")]
     #[cfg_attr(docsrs, doc(cfg(feature = "platform-verifier")))]
     Platform,
@@ -91,14 +93,18 @@ pub(crate) fn crypto_provider() -> Result<Arc<CryptoProvider>, Error> {
     })
 }
 
-#[cfg(feature = "aws-lc-rs")]
+/// The compiled-in provider, made once: one allocation, and a stable identity for the shared
+/// platform verifier.
+#[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
 fn compiled_in_provider() -> Option<Arc<CryptoProvider>> {
-    Some(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-}
-
-#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
-fn compiled_in_provider() -> Option<Arc<CryptoProvider>> {
-    Some(Arc::new(rustls::crypto::ring::default_provider()))
+    static PROVIDER: std::sync::OnceLock<Arc<CryptoProvider>> = std::sync::OnceLock::new();
+    Some(Arc::clone(PROVIDER.get_or_init(|| {
+        #[cfg(feature = "aws-lc-rs")]
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        #[cfg(not(feature = "aws-lc-rs"))]
+        let provider = rustls::crypto::ring::default_provider();
+        Arc::new(provider)
+    })))
 }
 
 #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
@@ -123,15 +129,11 @@ pub(crate) fn client_config(config: &TransportConfig) -> Result<rustls::ClientCo
         }
         #[cfg(feature = "native-roots")]
         TlsRoots::Native => {
-            let loaded = rustls_native_certs::load_native_certs();
-            let mut roots = RootCertStore::empty();
-            // Like curl and hyper-rustls: unreadable or unparsable system certificates are
-            // skipped; only an empty result is an error.
-            roots.add_parsable_certificates(loaded.certs);
-            if roots.is_empty() && extra.certs.is_empty() {
-                let why = loaded
-                    .errors
-                    .first()
+            let system = system_roots();
+            if system.roots.is_empty() && extra.certs.is_empty() {
+                let why = system
+                    .error
+                    .as_deref()
                     .map(|e| format!(" ({e})"))
                     .unwrap_or_default();
                 return Err(Error::config(format!(
@@ -140,7 +142,7 @@ pub(crate) fn client_config(config: &TransportConfig) -> Result<rustls::ClientCo
                      TransportConfig::extra_root_certificates"
                 )));
             }
-            builder.with_root_certificates(with_extra(roots, extra.anchors))
+            builder.with_root_certificates(with_extra(system.roots.clone(), extra.anchors))
         }
         #[cfg(feature = "platform-verifier")]
         TlsRoots::Platform => builder
@@ -159,8 +161,59 @@ pub(crate) fn client_config(config: &TransportConfig) -> Result<rustls::ClientCo
     Ok(builder.with_no_client_auth())
 }
 
+/// The operating system's root certificates, loaded and parsed once per process (tens of
+/// milliseconds in a debug build; a process may build many clients).
+#[cfg(feature = "native-roots")]
+struct SystemRoots {
+    roots: RootCertStore,
+    /// Why some or all certificates could not be loaded, if anything failed.
+    error: Option<String>,
+}
+
+#[cfg(feature = "native-roots")]
+fn system_roots() -> &'static SystemRoots {
+    static SYSTEM: std::sync::OnceLock<SystemRoots> = std::sync::OnceLock::new();
+    SYSTEM.get_or_init(|| {
+        let loaded = rustls_native_certs::load_native_certs();
+        let mut roots = RootCertStore::empty();
+        // Like curl and hyper-rustls: unreadable or unparsable system certificates are
+        // skipped; only an empty result is an error.
+        roots.add_parsable_certificates(loaded.certs);
+        SystemRoots {
+            roots,
+            error: loaded.errors.first().map(ToString::to_string),
+        }
+    })
+}
+
+/// The platform verifier. Without extra roots it is made once per process and crypto
+/// provider and shared: on Linux it loads and parses the system's certificates, tens of
+/// milliseconds in a debug build, and a process may build many clients.
 #[cfg(feature = "platform-verifier")]
 fn platform_verifier(
+    extra: Vec<CertificateDer<'static>>,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<rustls_platform_verifier::Verifier>, Error> {
+    type Shared = Option<(Arc<CryptoProvider>, Arc<rustls_platform_verifier::Verifier>)>;
+    static SHARED: std::sync::Mutex<Shared> = std::sync::Mutex::new(None);
+    if !extra.is_empty() {
+        return new_platform_verifier(extra, provider);
+    }
+    let mut shared = SHARED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((for_provider, verifier)) = shared.as_ref() {
+        if Arc::ptr_eq(for_provider, &provider) {
+            return Ok(Arc::clone(verifier));
+        }
+    }
+    let verifier = new_platform_verifier(extra, Arc::clone(&provider))?;
+    *shared = Some((provider, Arc::clone(&verifier)));
+    Ok(verifier)
+}
+
+#[cfg(feature = "platform-verifier")]
+fn new_platform_verifier(
     extra: Vec<CertificateDer<'static>>,
     provider: Arc<CryptoProvider>,
 ) -> Result<Arc<rustls_platform_verifier::Verifier>, Error> {
