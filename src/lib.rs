@@ -31,6 +31,10 @@
 //! read). `docs/architecture.md` has the picture.
 //!
 //! ## Features
+//! - `ring` (default), `aws-lc-rs`: the rustls crypto provider compiled in; with neither, the
+//!   provider the application installed as the process default.
+//! - `webpki-roots` (default), `native-roots`, `platform-verifier`: where trusted root
+//!   certificates come from (see `docs/transport.md`).
 //! - `tracing` (default): a `tracing` span per call with its retries as events; see
 //!   `docs/middleware.md`. Never the secret, bodies or identifier values.
 //! - `mock`: [`mock::MockClerk`], an in-memory Clerk allow-list API that runs over TCP on

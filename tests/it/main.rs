@@ -4,6 +4,7 @@
 //! - `common`: a client over a `tower_test` mock transport; `e2e`: clients against the
 //!   embedded `MockClerk` over TCP or without a socket; `contract_support`: the vendored
 //!   OpenAPI spec as JSON Schemas.
+//! - `tls_proxy`: TLS with a test CA and HTTPS proxies, through a CONNECT proxy the test runs.
 
 mod common;
 mod contract_support;
@@ -23,5 +24,6 @@ mod safety;
 mod send_sync;
 mod soak;
 mod timeout;
+mod tls_proxy;
 mod trace_output;
 mod transport;

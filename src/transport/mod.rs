@@ -1,8 +1,14 @@
 //! The bottom of the stack: sending requests over the network and reading whole, size-limited
 //! response bodies.
 //!
-//! The default transport is hyper-util's pooled client over hyper-rustls (TLS by rustls with
-//! the *ring* provider and the webpki root certificates; no OpenSSL), speaking HTTP/1.1.
+//! The default transport is hyper-util's pooled client over hyper-rustls, speaking HTTP/1.1,
+//! with TLS by rustls (never OpenSSL). The crate's features choose the crypto provider (`ring`
+//! by default, or `aws-lc-rs`, or none: the application's process default) and the root
+//! certificates ([`TlsRoots`]: Mozilla's compiled in by default, or the operating system's);
+//! [`TransportConfig`] adds extra PEM roots (a corporate CA), an HTTPS [`Proxy`] (from
+//! `HTTPS_PROXY` / `NO_PROXY` by default), the connect timeout (TCP and TLS together) and the
+//! pool settings. `docs/transport.md` tells the whole story.
+//!
 //! Idle pooled connections are closed after [`TransportConfig::pool_idle_timeout`] by a real
 //! timer, not only when next checked out.
 //!
@@ -22,8 +28,6 @@ use bytes::Bytes;
 use http_body::Body;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -31,22 +35,60 @@ use tower_service::Service;
 use crate::error::{BoxError, TransportError, TransportErrorKind};
 use crate::{Error, HttpRequest, HttpResponse, HttpService};
 
+mod connect;
+mod proxy;
+mod tls;
+
+pub use self::connect::{Connecting, Connection, Connector};
+pub use self::proxy::Proxy;
+pub use self::tls::TlsRoots;
+
 /// The default limit on a response body: 4 MiB (a 500-identifier page is about 150 KB).
 pub const DEFAULT_MAX_RESPONSE_BODY: usize = 4 * 1024 * 1024;
 
 /// Settings of the default network transport.
-#[derive(Debug, Clone)]
+///
+/// ```
+/// use std::time::Duration;
+/// use clerk_tower::transport::{Proxy, TransportConfig};
+///
+/// # let corporate_ca_pem = b"";
+/// let config = TransportConfig {
+///     connect_timeout: Duration::from_secs(3),
+///     // Trusted besides the default roots (e.g. `std::fs::read("corp-ca.pem")?`).
+///     extra_root_certificates: vec![corporate_ca_pem.to_vec()],
+///     proxy: Proxy::url("http://proxy.corp.example:3128"),
+///     ..TransportConfig::default()
+/// };
+/// # let _ = config;
+/// ```
+#[derive(Clone)]
 pub struct TransportConfig {
-    /// How long an unused pooled connection is kept open (default 90 s).
+    /// How long an unused pooled connection is kept open (default 90 s; 30 years or more,
+    /// `Duration::MAX` included, keeps it until the server closes it).
     pub pool_idle_timeout: Duration,
     /// How many idle connections are kept per host (default: no limit, as hyper-util and
     /// reqwest; idle connections still close after `pool_idle_timeout`). A small limit makes
     /// many concurrent callers reconnect over and over.
     pub pool_max_idle_per_host: usize,
-    /// How long establishing a connection (TCP and TLS) may take (default 10 s).
+    /// How long establishing a connection may take, TCP connect and TLS handshake together
+    /// (default 10 s). Running out is a connect error, which is retried for any operation. Zero
+    /// is refused by [`ClientBuilder::build`](crate::ClientBuilder::build); `Duration::MAX`
+    /// (any duration of 30 years or more) means no limit.
     pub connect_timeout: Duration,
     /// TCP keep-alive probe interval (default 60 s).
     pub tcp_keepalive: Option<Duration>,
+    /// Where the root certificates come from (default: see [`TlsRoots`]).
+    pub tls_roots: TlsRoots,
+    /// Root certificates trusted besides [`tls_roots`](Self::tls_roots): each entry a PEM
+    /// document (the contents of a `.pem` or `.crt` file) with one or more `CERTIFICATE`
+    /// blocks; other blocks are skipped. A document that is not PEM, has no certificate, or
+    /// holds an unusable certificate makes [`ClientBuilder::build`](crate::ClientBuilder::build)
+    /// return [`Error::Config`]. Default: none.
+    pub extra_root_certificates: Vec<Vec<u8>>,
+    /// The HTTPS proxy (default [`Proxy::from_env`]: `HTTPS_PROXY` / `NO_PROXY`, read when the
+    /// client is built). Loopback destinations never go through a proxy.
+    pub proxy: Proxy,
 }
 
 impl Default for TransportConfig {
@@ -56,37 +98,61 @@ impl Default for TransportConfig {
             pool_max_idle_per_host: usize::MAX,
             connect_timeout: Duration::from_secs(10),
             tcp_keepalive: Some(Duration::from_secs(60)),
+            tls_roots: TlsRoots::default(),
+            extra_root_certificates: Vec::new(),
+            proxy: Proxy::default(),
         }
     }
 }
 
-/// The hyper-util client the default transport is made of.
-pub type HyperClient =
-    hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+impl fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("tcp_keepalive", &self.tcp_keepalive)
+            .field("tls_roots", &self.tls_roots)
+            .field(
+                "extra_root_certificates",
+                &format_args!("[{} PEM documents]", self.extra_root_certificates.len()),
+            )
+            .field("proxy", &self.proxy)
+            .finish()
+    }
+}
 
-/// Builds the default hyper-util client: pooled, HTTP/1.1, rustls with *ring* and webpki roots.
-/// Needs no runtime to be built; its futures run on Tokio.
+/// Durations at least this long mean "no limit": timers that far out overflow the clock on
+/// some platforms (Tokio itself caps sleeps at about 30 years), and such a timer never fires.
+const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+/// `Some(d)`, or `None` (no limit) for a duration too long to ever elapse.
+fn finite(d: Duration) -> Option<Duration> {
+    (d < FOREVER).then_some(d)
+}
+
+/// The hyper-util client the default transport is made of.
+pub type HyperClient = hyper_util::client::legacy::Client<Connector, Full<Bytes>>;
+
+/// Builds the default hyper-util client: pooled, HTTP/1.1, rustls, through the configured
+/// proxy. Needs no runtime to be built; its futures run on Tokio. Reads the process
+/// environment when `config.proxy` is [`Proxy::from_env`], and the system's certificates for
+/// `TlsRoots::Native` and `TlsRoots::Platform`.
+///
+/// # Errors
+/// [`Error::Config`] for a zero `connect_timeout`, no crypto provider, extra root
+/// certificates that cannot be used, no root certificate at all, or an unusable proxy URL.
 pub fn hyper_client(config: &TransportConfig) -> Result<HyperClient, Error> {
-    let mut http = HttpConnector::new();
-    // hyper-rustls decides between TLS and plain TCP; the base URL layer has already refused
-    // plain http to anything but loopback.
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(config.connect_timeout));
-    http.set_keepalive(config.tcp_keepalive);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-        .map_err(|e| Error::config(format!("TLS setup failed: {e}")))?
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
+    let tls = tls::client_config(config)?;
+    let proxy = config.proxy.resolve()?;
+    let connector = Connector::new(config, tls, proxy)?;
     Ok(
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.pool_idle_timeout)
+            .pool_idle_timeout(finite(config.pool_idle_timeout))
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
-            .build(https),
+            .build(connector),
     )
 }
 
