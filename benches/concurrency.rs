@@ -52,12 +52,7 @@ const NAMES: [&str; 4] = [
 ];
 
 async fn clerk_tower(c: Arc<Contenders>) {
-    let page = c
-        .client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .expect("list");
+    let page = c.client.allowlist_identifiers().list().await.expect("list");
     black_box(page);
 }
 
@@ -65,7 +60,7 @@ async fn clerk_tower_pool_unbounded(c: Arc<Contenders>) {
     let page = c
         .client_pool_unbounded
         .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
+        .list()
         .await
         .expect("list");
     black_box(page);

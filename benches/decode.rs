@@ -2,7 +2,7 @@
 //! shapes), bytes per second: the crate's models vs a plain `#[derive(Deserialize)]` struct
 //! of `String`s.
 //!
-//! - `models_decode_json`: what the client does, [`clerk_tower::endpoint::decode_json`] (one
+//! - `models_decode_json`: what the client does, [`clerk_tower::operation::decode_json`] (one
 //!   UTF-8 check, then `serde_json::from_str`);
 //! - `models_from_slice`: the models through `serde_json::from_slice`;
 //! - `plain_from_slice`: the plain struct through `serde_json::from_slice`, what
@@ -18,8 +18,8 @@ mod support;
 use std::hint::black_box;
 
 use bytes::Bytes;
-use clerk_tower::endpoint::decode_json;
 use clerk_tower::models::AllowlistIdentifierList;
+use clerk_tower::operation::decode_json;
 use clerk_tower::HttpResponse;
 use criterion::Throughput;
 use http_body_util::Full;

@@ -14,7 +14,7 @@ mod support;
 
 use std::hint::black_box;
 
-use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
+use clerk_tower::api::ListAllowlistIdentifiers;
 use clerk_tower::models::{AllowlistIdentifier, DeletedObject};
 use clerk_tower::transport::TransportConfig;
 use clerk_tower::{Client, RetryConfig};
@@ -80,29 +80,19 @@ impl Op {
 async fn clerk_tower(c: &Contenders, op: Op) {
     let a = c.client.allowlist_identifiers();
     match op {
-        Op::List1 => drop(black_box(
-            a.list(ListAllowlistIdentifiers::new()).await.expect("list"),
-        )),
+        Op::List1 => drop(black_box(a.list().await.expect("list"))),
         Op::List500Paginated => {
-            let page = a
-                .list(ListAllowlistIdentifiers::new().paginated(true).limit(500))
-                .await
-                .expect("list");
+            let page = a.list().paginated(true).limit(500).await.expect("list");
             assert_eq!(page.data.len(), 500);
             drop(black_box(page));
         }
         Op::List500Bare => {
-            let page = a
-                .list(ListAllowlistIdentifiers::new().limit(500))
-                .await
-                .expect("list");
+            let page = a.list().limit(500).await.expect("list");
             assert_eq!(page.data.len(), 500);
             drop(black_box(page));
         }
         Op::Create => drop(black_box(
-            a.create(CreateAllowlistIdentifier::new(support::CREATE_IDENTIFIER))
-                .await
-                .expect("create"),
+            a.create(support::CREATE_IDENTIFIER).await.expect("create"),
         )),
         Op::Delete => drop(black_box(
             a.delete(support::DELETE_ID).await.expect("delete"),
@@ -151,9 +141,7 @@ async fn bare_hyper_util(c: &Contenders, op: Op) {
 /// List, one identifier, through the client with retries disabled and no total timeout.
 async fn clerk_tower_lean(c: &Contenders) {
     let a = c.client_lean.allowlist_identifiers();
-    drop(black_box(
-        a.list(ListAllowlistIdentifiers::new()).await.expect("list"),
-    ));
+    drop(black_box(a.list().await.expect("list")));
 }
 
 /// List, one identifier, bare, but over the crate's own hyper-util transport.

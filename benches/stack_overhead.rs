@@ -153,11 +153,7 @@ impl Variants {
 
 /// One call through a client's resource handle: what users write.
 async fn list(client: &Client) -> AllowlistIdentifierList {
-    client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .expect("list")
+    client.allowlist_identifiers().list().await.expect("list")
 }
 
 /// One call through the prototype of the proposed assembly.
@@ -170,7 +166,7 @@ async fn proto(v: &Variants) -> AllowlistIdentifierList {
 
 /// One call through a typed service kept across calls (no per-call clone of the stack).
 async fn list_service(
-    svc: &mut clerk_tower::EndpointService<ListAllowlistIdentifiers>,
+    svc: &mut clerk_tower::OperationService<ListAllowlistIdentifiers>,
 ) -> AllowlistIdentifierList {
     svc.ready()
         .await

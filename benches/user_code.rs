@@ -23,7 +23,6 @@ use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::Duration;
 
-use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::mock::MockClerk;
 use clerk_tower::{Client, Error};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -35,13 +34,11 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
 async fn sync_allowlist(client: &Client, wanted: &[String]) -> Result<usize, Error> {
     let allowlist = client.allowlist_identifiers();
-    let current = allowlist.list(ListAllowlistIdentifiers::new()).await?;
+    let current = allowlist.list().await?;
     let present: HashSet<&str> = current.data.iter().map(|a| a.identifier.as_str()).collect();
     let mut added = 0;
     for address in wanted.iter().filter(|a| !present.contains(a.as_str())) {
-        allowlist
-            .create(CreateAllowlistIdentifier::new(address.as_str()))
-            .await?;
+        allowlist.create(address.as_str()).await?;
         added += 1;
     }
     Ok(added)

@@ -11,7 +11,6 @@
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::mock::MockClerk;
 use clerk_tower::{Client, Error};
 
@@ -66,26 +65,26 @@ async fn run() -> Result<(), Error> {
         .map(|d| d.as_millis())
         .unwrap_or_default();
     let identifier = format!("quickstart+{millis}@example.com");
-    let created = allowlist
-        .create(CreateAllowlistIdentifier::new(&identifier))
-        .await?;
+    let created = allowlist.create(&identifier).await?;
     println!(
         "1. created  {} ({}, {}) at {} ms",
         created.id, created.identifier, created.identifier_type, created.created_at
     );
 
-    let page = allowlist
-        .list(ListAllowlistIdentifiers::new().paginated(true).limit(10))
-        .await?;
+    let page = allowlist.list().paginated(true).limit(10).await?;
+    let total = page.total_count.unwrap_or_default();
     println!(
-        "2. listed   {} of total_count={} identifiers on the allow-list:",
+        "2. listed   {} of total_count={total} identifiers on the allow-list:",
         page.data.len(),
-        page.total_count
     );
     for item in &page.data {
         println!("             - {} {}", item.id, item.identifier);
     }
-    if !page.data.iter().any(|i| i.id == created.id) && page.total_count <= 10 {
+
+    // Every page, 500 at a time, as a stream of items (no id is yielded twice).
+    let everyone = allowlist.list().paginate().items().collect_all().await?;
+    println!("3. paged    through all {} identifiers", everyone.len());
+    if !everyone.iter().any(|i| i.id == created.id) {
         return Err(Error::from_boxed(
             "the identifier just created is missing from the list".into(),
         ));
@@ -93,14 +92,14 @@ async fn run() -> Result<(), Error> {
 
     let deleted = allowlist.delete(&created.id).await?;
     println!(
-        "3. deleted  {} (object={}, deleted={})",
+        "4. deleted  {} (object={}, deleted={})",
         deleted.id.as_deref().unwrap_or(&created.id),
         deleted.object,
         deleted.deleted
     );
 
     match allowlist.delete(&created.id).await {
-        Err(e) if e.is_not_found() => println!("4. deleting it again is a typed 404: {e}"),
+        Err(e) if e.is_not_found() => println!("5. deleting it again is a typed 404: {e}"),
         Err(e) => return Err(e),
         Ok(_) => {
             return Err(Error::from_boxed(

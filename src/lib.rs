@@ -3,12 +3,12 @@
 //! A client for [Clerk](https://clerk.com)'s Backend API built as a
 //! [tower](https://docs.rs/tower) middleware stack.
 //!
-//! Every endpoint is a `tower::Service`, composed from layers for auth, retries with backoff,
+//! Every operation is a `tower::Service`, composed from layers for auth, retries with backoff,
 //! timeouts and error decoding, and open to your own layers (tracing, rate limiting, metrics).
+//! Resource handles return call builders that you await.
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 //!
 //! # async fn demo() -> Result<(), clerk_tower::Error> {
 //! let client = clerk_tower::Client::builder()
@@ -18,14 +18,15 @@
 //!     .build()?;
 //!
 //! let allowlist = client.allowlist_identifiers();
-//! let created = allowlist.create(CreateAllowlistIdentifier::new("ada@example.com").notify(true)).await?;
-//! let page = allowlist.list(ListAllowlistIdentifiers::new().paginated(true).limit(50)).await?;
-//! println!("{} identifiers in total", page.total_count);
+//! let created = allowlist.create("ada@example.com").notify(true).await?;
+//! let page = allowlist.list().paginated(true).limit(50).await?;
+//! println!("{:?} identifiers in total", page.total_count);
+//! let everyone = allowlist.list().paginate().items().collect_all().await?;
 //! allowlist.delete(&created.id).await?;
 //! # Ok(()) }
 //! ```
 //!
-//! The stack, from the outside in: [`EndpointService`] (typed request in, typed output out)
+//! The stack, from the outside in: [`OperationService`] (typed request in, typed output out)
 //! → your call layers → total timeout, retries and attempt timeout → your attempt layers →
 //! base URL, headers, auth → error decoding → transport (hyper + rustls, size-limited body
 //! read). `docs/architecture.md` has the picture.
@@ -66,10 +67,10 @@ pub use crate::builder::{ClientBuilder, DEFAULT_TIMEOUT};
 pub use crate::client::Client;
 pub use crate::error::{BoxError, Error};
 pub use crate::http::{Deadline, HttpRequest, HttpResponse, HttpService, RequestOptions};
+pub use crate::layer::RetryConfig;
 pub use crate::list::{Items, List, Pages, Paginate};
 pub use crate::operation::{Operation, OperationInfo};
 pub use crate::service::{CallBuilder, CallFuture, OperationFuture, OperationService};
-pub use crate::layer::RetryConfig;
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -44,13 +44,11 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::operation::Operation;
+use crate::service::{CallBuilder, CallFuture};
+use crate::{Client, Error, RequestOptions};
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
-use tower::ServiceExt;
-
-use crate::operation::Operation;
-use crate::service::{CallFuture, OperationService};
-use crate::Error;
 
 /// The largest page Clerk serves (`LimitParameter`'s maximum in the spec).
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -188,7 +186,12 @@ pub trait Paginate: Operation<Output = List<Self::Item>> + Clone {
 
 /// The offset of the page after one of `page_len` items fetched at `offset` with `limit`, or
 /// `None` when that page was the last: empty, short, or reaching `total_count`.
-pub fn next_offset(limit: u32, offset: u64, page_len: usize, total_count: Option<u64>) -> Option<u64> {
+pub fn next_offset(
+    limit: u32,
+    offset: u64,
+    page_len: usize,
+    total_count: Option<u64>,
+) -> Option<u64> {
     let len = u64::try_from(page_len).ok()?;
     if len == 0 || len < u64::from(limit) {
         return None;
@@ -202,7 +205,8 @@ pub fn next_offset(limit: u32, offset: u64, page_len: usize, total_count: Option
 
 /// A `Stream` of pages; see the [module docs](self).
 pub struct Pages<O: Paginate> {
-    service: OperationService<O>,
+    client: Client,
+    options: Option<RequestOptions>,
     next: Option<O>,
     current: Option<O>,
     in_flight: Option<Pin<Box<CallFuture<O>>>>,
@@ -224,9 +228,10 @@ impl<O: Paginate> fmt::Debug for Pages<O> {
 }
 
 impl<O: Paginate> Pages<O> {
-    pub(crate) fn new(service: OperationService<O>, request: O) -> Self {
+    pub(crate) fn new(client: Client, request: O, options: Option<RequestOptions>) -> Self {
         Self {
-            service,
+            client,
+            options,
             next: Some(request.first_page()),
             current: None,
             in_flight: None,
@@ -273,7 +278,7 @@ impl<O: Paginate> Pages<O> {
                 return Poll::Ready(None);
             };
             self.current = Some(request.clone());
-            let call = self.service.clone().oneshot(request);
+            let call = CallBuilder::new(self.client.clone(), request, self.options).send();
             self.in_flight = Some(Box::pin(call));
         }
     }
@@ -366,8 +371,7 @@ mod tests {
         let paged: List<u32> =
             serde_json::from_str(r#"{"data":[1],"total_count":25,"next":null}"#).unwrap();
         assert_eq!(paged.total_count, Some(25));
-        let reordered: List<u32> =
-            serde_json::from_str(r#"{"total_count":7,"data":[3]}"#).unwrap();
+        let reordered: List<u32> = serde_json::from_str(r#"{"total_count":7,"data":[3]}"#).unwrap();
         assert_eq!((reordered.data, reordered.total_count), (vec![3], Some(7)));
         let null_total: List<u32> =
             serde_json::from_str(r#"{"data":[],"total_count":null}"#).unwrap();

@@ -167,6 +167,18 @@ pub trait Operation: Send + Sized + 'static {
     fn body(&self) -> Result<RequestBody, Error> {
         Ok(RequestBody::Empty)
     }
+
+    /// Builds the HTTP request: validation, path, query, body and its `Content-Type`, and the
+    /// [`OperationInfo`] / [`RequestOptions`] extensions. The path is relative to the API root
+    /// (what [`Client::http_service`](crate::Client::http_service) takes). Implementations
+    /// keep this provided method.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] from validation, a path parameter, or the body; no I/O
+    /// happens.
+    fn to_request(&self, options: Option<RequestOptions>) -> Result<HttpRequest, Error> {
+        to_request(self, options)
+    }
 }
 
 /// The most path parameters a template may have (Clerk's spec has at most two).
@@ -420,11 +432,23 @@ impl Multipart {
     }
 
     /// Adds a file field with its file name and media type.
-    pub fn file(self, name: &str, file_name: &str, content_type: &str, data: impl AsRef<[u8]>) -> Self {
+    pub fn file(
+        self,
+        name: &str,
+        file_name: &str,
+        content_type: &str,
+        data: impl AsRef<[u8]>,
+    ) -> Self {
         self.part(name, Some(file_name), Some(content_type), data.as_ref())
     }
 
-    fn part(mut self, name: &str, file_name: Option<&str>, content_type: Option<&str>, data: &[u8]) -> Self {
+    fn part(
+        mut self,
+        name: &str,
+        file_name: Option<&str>,
+        content_type: Option<&str>,
+        data: &[u8],
+    ) -> Self {
         let body = &mut self.body;
         body.extend_from_slice(b"--");
         body.extend_from_slice(self.boundary.as_bytes());
@@ -453,11 +477,8 @@ impl Multipart {
         self.body.extend_from_slice(b"--");
         self.body.extend_from_slice(self.boundary.as_bytes());
         self.body.extend_from_slice(b"--\r\n");
-        let content_type = HeaderValue::try_from(format!(
-            "multipart/form-data; boundary={}",
-            self.boundary
-        ))
-        .ok();
+        let content_type =
+            HeaderValue::try_from(format!("multipart/form-data; boundary={}", self.boundary)).ok();
         (Bytes::from(self.body), content_type)
     }
 }
@@ -547,12 +568,8 @@ pub fn decode_json<T: DeserializeOwned>(response: HttpResponse) -> Result<T, Err
     })
 }
 
-/// Builds the HTTP request for `operation`: validation, path, query, body and its
-/// `Content-Type`, and the [`OperationInfo`] / [`RequestOptions`] extensions.
-///
-/// # Errors
-/// [`Error::InvalidRequest`] from validation, a path parameter, or the body; no I/O happens.
-pub fn to_request<O: Operation>(
+/// [`Operation::to_request`].
+pub(crate) fn to_request<O: Operation>(
     operation: &O,
     options: Option<RequestOptions>,
 ) -> Result<HttpRequest, Error> {
@@ -656,7 +673,10 @@ mod tests {
         params.set("organization_id", pair.0).unwrap();
         let mut out = String::new();
         params
-            .render("/organizations/{organization_id}/memberships/{user_id}", &mut out)
+            .render(
+                "/organizations/{organization_id}/memberships/{user_id}",
+                &mut out,
+            )
             .unwrap();
         assert_eq!(out, "/organizations/org_1/memberships/user_2");
         let missing = PathParams::default().render("/x/{id}", &mut String::new());
@@ -681,9 +701,12 @@ mod tests {
 
     #[test]
     fn multipart_bodies_are_well_formed() {
-        let form = Multipart::new()
-            .text("na\"me", "v\r\nalue")
-            .file("file", "a\".png", "image/png\r\nX: y", b"\x00\x01");
+        let form = Multipart::new().text("na\"me", "v\r\nalue").file(
+            "file",
+            "a\".png",
+            "image/png\r\nX: y",
+            b"\x00\x01",
+        );
         let boundary = form.boundary.clone();
         let (body, content_type) = form.finish();
         let content_type = content_type.unwrap();

@@ -31,6 +31,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
+use tower::util::Oneshot;
 use tower::ServiceExt;
 use tower_service::Service;
 
@@ -38,7 +39,7 @@ use crate::layer::OrError;
 use crate::list::{Pages, Paginate};
 use crate::operation::{to_request, Decode, Operation};
 use crate::stack::{Stack, StackFuture};
-use crate::{Client, Error, RequestOptions};
+use crate::{Client, Error, HttpRequest, HttpResponse, RequestOptions};
 
 /// A `tower::Service<O>` for one operation type; get one from
 /// [`Client::service`](crate::Client::service). See the [module docs](self).
@@ -94,7 +95,9 @@ impl<O: Operation> Service<O> for OperationService<O> {
 
     fn call(&mut self, operation: O) -> Self::Future {
         let inner = match to_request(&operation, self.options) {
-            Ok(req) => OrError::future(self.inner.call(req)),
+            Ok(req) => OrError::future(Sending::Called {
+                future: self.inner.call(req),
+            }),
             Err(e) => OrError::error(e),
         };
         OperationFuture {
@@ -105,11 +108,33 @@ impl<O: Operation> Service<O> for OperationService<O> {
 }
 
 pin_project! {
-    /// The future of [`OperationService`]: the call, then the output decoded.
+    /// The future of [`OperationService`] and of an awaited [`CallBuilder`]: the call through
+    /// the stack, then the output decoded.
     pub struct OperationFuture<O> {
         #[pin]
-        inner: OrError<StackFuture>,
+        inner: OrError<Sending>,
         _operation: PhantomData<fn() -> O>,
+    }
+}
+
+pin_project! {
+    /// A request on its way through the stack: called on a ready service, or waiting for the
+    /// stack to be ready first.
+    #[project = SendingProj]
+    enum Sending {
+        Called { #[pin] future: StackFuture },
+        Oneshot { #[pin] future: Oneshot<Stack, HttpRequest> },
+    }
+}
+
+impl Future for Sending {
+    type Output = Result<HttpResponse, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            SendingProj::Called { future } => future.poll(cx),
+            SendingProj::Oneshot { future } => future.poll(cx),
+        }
     }
 }
 
@@ -122,9 +147,10 @@ impl<O: Operation> Future for OperationFuture<O> {
     }
 }
 
-/// The future of an awaited [`CallBuilder`]: tower's `Oneshot` (wait for the service to be
-/// ready, then call it) over an [`OperationService`].
-pub type CallFuture<O> = tower::util::Oneshot<OperationService<O>, O>;
+/// The future of an awaited [`CallBuilder`]: the request is built (and validated) at once,
+/// then sent with tower's `Oneshot` (wait for the stack to be ready, then call it). A request
+/// refused by validation never waits for readiness.
+pub type CallFuture<O> = OperationFuture<O>;
 
 /// One call being built: the request, its per-call options, and a clone of the client.
 /// Await it to send it; see the [module docs](self).
@@ -144,7 +170,7 @@ pub type CallFuture<O> = tower::util::Oneshot<OperationService<O>, O>;
 ///
 /// // A builder is `Clone + Send + 'static`: it can be sent to a task and awaited there.
 /// let create = client.allowlist_identifiers().create("ada@example.com").notify(true);
-/// let created = tokio::spawn(create.into_future()).await.expect("the task ran")?;
+/// let created = tokio::spawn(create.send()).await.expect("the task ran")?;
 /// # Ok(()) }
 /// ```
 #[must_use = "a call does nothing until it is awaited"]
@@ -206,10 +232,7 @@ impl<O: Paginate> CallBuilder<O> {
     /// request's `limit`, or the largest Clerk serves when it has none); see [`Pages`] and
     /// [`Pages::items`].
     pub fn paginate(self) -> Pages<O> {
-        Pages::new(
-            OperationService::new(self.client.stack(), self.options),
-            self.request,
-        )
+        Pages::new(self.client, self.request, self.options)
     }
 }
 
@@ -218,6 +241,15 @@ impl<O: Operation> IntoFuture for CallBuilder<O> {
     type IntoFuture = CallFuture<O>;
 
     fn into_future(self) -> Self::IntoFuture {
-        OperationService::new(self.client.stack(), self.options).oneshot(self.request)
+        let inner = match to_request(&self.request, self.options) {
+            Ok(req) => OrError::future(Sending::Oneshot {
+                future: self.client.stack().oneshot(req),
+            }),
+            Err(e) => OrError::error(e),
+        };
+        OperationFuture {
+            inner,
+            _operation: PhantomData,
+        }
     }
 }

@@ -614,8 +614,8 @@ pub(crate) use interleave;
 /// `docs/benchmarks.md` proposes: base URL, headers, auth, error decoding, body collection and
 /// the transport in **one** box (instead of two), and the outer total timeout / retry /
 /// attempt timeout kept as a concrete type (instead of a third box). A call clones the outer
-/// stack and sends the request built by `Endpoint::to_request`, then decodes with
-/// `decode_json`: what `EndpointService` does.
+/// stack and sends the request built by `Operation::to_request`, then decodes with
+/// `decode_json`: what `OperationService` does.
 pub mod proto {
     use std::time::Duration;
 
@@ -625,7 +625,7 @@ pub mod proto {
         TimeoutLayer,
     };
     use clerk_tower::transport::{CollectBody, DEFAULT_MAX_RESPONSE_BODY};
-    use clerk_tower::{BoxError, Endpoint, Error, HttpRequest, HttpService, RetryConfig};
+    use clerk_tower::{BoxError, Error, HttpRequest, HttpService, Operation, RetryConfig};
     use tower::retry::{Retry, RetryLayer};
     use tower::util::BoxCloneSyncService;
     use tower::{Service, ServiceBuilder, ServiceExt};
@@ -666,11 +666,11 @@ pub mod proto {
             Self { outer }
         }
 
-        /// One call, as `EndpointService::call` + `EndpointFuture` do it.
-        pub async fn call<E: Endpoint>(&self, endpoint: E) -> Result<E::Output, Error> {
+        /// One call, as `OperationService::call` + `EndpointFuture` do it.
+        pub async fn call<E: Operation>(&self, endpoint: E) -> Result<E::Output, Error> {
             let req = endpoint.to_request(None)?;
             let res = self.outer.clone().oneshot(req).await?;
-            clerk_tower::endpoint::decode_json(res)
+            <E::Output as clerk_tower::operation::Decode>::decode(res)
         }
     }
 }
@@ -691,7 +691,7 @@ pub mod proto_shared {
         BaseUrlLayer, ClerkRetryPolicy, DecodeErrors, DecodeErrorsLayer, Timeout, TimeoutLayer,
     };
     use clerk_tower::transport::{CollectBody, HyperClient, DEFAULT_MAX_RESPONSE_BODY};
-    use clerk_tower::{Endpoint, Error, HttpRequest, RetryConfig};
+    use clerk_tower::{Error, HttpRequest, Operation, RetryConfig};
     use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
     use http::uri::Authority;
     use tower::retry::{Retry, RetryLayer};
@@ -772,11 +772,11 @@ pub mod proto_shared {
             Self { outer }
         }
 
-        /// One call, as `EndpointService::call` + `EndpointFuture` do it.
-        pub async fn call<E: Endpoint>(&self, endpoint: E) -> Result<E::Output, Error> {
+        /// One call, as `OperationService::call` + `EndpointFuture` do it.
+        pub async fn call<E: Operation>(&self, endpoint: E) -> Result<E::Output, Error> {
             let req = endpoint.to_request(None)?;
             let res = self.outer.clone().oneshot(req).await?;
-            clerk_tower::endpoint::decode_json(res)
+            <E::Output as clerk_tower::operation::Decode>::decode(res)
         }
     }
 }

@@ -72,7 +72,8 @@ super::setters! {
 
 impl Operation for ListAllowlistIdentifiers {
     type Output = List<AllowlistIdentifier>;
-    const INFO: OperationInfo = OperationInfo::get("ListAllowlistIdentifiers", "/allowlist_identifiers");
+    const INFO: OperationInfo =
+        OperationInfo::get("ListAllowlistIdentifiers", "/allowlist_identifiers");
 
     fn validate(&self) -> Result<(), Error> {
         check_range("limit", self.limit, 1, MAX_LIMIT)?;
@@ -100,7 +101,12 @@ impl Paginate for ListAllowlistIdentifiers {
 
     fn next_page(&self, page: &List<AllowlistIdentifier>) -> Option<Self> {
         let limit = self.limit.unwrap_or(MAX_PAGE_SIZE);
-        let offset = next_offset(limit, self.offset.unwrap_or(0), page.data.len(), page.total_count)?;
+        let offset = next_offset(
+            limit,
+            self.offset.unwrap_or(0),
+            page.data.len(),
+            page.total_count,
+        )?;
         Some(Self {
             offset: Some(offset),
             ..*self
@@ -157,7 +163,8 @@ super::setters! {
 
 impl Operation for CreateAllowlistIdentifier {
     type Output = AllowlistIdentifier;
-    const INFO: OperationInfo = OperationInfo::post("CreateAllowlistIdentifier", "/allowlist_identifiers");
+    const INFO: OperationInfo =
+        OperationInfo::post("CreateAllowlistIdentifier", "/allowlist_identifiers");
 
     fn validate(&self) -> Result<(), Error> {
         check_not_blank("identifier", &self.identifier)
@@ -242,7 +249,7 @@ impl AllowlistIdentifiers {
         self
     }
 
-    fn call<O: Operation>(&self, request: O) -> CallBuilder<O> {
+    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
         CallBuilder::new(self.client.clone(), request, self.options)
     }
 
@@ -252,7 +259,7 @@ impl AllowlistIdentifiers {
     /// Errors: [`Error::InvalidRequest`] for a `limit` outside 1..=500 (no I/O); otherwise any
     /// [`Error`] of a call.
     pub fn list(&self) -> CallBuilder<ListAllowlistIdentifiers> {
-        self.call(ListAllowlistIdentifiers::new())
+        self.builder(ListAllowlistIdentifiers::new())
     }
 
     /// Adds `identifier`; see [`CreateAllowlistIdentifier`].
@@ -260,15 +267,18 @@ impl AllowlistIdentifiers {
     /// Errors: [`Error::InvalidRequest`] for an empty identifier (no I/O); [`Error::Api`] with
     /// Clerk's 400/422 for an identifier Clerk refuses (malformed, already on the list).
     pub fn create(&self, identifier: impl Into<String>) -> CallBuilder<CreateAllowlistIdentifier> {
-        self.call(CreateAllowlistIdentifier::new(identifier))
+        self.builder(CreateAllowlistIdentifier::new(identifier))
     }
 
     /// Deletes the identifier with id `identifier_id`.
     ///
     /// Errors: [`Error::InvalidRequest`] for an empty id, `.` or `..` (no I/O); an
     /// [`Error::Api`] for which [`Error::is_not_found`] holds when no such identifier exists.
-    pub fn delete(&self, identifier_id: impl Into<String>) -> CallBuilder<DeleteAllowlistIdentifier> {
-        self.call(DeleteAllowlistIdentifier::new(identifier_id))
+    pub fn delete(
+        &self,
+        identifier_id: impl Into<String>,
+    ) -> CallBuilder<DeleteAllowlistIdentifier> {
+        self.builder(DeleteAllowlistIdentifier::new(identifier_id))
     }
 }
 
@@ -319,13 +329,19 @@ mod tests {
     #[test]
     fn create_body_has_only_spec_fields_and_its_media_type() {
         let req = to_request(&CreateAllowlistIdentifier::new("a@b.com"), None).unwrap();
-        assert_eq!(req.headers()[http::header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            req.headers()[http::header::CONTENT_TYPE],
+            "application/json"
+        );
         assert_eq!(
             req.body().clone().into_inner().unwrap_or_default(),
             br#"{"identifier":"a@b.com"}"#.as_slice()
         );
-        let req = to_request(&CreateAllowlistIdentifier::new("a\"@b.com").notify(true), None)
-            .unwrap();
+        let req = to_request(
+            &CreateAllowlistIdentifier::new("a\"@b.com").notify(true),
+            None,
+        )
+        .unwrap();
         assert_eq!(
             req.into_body().into_inner().unwrap_or_default(),
             br#"{"identifier":"a\"@b.com","notify":true}"#.as_slice()
@@ -342,10 +358,16 @@ mod tests {
     #[test]
     fn paging_moves_by_offset_and_stops_on_a_short_page() {
         let first = ListAllowlistIdentifiers::new().first_page();
-        assert_eq!((first.paginated, first.limit, first.offset), (Some(true), Some(500), None));
+        assert_eq!(
+            (first.paginated, first.limit, first.offset),
+            (Some(true), Some(500), None)
+        );
         let custom = ListAllowlistIdentifiers::new().limit(2).first_page();
         let full = List {
-            data: vec![AllowlistIdentifier::default(), AllowlistIdentifier::default()],
+            data: vec![
+                AllowlistIdentifier::default(),
+                AllowlistIdentifier::default(),
+            ],
             total_count: Some(5),
         };
         let second = custom.next_page(&full).unwrap();

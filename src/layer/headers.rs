@@ -152,7 +152,10 @@ mod tests {
                 Ok::<_, Error>(req)
             }));
         let sent = plain.oneshot(Request::new(String::new())).await.unwrap();
-        assert!(sent.headers()[USER_AGENT].to_str().unwrap().starts_with("app/1 "));
+        assert!(sent.headers()[USER_AGENT]
+            .to_str()
+            .unwrap()
+            .starts_with("app/1 "));
     }
 
     #[test]

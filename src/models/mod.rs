@@ -25,10 +25,10 @@ pub mod allowlist_identifier;
 pub mod deleted_object;
 pub mod errors;
 
+pub use crate::list::List;
 pub use allowlist_identifier::{
     AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, IdentifierType,
 };
-pub use crate::list::List;
 
 /// An enum value this version of the crate does not know, kept as Clerk sent it.
 ///

@@ -395,7 +395,10 @@ mod tests {
             10,
         );
         let res = svc.oneshot(HttpRequest::default()).await.unwrap();
-        assert_eq!(res.into_body().into_inner().unwrap_or_default(), "0123456789");
+        assert_eq!(
+            res.into_body().into_inner().unwrap_or_default(),
+            "0123456789"
+        );
 
         let small = CollectBody::new(
             tower::service_fn(|_req: HttpRequest| async {

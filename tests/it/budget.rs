@@ -26,7 +26,6 @@
 use std::time::Duration;
 
 use crate::e2e::*;
-use clerk_tower::api::ListAllowlistIdentifiers;
 use clerk_tower::mock::{Fault, FaultPlan, MockClerk, MockOperation};
 use clerk_tower::{Client, Error};
 use tokio::task::JoinSet;
@@ -73,11 +72,7 @@ fn client(mock: &MockClerk, ttl: Duration, min_per_sec: u32, retry_percent: f32)
 }
 
 async fn list(client: &Client) -> Result<(), Error> {
-    client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .map(drop)
+    client.allowlist_identifiers().list().await.map(drop)
 }
 
 /// Runs `calls` list calls at once; returns every result.

@@ -7,7 +7,7 @@ use clerk_tower::api::{
     CreateAllowlistIdentifier, DeleteAllowlistIdentifier, ListAllowlistIdentifiers,
 };
 use clerk_tower::models::IdentifierType;
-use clerk_tower::{Error, Operation, RequestOptions};
+use clerk_tower::{Error, Operation, OperationInfo, RequestOptions};
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use tower::ServiceExt;
 
@@ -33,12 +33,10 @@ async fn list_request_shape() {
     let call = tokio::spawn(async move {
         client
             .allowlist_identifiers()
-            .list(
-                ListAllowlistIdentifiers::new()
-                    .paginated(true)
-                    .limit(25)
-                    .offset(50),
-            )
+            .list()
+            .paginated(true)
+            .limit(25)
+            .offset(50)
             .await
     });
     let (req, send) = handle.next_request().await.expect("a request");
@@ -54,33 +52,28 @@ async fn list_request_shape() {
     );
     assert!(body_of(&req).await.is_empty());
     assert_eq!(
-        req.extensions().get::<Operation>(),
-        Some(&Operation::new("ListAllowlistIdentifiers", true))
+        req.extensions().get::<OperationInfo>(),
+        Some(&ListAllowlistIdentifiers::INFO)
     );
     let body =
         Box::leak(format!(r#"{{"data":[{IDENTIFIER_JSON}],"total_count":51}}"#).into_boxed_str());
     respond(send, 200, body);
     let page = call.await.unwrap().unwrap();
-    assert_eq!(page.total_count, 51);
+    assert_eq!(page.total_count, Some(51));
     assert_eq!(page.data[0].identifier_type, IdentifierType::EmailAddress);
 }
 
 #[tokio::test]
 async fn list_without_parameters_sends_none_and_decodes_a_bare_array() {
     let (client, mut handle) = mock_client();
-    let call = tokio::spawn(async move {
-        client
-            .allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-    });
+    let call = tokio::spawn(async move { client.allowlist_identifiers().list().await });
     let (req, send) = handle.next_request().await.unwrap();
     assert_eq!(req.uri(), "https://api.clerk.com/v1/allowlist_identifiers");
     let body = Box::leak(format!("[{IDENTIFIER_JSON},{IDENTIFIER_JSON}]").into_boxed_str());
     respond(send, 200, body);
     let page = call.await.unwrap().unwrap();
     assert_eq!(page.data.len(), 2);
-    assert_eq!(page.total_count, 2);
+    assert_eq!(page.total_count, None, "a bare array carries no count");
 }
 
 #[tokio::test]
@@ -89,7 +82,8 @@ async fn create_request_shape() {
     let call = tokio::spawn(async move {
         client
             .allowlist_identifiers()
-            .create(CreateAllowlistIdentifier::new("ada@example.com").notify(true))
+            .create("ada@example.com")
+            .notify(true)
             .await
     });
     let (req, send) = handle.next_request().await.unwrap();
@@ -102,8 +96,8 @@ async fn create_request_shape() {
         r#"{"identifier":"ada@example.com","notify":true}"#
     );
     assert_eq!(
-        req.extensions().get::<Operation>(),
-        Some(&Operation::new("CreateAllowlistIdentifier", false))
+        req.extensions().get::<OperationInfo>(),
+        Some(&CreateAllowlistIdentifier::INFO)
     );
     assert!(
         req.headers().get(CONTENT_LENGTH).is_none(),
@@ -118,12 +112,8 @@ async fn create_request_shape() {
 #[tokio::test]
 async fn create_without_notify_sends_only_the_identifier() {
     let (client, mut handle) = mock_client();
-    let call = tokio::spawn(async move {
-        client
-            .allowlist_identifiers()
-            .create(CreateAllowlistIdentifier::new("+15555550100"))
-            .await
-    });
+    let call =
+        tokio::spawn(async move { client.allowlist_identifiers().create("+15555550100").await });
     let (req, send) = handle.next_request().await.unwrap();
     assert_eq!(body_of(&req).await, r#"{"identifier":"+15555550100"}"#);
     respond(send, 200, IDENTIFIER_JSON);
@@ -145,8 +135,8 @@ async fn delete_request_shape() {
     assert!(req.headers().get(CONTENT_TYPE).is_none());
     assert!(body_of(&req).await.is_empty());
     assert_eq!(
-        req.extensions().get::<Operation>(),
-        Some(&Operation::new("DeleteAllowlistIdentifier", true))
+        req.extensions().get::<OperationInfo>(),
+        Some(&DeleteAllowlistIdentifier::INFO)
     );
     respond(
         send,
@@ -198,7 +188,7 @@ async fn request_options_travel_in_the_extensions() {
         client
             .allowlist_identifiers()
             .with_options(options)
-            .list(ListAllowlistIdentifiers::new())
+            .list()
             .await
     });
     let (req, send) = handle.next_request().await.unwrap();
@@ -216,20 +206,14 @@ async fn invalid_requests_fail_before_any_io() {
     let (client, mut handle) = mock_client();
     let allowlist = client.allowlist_identifiers();
     for limit in [0, 501] {
-        let err = allowlist
-            .list(ListAllowlistIdentifiers::new().limit(limit))
-            .await
-            .unwrap_err();
+        let err = allowlist.list().limit(limit).await.unwrap_err();
         assert!(
             matches!(&err, Error::InvalidRequest(e) if e.field() == "limit"),
             "{err:?}"
         );
         assert_eq!(err.attempts(), 0);
     }
-    let err = allowlist
-        .create(CreateAllowlistIdentifier::new(""))
-        .await
-        .unwrap_err();
+    let err = allowlist.create("").await.unwrap_err();
     assert!(
         matches!(&err, Error::InvalidRequest(e) if e.field() == "identifier"),
         "{err:?}"
@@ -242,7 +226,7 @@ async fn invalid_requests_fail_before_any_io() {
         );
     }
     // Nothing reached the transport: once the client is gone, the handle sees no request.
-    let _ = allowlist;
+    drop(allowlist);
     drop(client);
     assert!(
         handle.next_request().await.is_none(),

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use crate::common::*;
-use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::error::TransportErrorKind;
 use clerk_tower::{Client, Error, HttpRequest, HttpResponse, RetryConfig};
 
@@ -13,12 +12,7 @@ async fn answer(
     headers: &[(&'static str, &'static str)],
 ) -> Error {
     let (client, mut handle) = mock_client();
-    let call = tokio::spawn(async move {
-        client
-            .allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-    });
+    let call = tokio::spawn(async move { client.allowlist_identifiers().list().await });
     let (_req, send) = handle.next_request().await.unwrap();
     let mut res = response(status, body);
     for (name, value) in headers {
@@ -124,11 +118,7 @@ async fn a_body_over_the_limit_is_a_transport_error() {
         .transport(big)
         .build()
         .unwrap();
-    let err = client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap_err();
+    let err = client.allowlist_identifiers().list().await.unwrap_err();
     assert!(
         matches!(&err, Error::Transport(t) if t.kind() == TransportErrorKind::BodyTooLarge),
         "{err:?}"
@@ -168,7 +158,7 @@ async fn errors_from_a_user_layer_stay_typed() {
         .unwrap();
     let err = client
         .allowlist_identifiers()
-        .create(CreateAllowlistIdentifier::new("a@b.com"))
+        .create("a@b.com")
         .await
         .unwrap_err();
     assert!(
@@ -176,12 +166,7 @@ async fn errors_from_a_user_layer_stay_typed() {
         "{err:?}"
     );
 
-    let call = tokio::spawn(async move {
-        client
-            .allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-    });
+    let call = tokio::spawn(async move { client.allowlist_identifiers().list().await });
     let (_req, send) = handle.next_request().await.unwrap();
     send.send_response(response(
         404,

@@ -15,7 +15,6 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::e2e::*;
-use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::error::{TimeoutKind, TransportErrorKind};
 use clerk_tower::mock::{Fault, FaultPlan, MockClerk, MockOperation};
 use clerk_tower::{Error, RequestOptions};
@@ -165,12 +164,12 @@ async fn run(case: Case) -> Duration {
     let result: Result<(), Error> = match case.op {
         Op::List => client
             .allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
+            .list()
             .await
             .map(|list| assert_eq!(list.data.len(), 1, "{label}: the list holds the seed")),
         Op::Create => client
             .allowlist_identifiers()
-            .create(CreateAllowlistIdentifier::new(NEW))
+            .create(NEW)
             .await
             .map(|created| assert_eq!(created.identifier, NEW, "{label}")),
         Op::Delete => client
@@ -422,7 +421,7 @@ async fn rate_limited_http_date_is_reported_in_the_error() {
     let err = client
         .allowlist_identifiers()
         .with_options(RequestOptions::new().retry(false))
-        .create(CreateAllowlistIdentifier::new(NEW))
+        .create(NEW)
         .await
         .unwrap_err();
     assert_eq!(
@@ -635,11 +634,7 @@ async fn retry_after_past_the_total_timeout_returns_the_429_at_once() {
     let ids = client.allowlist_identifiers();
 
     let started = Instant::now();
-    let (list, create, delete) = tokio::join!(
-        ids.list(ListAllowlistIdentifiers::new()),
-        ids.create(CreateAllowlistIdentifier::new(NEW)),
-        ids.delete(&seed.id),
-    );
+    let (list, create, delete) = tokio::join!(ids.list(), ids.create(NEW), ids.delete(&seed.id),);
     let elapsed = started.elapsed();
     assert!(
         elapsed < Duration::from_millis(500),
@@ -685,11 +680,7 @@ async fn decode_error_after_a_retry_counts_both_attempts() {
     );
     let server = mock.serve().await.unwrap();
     let client = tcp_builder(&server).build().unwrap();
-    let err = client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap_err();
+    let err = client.allowlist_identifiers().list().await.unwrap_err();
     assert!(matches!(err, Error::Decode(_)), "{err:?}");
     assert_eq!(mock.request_count(MockOperation::List), 2);
     assert_eq!(err.attempts(), 2, "the mock saw two attempts");

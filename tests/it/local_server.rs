@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 
-use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::mock::{MockClerk, MockOperation, MockServer};
 use clerk_tower::models::IdentifierType;
 use clerk_tower::Client;
@@ -24,7 +23,8 @@ async fn create_list_delete() {
     let allowlist = client.allowlist_identifiers();
 
     let email = allowlist
-        .create(CreateAllowlistIdentifier::new("ada@example.com").notify(true))
+        .create("ada@example.com")
+        .notify(true)
         .await
         .unwrap();
     assert!(email.id.starts_with("alid_"), "{}", email.id);
@@ -39,28 +39,19 @@ async fn create_list_delete() {
         "Unix millis: {}",
         email.created_at
     );
-    let phone = allowlist
-        .create(CreateAllowlistIdentifier::new("+15555550100"))
-        .await
-        .unwrap();
+    let phone = allowlist.create("+15555550100").await.unwrap();
     assert_eq!(phone.identifier_type, IdentifierType::PhoneNumber);
     assert_eq!(phone.invitation_id, None);
 
-    let bare = allowlist
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap();
-    assert_eq!(bare.total_count, 2);
+    let bare = allowlist.list().await.unwrap();
+    assert_eq!(bare.total_count, None, "a bare array carries no count");
     assert_eq!(
         bare.data,
         vec![phone.clone(), email.clone()],
         "newest first"
     );
-    let paged = allowlist
-        .list(ListAllowlistIdentifiers::new().paginated(true).limit(1))
-        .await
-        .unwrap();
-    assert_eq!(paged.total_count, 2);
+    let paged = allowlist.list().paginated(true).limit(1).await.unwrap();
+    assert_eq!(paged.total_count, Some(2));
     assert_eq!(paged.data, vec![phone.clone()]);
 
     let deleted = allowlist.delete(&phone.id).await.unwrap();
@@ -99,15 +90,13 @@ async fn paging_through_25_identifiers() {
     let mut offset = 0;
     loop {
         let page = allowlist
-            .list(
-                ListAllowlistIdentifiers::new()
-                    .paginated(true)
-                    .limit(10)
-                    .offset(offset),
-            )
+            .list()
+            .paginated(true)
+            .limit(10)
+            .offset(offset)
             .await
             .unwrap();
-        assert_eq!(page.total_count, 25);
+        assert_eq!(page.total_count, Some(25));
         if page.data.is_empty() {
             break;
         }
@@ -122,24 +111,15 @@ async fn paging_through_25_identifiers() {
     assert_eq!(seen, created, "newest first, stable across pages");
 
     // Without `paginated`, Clerk answers a bare array of everything.
-    let all = allowlist
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap();
+    let all = allowlist.list().await.unwrap();
     assert_eq!(all.data.len(), 25);
-    assert_eq!(all.total_count, 25);
+    assert_eq!(all.total_count, None, "a bare array carries no count");
     // The largest page the API allows.
-    let max = allowlist
-        .list(ListAllowlistIdentifiers::new().paginated(true).limit(500))
-        .await
-        .unwrap();
+    let max = allowlist.list().paginated(true).limit(500).await.unwrap();
     assert_eq!(max.data.len(), 25);
-    let past_end = allowlist
-        .list(ListAllowlistIdentifiers::new().paginated(true).offset(1000))
-        .await
-        .unwrap();
+    let past_end = allowlist.list().paginated(true).offset(1000).await.unwrap();
     assert!(past_end.data.is_empty());
-    assert_eq!(past_end.total_count, 25);
+    assert_eq!(past_end.total_count, Some(25));
     server.shutdown().await;
 }
 
@@ -170,11 +150,7 @@ async fn a_bad_token_is_a_typed_401() {
         .base_url(server.base_url())
         .build()
         .unwrap();
-    let err = client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap_err();
+    let err = client.allowlist_identifiers().list().await.unwrap_err();
     assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
     assert!(!err.as_api().unwrap().errors().is_empty());
     assert!(err.clerk_trace_id().is_some());
@@ -187,23 +163,14 @@ async fn a_bad_token_is_a_typed_401() {
 async fn clerk_validation_errors_come_back_typed() {
     let (mock, server, client) = setup().await;
     let allowlist = client.allowlist_identifiers();
-    allowlist
-        .create(CreateAllowlistIdentifier::new("ada@example.com"))
-        .await
-        .unwrap();
-    let dup = allowlist
-        .create(CreateAllowlistIdentifier::new("ada@example.com"))
-        .await
-        .unwrap_err();
+    allowlist.create("ada@example.com").await.unwrap();
+    let dup = allowlist.create("ada@example.com").await.unwrap_err();
     assert_eq!(dup.status(), Some(http::StatusCode::BAD_REQUEST));
     assert_eq!(
         dup.as_api().and_then(|a| a.code()),
         Some("duplicate_record")
     );
-    let invalid = allowlist
-        .create(CreateAllowlistIdentifier::new("not an identifier"))
-        .await
-        .unwrap_err();
+    let invalid = allowlist.create("not an identifier").await.unwrap_err();
     assert_eq!(
         invalid.status(),
         Some(http::StatusCode::UNPROCESSABLE_ENTITY)
@@ -213,10 +180,7 @@ async fn clerk_validation_errors_come_back_typed() {
         "é".repeat(5000),
         "\u{0}\"}{".to_owned(),
     ] {
-        let err = allowlist
-            .create(CreateAllowlistIdentifier::new(hostile))
-            .await
-            .unwrap_err();
+        let err = allowlist.create(hostile).await.unwrap_err();
         assert_eq!(
             err.status(),
             Some(http::StatusCode::UNPROCESSABLE_ENTITY),

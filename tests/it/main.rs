@@ -19,6 +19,7 @@ mod hardening;
 mod local_server;
 mod middleware;
 mod mock_compat;
+mod pagination;
 mod retry;
 mod safety;
 mod send_sync;

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use crate::common::*;
 use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
-use clerk_tower::{HttpRequest, HttpService, Operation, RetryConfig};
+use clerk_tower::{HttpRequest, HttpService, Operation, OperationInfo, RetryConfig};
 use tower::limit::ConcurrencyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 /// What a user layer saw of one request: the operation, the URI, whether a bearer was on it.
-type Sighting = (Option<Operation>, String, bool);
+type Sighting = (Option<OperationInfo>, String, bool);
 
 #[derive(Clone, Default)]
 struct Seen(Arc<Mutex<Vec<Sighting>>>);
@@ -37,7 +37,7 @@ fn recording(
         let seen = seen.clone();
         tower::util::MapRequest::new(inner, move |req: HttpRequest| {
             seen.0.lock().unwrap().push((
-                req.extensions().get::<Operation>().copied(),
+                req.extensions().get::<OperationInfo>().cloned(),
                 req.uri().to_string(),
                 req.headers().contains_key(http::header::AUTHORIZATION),
             ));
@@ -60,18 +60,10 @@ async fn trace_and_concurrency_limit_layers_fit() {
 
     // Two concurrent calls through a limit of one: the second waits until the first is done.
     let c1 = client.clone();
-    let first = tokio::spawn(async move {
-        c1.allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-    });
+    let first = tokio::spawn(async move { c1.allowlist_identifiers().list().await });
     let (_req1, send1) = handle.next_request().await.unwrap();
     let c2 = client.clone();
-    let second = tokio::spawn(async move {
-        c2.allowlist_identifiers()
-            .create(CreateAllowlistIdentifier::new("a@b.com"))
-            .await
-    });
+    let second = tokio::spawn(async move { c2.allowlist_identifiers().create("a@b.com").await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
         seen.0.lock().unwrap().len(),
@@ -86,14 +78,8 @@ async fn trace_and_concurrency_limit_layers_fit() {
 
     let seen = seen.0.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
-    assert_eq!(
-        seen[0].0,
-        Some(Operation::new("ListAllowlistIdentifiers", true))
-    );
-    assert_eq!(
-        seen[1].0,
-        Some(Operation::new("CreateAllowlistIdentifier", false))
-    );
+    assert_eq!(seen[0].0, Some(ListAllowlistIdentifiers::INFO));
+    assert_eq!(seen[1].0, Some(CreateAllowlistIdentifier::INFO));
     assert_eq!(
         seen[0].1, "/allowlist_identifiers",
         "user layers see the path relative to the API root"
@@ -113,12 +99,7 @@ async fn user_layers_run_once_per_attempt() {
         .layer(recording(seen.clone()))
         .build()
         .unwrap();
-    let call = tokio::spawn(async move {
-        client
-            .allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-    });
+    let call = tokio::spawn(async move { client.allowlist_identifiers().list().await });
     let (_r, send) = handle.next_request().await.unwrap();
     respond(send, 503, "");
     let (_r, send) = handle.next_request().await.unwrap();
@@ -165,12 +146,7 @@ async fn a_trace_layer_does_not_print_the_secret() {
         )
         .build()
         .unwrap();
-    let call = async {
-        client
-            .allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-    };
+    let call = async { client.allowlist_identifiers().list().await };
     let answer = async {
         let (req, send) = handle.next_request().await.unwrap();
         // Debug of the request as the transport sees it: the sensitive header is hidden.
@@ -201,12 +177,7 @@ async fn call_layers_see_the_whole_call_and_attempt_layers_each_attempt() {
         .build()
         .unwrap();
 
-    let call = tokio::spawn(async move {
-        client
-            .allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-    });
+    let call = tokio::spawn(async move { client.allowlist_identifiers().list().await });
     for status in [503, 429] {
         let (_req, send) = handle.next_request().await.unwrap();
         respond(send, status, "");
@@ -219,14 +190,14 @@ async fn call_layers_see_the_whole_call_and_attempt_layers_each_attempt() {
     let attempts = attempts.0.lock().unwrap().clone();
     assert_eq!(calls.len(), 1, "one call: {calls:?}");
     assert_eq!(attempts.len(), 3, "three attempts: {attempts:?}");
-    let list = Operation::new("ListAllowlistIdentifiers", true);
-    assert_eq!(calls[0].0, Some(list));
+    let list = ListAllowlistIdentifiers::INFO;
+    assert_eq!(calls[0].0, Some(list.clone()));
     assert_eq!(
         calls[0].1, "/allowlist_identifiers",
         "relative, as the call was built"
     );
     for (op, _uri, keyed) in calls.iter().chain(&attempts) {
-        assert_eq!(*op, Some(list));
+        assert_eq!(*op, Some(list.clone()));
         assert!(!keyed, "no layer of the user's sees the key");
     }
 }
@@ -242,18 +213,10 @@ async fn a_call_layer_limits_whole_calls() {
         .build()
         .unwrap();
     let c1 = client.clone();
-    let first = tokio::spawn(async move {
-        c1.allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-    });
+    let first = tokio::spawn(async move { c1.allowlist_identifiers().list().await });
     let (_req, send) = handle.next_request().await.unwrap();
     let c2 = client.clone();
-    let second = tokio::spawn(async move {
-        c2.allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-    });
+    let second = tokio::spawn(async move { c2.allowlist_identifiers().list().await });
     // The first call's retry goes out before the second call's first attempt.
     respond(send, 503, "");
     let (_req, send) = handle.next_request().await.unwrap();
@@ -272,10 +235,6 @@ async fn a_call_layer_limits_whole_calls() {
         }))
         .build()
         .unwrap();
-    let err = failing
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap_err();
+    let err = failing.allowlist_identifiers().list().await.unwrap_err();
     assert!(matches!(err, clerk_tower::Error::Middleware(_)), "{err:?}");
 }

@@ -9,7 +9,7 @@ use clerk_tower::api::{
 };
 use clerk_tower::error::{TimeoutKind, TransportErrorKind};
 use clerk_tower::models::AllowlistIdentifier;
-use clerk_tower::{Client, Endpoint, Error, RequestOptions, RetryConfig};
+use clerk_tower::{Client, Error, Operation, RequestOptions, RetryConfig};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -45,7 +45,7 @@ async fn run<E>(
     script: &[Answer],
 ) -> (Result<E::Output, Error>, Vec<Duration>)
 where
-    E: Endpoint,
+    E: Operation,
 {
     let start = Instant::now();
     let mut svc = client.service::<E>();

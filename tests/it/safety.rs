@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use clerk_tower::api::{CreateAllowlistIdentifier, DeleteAllowlistIdentifier};
-use clerk_tower::{Client, Endpoint, Error, RetryConfig};
+use clerk_tower::{Client, Error, Operation, RetryConfig};
 use proptest::prelude::*;
 
 const SECRET: &str = "sk_live_ThisMustNeverBeSeen0123456789";
@@ -203,13 +203,15 @@ proptest! {
     fn any_identifier_is_a_valid_body_or_a_typed_error(identifier in any::<String>(), notify in any::<Option<bool>>()) {
         let mut req = CreateAllowlistIdentifier::new(identifier.clone());
         if let Some(n) = notify { req = req.notify(n); }
-        match req.body() {
-            Ok(Some(body)) => {
+        match req.to_request(None) {
+            Ok(req) => {
+                prop_assert_eq!(&req.headers()[http::header::CONTENT_TYPE], "application/json");
+                let body = req.into_body().into_inner().unwrap_or_default();
+                prop_assert!(!body.is_empty(), "a create always has a body");
                 let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
                 prop_assert_eq!(&parsed["identifier"], &serde_json::Value::String(identifier));
                 prop_assert_eq!(parsed.get("notify").and_then(|v| v.as_bool()), notify);
             }
-            Ok(None) => prop_assert!(false, "a create always has a body"),
             Err(e) => {
                 prop_assert!(identifier.trim().is_empty());
                 prop_assert!(matches!(e, Error::InvalidRequest(_)));

@@ -3,7 +3,7 @@
 use clerk_tower::api::{
     CreateAllowlistIdentifier, DeleteAllowlistIdentifier, ListAllowlistIdentifiers,
 };
-use clerk_tower::{Client, ClientBuilder, EndpointService, Error, HttpService};
+use clerk_tower::{Client, ClientBuilder, Error, HttpService, OperationService};
 
 const fn assert_clone_send_sync<T: Clone + Send + Sync + 'static>() {}
 const fn assert_send_sync<T: Send + Sync + 'static>() {}
@@ -12,9 +12,9 @@ const fn assert_send<T: Send>(_: &T) {}
 const _: () = {
     assert_clone_send_sync::<Client>();
     assert_clone_send_sync::<HttpService>();
-    assert_clone_send_sync::<EndpointService<ListAllowlistIdentifiers>>();
-    assert_clone_send_sync::<EndpointService<CreateAllowlistIdentifier>>();
-    assert_clone_send_sync::<EndpointService<DeleteAllowlistIdentifier>>();
+    assert_clone_send_sync::<OperationService<ListAllowlistIdentifiers>>();
+    assert_clone_send_sync::<OperationService<CreateAllowlistIdentifier>>();
+    assert_clone_send_sync::<OperationService<DeleteAllowlistIdentifier>>();
     assert_clone_send_sync::<Error>();
     assert_send_sync::<ClientBuilder>();
 };
@@ -34,8 +34,8 @@ fn futures_are_send() {
         .expect("valid config");
     // Futures are only created, never polled: no runtime, no I/O.
     let allowlist = client.allowlist_identifiers();
-    assert_send(&allowlist.list(ListAllowlistIdentifiers::new()));
-    assert_send(&allowlist.create(CreateAllowlistIdentifier::new("a@b.com")));
+    assert_send(&allowlist.list());
+    assert_send(&allowlist.create("a@b.com"));
     assert_send(&allowlist.delete("alid_1"));
     let svc = client.service::<ListAllowlistIdentifiers>();
     assert_send(&tower::ServiceExt::oneshot(

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::e2e::*;
-use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::error::{TimeoutKind, TransportErrorKind};
 use clerk_tower::mock::{Fault, FaultPlan, MockClerk, MockOperation, RecordedRequest};
 use clerk_tower::{Client, Error};
@@ -82,8 +81,8 @@ async fn worker(client: Client, w: usize, calls: usize) -> Vec<Call> {
     for i in 0..calls {
         let roll = rng.next() % 10;
         if roll < 3 {
-            let page = ListAllowlistIdentifiers::new().paginated(true).limit(20);
-            log.push(Call::List(ids.list(page).await.map(drop)));
+            let page = ids.list().paginated(true).limit(20);
+            log.push(Call::List(page.await.map(drop)));
         } else if roll < 6 && !live.is_empty() {
             let (id, identifier) = live.swap_remove((rng.next() % live.len() as u64) as usize);
             let result = ids.delete(&id).await.map(|d| assert!(d.deleted));
@@ -94,13 +93,10 @@ async fn worker(client: Client, w: usize, calls: usize) -> Vec<Call> {
             });
         } else {
             let identifier = format!("w{w}-c{i}@example.com");
-            let result = ids
-                .create(CreateAllowlistIdentifier::new(identifier.clone()))
-                .await
-                .map(|c| {
-                    assert_eq!(c.identifier, identifier);
-                    c.id
-                });
+            let result = ids.create(identifier.clone()).await.map(|c| {
+                assert_eq!(c.identifier, identifier);
+                c.id
+            });
             if let Ok(id) = &result {
                 live.push((id.clone(), identifier.clone()));
             }

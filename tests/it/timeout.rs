@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use crate::e2e::{service_builder, tcp_builder};
-use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::error::TimeoutKind;
 use clerk_tower::mock::{Fault, FaultPlan, MockClerk, MockOperation};
 use clerk_tower::{Error, RequestOptions};
@@ -30,11 +29,7 @@ async fn the_total_timeout_ends_a_slow_call_on_time() {
         .build()
         .unwrap();
     let start = Instant::now();
-    let err = client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap_err();
+    let err = client.allowlist_identifiers().list().await.unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     assert_eq!(timeout_kind(&err), Some(TimeoutKind::Total), "{err:?}");
     assert_eq!(err.attempts(), 1);
@@ -58,10 +53,7 @@ async fn a_per_call_timeout_overrides_the_default_both_ways() {
     let short = allowlist
         .clone()
         .with_options(RequestOptions::new().timeout(Duration::from_millis(500)));
-    let err = short
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap_err();
+    let err = short.list().await.unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_millis(500));
     assert_eq!(timeout_kind(&err), Some(TimeoutKind::Total));
 
@@ -74,7 +66,7 @@ async fn a_per_call_timeout_overrides_the_default_both_ways() {
         .allowlist_identifiers()
         .with_options(RequestOptions::new().timeout(Duration::from_secs(10)));
     let start = Instant::now();
-    patient.list(ListAllowlistIdentifiers::new()).await.unwrap();
+    patient.list().await.unwrap();
     assert_eq!(start.elapsed(), Duration::from_secs(5));
 }
 
@@ -87,11 +79,7 @@ async fn no_timeout_waits_as_long_as_the_server_takes() {
     ));
     let client = service_builder(&mock).no_timeout().build().unwrap();
     let start = Instant::now();
-    client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap();
+    client.allowlist_identifiers().list().await.unwrap();
     assert_eq!(start.elapsed(), Duration::from_secs(300));
 }
 
@@ -112,17 +100,11 @@ async fn attempt_timeouts_retry_a_list_but_not_a_create() {
     let allowlist = client.allowlist_identifiers();
 
     let start = Instant::now();
-    allowlist
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap();
+    allowlist.list().await.unwrap();
     assert!(start.elapsed() >= Duration::from_secs(1) && start.elapsed() < Duration::from_secs(2));
     assert_eq!(mock.request_count(MockOperation::List), 2);
 
-    let err = allowlist
-        .create(CreateAllowlistIdentifier::new("ada@example.com"))
-        .await
-        .unwrap_err();
+    let err = allowlist.create("ada@example.com").await.unwrap_err();
     assert_eq!(timeout_kind(&err), Some(TimeoutKind::Attempt), "{err:?}");
     assert_eq!(
         mock.request_count(MockOperation::Create),
@@ -146,11 +128,7 @@ async fn over_tcp_a_total_timeout_returns_promptly() {
         .build()
         .unwrap();
     let start = std::time::Instant::now();
-    let err = client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap_err();
+    let err = client.allowlist_identifiers().list().await.unwrap_err();
     let took = start.elapsed();
     assert_eq!(timeout_kind(&err), Some(TimeoutKind::Total), "{err:?}");
     assert!(

@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::mock::{MockClerk, MockServer};
 use clerk_tower::transport::{Proxy, TlsRoots, TransportConfig};
 use clerk_tower::{Client, Error, RetryConfig};
@@ -269,15 +268,10 @@ async fn extra_roots_and_a_connect_proxy_reach_a_tls_server() {
         let client = client(&format!("https://{HOST}/v1"), transport).unwrap();
         let allowlist = client.allowlist_identifiers();
         let created = allowlist
-            .create(CreateAllowlistIdentifier::new(format!(
-                "{roots:?}@example.com"
-            )))
+            .create(format!("{roots:?}@example.com"))
             .await
             .unwrap_or_else(|e| panic!("{roots:?}: {e}"));
-        let page = allowlist
-            .list(ListAllowlistIdentifiers::new())
-            .await
-            .unwrap();
+        let page = allowlist.list().await.unwrap();
         assert!(page.data.iter().any(|i| i.id == created.id), "{roots:?}");
     }
     let connects = s.log.connects();
@@ -305,11 +299,7 @@ async fn without_the_extra_root_the_server_is_not_trusted() {
         },
     )
     .unwrap();
-    let err = client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap_err();
+    let err = client.allowlist_identifiers().list().await.unwrap_err();
     match &err {
         Error::Transport(t) => assert!(t.is_connect(), "{err}"),
         other => panic!("expected a connect error, got {other:?}"),
@@ -335,11 +325,7 @@ async fn a_proxy_asking_for_credentials_is_a_connect_error() {
             },
         )
         .unwrap();
-        let err = client
-            .allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-            .unwrap_err();
+        let err = client.allowlist_identifiers().list().await.unwrap_err();
         match &err {
             Error::Transport(t) => assert!(t.is_connect(), "{err}"),
             other => panic!("expected a connect error, got {other:?}"),
@@ -365,7 +351,7 @@ async fn loopback_destinations_bypass_the_proxy() {
         let client = client(&base_url, proxied()).unwrap();
         client
             .allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
+            .list()
             .await
             .unwrap_or_else(|e| panic!("{base_url}: {e}"));
     }
@@ -397,7 +383,7 @@ async fn the_connect_timeout_covers_the_proxy_and_a_create_is_retried() {
         .unwrap();
     let err = client
         .allowlist_identifiers()
-        .create(CreateAllowlistIdentifier::new("ada@example.com"))
+        .create("ada@example.com")
         .await
         .unwrap_err();
     match &err {

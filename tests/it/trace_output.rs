@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::mock::{Fault, FaultPlan, MockClerk, MockOperation};
 use clerk_tower::{Client, RetryConfig};
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -77,26 +76,17 @@ fn tracing_output_has_the_calls_and_no_secret_or_personal_data() {
         let allowlist = client.allowlist_identifiers();
 
         // A list that succeeds on its third attempt (503, then 429, then 200).
-        let listed = allowlist
-            .list(ListAllowlistIdentifiers::new())
-            .await
-            .unwrap();
+        let listed = allowlist.list().await.unwrap();
         assert_eq!(listed.data.len(), 1);
         // A create that succeeds, one that fails with a 500 (never retried), a duplicate
         // (400), and a delete of an unknown id (404).
-        let created = allowlist
-            .create(CreateAllowlistIdentifier::new(EMAIL))
-            .await
-            .unwrap();
+        let created = allowlist.create(EMAIL).await.unwrap();
         let err = allowlist
-            .create(CreateAllowlistIdentifier::new("grace.hopper@example.com"))
+            .create("grace.hopper@example.com")
             .await
             .unwrap_err();
         assert_eq!(err.status().map(|s| s.as_u16()), Some(500));
-        let err = allowlist
-            .create(CreateAllowlistIdentifier::new(EMAIL))
-            .await
-            .unwrap_err();
+        let err = allowlist.create(EMAIL).await.unwrap_err();
         assert_eq!(err.status().map(|s| s.as_u16()), Some(400));
         allowlist.delete(&created.id).await.unwrap();
         let err = allowlist.delete(&created.id).await.unwrap_err();

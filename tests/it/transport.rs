@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use clerk_tower::api::{CreateAllowlistIdentifier, ListAllowlistIdentifiers};
 use clerk_tower::error::TransportErrorKind;
 use clerk_tower::transport::TransportConfig;
 use clerk_tower::{Client, Error, RetryConfig};
@@ -77,11 +76,7 @@ async fn connections_are_reused_and_closed_when_idle() {
     let (base_url, mut events) = server().await;
     let client = client(&base_url, Duration::from_millis(300));
     for _ in 0..3 {
-        client
-            .allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-            .unwrap();
+        client.allowlist_identifiers().list().await.unwrap();
     }
     let done = Instant::now();
     let mut accepted = 0;
@@ -121,11 +116,7 @@ async fn a_refused_connection_is_a_connect_error() {
         &format!("http://127.0.0.1:{port}/v1"),
         Duration::from_secs(90),
     );
-    let err = client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap_err();
+    let err = client.allowlist_identifiers().list().await.unwrap_err();
     match &err {
         Error::Transport(t) => assert_eq!(t.kind(), TransportErrorKind::Connect, "{err}"),
         other => panic!("unexpected {other:?}"),
@@ -149,11 +140,7 @@ async fn https_is_spoken_to_https_urls() {
         &format!("https://localhost:{port}/v1"),
         Duration::from_secs(90),
     );
-    let err = client
-        .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new())
-        .await
-        .unwrap_err();
+    let err = client.allowlist_identifiers().list().await.unwrap_err();
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
 }
 
@@ -197,7 +184,7 @@ async fn a_silent_tls_handshake_is_a_connect_timeout_retried_for_a_create() {
         .unwrap();
     let err = client
         .allowlist_identifiers()
-        .create(CreateAllowlistIdentifier::new("ada@example.com"))
+        .create("ada@example.com")
         .await
         .unwrap_err();
     match &err {
@@ -254,11 +241,7 @@ async fn durations_too_long_to_elapse_mean_no_limit_and_never_panic() {
         .build()
         .unwrap();
     for _ in 0..2 {
-        client
-            .allowlist_identifiers()
-            .list(ListAllowlistIdentifiers::new())
-            .await
-            .unwrap();
+        client.allowlist_identifiers().list().await.unwrap();
     }
     // Give the pool's idle timer (armed once the connection went idle) time to run.
     tokio::time::sleep(Duration::from_millis(100)).await;
