@@ -16,6 +16,7 @@ mod errors;
 mod faults;
 mod local_server;
 mod middleware;
+mod mock_ci;
 mod mock_compat;
 mod retry;
 mod safety;
