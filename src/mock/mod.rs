@@ -118,6 +118,7 @@
 
 mod engine;
 mod fault;
+mod log;
 mod reqlog;
 mod server;
 mod service;
@@ -134,6 +135,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 
 pub use self::fault::{Fault, FaultKind, FaultPlan, MockOperation};
+pub use self::log::LogSink;
 pub use self::server::MockServer;
 use self::server::ServerSettings;
 pub use self::service::{MockFuture, MockService};

@@ -1558,3 +1558,126 @@ fn base_urls_name_an_address_a_client_can_reach() {
             .unwrap_or_else(|e| panic!("{u}: {e}"));
     }
 }
+
+// ---------------------------------------------------------------- logging
+
+/// A writer that never returns: a stderr pipe that nobody reads.
+struct Stuck;
+
+impl std::io::Write for Stuck {
+    fn write(&mut self, _buf: &[u8]) -> std::io::Result<usize> {
+        loop {
+            std::thread::park();
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+/// Issue: the binary stopped answering after about 600 requests when its stderr was a full
+/// pipe, because each request wrote its log line synchronously. Through a [`LogSink`], a
+/// writer that never returns costs dropped lines, never requests.
+#[test]
+fn requests_never_wait_for_a_log_writer_that_never_returns() {
+    const REQUESTS: usize = 10_000;
+    let sink = LogSink::new(Stuck).unwrap();
+    let mock = MockClerk::new();
+    let log = sink.clone();
+    mock.on_request(move |r, elapsed| {
+        log.line(format!("{} {} {elapsed:?}", r.method, r.path_and_query()))
+    });
+    // The requests run on a thread of their own: if the hook blocked, this test would fail
+    // on the timeout below instead of hanging.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let worker = mock.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for _ in 0..REQUESTS {
+                send(&worker, request(Method::GET, LIST, None)).await;
+            }
+        });
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("every request completes although the log writer never returns");
+    assert_eq!(mock.request_count(MockOperation::List), REQUESTS);
+    // At most the queue and the one line in the writer's hands got through.
+    let kept = LogSink::DEFAULT_CAPACITY.get() as u64 + 1;
+    assert!(
+        sink.dropped() >= REQUESTS as u64 - kept,
+        "{}",
+        sink.dropped()
+    );
+    assert!(
+        !sink.flush(Duration::from_millis(20)),
+        "nothing can be flushed"
+    );
+}
+
+/// A writer that blocks until its gate opens, and tells when it first starts a write.
+struct Gated {
+    started: std::sync::mpsc::Sender<()>,
+    gate: std::sync::mpsc::Receiver<()>,
+    open: bool,
+    out: Arc<Mutex<Vec<u8>>>,
+}
+
+impl std::io::Write for Gated {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.open {
+            let _ = self.started.send(());
+            let _ = self.gate.recv();
+            self.open = true;
+        }
+        self.out.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_log_sink_keeps_the_order_and_notes_dropped_lines() {
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel();
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let writer = Gated {
+        started: started_tx,
+        gate: gate_rx,
+        open: false,
+        out: out.clone(),
+    };
+    let sink = LogSink::with_capacity(writer, std::num::NonZeroUsize::new(2).unwrap()).unwrap();
+    assert!(format!("{sink:?}").contains("LogSink"));
+    sink.line("one");
+    started_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the writer took the first line");
+    // The writer is stuck on "one": two lines fit in the queue, the next two are dropped.
+    for line in ["two", "three", "four", "five"] {
+        sink.line(line);
+    }
+    assert_eq!(sink.dropped(), 2);
+    gate_tx.send(()).unwrap();
+    // The flush writes the note: the drops came after "three".
+    assert!(sink.flush(Duration::from_secs(10)));
+    sink.line("six");
+    assert!(sink.flush(Duration::from_secs(10)));
+    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text,
+        "one\ntwo\nthree\n(2 log lines dropped: the output did not keep up)\nsix\n"
+    );
+    assert_eq!(sink.dropped(), 2);
+}
