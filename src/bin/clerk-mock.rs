@@ -28,18 +28,28 @@ const FINAL_FLUSH: Duration = Duration::from_secs(1);
 #[derive(Debug, Parser)]
 #[command(name = "clerk-mock", version, after_help = AFTER_HELP)]
 struct Args {
-    /// Address to listen on; port 0 picks a free port, 0.0.0.0 or [::] listens on every
-    /// interface (the printed URL then names 127.0.0.1 or [::1])
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8787", value_parser = non_empty)]
+    /// Address to listen on.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:8787",
+        value_parser = non_empty,
+        help = "Address to listen on; port 0 picks a free port, 0.0.0.0 or [::] listens on every \
+                interface (the printed URL then names 127.0.0.1 or [::1])"
+    )]
     addr: String,
 
     /// Accept only this secret key [default: any key starting with sk_test_]
     #[arg(long, value_name = "KEY", value_parser = non_empty)]
     secret_key: Option<String>,
 
-    /// JSON array of identifiers to start with: ["a@example.com", ...] or
-    /// [{"identifier": "a@example.com", "notify": true}, ...]
-    #[arg(long, value_name = "FILE")]
+    /// Identifiers to start with.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help = "JSON array of identifiers to start with: [\"a@example.com\", ...] or \
+                [{\"identifier\": \"a@example.com\", \"notify\": true}, ...]"
+    )]
     preload: Option<PathBuf>,
 
     /// Fault plan (JSON) to inject errors, delays and dropped connections
@@ -202,15 +212,23 @@ fn report(message: &str) {
     let _ = writeln!(std::io::stderr(), "{message}");
 }
 
+/// `--help` and `--version` (printed on stdout) exit with 0, usage errors (on stderr) with 2.
+fn usage_exit_code(err: &clap::Error) -> ExitCode {
+    if err.use_stderr() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn main() -> ExitCode {
     // `try_parse` reads the arguments as `OsString`s: one that is not UTF-8 is a usage error
     // like any other, never a panic.
     let args = match Args::try_parse() {
         Ok(args) => args,
         Err(err) => {
-            // `--help` and `--version` go to stdout with exit code 0, errors to stderr with 2.
             let _ = err.print();
-            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+            return usage_exit_code(&err);
         }
     };
     let (mock, addr) = match build(&args) {
@@ -318,6 +336,10 @@ mod tests {
 
         let kind = |args: &[&str]| parse(args).map(|_| ()).unwrap_err().kind();
         assert_eq!(kind(&["--help"]), clap::error::ErrorKind::DisplayHelp);
+        assert_eq!(
+            usage_exit_code(&parse(&["--help"]).map(|_| ()).unwrap_err()),
+            ExitCode::SUCCESS
+        );
         assert_eq!(kind(&["-V"]), clap::error::ErrorKind::DisplayVersion);
         for bad in [
             &["--bogus"][..],
@@ -331,7 +353,8 @@ mod tests {
             &["--header-timeout", "25h"],
         ] {
             let err = parse(bad).map(|_| ()).unwrap_err();
-            assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
+            assert!(err.use_stderr(), "{bad:?}: {err}");
+            assert_eq!(usage_exit_code(&err), ExitCode::from(2), "{bad:?}: {err}");
         }
     }
 

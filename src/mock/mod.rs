@@ -3,8 +3,9 @@
 //!
 //! [`MockClerk`] holds the allow-list, checks the bearer key, validates requests the way Clerk
 //! does, answers with the same JSON as `https://api.clerk.com/v1` (built from this crate's
-//! [`models`](crate::models), so mock and client agree), and records every request it
-//! receives. It is reachable two ways:
+//! [`models`](crate::models), so mock and client agree), and records the requests it
+//! receives in a bounded log (see [`MockClerk::requests`]; bodies only when asked). It is
+//! reachable two ways:
 //!
 //! - [`MockClerk::service`]: a [`tower::Service`]`<`[`HttpRequest`](crate::HttpRequest)`>`
 //!   without any socket, for fast tests (and `tokio::time::pause`d ones);
@@ -72,6 +73,13 @@
 //!   id as `clerk_trace_id`.
 //! - Bodies over 1 MiB are refused with 413 before anything else. Nothing in the mock panics
 //!   on request data; a poisoned lock is recovered.
+//! - Over TCP, a body that is not complete within the body timeout (10 s by default,
+//!   [`MockClerk::with_body_timeout`]) gets a 408 and the connection is closed; a request head
+//!   that does not arrive within the header timeout (30 s, [`MockClerk::with_header_timeout`]),
+//!   or a keep-alive connection idle that long, is closed without a response.
+//! - Memory stays bounded: the request log keeps at most 100 000 entries and 8 MiB, and the
+//!   request hook ([`MockClerk::on_request`]) can log through a [`LogSink`], which drops lines
+//!   rather than block a request when its output does not keep up.
 //!
 //! # Status codes and error codes, and why
 //!
@@ -87,6 +95,7 @@
 //! | unknown path | 404 | `resource_not_found` | error index (`ResourceNotFound`, "not found" / "Resource not found") |
 //! | known path, wrong method | 405 + `Allow` | `method_not_allowed` | no evidence found; chosen because 405 is the HTTP meaning and the code reads plainly |
 //! | body over 1 MiB | 413 | `request_body_too_large` | no evidence found; chosen because 413 is the HTTP meaning |
+//! | body not complete within the body timeout (TCP only) | 408 + `Connection: close` | `request_timeout` | no evidence found; chosen because 408 is the HTTP meaning |
 //! | `Content-Type` not JSON | 415 | `unsupported_content_type` | error index (`UnsupportedContentType`, 415) |
 //! | malformed JSON / not an object | 400 | `request_body_invalid` | error index (`InvalidRequestBody`, 400) |
 //! | unknown body field | 422 | `form_param_unknown` | error index (`FormUnknownParameter`, 422); spec: `additionalProperties: false` |
@@ -432,8 +441,10 @@ impl MockClerk {
     /// `DelayHeaders`), or its connection dropped, with the time since the request arrived.
     /// The `clerk-mock` binary logs requests this way. Replaces an earlier hook.
     ///
-    /// The hook runs on the server's task: keep it short, and do not call back into the mock
-    /// from it in a way that waits for another request.
+    /// The hook runs on the server's task: keep it short, never let it block (write to a
+    /// [`LogSink`], not straight to stderr: a full pipe would stall the server), and do not
+    /// call back into the mock from it in a way that waits for another request. It sees the
+    /// request body only when body recording is on.
     pub fn on_request<F>(&self, hook: F)
     where
         F: Fn(&RecordedRequest, Duration) + Send + Sync + 'static,
@@ -481,12 +492,13 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     /// The request headers (`Authorization` marked sensitive).
     pub headers: HeaderMap,
-    /// The request body (empty when it was over the 1 MiB limit).
+    /// The request body, when body recording is on ([`MockClerk::with_request_bodies`]);
+    /// empty otherwise, and when the body was over the 1 MiB limit or timed out.
     pub body: Bytes,
     /// The operation the method and path name, if any.
     pub operation: Option<MockOperation>,
     /// The n-th request to that operation (1-based) since the fault plan was set; 0 when no
-    /// operation matched.
+    /// operation matched, or when the body timed out (the request was not counted).
     pub attempt: u32,
     /// The status the mock answered; `None` when it dropped the connection instead. A
     /// `CloseMidBody` request has the status sent before the body was cut.
