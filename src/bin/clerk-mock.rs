@@ -3,9 +3,11 @@
 //!
 //! See `docs/clerk-mock.md` for the flags and the fault plan format.
 
+use std::future::Future;
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -192,19 +194,28 @@ fn log_line(request: &RecordedRequest, elapsed: Duration) -> String {
     line
 }
 
-async fn wait_for_stop() {
+/// A future that ends on Ctrl-C or SIGTERM. The handlers are installed by this call, not when
+/// the future is first polled: a signal sent right after the banner is printed stops the
+/// server cleanly instead of killing the process.
+fn stop_signal() -> Pin<Box<dyn Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
+        if let (Ok(mut term), Ok(mut interrupt)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            return Box::pin(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            });
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
+    Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Writes to stderr directly, ignoring errors: for the messages before the log thread runs.
@@ -270,6 +281,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(mock: MockClerk, addr: SocketAddr, log: &LogSink) -> ExitCode {
+    let stop = stop_signal();
     let hook_log = log.clone();
     mock.on_request(move |request, elapsed| hook_log.line(log_line(request, elapsed)));
     let server: MockServer = match mock.serve_on(addr).await {
@@ -290,7 +302,7 @@ async fn run(mock: MockClerk, addr: SocketAddr, log: &LogSink) -> ExitCode {
     if loaded > 0 {
         log.line(format!("clerk-mock: {loaded} identifier(s) preloaded"));
     }
-    wait_for_stop().await;
+    stop.await;
     server.shutdown().await;
     log.line("clerk-mock: stopped");
     ExitCode::SUCCESS

@@ -1472,6 +1472,20 @@ async fn bodies_are_recorded_only_when_asked() {
     create(&mock, body).await;
     assert!(mock.requests()[1].body.is_empty());
     assert_eq!(mock.requests()[1].status, Some(StatusCode::BAD_REQUEST));
+
+    // `with_seed` starts afresh but keeps the settings.
+    let mock = MockClerk::new()
+        .with_request_bodies(true)
+        .with_request_log_bytes(1)
+        .with_body_timeout(Duration::from_secs(1))
+        .unwrap()
+        .with_seed(3);
+    create(&mock, body).await;
+    assert!(mock.requests().is_empty(), "the 1-byte budget still holds");
+    let mock = mock.with_request_log_bytes(MockClerk::DEFAULT_REQUEST_LOG_BYTES);
+    create(&mock, body).await;
+    assert_eq!(mock.requests()[0].body, body.as_bytes(), "bodies still on");
+    assert_eq!(mock.server_settings().body_timeout, Duration::from_secs(1));
 }
 
 /// Issue: the log was bounded by its number of entries only (100 000 by default, 2 GiB after
