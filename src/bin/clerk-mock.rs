@@ -3,84 +3,104 @@
 //!
 //! See `docs/clerk-mock.md` for the flags and the fault plan format.
 
+use std::future::Future;
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clerk_tower::mock::{FaultPlan, MockClerk, RecordedRequest};
+use clap::Parser;
+use clerk_tower::mock::{FaultPlan, LogSink, MockClerk, MockServer, RecordedRequest};
 use serde::Deserialize;
 
-const USAGE: &str = "\
-clerk-mock: an in-memory Clerk Backend API (allow-list identifiers) for local development and tests
+const AFTER_HELP: &str = "\
+Point a Clerk SDK at the printed URL (http://HOST:PORT/v1) with any sk_test_ key (or the one given
+with --secret-key). Routes: GET/POST /v1/allowlist_identifiers, DELETE /v1/allowlist_identifiers/{id}.
 
-USAGE:
-    clerk-mock [OPTIONS]
+Each request is logged on stderr; when stderr does not keep up, log lines are dropped (and
+counted), never requests. Ctrl-C or SIGTERM stops the server.";
 
-OPTIONS:
-    --addr HOST:PORT      Address to listen on [default: 127.0.0.1:8787] (port 0 picks a free port)
-    --secret-key KEY      Accept only this secret key [default: accept any key starting with sk_test_]
-    --preload FILE        JSON array of identifiers to start with: [\"a@example.com\", ...]
-                          or [{\"identifier\": \"a@example.com\", \"notify\": true}, ...]
-    --faults FILE         Fault plan (JSON) to inject errors, delays and dropped connections
-    --seed N              Make ids and trace ids deterministic
-    -h, --help            Print this help
-    -V, --version         Print the version
+/// How long the end of the program waits for the log to be written out.
+const FINAL_FLUSH: Duration = Duration::from_secs(1);
 
-Point a Clerk SDK at http://HOST:PORT/v1 with any sk_test_ key (or the one given with --secret-key).
-Routes: GET/POST /v1/allowlist_identifiers, DELETE /v1/allowlist_identifiers/{id}.
-Each request is logged on stderr; Ctrl-C stops the server.
-";
-
-#[derive(Debug, Default)]
+/// clerk-mock: an in-memory Clerk Backend API (allow-list identifiers) for local development
+/// and tests
+#[derive(Debug, Parser)]
+#[command(name = "clerk-mock", version, after_help = AFTER_HELP)]
 struct Args {
-    addr: Option<String>,
+    /// Address to listen on.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:8787",
+        value_parser = non_empty,
+        help = "Address to listen on; port 0 picks a free port, 0.0.0.0 or [::] listens on every \
+                interface (the printed URL then names 127.0.0.1 or [::1])"
+    )]
+    addr: String,
+
+    /// Accept only this secret key [default: any key starting with sk_test_]
+    #[arg(long, value_name = "KEY", value_parser = non_empty)]
     secret_key: Option<String>,
+
+    /// Identifiers to start with.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help = "JSON array of identifiers to start with: [\"a@example.com\", ...] or \
+                [{\"identifier\": \"a@example.com\", \"notify\": true}, ...]"
+    )]
     preload: Option<PathBuf>,
+
+    /// Fault plan (JSON) to inject errors, delays and dropped connections
+    #[arg(long, value_name = "FILE")]
     faults: Option<PathBuf>,
+
+    /// Make ids and trace ids deterministic
+    #[arg(long, value_name = "N")]
     seed: Option<u64>,
+
+    /// How long a request body may take to arrive once the head is in; then the answer is a
+    /// 408 and the connection is closed (e.g. 10s, 1.5s, 500ms)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    body_timeout: Duration,
+
+    /// How long a request head may take to arrive, and a keep-alive connection may stay idle;
+    /// then the connection is closed
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    header_timeout: Duration,
 }
 
-enum Parsed {
-    Run(Args),
-    Help,
-    Version,
-}
-
-fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
-    let mut args = Args::default();
-    while let Some(arg) = argv.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| -> Result<String, String> {
-            match inline.clone().or_else(|| argv.next()) {
-                Some(v) if !v.is_empty() => Ok(v),
-                _ => Err(format!("{name} needs a value")),
-            }
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Parsed::Help),
-            "-V" | "--version" => return Ok(Parsed::Version),
-            "--addr" => args.addr = Some(value("--addr")?),
-            "--secret-key" => args.secret_key = Some(value("--secret-key")?),
-            "--preload" => args.preload = Some(PathBuf::from(value("--preload")?)),
-            "--faults" => args.faults = Some(PathBuf::from(value("--faults")?)),
-            "--seed" => {
-                let raw = value("--seed")?;
-                args.seed = Some(
-                    raw.parse()
-                        .map_err(|_| format!("--seed: not a number: {raw}"))?,
-                );
-            }
-            other => return Err(format!("unknown argument: {other}")),
-        }
+fn non_empty(raw: &str) -> Result<String, String> {
+    if raw.is_empty() {
+        Err("must not be empty".to_owned())
+    } else {
+        Ok(raw.to_owned())
     }
-    Ok(Parsed::Run(args))
+}
+
+/// A timeout: a number of seconds (`10`, `1.5`), with an optional `s` or `ms` unit; more than
+/// zero and at most 24 hours.
+fn parse_timeout(raw: &str) -> Result<Duration, String> {
+    let expected = "expected a duration such as 10s, 1.5s or 500ms";
+    let (number, per_second) = match raw.strip_suffix("ms") {
+        Some(number) => (number, 1000.0),
+        None => (raw.strip_suffix('s').unwrap_or(raw), 1.0),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{expected}, not {raw:?}"))?;
+    let timeout = Duration::try_from_secs_f64(value / per_second)
+        .map_err(|_| format!("{expected}, not {raw:?}"))?;
+    if timeout.is_zero() || timeout > MockClerk::MAX_TIMEOUT {
+        return Err(format!(
+            "must be more than zero and at most 24 hours, not {raw:?}"
+        ));
+    }
+    Ok(timeout)
 }
 
 /// One entry of a `--preload` file.
@@ -110,13 +130,18 @@ fn read_json<T: for<'de> Deserialize<'de>>(flag: &str, path: &PathBuf) -> Result
 
 /// Builds the mock from the arguments; every error is a usage error (exit code 2).
 fn build(args: &Args) -> Result<(MockClerk, SocketAddr), String> {
-    let addr = resolve(args.addr.as_deref().unwrap_or("127.0.0.1:8787"))?;
+    let addr = resolve(&args.addr)?;
     let mut mock = match &args.secret_key {
         Some(key) => MockClerk::with_secret_key(key.clone()),
         None => MockClerk::new().accept_any_test_key(),
     };
-    // The log only feeds `on_request`; keep little of it in memory.
-    mock = mock.with_request_log_limit(1000);
+    // Nothing here reads the request log (the log hook gets each request directly): keep
+    // none of it.
+    mock = mock
+        .with_request_log_limit(0)
+        .with_body_timeout(args.body_timeout)
+        .and_then(|mock| mock.with_header_timeout(args.header_timeout))
+        .map_err(|e| e.to_string())?;
     if let Some(seed) = args.seed {
         mock = mock.with_seed(seed);
     }
@@ -138,6 +163,20 @@ fn build(args: &Args) -> Result<(MockClerk, SocketAddr), String> {
     Ok((mock, addr))
 }
 
+/// What clerk-mock prints on stdout once it accepts connections: the base URL, and a second
+/// line when it listens on every interface (where the URL names the loopback address).
+fn banner(base_url: &str, bound: SocketAddr) -> Vec<String> {
+    let mut lines = vec![format!("clerk-mock listening on {base_url}")];
+    if bound.ip().is_unspecified() {
+        lines.push(format!(
+            "clerk-mock: bound to {bound}: it listens on every interface; other hosts use this \
+             host's address and port {} (clerk-tower takes plain http only to loopback)",
+            bound.port()
+        ));
+    }
+    lines
+}
+
 fn log_line(request: &RecordedRequest, elapsed: Duration) -> String {
     let status = request
         .status
@@ -155,97 +194,210 @@ fn log_line(request: &RecordedRequest, elapsed: Duration) -> String {
     line
 }
 
-async fn wait_for_stop() {
+/// A future that ends on Ctrl-C or SIGTERM. The handlers are installed by this call, not when
+/// the future is first polled: a signal sent right after the banner is printed stops the
+/// server cleanly instead of killing the process.
+fn stop_signal() -> Pin<Box<dyn Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
+        if let (Ok(mut term), Ok(mut interrupt)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            return Box::pin(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            });
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
+    Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Parsed::Run(args)) => args,
-        Ok(Parsed::Help) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Ok(Parsed::Version) => {
-            println!("clerk-mock {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("clerk-mock: {message}\n\nRun `clerk-mock --help` for usage.");
-            return ExitCode::from(2);
+/// Writes to stderr directly, ignoring errors: for the messages before the log thread runs.
+fn report(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
+/// `--help` and `--version` (printed on stdout) exit with 0, usage errors (on stderr) with 2.
+fn usage_exit_code(err: &clap::Error) -> ExitCode {
+    if err.use_stderr() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn main() -> ExitCode {
+    // `try_parse` reads the arguments as `OsString`s: one that is not UTF-8 is a usage error
+    // like any other, never a panic.
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            let _ = err.print();
+            return usage_exit_code(&err);
         }
     };
     let (mock, addr) = match build(&args) {
         Ok(built) => built,
         Err(message) => {
-            eprintln!("clerk-mock: {message}");
+            report(&format!("clerk-mock: {message}"));
             return ExitCode::from(2);
         }
     };
-    mock.on_request(|request, elapsed| {
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{}", log_line(request, elapsed));
-    });
-    let server = match mock.serve_on(addr).await {
-        Ok(server) => server,
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("clerk-mock: cannot listen on {addr}: {e}");
+            report(&format!("clerk-mock: cannot start the runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
-    println!("clerk-mock listening on {}", server.base_url());
-    let _ = std::io::stdout().flush();
+    // From here on stderr is written by the log thread only: a stderr that nobody reads
+    // costs log lines, never a request, nor the shutdown.
+    let log = match LogSink::new(std::io::stderr()) {
+        Ok(log) => log,
+        Err(e) => {
+            report(&format!("clerk-mock: cannot start the log thread: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(mock, addr, &log));
+    runtime.shutdown_timeout(FINAL_FLUSH);
+    let dropped = log.dropped();
+    if dropped > 0 {
+        log.line(format!(
+            "clerk-mock: {dropped} log line(s) dropped in all: stderr did not keep up"
+        ));
+    }
+    log.flush(FINAL_FLUSH);
+    code
+}
+
+async fn run(mock: MockClerk, addr: SocketAddr, log: &LogSink) -> ExitCode {
+    let stop = stop_signal();
+    let hook_log = log.clone();
+    mock.on_request(move |request, elapsed| hook_log.line(log_line(request, elapsed)));
+    let server: MockServer = match mock.serve_on(addr).await {
+        Ok(server) => server,
+        Err(e) => {
+            log.line(format!("clerk-mock: cannot listen on {addr}: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    {
+        let mut stdout = std::io::stdout().lock();
+        for line in banner(&server.base_url(), server.addr()) {
+            let _ = writeln!(stdout, "{line}");
+        }
+        let _ = stdout.flush();
+    }
     let loaded = mock.identifiers().len();
     if loaded > 0 {
-        eprintln!("clerk-mock: {loaded} identifier(s) preloaded");
+        log.line(format!("clerk-mock: {loaded} identifier(s) preloaded"));
     }
-    wait_for_stop().await;
+    stop.await;
     server.shutdown().await;
-    eprintln!("clerk-mock: stopped");
+    log.line("clerk-mock: stopped");
     ExitCode::SUCCESS
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Parsed, String> {
-        parse_args(args.iter().map(|s| s.to_string()))
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("clerk-mock").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_is_well_formed() {
+        Args::command().debug_assert();
     }
 
     #[test]
     fn flags() {
-        let Ok(Parsed::Run(args)) = parse(&[
+        let args = parse(&[
             "--addr",
             "0.0.0.0:9",
             "--secret-key=sk_test_x",
             "--seed",
             "3",
-        ]) else {
-            panic!("should parse");
-        };
-        assert_eq!(args.addr.as_deref(), Some("0.0.0.0:9"));
+            "--body-timeout",
+            "250ms",
+        ])
+        .unwrap();
+        assert_eq!(args.addr, "0.0.0.0:9");
         assert_eq!(args.secret_key.as_deref(), Some("sk_test_x"));
         assert_eq!(args.seed, Some(3));
-        assert!(matches!(parse(&["--help"]), Ok(Parsed::Help)));
-        assert!(matches!(parse(&["-V"]), Ok(Parsed::Version)));
-        assert!(parse(&["--bogus"]).is_err());
-        assert!(parse(&["--addr"]).is_err());
-        assert!(parse(&["--addr="]).is_err());
-        assert!(parse(&["--seed", "x"]).is_err());
-        assert!(parse(&["stray"]).is_err());
+        assert_eq!(args.body_timeout, Duration::from_millis(250));
+        assert_eq!(args.header_timeout, Duration::from_secs(30));
+
+        let defaults = parse(&[]).unwrap();
+        assert_eq!(defaults.addr, "127.0.0.1:8787");
+        assert_eq!(defaults.body_timeout, MockClerk::DEFAULT_BODY_TIMEOUT);
+        assert_eq!(defaults.header_timeout, MockClerk::DEFAULT_HEADER_TIMEOUT);
+
+        let kind = |args: &[&str]| parse(args).map(|_| ()).unwrap_err().kind();
+        assert_eq!(kind(&["--help"]), clap::error::ErrorKind::DisplayHelp);
+        assert_eq!(
+            usage_exit_code(&parse(&["--help"]).map(|_| ()).unwrap_err()),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(kind(&["-V"]), clap::error::ErrorKind::DisplayVersion);
+        for bad in [
+            &["--bogus"][..],
+            &["--addr"],
+            &["--addr="],
+            &["--secret-key="],
+            &["--seed", "x"],
+            &["--seed", "-1"],
+            &["stray"],
+            &["--body-timeout", "0"],
+            &["--header-timeout", "25h"],
+        ] {
+            let err = parse(bad).map(|_| ()).unwrap_err();
+            assert!(err.use_stderr(), "{bad:?}: {err}");
+            assert_eq!(usage_exit_code(&err), ExitCode::from(2), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn timeouts() {
+        let ok = |raw: &str| parse_timeout(raw).unwrap();
+        assert_eq!(ok("10"), Duration::from_secs(10));
+        assert_eq!(ok("10s"), Duration::from_secs(10));
+        assert_eq!(ok("1.5s"), Duration::from_millis(1500));
+        assert_eq!(ok("200ms"), Duration::from_millis(200));
+        assert_eq!(ok("86400s"), MockClerk::MAX_TIMEOUT);
+        for bad in [
+            "", "s", "ms", "0", "0ms", "-1s", "86401", "1e300", "inf", "NaN", "10m", "ten", "1 h",
+        ] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_banner_names_a_loopback_url_and_says_when_it_listens_everywhere() {
+        let local: SocketAddr = "127.0.0.1:8787".parse().unwrap();
+        assert_eq!(
+            banner("http://127.0.0.1:8787/v1", local),
+            vec!["clerk-mock listening on http://127.0.0.1:8787/v1"]
+        );
+        let every: SocketAddr = "0.0.0.0:8787".parse().unwrap();
+        let lines = banner("http://127.0.0.1:8787/v1", every);
+        assert_eq!(lines[0], "clerk-mock listening on http://127.0.0.1:8787/v1");
+        assert!(lines[1].contains("0.0.0.0:8787") && lines[1].contains("every interface"));
+        let every6: SocketAddr = "[::]:8787".parse().unwrap();
+        assert!(banner("http://[::1]:8787/v1", every6)[1].contains("every interface"));
     }
 
     #[test]

@@ -1,16 +1,19 @@
 //! The transport-free core of the mock: state, routing, validation and responses.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{
+    HeaderValue, ALLOW, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
+};
 use http::{HeaderMap, Method, Response, StatusCode, Uri};
 use serde_json::{json, Map, Value};
 
 use super::fault::{Fault, FaultKind, FaultPlan, MockOperation};
+use super::reqlog::{headers_to_record, RequestLog};
+use super::server::ServerSettings;
 use super::{MockError, RecordedRequest};
 use crate::models::{
     AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, ClerkError, ClerkErrors,
@@ -19,8 +22,6 @@ use crate::models::{
 
 /// Request bodies larger than this are refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// How many requests the log keeps by default (the oldest are dropped first).
-pub(crate) const DEFAULT_LOG_LIMIT: usize = 100_000;
 /// Identifiers longer than this (in bytes) are refused with 422.
 pub(crate) const MAX_IDENTIFIER_BYTES: usize = 320;
 
@@ -119,13 +120,13 @@ pub(crate) struct State {
     store: Vec<Entry>,
     next_seq: u64,
     rng: SplitMix64,
-    pub(crate) requests: VecDeque<RecordedRequest>,
-    pub(crate) log_limit: usize,
+    pub(crate) log: RequestLog,
     pub(crate) totals: [usize; 3],
     plan: FaultPlan,
     attempts: [u32; 3],
     fault_rng: SplitMix64,
     pub(crate) hook: Option<Hook>,
+    pub(crate) server: ServerSettings,
 }
 
 impl State {
@@ -138,13 +139,13 @@ impl State {
             store: Vec::new(),
             next_seq: 0,
             rng,
-            requests: VecDeque::new(),
-            log_limit: DEFAULT_LOG_LIMIT,
+            log: RequestLog::default(),
             totals: [0; 3],
             plan: FaultPlan::default(),
             attempts: [0; 3],
             fault_rng: SplitMix64::new(0),
             hook: None,
+            server: ServerSettings::default(),
         }
     }
 
@@ -156,7 +157,7 @@ impl State {
 
     pub(crate) fn reset(&mut self) {
         self.store.clear();
-        self.requests.clear();
+        self.log.clear();
         self.totals = [0; 3];
         self.set_plan(FaultPlan::default());
     }
@@ -419,16 +420,12 @@ impl State {
         };
         let status = (action != Action::CloseBeforeResponse).then(|| response.status());
 
-        let mut headers = req.headers.clone();
-        if let Some(v) = headers.get_mut(AUTHORIZATION) {
-            v.set_sensitive(true);
-        }
         let record = RecordedRequest {
             method: req.method.clone(),
             path: path.to_owned(),
             query: req.uri.query().map(str::to_owned),
-            headers,
-            body: req.body,
+            headers: headers_to_record(req.headers),
+            body: self.log.body_to_record(&req.body),
             operation: op,
             attempt,
             status,
@@ -436,17 +433,55 @@ impl State {
             fault,
         };
         let notice = self.hook.clone().map(|hook| (hook, record.clone()));
-        if self.log_limit > 0 {
-            if self.requests.len() >= self.log_limit {
-                self.requests.pop_front();
-            }
-            self.requests.push_back(record);
-        }
+        self.log.push(record);
         Prepared {
             response,
             action,
             notice,
             started,
+        }
+    }
+
+    /// A request whose body did not arrive within `timeout`: a 408 with Clerk's error shape
+    /// and `Connection: close`. Recorded with its operation (if any) but attempt 0: it is not
+    /// counted as a request to that operation and no fault applies to it.
+    pub(crate) fn body_timed_out(
+        &mut self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        timeout: Duration,
+        arrived: std::time::Instant,
+    ) -> Prepared {
+        let path = uri.path();
+        let err = ClerkError::new(
+            "request_timeout",
+            "Request timeout",
+            format!("The request body did not arrive within {timeout:?}."),
+        );
+        let mut response = self.error_response(StatusCode::REQUEST_TIMEOUT, err);
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        let record = RecordedRequest {
+            method: method.clone(),
+            path: path.to_owned(),
+            query: uri.query().map(str::to_owned),
+            headers: headers_to_record(headers),
+            body: Bytes::new(),
+            operation: route(method, path),
+            attempt: 0,
+            status: Some(StatusCode::REQUEST_TIMEOUT),
+            applied: false,
+            fault: None,
+        };
+        let notice = self.hook.clone().map(|hook| (hook, record.clone()));
+        self.log.push(record);
+        Prepared {
+            response,
+            action: Action::Respond,
+            notice,
+            started: arrived,
         }
     }
 

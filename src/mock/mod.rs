@@ -3,8 +3,9 @@
 //!
 //! [`MockClerk`] holds the allow-list, checks the bearer key, validates requests the way Clerk
 //! does, answers with the same JSON as `https://api.clerk.com/v1` (built from this crate's
-//! [`models`](crate::models), so mock and client agree), and records every request it
-//! receives. It is reachable two ways:
+//! [`models`](crate::models), so mock and client agree), and records the requests it
+//! receives in a bounded log (see [`MockClerk::requests`]; bodies only when asked). It is
+//! reachable two ways:
 //!
 //! - [`MockClerk::service`]: a [`tower::Service`]`<`[`HttpRequest`](crate::HttpRequest)`>`
 //!   without any socket, for fast tests (and `tokio::time::pause`d ones);
@@ -72,6 +73,13 @@
 //!   id as `clerk_trace_id`.
 //! - Bodies over 1 MiB are refused with 413 before anything else. Nothing in the mock panics
 //!   on request data; a poisoned lock is recovered.
+//! - Over TCP, a body that is not complete within the body timeout (10 s by default,
+//!   [`MockClerk::with_body_timeout`]) gets a 408 and the connection is closed; a request head
+//!   that does not arrive within the header timeout (30 s, [`MockClerk::with_header_timeout`]),
+//!   or a keep-alive connection idle that long, is closed without a response.
+//! - Memory stays bounded: the request log keeps at most 100 000 entries and 8 MiB, and the
+//!   request hook ([`MockClerk::on_request`]) can log through a [`LogSink`], which drops lines
+//!   rather than block a request when its output does not keep up.
 //!
 //! # Status codes and error codes, and why
 //!
@@ -87,6 +95,7 @@
 //! | unknown path | 404 | `resource_not_found` | error index (`ResourceNotFound`, "not found" / "Resource not found") |
 //! | known path, wrong method | 405 + `Allow` | `method_not_allowed` | no evidence found; chosen because 405 is the HTTP meaning and the code reads plainly |
 //! | body over 1 MiB | 413 | `request_body_too_large` | no evidence found; chosen because 413 is the HTTP meaning |
+//! | body not complete within the body timeout (TCP only) | 408 + `Connection: close` | `request_timeout` | no evidence found; chosen because 408 is the HTTP meaning |
 //! | `Content-Type` not JSON | 415 | `unsupported_content_type` | error index (`UnsupportedContentType`, 415) |
 //! | malformed JSON / not an object | 400 | `request_body_invalid` | error index (`InvalidRequestBody`, 400) |
 //! | unknown body field | 422 | `form_param_unknown` | error index (`FormUnknownParameter`, 422); spec: `additionalProperties: false` |
@@ -118,6 +127,8 @@
 
 mod engine;
 mod fault;
+mod log;
+mod reqlog;
 mod server;
 mod service;
 
@@ -133,7 +144,9 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 
 pub use self::fault::{Fault, FaultKind, FaultPlan, MockOperation};
+pub use self::log::LogSink;
 pub use self::server::MockServer;
+use self::server::ServerSettings;
 pub use self::service::{MockFuture, MockService};
 
 use self::engine::{Incoming, KeyPolicy, Prepared, SplitMix64, State};
@@ -193,10 +206,13 @@ impl MockClerk {
             let mut state = self.lock();
             let keys = state.keys.clone();
             let hook = state.hook.take();
-            let log_limit = state.log_limit;
+            let mut log = std::mem::take(&mut state.log);
+            log.clear();
+            let server = state.server;
             *state = State::new(keys, seed);
             state.hook = hook;
-            state.log_limit = log_limit;
+            state.log = log;
+            state.server = server;
         }
         self
     }
@@ -235,6 +251,65 @@ impl MockClerk {
         server::serve_on(self.clone(), addr).await
     }
 
+    /// The longest read timeout the server takes: 24 hours.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+    /// The default [body timeout](MockClerk::with_body_timeout): 10 seconds.
+    pub const DEFAULT_BODY_TIMEOUT: Duration = ServerSettings::DEFAULT_BODY_TIMEOUT;
+
+    /// The default [header timeout](MockClerk::with_header_timeout): 30 seconds.
+    pub const DEFAULT_HEADER_TIMEOUT: Duration = ServerSettings::DEFAULT_HEADER_TIMEOUT;
+
+    /// How long the TCP server waits for the whole body of a request once its head has
+    /// arrived (default [`DEFAULT_BODY_TIMEOUT`](MockClerk::DEFAULT_BODY_TIMEOUT), 10 s).
+    ///
+    /// A request whose body is not complete in time gets a `408 Request Timeout` with Clerk's
+    /// error body (code `request_timeout`) and `Connection: close`, and its connection is
+    /// closed. It is recorded (status 408, attempt 0) but not counted as a request to its
+    /// operation, and no fault applies to it. Takes effect for servers started afterwards
+    /// ([`serve`](MockClerk::serve)); the socket-free [`service`](MockClerk::service) has its
+    /// bodies in memory and no timeout.
+    ///
+    /// # Errors
+    ///
+    /// A timeout of zero or over [`MAX_TIMEOUT`](MockClerk::MAX_TIMEOUT).
+    pub fn with_body_timeout(self, timeout: Duration) -> Result<Self, MockSettingError> {
+        let timeout = check_timeout("body timeout", timeout)?;
+        self.lock().server.body_timeout = timeout;
+        Ok(self)
+    }
+
+    /// How long the TCP server waits for a request head (default
+    /// [`DEFAULT_HEADER_TIMEOUT`](MockClerk::DEFAULT_HEADER_TIMEOUT), 30 s, hyper's own
+    /// default). It also bounds how long a keep-alive connection may stay idle between two
+    /// requests. When it expires the connection is closed without a response. Takes effect for
+    /// servers started afterwards.
+    ///
+    /// # Errors
+    ///
+    /// A timeout of zero or over [`MAX_TIMEOUT`](MockClerk::MAX_TIMEOUT).
+    pub fn with_header_timeout(self, timeout: Duration) -> Result<Self, MockSettingError> {
+        let timeout = check_timeout("header timeout", timeout)?;
+        self.lock().server.header_timeout = timeout;
+        Ok(self)
+    }
+
+    pub(crate) fn server_settings(&self) -> ServerSettings {
+        self.lock().server
+    }
+
+    pub(crate) fn body_timed_out(
+        &self,
+        method: &Method,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+        timeout: Duration,
+        arrived: std::time::Instant,
+    ) -> Prepared {
+        self.lock()
+            .body_timed_out(method, uri, headers, timeout, arrived)
+    }
+
     /// Adds an identifier to the store, with the same validation as a create request
     /// (`notify: false`). Not recorded as a request, and never subject to faults.
     ///
@@ -266,25 +341,73 @@ impl MockClerk {
         self.lock().sorted()
     }
 
-    /// Every request received since the mock was made (or [`reset`](MockClerk::reset)), in
-    /// order (the last 100 000 by default, see
-    /// [`with_request_log_limit`](MockClerk::with_request_log_limit)). The `Authorization` header value is marked sensitive, so `Debug` hides it.
+    /// The request log: the requests received since the mock was made (or
+    /// [`reset`](MockClerk::reset), or [`clear_requests`](MockClerk::clear_requests)), oldest
+    /// first, as far as the log keeps them.
+    ///
+    /// The log is bounded twice, the oldest entries going first: by its number of entries
+    /// ([`with_request_log_limit`](MockClerk::with_request_log_limit), 100 000 by default) and
+    /// by the bytes it holds ([`with_request_log_bytes`](MockClerk::with_request_log_bytes),
+    /// 8 MiB by default). Request bodies are not recorded unless asked for
+    /// ([`with_request_bodies`](MockClerk::with_request_bodies)). The `Authorization` header
+    /// value is marked sensitive, so `Debug` hides it.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().requests.iter().cloned().collect()
+        self.lock().log.records()
     }
 
+    /// How many requests the log keeps by default.
+    pub const DEFAULT_REQUEST_LOG_LIMIT: usize = reqlog::DEFAULT_MAX_ENTRIES;
+
+    /// How many bytes of recorded requests the log keeps by default: 8 MiB.
+    pub const DEFAULT_REQUEST_LOG_BYTES: usize = reqlog::DEFAULT_MAX_BYTES;
+
     /// Keeps at most `limit` requests in the log (the oldest are dropped first; 0 records
-    /// none). The default, 100 000, bounds the memory of a long-running server;
-    /// [`request_count`](MockClerk::request_count) stays exact either way.
+    /// none). The default is [`DEFAULT_REQUEST_LOG_LIMIT`](MockClerk::DEFAULT_REQUEST_LOG_LIMIT)
+    /// (100 000); the byte budget ([`with_request_log_bytes`](MockClerk::with_request_log_bytes))
+    /// applies as well. [`request_count`](MockClerk::request_count) stays exact either way.
     pub fn with_request_log_limit(self, limit: usize) -> Self {
         {
             let mut state = self.lock();
-            state.log_limit = limit;
-            while state.requests.len() > limit {
-                state.requests.pop_front();
-            }
+            state.log.max_entries = limit;
+            state.log.trim();
         }
         self
+    }
+
+    /// Keeps at most `bytes` bytes of recorded requests in the log (the oldest are dropped
+    /// first). The default is [`DEFAULT_REQUEST_LOG_BYTES`](MockClerk::DEFAULT_REQUEST_LOG_BYTES)
+    /// (8 MiB).
+    ///
+    /// A request counts for its recorded body, the bytes of its method, path, query and header
+    /// names and values, plus a fixed overhead for the entry and for each header
+    /// ([`request_log_bytes`](MockClerk::request_log_bytes) tells the total). A request larger
+    /// than the whole budget is not kept; 0 keeps none. The entry-count limit
+    /// ([`with_request_log_limit`](MockClerk::with_request_log_limit)) applies as well.
+    pub fn with_request_log_bytes(self, bytes: usize) -> Self {
+        {
+            let mut state = self.lock();
+            state.log.max_bytes = bytes;
+            state.log.trim();
+        }
+        self
+    }
+
+    /// Records request bodies in the log ([`RecordedRequest::body`]) when `record` is true.
+    /// Off by default: a body is read, validated and dropped, and the log (and the
+    /// [`on_request`](MockClerk::on_request) hook) sees an empty body. Turn it on in tests that
+    /// look at what a client sent; recorded bodies count against the log's byte budget
+    /// ([`with_request_log_bytes`](MockClerk::with_request_log_bytes)). Applies to the
+    /// requests received from now on.
+    pub fn with_request_bodies(self, record: bool) -> Self {
+        self.lock().log.bodies = record;
+        self
+    }
+
+    /// The bytes the request log holds now, as its byte budget counts them (see
+    /// [`with_request_log_bytes`](MockClerk::with_request_log_bytes)); never more than the
+    /// budget.
+    pub fn request_log_bytes(&self) -> usize {
+        self.lock().log.bytes()
     }
 
     /// How many requests to `op` were received since the mock was made (or reset), faults
@@ -295,7 +418,7 @@ impl MockClerk {
 
     /// Forgets the recorded requests (the store, counters and fault plan stay).
     pub fn clear_requests(&self) {
-        self.lock().requests.clear();
+        self.lock().log.clear();
     }
 
     /// Replaces the fault plan and restarts the per-operation attempt counters at zero.
@@ -318,8 +441,10 @@ impl MockClerk {
     /// `DelayHeaders`), or its connection dropped, with the time since the request arrived.
     /// The `clerk-mock` binary logs requests this way. Replaces an earlier hook.
     ///
-    /// The hook runs on the server's task: keep it short, and do not call back into the mock
-    /// from it in a way that waits for another request.
+    /// The hook runs on the server's task: keep it short, never let it block (write to a
+    /// [`LogSink`], not straight to stderr: a full pipe would stall the server), and do not
+    /// call back into the mock from it in a way that waits for another request. It sees the
+    /// request body only when body recording is on.
     pub fn on_request<F>(&self, hook: F)
     where
         F: Fn(&RecordedRequest, Duration) + Send + Sync + 'static,
@@ -350,7 +475,7 @@ impl fmt::Debug for MockClerk {
         f.debug_struct("MockClerk")
             .field("instance_id", &state.instance_id)
             .field("identifiers", &state.sorted().len())
-            .field("requests", &state.requests.len())
+            .field("requests", &state.log.len())
             .finish_non_exhaustive()
     }
 }
@@ -367,12 +492,13 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     /// The request headers (`Authorization` marked sensitive).
     pub headers: HeaderMap,
-    /// The request body (empty when it was over the 1 MiB limit).
+    /// The request body, when body recording is on ([`MockClerk::with_request_bodies`]);
+    /// empty otherwise, and when the body was over the 1 MiB limit or timed out.
     pub body: Bytes,
     /// The operation the method and path name, if any.
     pub operation: Option<MockOperation>,
     /// The n-th request to that operation (1-based) since the fault plan was set; 0 when no
-    /// operation matched.
+    /// operation matched, or when the body timed out (the request was not counted).
     pub attempt: u32,
     /// The status the mock answered; `None` when it dropped the connection instead. A
     /// `CloseMidBody` request has the status sent before the body was cut.
@@ -397,6 +523,52 @@ impl RecordedRequest {
         }
     }
 }
+
+fn check_timeout(setting: &'static str, value: Duration) -> Result<Duration, MockSettingError> {
+    if value.is_zero() || value > MockClerk::MAX_TIMEOUT {
+        Err(MockSettingError::Timeout { setting, value })
+    } else {
+        Ok(value)
+    }
+}
+
+/// A setting of [`MockClerk`] that the mock cannot work with.
+///
+/// ```
+/// use std::time::Duration;
+/// use clerk_tower::mock::{MockClerk, MockSettingError};
+///
+/// let err = MockClerk::new().with_body_timeout(Duration::ZERO).unwrap_err();
+/// assert!(matches!(err, MockSettingError::Timeout { setting: "body timeout", .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "body timeout must be more than zero and at most 24 hours, not 0ns"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MockSettingError {
+    /// A timeout of zero, or over [`MockClerk::MAX_TIMEOUT`].
+    Timeout {
+        /// Which timeout: `"body timeout"` or `"header timeout"`.
+        setting: &'static str,
+        /// The value refused.
+        value: Duration,
+    },
+}
+
+impl fmt::Display for MockSettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MockSettingError::Timeout { setting, value } => write!(
+                f,
+                "{setting} must be more than zero and at most 24 hours, not {value:?}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MockSettingError {}
 
 /// Why [`MockClerk::insert`] refused an identifier: the status and Clerk error a create
 /// request would have got.

@@ -2,10 +2,10 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::Response;
@@ -28,6 +28,29 @@ use crate::BoxError;
 /// socket before the connection is torn down.
 const MID_BODY_PAUSE: Duration = Duration::from_millis(20);
 
+/// The read timeouts of the TCP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ServerSettings {
+    /// How long the whole body of a request may take to arrive once its head is in.
+    pub(crate) body_timeout: Duration,
+    /// How long a request head may take to arrive, and a keep-alive connection may stay idle.
+    pub(crate) header_timeout: Duration,
+}
+
+impl ServerSettings {
+    pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+    pub(crate) const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            body_timeout: Self::DEFAULT_BODY_TIMEOUT,
+            header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
+        }
+    }
+}
+
 /// A running mock server. Made by [`MockClerk::serve`] or [`MockClerk::serve_on`].
 ///
 /// Dropping it (or calling [`shutdown`](MockServer::shutdown)) stops accepting and closes every
@@ -39,14 +62,26 @@ pub struct MockServer {
 }
 
 impl MockServer {
-    /// The base URL to give a client: `http://127.0.0.1:PORT/v1`.
+    /// The base URL to give a client on this machine: `http://127.0.0.1:PORT/v1`.
+    ///
+    /// It always names the address the server was bound to, except when that address is
+    /// unspecified (`0.0.0.0` or `[::]`, every interface): a client cannot connect to that, so
+    /// the URL names the loopback address of the same family (`127.0.0.1` or `[::1]`), which
+    /// the client accepts over plain http.
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        base_url_for(self.addr)
     }
 
-    /// The address the server listens on.
+    /// The address the server listens on, as bound (`0.0.0.0:PORT` when it listens on every
+    /// IPv4 interface).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Whether the server listens on every interface (it was bound to `0.0.0.0` or `[::]`),
+    /// and so is reachable from other hosts.
+    pub fn listens_on_every_interface(&self) -> bool {
+        self.addr.ip().is_unspecified()
     }
 
     /// Stops the server and waits until the accept loop and every connection are gone.
@@ -77,11 +112,23 @@ impl fmt::Debug for MockServer {
     }
 }
 
+/// `http://ADDR/v1`, with the loopback address of the same family for an unspecified one.
+pub(crate) fn base_url_for(addr: SocketAddr) -> String {
+    let mut addr = addr;
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        IpAddr::V6(ip) if ip.is_unspecified() => addr.set_ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        _ => {}
+    }
+    format!("http://{addr}/v1")
+}
+
 pub(crate) async fn serve_on(clerk: MockClerk, addr: SocketAddr) -> std::io::Result<MockServer> {
+    let settings = clerk.server_settings();
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = oneshot::channel();
-    let task = tokio::spawn(accept_loop(listener, clerk, stop_rx));
+    let task = tokio::spawn(accept_loop(listener, clerk, settings, stop_rx));
     Ok(MockServer {
         addr,
         stop: Some(stop_tx),
@@ -89,7 +136,12 @@ pub(crate) async fn serve_on(clerk: MockClerk, addr: SocketAddr) -> std::io::Res
     })
 }
 
-async fn accept_loop(listener: TcpListener, clerk: MockClerk, mut stop: oneshot::Receiver<()>) {
+async fn accept_loop(
+    listener: TcpListener,
+    clerk: MockClerk,
+    settings: ServerSettings,
+    mut stop: oneshot::Receiver<()>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -103,9 +155,11 @@ async fn accept_loop(listener: TcpListener, clerk: MockClerk, mut stop: oneshot:
                 let _ = stream.set_nodelay(true);
                 let clerk = clerk.clone();
                 connections.spawn(async move {
-                    let service = service_fn(move |req| handle(clerk.clone(), req));
+                    let service =
+                        service_fn(move |req| handle(clerk.clone(), settings.body_timeout, req));
                     let _ = http1::Builder::new()
                         .timer(TokioTimer::new())
+                        .header_read_timeout(settings.header_timeout)
                         .keep_alive(true)
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -131,8 +185,10 @@ impl std::error::Error for InjectedClose {}
 
 async fn handle(
     clerk: MockClerk,
+    body_timeout: Duration,
     req: http::Request<IncomingBody>,
 ) -> Result<Response<MockBody>, BoxError> {
+    let arrived = Instant::now();
     let (parts, body) = req.into_parts();
     let declared_too_large = parts
         .headers
@@ -143,11 +199,25 @@ async fn handle(
     let (body, too_large) = if declared_too_large {
         (Bytes::new(), true)
     } else {
-        match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(collected) => (collected.to_bytes(), false),
-            Err(err) if err.is::<http_body_util::LengthLimitError>() => (Bytes::new(), true),
+        let read = Limited::new(body, MAX_BODY_BYTES).collect();
+        match tokio::time::timeout(body_timeout, read).await {
+            Ok(Ok(collected)) => (collected.to_bytes(), false),
+            Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => (Bytes::new(), true),
             // The client went away while sending its body: nobody to answer.
-            Err(err) => return Err(err),
+            Ok(Err(err)) => return Err(err),
+            // The body stalls: a 408 with `Connection: close`, then hyper closes the
+            // connection (it cannot be reused with a body half read).
+            Err(_elapsed) => {
+                let mut prepared = clerk.body_timed_out(
+                    &parts.method,
+                    &parts.uri,
+                    &parts.headers,
+                    body_timeout,
+                    arrived,
+                );
+                prepared.notify();
+                return Ok(prepared.response.map(MockBody::full));
+            }
         }
     };
     let mut prepared = clerk.handle(Incoming {

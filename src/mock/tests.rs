@@ -665,7 +665,7 @@ async fn delete_removes_and_404s_unknown_ids() {
 
 #[tokio::test]
 async fn requests_are_recorded() {
-    let mock = MockClerk::new();
+    let mock = MockClerk::new().with_request_bodies(true);
     create(&mock, r#"{"identifier":"a@example.com"}"#).await;
     create(&mock, r#"{"identifier":"a@example.com"}"#).await;
     send(
@@ -1454,4 +1454,248 @@ fn serve_works_on_a_current_thread_runtime_built_by_hand() {
         assert!(out.ends_with(b"[]"));
         server.shutdown().await;
     });
+}
+
+// ---------------------------------------------------------------- log bounds
+
+/// Issue: the log kept every request body (1 000 POSTs of 1 MiB took the binary from 12 MiB
+/// to 1 GiB). Bodies are recorded only when asked.
+#[tokio::test]
+async fn bodies_are_recorded_only_when_asked() {
+    let body = r#"{"identifier":"a@example.com"}"#;
+    let mock = MockClerk::new();
+    assert_eq!(create(&mock, body).await.status, StatusCode::OK);
+    let log = mock.requests();
+    assert!(log[0].body.is_empty(), "{:?}", log[0].body);
+    assert_eq!(log[0].body_json(), None);
+
+    let mock = MockClerk::new().with_request_bodies(true);
+    create(&mock, body).await;
+    assert_eq!(mock.requests()[0].body, body.as_bytes());
+    let mock = mock.with_request_bodies(false);
+    create(&mock, body).await;
+    assert!(mock.requests()[1].body.is_empty());
+    assert_eq!(mock.requests()[1].status, Some(StatusCode::BAD_REQUEST));
+
+    // `with_seed` starts afresh but keeps the settings.
+    let mock = MockClerk::new()
+        .with_request_bodies(true)
+        .with_request_log_bytes(1)
+        .with_body_timeout(Duration::from_secs(1))
+        .unwrap()
+        .with_seed(3);
+    create(&mock, body).await;
+    assert!(mock.requests().is_empty(), "the 1-byte budget still holds");
+    let mock = mock.with_request_log_bytes(MockClerk::DEFAULT_REQUEST_LOG_BYTES);
+    create(&mock, body).await;
+    assert_eq!(mock.requests()[0].body, body.as_bytes(), "bodies still on");
+    assert_eq!(mock.server_settings().body_timeout, Duration::from_secs(1));
+}
+
+/// Issue: the log was bounded by its number of entries only (100 000 by default, 2 GiB after
+/// 2 000 requests of 1 MiB). It is bounded by bytes too, the oldest entries going first.
+#[tokio::test]
+async fn the_request_log_is_bounded_by_bytes() {
+    const MIB: usize = 1024 * 1024;
+    const REQUESTS: usize = 20;
+    let big = format!(r#"{{"identifier":"{}"}}"#, "x".repeat(MIB - 100));
+    async fn flood(mock: &MockClerk, body: &str) {
+        for _ in 0..REQUESTS {
+            assert_eq!(create(mock, body).await.status, 422);
+        }
+    }
+
+    let budget = 4 * MIB;
+    let mock = MockClerk::new()
+        .with_request_bodies(true)
+        .with_request_log_bytes(budget);
+    flood(&mock, &big).await;
+    let log = mock.requests();
+    let bytes = mock.request_log_bytes();
+    assert!(bytes <= budget, "{bytes} > {budget}");
+    let bodies: usize = log.iter().map(|r| r.body.len()).sum();
+    assert!(bodies <= bytes, "bodies are accounted: {bodies} > {bytes}");
+    assert!((3..=4).contains(&log.len()), "{}", log.len());
+    let last = log.last().unwrap();
+    assert_eq!(last.attempt as usize, REQUESTS, "the newest are kept");
+    assert_eq!(last.body.len(), big.len());
+    assert_eq!(mock.request_count(MockOperation::Create), REQUESTS);
+
+    // The default budget.
+    let mock = MockClerk::new().with_request_bodies(true);
+    flood(&mock, &big).await;
+    let bytes = mock.request_log_bytes();
+    assert!(bytes <= MockClerk::DEFAULT_REQUEST_LOG_BYTES, "{bytes}");
+    assert!(bytes > MockClerk::DEFAULT_REQUEST_LOG_BYTES / 2, "{bytes}");
+
+    // Without bodies (the default) the same requests are all kept, in little memory.
+    let mock = MockClerk::new();
+    flood(&mock, &big).await;
+    assert_eq!(mock.requests().len(), REQUESTS);
+    let bytes = mock.request_log_bytes();
+    assert!(bytes > 0 && bytes < 64 * 1024, "{bytes}");
+    mock.clear_requests();
+    assert_eq!(mock.request_log_bytes(), 0);
+
+    // An entry larger than the whole budget is not kept; smaller ones are.
+    let mock = MockClerk::new()
+        .with_request_bodies(true)
+        .with_request_log_bytes(4096);
+    create(&mock, &big).await;
+    assert!(mock.requests().is_empty());
+    assert_eq!(mock.request_log_bytes(), 0);
+    send(&mock, request(Method::GET, LIST, None)).await;
+    assert_eq!(mock.requests().len(), 1);
+    assert!(mock.request_log_bytes() <= 4096);
+    assert_eq!(mock.request_count(MockOperation::Create), 1);
+
+    // Shrinking the budget evicts at once.
+    let mock = MockClerk::new().with_request_bodies(true);
+    flood(&mock, &big).await;
+    let mock = mock.with_request_log_bytes(2 * MIB);
+    assert!(mock.request_log_bytes() <= 2 * MIB);
+    assert_eq!(mock.requests().last().unwrap().attempt as usize, REQUESTS);
+}
+
+/// Issue: `--addr 0.0.0.0:PORT` printed `http://0.0.0.0:PORT/v1`, which the client refuses.
+/// An unspecified address becomes the loopback address of its family.
+#[test]
+fn base_urls_name_an_address_a_client_can_reach() {
+    use super::server::base_url_for;
+    let url = |s: &str| base_url_for(s.parse().unwrap());
+    assert_eq!(url("0.0.0.0:8787"), "http://127.0.0.1:8787/v1");
+    assert_eq!(url("[::]:8787"), "http://[::1]:8787/v1");
+    assert_eq!(url("127.0.0.1:1"), "http://127.0.0.1:1/v1");
+    assert_eq!(url("[::1]:2"), "http://[::1]:2/v1");
+    assert_eq!(url("192.0.2.7:3"), "http://192.0.2.7:3/v1");
+    for u in [url("0.0.0.0:8787"), url("[::]:8787")] {
+        crate::Client::builder()
+            .secret_key(KEY)
+            .base_url(&u)
+            .build()
+            .unwrap_or_else(|e| panic!("{u}: {e}"));
+    }
+}
+
+// ---------------------------------------------------------------- logging
+
+/// A writer that never returns: a stderr pipe that nobody reads.
+struct Stuck;
+
+impl std::io::Write for Stuck {
+    fn write(&mut self, _buf: &[u8]) -> std::io::Result<usize> {
+        loop {
+            std::thread::park();
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+/// Issue: the binary stopped answering after about 600 requests when its stderr was a full
+/// pipe, because each request wrote its log line synchronously. Through a [`LogSink`], a
+/// writer that never returns costs dropped lines, never requests.
+#[test]
+fn requests_never_wait_for_a_log_writer_that_never_returns() {
+    const REQUESTS: usize = 10_000;
+    let sink = LogSink::new(Stuck).unwrap();
+    let mock = MockClerk::new();
+    let log = sink.clone();
+    mock.on_request(move |r, elapsed| {
+        log.line(format!("{} {} {elapsed:?}", r.method, r.path_and_query()))
+    });
+    // The requests run on a thread of their own: if the hook blocked, this test would fail
+    // on the timeout below instead of hanging.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let worker = mock.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for _ in 0..REQUESTS {
+                send(&worker, request(Method::GET, LIST, None)).await;
+            }
+        });
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("every request completes although the log writer never returns");
+    assert_eq!(mock.request_count(MockOperation::List), REQUESTS);
+    // At most the queue and the one line in the writer's hands got through.
+    let kept = LogSink::DEFAULT_CAPACITY.get() as u64 + 1;
+    assert!(
+        sink.dropped() >= REQUESTS as u64 - kept,
+        "{}",
+        sink.dropped()
+    );
+    assert!(
+        !sink.flush(Duration::from_millis(20)),
+        "nothing can be flushed"
+    );
+}
+
+/// A writer that blocks until its gate opens, and tells when it first starts a write.
+struct Gated {
+    started: std::sync::mpsc::Sender<()>,
+    gate: std::sync::mpsc::Receiver<()>,
+    open: bool,
+    out: Arc<Mutex<Vec<u8>>>,
+}
+
+impl std::io::Write for Gated {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.open {
+            let _ = self.started.send(());
+            let _ = self.gate.recv();
+            self.open = true;
+        }
+        self.out.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_log_sink_keeps_the_order_and_notes_dropped_lines() {
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel();
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let writer = Gated {
+        started: started_tx,
+        gate: gate_rx,
+        open: false,
+        out: out.clone(),
+    };
+    let sink = LogSink::with_capacity(writer, std::num::NonZeroUsize::new(2).unwrap()).unwrap();
+    assert!(format!("{sink:?}").contains("LogSink"));
+    sink.line("one");
+    started_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the writer took the first line");
+    // The writer is stuck on "one": two lines fit in the queue, the next two are dropped.
+    for line in ["two", "three", "four", "five"] {
+        sink.line(line);
+    }
+    assert_eq!(sink.dropped(), 2);
+    gate_tx.send(()).unwrap();
+    // The flush writes the note: the drops came after "three".
+    assert!(sink.flush(Duration::from_secs(10)));
+    sink.line("six");
+    assert!(sink.flush(Duration::from_secs(10)));
+    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text,
+        "one\ntwo\nthree\n(2 log lines dropped: the output did not keep up)\nsix\n"
+    );
+    assert_eq!(sink.dropped(), 2);
 }

@@ -18,6 +18,7 @@ mod faults;
 mod hardening;
 mod local_server;
 mod middleware;
+mod mock_ci;
 mod mock_compat;
 mod pagination;
 mod retry;

@@ -13,35 +13,35 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-const KEY: &str = MockClerk::DEFAULT_SECRET_KEY;
-const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const KEY: &str = MockClerk::DEFAULT_SECRET_KEY;
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 /// One parsed HTTP response.
 #[derive(Debug)]
-struct RawResponse {
+pub(crate) struct RawResponse {
     /// `HTTP/1.1` or `HTTP/1.0`.
-    version: String,
-    status: u16,
+    pub(crate) version: String,
+    pub(crate) status: u16,
     /// Header names lower-cased, in order.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     /// What every answer of the mock carries: a JSON content type and an exact length.
-    fn assert_json_with_length(&self) {
+    pub(crate) fn assert_json_with_length(&self) {
         let ct = self.header("content-type").expect("a Content-Type");
         assert_eq!(
             ct.split(';').next().map(str::trim),
@@ -59,13 +59,13 @@ impl RawResponse {
 }
 
 /// A client connection that writes raw bytes and parses responses by hand.
-struct Conn {
+pub(crate) struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
 }
 
 impl Conn {
-    async fn open(addr: SocketAddr) -> Conn {
+    pub(crate) async fn open(addr: SocketAddr) -> Conn {
         let stream = timeout(WAIT, TcpStream::connect(addr))
             .await
             .expect("connect in time")
@@ -76,12 +76,12 @@ impl Conn {
         }
     }
 
-    async fn send(&mut self, bytes: &[u8]) {
+    pub(crate) async fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write");
     }
 
     /// Reads more bytes; false at end of stream.
-    async fn fill(&mut self) -> bool {
+    pub(crate) async fn fill(&mut self) -> bool {
         let mut chunk = [0u8; 8192];
         let n = timeout(WAIT, self.stream.read(&mut chunk))
             .await
@@ -92,7 +92,7 @@ impl Conn {
     }
 
     /// Reads one response (a `Content-Length` body, or none for 1xx/204/304).
-    async fn response(&mut self) -> RawResponse {
+    pub(crate) async fn response(&mut self) -> RawResponse {
         let head_end = loop {
             if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i;
@@ -146,13 +146,13 @@ impl Conn {
     }
 
     /// Whether the server closes the connection (end of stream) without sending more.
-    async fn closed_by_server(&mut self) -> bool {
+    pub(crate) async fn closed_by_server(&mut self) -> bool {
         !self.fill().await && self.buf.is_empty()
     }
 }
 
 /// A request head with the given lines, the bearer key and a body.
-fn request(start: &str, extra: &[&str], body: &str) -> Vec<u8> {
+pub(crate) fn request(start: &str, extra: &[&str], body: &str) -> Vec<u8> {
     let mut out = format!("{start}\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n");
     for line in extra {
         out.push_str(line);
