@@ -81,6 +81,18 @@ impl Client {
         AllowlistIdentifiers::new(self)
     }
 
+    /// The instance's JSON Web Key Set (`GET /jwks`), through the whole stack (retries,
+    /// timeouts, typed errors). The `auth` feature's `Verifier` fetches and caches it for you.
+    ///
+    /// # Errors
+    /// Any [`Error`] of a call.
+    pub async fn jwks(&self) -> Result<crate::models::Jwks, Error> {
+        use tower::ServiceExt;
+        self.service::<crate::api::jwks::GetJwks>()
+            .oneshot(crate::api::jwks::GetJwks::new())
+            .await
+    }
+
     /// The base URL requests are sent to.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url

@@ -5,6 +5,7 @@
 //! top of the same services.
 
 pub mod allowlist_identifiers;
+pub mod jwks;
 
 pub use allowlist_identifiers::{
     AllowlistIdentifiers, CreateAllowlistIdentifier, DeleteAllowlistIdentifier,

@@ -8,12 +8,14 @@
 pub mod allowlist_identifier;
 pub mod deleted_object;
 pub mod errors;
+pub mod jwks;
 
 pub use allowlist_identifier::{
     AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, IdentifierType,
 };
 pub use deleted_object::DeletedObject;
 pub use errors::{ClerkError, ClerkErrors};
+pub use jwks::{Jwk, Jwks, KeyType};
 
 /// Declares a string enum whose unknown values are kept as `Unknown(String)`.
 macro_rules! open_enum {
