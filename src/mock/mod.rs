@@ -120,6 +120,7 @@ mod engine;
 mod fault;
 mod server;
 mod service;
+mod tokens;
 
 #[cfg(test)]
 mod tests;
@@ -135,6 +136,7 @@ use http::{HeaderMap, Method, StatusCode};
 pub use self::fault::{Fault, FaultKind, FaultPlan, MockOperation};
 pub use self::server::MockServer;
 pub use self::service::{MockFuture, MockService};
+pub use self::tokens::{MintError, TestSigningKey, MOCK_ISSUER, TEST_JWT_PUBLIC_KEY, TEST_KEY_ID};
 
 use self::engine::{Incoming, KeyPolicy, Prepared, SplitMix64, State};
 use crate::models::{AllowlistIdentifier, ClerkError};

@@ -9,6 +9,8 @@ mod common;
 mod contract_support;
 mod e2e;
 
+#[cfg(feature = "auth")]
+mod auth;
 mod budget;
 mod contract;
 mod endpoints;
