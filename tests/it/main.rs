@@ -27,3 +27,5 @@ mod soak;
 mod timeout;
 mod trace_output;
 mod transport;
+#[cfg(feature = "auth")]
+mod webhook;
