@@ -1,7 +1,10 @@
 //! The claims of a verified Clerk session token.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::VerifyError;
@@ -126,31 +129,30 @@ impl Claims {
 
     /// Reads the claims of a payload whose signature has been checked.
     pub(crate) fn from_payload(payload: &[u8]) -> Result<Self, VerifyError> {
-        let mut map: Map<String, Value> = match serde_json::from_slice(payload) {
-            Ok(Value::Object(map)) => map,
-            _ => return Err(VerifyError::Malformed(super::TokenPart::Payload)),
-        };
-        let sub = match map.remove("sub") {
+        let malformed = || VerifyError::Malformed(super::TokenPart::Payload);
+        // One UTF-8 check, then `from_str`: the JSON parser does not check each string again.
+        let text = std::str::from_utf8(payload).map_err(|_| malformed())?;
+        let mut slots: Slots = serde_json::from_str(text).map_err(|_| malformed())?;
+        let sub = match slots.sub.take() {
             Some(Value::String(s)) if !s.is_empty() => s,
             Some(Value::String(_)) | None | Some(Value::Null) => {
                 return Err(VerifyError::MissingClaim("sub"))
             }
             Some(_) => return Err(VerifyError::InvalidClaim("sub")),
         };
-        let exp =
-            numeric_date(map.remove("exp"), "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
-        let nbf = numeric_date(map.remove("nbf"), "nbf")?;
-        let iat = numeric_date(map.remove("iat"), "iat")?;
-        let sid = string(map.remove("sid"), "sid")?;
-        let azp = string(map.remove("azp"), "azp")?;
-        let iss = string(map.remove("iss"), "iss")?;
-        let session_status = string(map.remove("sts"), "sts")?;
-        let version = match map.remove("v") {
+        let exp = numeric_date(slots.exp.take(), "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
+        let nbf = numeric_date(slots.nbf.take(), "nbf")?;
+        let iat = numeric_date(slots.iat.take(), "iat")?;
+        let sid = string(slots.sid.take(), "sid")?;
+        let azp = string(slots.azp.take(), "azp")?;
+        let iss = string(slots.iss.take(), "iss")?;
+        let session_status = string(slots.sts.take(), "sts")?;
+        let version = match slots.v.take() {
             None | Some(Value::Null) => 1,
             Some(Value::Number(n)) => n.as_u64().ok_or(VerifyError::InvalidClaim("v"))?,
             Some(_) => return Err(VerifyError::InvalidClaim("v")),
         };
-        let act = match map.remove("act") {
+        let act = match slots.act.take() {
             None | Some(Value::Null) => None,
             Some(Value::Object(mut act)) => match act.remove("sub") {
                 Some(Value::String(sub)) => Some(Actor { sub, extra: act }),
@@ -159,10 +161,23 @@ impl Claims {
             Some(_) => return Err(VerifyError::InvalidClaim("act")),
         };
         let org = if version == 2 {
-            org_v2(map.remove("o"), map.get("fea"))?
+            org_v2(slots.o.take(), slots.extra.get("fea"))?
         } else {
-            org_v1(&mut map)?
+            org_v1(&mut slots)?
         };
+        // What this version did not read stays with the other claims.
+        let mut extra = std::mem::take(&mut slots.extra);
+        for (name, value) in [
+            ("o", slots.o),
+            ("org_id", slots.org_id),
+            ("org_role", slots.org_role),
+            ("org_slug", slots.org_slug),
+            ("org_permissions", slots.org_permissions),
+        ] {
+            if let Some(value) = value {
+                extra.insert(name.to_owned(), value);
+            }
+        }
         Ok(Claims {
             sub,
             sid,
@@ -175,8 +190,97 @@ impl Claims {
             session_status,
             org,
             act,
-            extra: map,
+            extra,
         })
+    }
+}
+
+/// The payload read in one pass: the claims we type go to their slot, every other one to
+/// `extra` (no map insert and remove for the known ones).
+#[derive(Default)]
+struct Slots {
+    sub: Option<Value>,
+    exp: Option<Value>,
+    nbf: Option<Value>,
+    iat: Option<Value>,
+    sid: Option<Value>,
+    azp: Option<Value>,
+    iss: Option<Value>,
+    sts: Option<Value>,
+    v: Option<Value>,
+    act: Option<Value>,
+    o: Option<Value>,
+    org_id: Option<Value>,
+    org_role: Option<Value>,
+    org_slug: Option<Value>,
+    org_permissions: Option<Value>,
+    extra: Map<String, Value>,
+}
+
+impl<'de> Deserialize<'de> for Slots {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SlotsVisitor;
+        impl<'de> Visitor<'de> for SlotsVisitor {
+            type Value = Slots;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of claims")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Slots, A::Error> {
+                let mut slots = Slots::default();
+                while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
+                    let slot = match &*name {
+                        "sub" => &mut slots.sub,
+                        "exp" => &mut slots.exp,
+                        "nbf" => &mut slots.nbf,
+                        "iat" => &mut slots.iat,
+                        "sid" => &mut slots.sid,
+                        "azp" => &mut slots.azp,
+                        "iss" => &mut slots.iss,
+                        "sts" => &mut slots.sts,
+                        "v" => &mut slots.v,
+                        "act" => &mut slots.act,
+                        "o" => &mut slots.o,
+                        "org_id" => &mut slots.org_id,
+                        "org_role" => &mut slots.org_role,
+                        "org_slug" => &mut slots.org_slug,
+                        "org_permissions" => &mut slots.org_permissions,
+                        _ => {
+                            let value = map.next_value()?;
+                            slots.extra.insert(name.into_owned(), value);
+                            continue;
+                        }
+                    };
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(slots)
+            }
+        }
+        deserializer.deserialize_map(SlotsVisitor)
+    }
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a claim name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
@@ -228,11 +332,11 @@ fn string(value: Option<Value>, name: &'static str) -> Result<Option<String>, Ve
 }
 
 /// v1: `org_id`, `org_role`, `org_slug`, `org_permissions`.
-fn org_v1(map: &mut Map<String, Value>) -> Result<Option<OrganizationClaims>, VerifyError> {
-    let id = string(map.remove("org_id"), "org_id")?;
-    let role = string(map.remove("org_role"), "org_role")?;
-    let slug = string(map.remove("org_slug"), "org_slug")?;
-    let permissions = match map.remove("org_permissions") {
+fn org_v1(slots: &mut Slots) -> Result<Option<OrganizationClaims>, VerifyError> {
+    let id = string(slots.org_id.take(), "org_id")?;
+    let role = string(slots.org_role.take(), "org_role")?;
+    let slug = string(slots.org_slug.take(), "org_slug")?;
+    let permissions = match slots.org_permissions.take() {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
             .into_iter()
@@ -387,8 +491,20 @@ mod tests {
         assert_eq!(c.act.as_ref().unwrap().sub, "user_admin");
         assert!(c.is_impersonated());
         assert!(c.extra.contains_key("fea"));
-        let none = claims(json!({"sub": "u", "exp": 1, "v": 2})).unwrap();
+        let none = claims(json!({"sub": "u", "exp": 1, "v": 2, "org_id": "org_v1"})).unwrap();
         assert!(none.org.is_none());
+        assert_eq!(
+            none.extra["org_id"], "org_v1",
+            "v1 claims in a v2 token are kept"
+        );
+        let v1 = Claims::from_payload(br#"{"sub":"u","exp":1,"o":{"id":"org_2"},"sub\u0020x":1}"#)
+            .unwrap();
+        assert!(v1.org.is_none());
+        assert_eq!(
+            v1.extra["o"]["id"], "org_2",
+            "v2 claims in a v1 token are kept"
+        );
+        assert_eq!(v1.extra["sub x"], 1, "escaped names are read");
     }
 
     #[test]

@@ -268,7 +268,10 @@ impl<'a> Parsed<'a> {
         let header = URL_SAFE_NO_PAD
             .decode(header)
             .ok()
-            .and_then(|bytes| serde_json::from_slice::<Header>(&bytes).ok())
+            .and_then(|bytes| {
+                let text = std::str::from_utf8(&bytes).ok()?;
+                serde_json::from_str::<Header>(text).ok()
+            })
             .ok_or(VerifyError::Malformed(TokenPart::Header))?;
         // Exactly "RS256": `none`, `HS256` (the public key used as an HMAC secret), any other
         // algorithm, and a missing `alg` are all refused before any key is looked at.
