@@ -71,7 +71,7 @@ fn token(key: &TestSigningKey) -> String {
 }
 
 fn verifier(jwks: Jwks) -> Verifier {
-    let v = Verifier::builder()
+    Verifier::builder()
         .jwks_source(move || {
             let jwks = jwks.clone();
             async move { Ok::<_, clerk_tower::Error>(jwks) }
@@ -80,8 +80,7 @@ fn verifier(jwks: Jwks) -> Verifier {
         .issuer(MOCK_ISSUER)
         .jwks_ttl(Duration::from_secs(3600))
         .build()
-        .unwrap();
-    v
+        .unwrap()
 }
 
 fn bench_verify(c: &mut Criterion) {

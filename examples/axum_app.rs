@@ -266,7 +266,9 @@ async fn self_test_routes(base: &str, state: &AppState) -> Result<(), BoxError> 
     let token = demo_token(mock, "user_demo", false)?;
     let admin = demo_token(mock, "user_admin", true)?;
     let (id, ts, signature, body) = demo_webhook(&state.webhook)?;
-    let cases: Vec<(&str, &str, Vec<(&str, String)>, String, u16)> = vec![
+    // (method, path, headers, body, expected status)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, String, u16);
+    let cases: Vec<Case<'_>> = vec![
         ("GET", "/", vec![], String::new(), 200),
         (
             "GET",

@@ -58,7 +58,7 @@ mod tests {
         GetJwks::new().write_path_and_query(&mut out).unwrap();
         assert_eq!(out, "/jwks");
         assert_eq!(GetJwks::new().static_path_and_query(), Some("/jwks"));
-        assert!(GetJwks::OPERATION.idempotent);
+        const { assert!(GetJwks::OPERATION.idempotent) };
         assert_eq!(GetJwks::OPERATION.name, "GetJWKS");
     }
 }
