@@ -40,7 +40,8 @@
 //!   `axum-core`.
 //! - `mock`: [`mock::MockClerk`], an in-memory Clerk allow-list API that runs over TCP on
 //!   127.0.0.1 or as a socket-free transport, with scriptable faults; and the `clerk-mock`
-//!   binary.
+//!   binary. It also serves `GET /v1/jwks` for a published test key and mints session
+//!   tokens with it (enables `auth`).
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]

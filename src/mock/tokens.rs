@@ -226,6 +226,26 @@ impl MockClerk {
     /// (v2): `sub`, a fresh `sid`, `iss` [`MOCK_ISSUER`], `iat` now, `nbf` 10 s ago, `exp` in
     /// 60 s, `v: 2`. No `azp`: add one with [`session_token_with`](Self::session_token_with).
     ///
+    /// The mock serves the key set these tokens verify with at `GET /v1/jwks` (with a valid
+    /// secret key, as Clerk does), so a [`Verifier`](crate::auth::Verifier) built with a
+    /// client pointed at the mock accepts them. The key is a **test key** published in this
+    /// crate ([`TestSigningKey`]): never trust it outside tests.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use clerk_tower::{auth::Verifier, mock::MockClerk, Client};
+    ///
+    /// let mock = MockClerk::new();
+    /// let client = Client::builder()
+    ///     .secret_key(MockClerk::DEFAULT_SECRET_KEY)
+    ///     .transport(mock.service())
+    ///     .build()?;
+    /// let verifier = Verifier::builder().client(client).build()?;
+    /// let claims = verifier.verify(&mock.session_token("user_123")?).await?;
+    /// assert_eq!(claims.sub, "user_123");
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// Only if ring refused the embedded key, which the crate's tests rule out.
     pub fn session_token(&self, user_id: &str) -> Result<String, MintError> {
