@@ -95,6 +95,13 @@ impl Client {
         AllowlistIdentifiers::new(self.clone())
     }
 
+    /// The instance's JSON Web Key Set (`GET /jwks`), through the whole stack (retries,
+    /// timeouts, typed errors): await it. The `auth` feature's `Verifier` fetches and caches
+    /// it for you.
+    pub fn jwks(&self) -> CallBuilder<crate::api::jwks::GetJwks> {
+        self.call(crate::api::jwks::GetJwks::new())
+    }
+
     /// The base URL requests are sent to.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url

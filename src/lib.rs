@@ -38,14 +38,23 @@
 //!   certificates come from (see `docs/transport.md`).
 //! - `tracing` (default): a `tracing` span per call with its retries as events; see
 //!   `docs/middleware.md`. Never the secret, bodies or identifier values.
+//! - `auth` (default): [`auth`], server-side verification of Clerk session tokens (JWKS
+//!   cached per instance, or networkless with a PEM key), a tower layer for servers, and
+//!   Clerk webhook signatures. Adds `base64`; the crypto is ring, already used by rustls.
+//! - `axum`: [`auth::Claims`] as an axum extractor (`Claims`, `Option<Claims>`); needs only
+//!   `axum-core`.
 //! - `mock`: [`mock::MockClerk`], an in-memory Clerk allow-list API that runs over TCP on
 //!   127.0.0.1 or as a socket-free transport, with scriptable faults; and the `clerk-mock`
-//!   binary.
+//!   binary. It also serves `GET /v1/jwks` for a published test key and mints session
+//!   tokens with it (enables `auth`).
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 pub mod api;
+#[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
+pub mod auth;
 mod builder;
 mod client;
 pub mod error;

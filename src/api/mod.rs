@@ -5,6 +5,7 @@
 //! per operation, which takes the optional parameters and is awaited.
 
 pub mod allowlist_identifiers;
+pub mod jwks;
 
 pub use allowlist_identifiers::{
     AllowlistIdentifiers, CreateAllowlistIdentifier, DeleteAllowlistIdentifier,

@@ -559,6 +559,9 @@ impl State {
                 false,
             );
         }
+        if let Some(response) = super::tokens::respond(req) {
+            return (Some(response), false);
+        }
         let path = req.uri.path();
         match route(req.method, path) {
             Some(MockOperation::ListAllowlistIdentifiers) => {

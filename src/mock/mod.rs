@@ -131,6 +131,7 @@ mod log;
 mod reqlog;
 mod server;
 mod service;
+mod tokens;
 
 #[cfg(test)]
 mod tests;
@@ -148,6 +149,7 @@ pub use self::log::LogSink;
 pub use self::server::MockServer;
 use self::server::ServerSettings;
 pub use self::service::{MockFuture, MockService};
+pub use self::tokens::{MintError, TestSigningKey, MOCK_ISSUER, TEST_JWT_PUBLIC_KEY, TEST_KEY_ID};
 
 use self::engine::{Incoming, KeyPolicy, Prepared, SplitMix64, State};
 use crate::models::{AllowlistIdentifier, ClerkError};

@@ -24,6 +24,7 @@
 pub mod allowlist_identifier;
 pub mod deleted_object;
 pub mod errors;
+pub mod jwks;
 
 pub use crate::list::List;
 pub use allowlist_identifier::{
@@ -51,6 +52,7 @@ impl std::fmt::Display for UnknownValue {
 }
 pub use deleted_object::DeletedObject;
 pub use errors::{ClerkError, ClerkErrors};
+pub use jwks::{Jwk, Jwks, KeyType};
 
 /// Declares a string enum whose unknown values are kept as `Unknown(UnknownValue)`.
 macro_rules! open_enum {

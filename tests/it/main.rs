@@ -10,6 +10,8 @@ mod common;
 mod contract_support;
 mod e2e;
 
+#[cfg(feature = "auth")]
+mod auth;
 mod budget;
 mod contract;
 mod endpoints;
@@ -29,3 +31,5 @@ mod timeout;
 mod tls_proxy;
 mod trace_output;
 mod transport;
+#[cfg(feature = "auth")]
+mod webhook;

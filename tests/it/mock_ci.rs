@@ -12,7 +12,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::Stdio;
 use std::time::Duration;
 
-use clerk_tower::api::ListAllowlistIdentifiers;
 use clerk_tower::mock::{MockClerk, MockOperation};
 use clerk_tower::Client;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
@@ -155,10 +154,11 @@ async fn every_interface_prints_a_loopback_url_the_client_accepts() {
         .expect("the client accepts the printed URL");
     let page = client
         .allowlist_identifiers()
-        .list(ListAllowlistIdentifiers::new().paginated(true))
+        .list()
+        .paginated(true)
         .await
         .expect("the mock answers at the printed URL");
-    assert_eq!(page.total_count, 0);
+    assert_eq!(page.total_count, Some(0));
     terminate(&mut child, "").await;
 }
 

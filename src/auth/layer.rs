@@ -1,0 +1,469 @@
+//! [`SessionLayer`]: a tower layer for servers that verifies the session token of each request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http::header::{
+    HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE,
+};
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::Full;
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::verify::Step;
+use super::{Claims, Verifier, VerifyError};
+
+/// The name of the cookie Clerk keeps the session token in.
+pub const SESSION_COOKIE: &str = "__session";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Required,
+    Optional,
+}
+
+/// A tower layer for servers: takes the session token from `Authorization: Bearer <token>`
+/// (first) or the `__session` cookie, verifies it with a [`Verifier`], and puts the
+/// [`Claims`] in the request's extensions.
+///
+/// - [`SessionLayer::required`]: a request without a valid token never reaches the inner
+///   service. It gets a 401 with `WWW-Authenticate: Bearer` (RFC 6750, with
+///   `error="invalid_token"` when a token was sent) and a JSON body
+///   `{"error": "unauthorized", "reason": "<code>", "message": "..."}`, where `reason` is
+///   [`VerifyError::code`]. When the keys could not be fetched it is a 503 instead, with
+///   `"error": "service_unavailable"`.
+/// - [`SessionLayer::optional`]: every request reaches the inner service; the claims are in
+///   the extensions when the token is valid, and a [`VerifyError`] is there instead when a
+///   token was sent but refused.
+///
+/// Generic over the request body; the response body is the inner one, or the JSON error
+/// ([`SessionBody`]).
+///
+/// ```
+/// use clerk_tower::auth::{Claims, SessionLayer, Verifier};
+/// use http::{Request, Response};
+/// use tower::{service_fn, ServiceBuilder};
+///
+/// # fn demo(verifier: Verifier) {
+/// let svc = ServiceBuilder::new()
+///     .layer(SessionLayer::required(verifier))
+///     .service(service_fn(|req: Request<String>| async move {
+///         let user = req.extensions().get::<Claims>().map(|c| c.sub.clone());
+///         Ok::<_, std::convert::Infallible>(Response::new(format!("hello {user:?}")))
+///     }));
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SessionLayer {
+    verifier: Verifier,
+    mode: Mode,
+}
+
+impl SessionLayer {
+    /// Requests without a valid session token are answered with 401 (503 when the keys
+    /// cannot be fetched) and never reach the inner service.
+    pub fn required(verifier: Verifier) -> Self {
+        SessionLayer {
+            verifier,
+            mode: Mode::Required,
+        }
+    }
+
+    /// Every request reaches the inner service, with [`Claims`] in its extensions when its
+    /// token is valid (and a [`VerifyError`] when a token was sent but refused).
+    pub fn optional(verifier: Verifier) -> Self {
+        SessionLayer {
+            verifier,
+            mode: Mode::Optional,
+        }
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            verifier: self.verifier.clone(),
+            mode: self.mode,
+        }
+    }
+}
+
+/// The service of a [`SessionLayer`].
+#[derive(Debug, Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    verifier: Verifier,
+    mode: Mode,
+}
+
+/// The session token of a request: `Authorization: Bearer <token>` first, then the
+/// `__session` cookie. `None` when neither holds a non-empty token.
+///
+/// ```
+/// use clerk_tower::auth::session_token;
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("cookie", "theme=dark; __session=eyJ.a.b".parse().unwrap());
+/// assert_eq!(session_token(&headers), Some("eyJ.a.b"));
+/// headers.insert("authorization", "Bearer eyJ.c.d".parse().unwrap());
+/// assert_eq!(session_token(&headers), Some("eyJ.c.d"));
+/// ```
+pub fn session_token(headers: &http::HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            let token = token.trim();
+            (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+        });
+    if bearer.is_some() {
+        return bearer;
+    }
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name.trim() == SESSION_COOKIE && !value.trim().is_empty()).then(|| value.trim())
+        })
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: Body<Data = Bytes>,
+{
+    type Response = Response<SessionBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let result = match session_token(req.headers()) {
+            None => Err(VerifyError::MissingToken),
+            Some(token) => match self.verifier.verify_now(token) {
+                Step::Done(result) => result,
+                Step::NeedsKeys => {
+                    // The key must be fetched: verify asynchronously, then call the inner
+                    // service that was made ready (leaving a fresh clone in its place).
+                    let token = token.to_owned();
+                    let verifier = self.verifier.clone();
+                    let clone = self.inner.clone();
+                    let inner = std::mem::replace(&mut self.inner, clone);
+                    return ResponseFuture {
+                        state: State::Verifying {
+                            verify: Box::pin(async move { verifier.verify(&token).await }),
+                            next: Some((inner, req)),
+                            mode: self.mode,
+                        },
+                    };
+                }
+            },
+        };
+        match admit(result, self.mode, &mut req) {
+            Ok(()) => ResponseFuture {
+                state: State::Inner {
+                    future: self.inner.call(req),
+                },
+            },
+            Err(error) => ResponseFuture::rejected(&error),
+        }
+    }
+}
+
+/// Puts the outcome in the request; `Err` when the request must be refused.
+fn admit<B>(
+    result: Result<Claims, VerifyError>,
+    mode: Mode,
+    req: &mut Request<B>,
+) -> Result<(), VerifyError> {
+    match (result, mode) {
+        (Ok(claims), _) => {
+            req.extensions_mut().insert(claims);
+            Ok(())
+        }
+        (Err(error), Mode::Required) => Err(error),
+        (Err(VerifyError::MissingToken), Mode::Optional) => Ok(()),
+        (Err(error), Mode::Optional) => {
+            req.extensions_mut().insert(error);
+            Ok(())
+        }
+    }
+}
+
+/// The response to a refused request: 401 (or 503), `WWW-Authenticate`, and a JSON body
+/// with the failed check's code. Never the token or a value read from it.
+pub(crate) fn rejection(error: &VerifyError) -> Response<Full<Bytes>> {
+    let status = error.status();
+    let kind = if status == http::StatusCode::UNAUTHORIZED {
+        "unauthorized"
+    } else {
+        "service_unavailable"
+    };
+    let body = serde_json::json!({
+        "error": kind,
+        "reason": error.code(),
+        "message": error.to_string(),
+    });
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == http::StatusCode::UNAUTHORIZED {
+        let challenge = match error {
+            VerifyError::MissingToken => "Bearer",
+            _ => "Bearer error=\"invalid_token\"",
+        };
+        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    response
+}
+
+type VerifyFuture = Pin<Box<dyn Future<Output = Result<Claims, VerifyError>> + Send>>;
+
+pin_project! {
+    /// The future of a [`SessionService`].
+    pub struct ResponseFuture<F, S, B> {
+        #[pin]
+        state: State<F, S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, S, B> {
+        Inner { #[pin] future: F },
+        Verifying { verify: VerifyFuture, next: Option<(S, Request<B>)>, mode: Mode },
+        Rejected { response: Option<Response<Full<Bytes>>> },
+    }
+}
+
+impl<F, S, B> ResponseFuture<F, S, B> {
+    fn rejected(error: &VerifyError) -> Self {
+        ResponseFuture {
+            state: State::Rejected {
+                response: Some(rejection(error)),
+            },
+        }
+    }
+}
+
+impl<F, S, B, ResBody, E> Future for ResponseFuture<F, S, B>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    S: Service<Request<B>, Future = F, Response = Response<ResBody>, Error = E>,
+{
+    type Output = Result<Response<SessionBody<ResBody>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Inner { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(response.map(SessionBody::inner)));
+                }
+                StateProj::Rejected { response } => {
+                    let response = response
+                        .take()
+                        .unwrap_or_else(|| rejection(&VerifyError::MissingToken));
+                    return Poll::Ready(Ok(response.map(SessionBody::rejection)));
+                }
+                StateProj::Verifying { verify, next, mode } => {
+                    let result = ready!(verify.as_mut().poll(cx));
+                    let Some((mut inner, mut req)) = next.take() else {
+                        // Polled again after completion: answer as a refusal, never panic.
+                        this.state.set(State::Rejected { response: None });
+                        continue;
+                    };
+                    let next_state = match admit(result, *mode, &mut req) {
+                        Ok(()) => State::Inner {
+                            future: inner.call(req),
+                        },
+                        Err(error) => State::Rejected {
+                            response: Some(rejection(&error)),
+                        },
+                    };
+                    this.state.set(next_state);
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// The response body of a [`SessionService`]: the inner service's, or the JSON error of a
+    /// refused request.
+    pub struct SessionBody<B> {
+        #[pin]
+        kind: BodyKind<B>,
+    }
+}
+
+pin_project! {
+    #[project = BodyKindProj]
+    enum BodyKind<B> {
+        Inner { #[pin] body: B },
+        Rejection { #[pin] body: Full<Bytes> },
+    }
+}
+
+impl<B> SessionBody<B> {
+    fn inner(body: B) -> Self {
+        SessionBody {
+            kind: BodyKind::Inner { body },
+        }
+    }
+
+    fn rejection(body: Full<Bytes>) -> Self {
+        SessionBody {
+            kind: BodyKind::Rejection { body },
+        }
+    }
+
+    /// Whether this is the JSON error of a refused request.
+    pub fn is_rejection(&self) -> bool {
+        matches!(self.kind, BodyKind::Rejection { .. })
+    }
+}
+
+impl<B: std::fmt::Debug> std::fmt::Debug for SessionBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            BodyKind::Inner { body } => f.debug_tuple("SessionBody::Inner").field(body).finish(),
+            BodyKind::Rejection { .. } => f.write_str("SessionBody::Rejection"),
+        }
+    }
+}
+
+impl<B> Body for SessionBody<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        match self.project().kind.project() {
+            BodyKindProj::Inner { body } => body.poll_frame(cx),
+            BodyKindProj::Rejection { body } => match ready!(body.poll_frame(cx)) {
+                Some(Ok(frame)) => Poll::Ready(Some(Ok(frame))),
+                // `Full`'s error is `Infallible`.
+                Some(Err(never)) => match never {},
+                None => Poll::Ready(None),
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            BodyKind::Inner { body } => body.is_end_stream(),
+            BodyKind::Rejection { body } => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            BodyKind::Inner { body } => body.size_hint(),
+            BodyKind::Rejection { body } => body.size_hint(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn token_places() {
+        assert_eq!(session_token(&headers(&[])), None);
+        assert_eq!(
+            session_token(&headers(&[("authorization", "Bearer a.b.c")])),
+            Some("a.b.c")
+        );
+        assert_eq!(
+            session_token(&headers(&[("authorization", "bearer  a.b.c ")])),
+            Some("a.b.c")
+        );
+        assert_eq!(
+            session_token(&headers(&[("authorization", "Basic dXNlcjpwdw==")])),
+            None
+        );
+        assert_eq!(
+            session_token(&headers(&[("authorization", "Bearer ")])),
+            None
+        );
+        assert_eq!(
+            session_token(&headers(&[
+                ("authorization", "Basic x"),
+                ("cookie", "__session=t.o.k")
+            ])),
+            Some("t.o.k"),
+            "a non-Bearer Authorization falls back to the cookie"
+        );
+        assert_eq!(
+            session_token(&headers(&[
+                ("cookie", "a=1"),
+                ("cookie", "b=2; __session=x.y.z; c=3")
+            ])),
+            Some("x.y.z")
+        );
+        assert_eq!(
+            session_token(&headers(&[("cookie", "__session_abc=x.y.z")])),
+            None
+        );
+        assert_eq!(session_token(&headers(&[("cookie", "__session=")])), None);
+        assert_eq!(
+            session_token(&headers(&[
+                ("authorization", "Bearer h.d.r"),
+                ("cookie", "__session=c.o.o")
+            ])),
+            Some("h.d.r"),
+            "the header wins"
+        );
+    }
+
+    #[test]
+    fn rejections_name_the_check() {
+        let r = rejection(&VerifyError::Expired);
+        assert_eq!(r.status(), 401);
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\""
+        );
+        let missing = rejection(&VerifyError::MissingToken);
+        assert_eq!(missing.headers()[WWW_AUTHENTICATE], "Bearer");
+        let down = rejection(&VerifyError::KeysUnavailable(crate::Error::config("x")));
+        assert_eq!(down.status(), 503);
+        assert!(down.headers().get(WWW_AUTHENTICATE).is_none());
+    }
+}

@@ -1,0 +1,52 @@
+//! Server side: verify Clerk session tokens and Clerk webhooks (feature `auth`).
+//!
+//! - [`Verifier`] checks a session token: RS256 only, the signature with the instance's key
+//!   (a JWKS fetched through the [`Client`](crate::Client) and cached per instance, or a PEM
+//!   key without any network), `exp` / `nbf` / `iat` with a leeway, `azp` against your
+//!   authorized parties, `iss` if you ask, a bound on the token's size. It returns typed
+//!   [`Claims`] or a [`VerifyError`] that says which check failed.
+//! - [`SessionLayer`] is a tower layer for servers (axum, hyper, tonic...): it takes the token
+//!   from `Authorization: Bearer` or the `__session` cookie and puts the [`Claims`] in the
+//!   request's extensions; required (401) or optional. With the `axum` feature, [`Claims`] is
+//!   an extractor (`Claims` or `Option<Claims>`).
+//! - [`Webhook`] verifies a Clerk webhook (Svix signatures) into a [`WebhookEvent`].
+//!
+//! ```no_run
+//! use clerk_tower::auth::{SessionLayer, Verifier};
+//!
+//! # fn demo() -> Result<(), clerk_tower::Error> {
+//! let verifier = Verifier::builder()
+//!     .client(clerk_tower::Client::from_env()?)
+//!     .authorized_parties(["https://app.example.com"])
+//!     .build()?;
+//! let layer = SessionLayer::required(verifier);
+//! // axum: Router::new().route("/me", get(me)).layer(layer)
+//! # Ok(()) }
+//! ```
+//!
+//! `docs/authentication.md` has the threat model: what is checked, what is not, and why.
+
+mod claims;
+mod jwks;
+mod keys;
+mod layer;
+mod verify;
+mod webhook;
+
+#[cfg(feature = "axum")]
+mod axum;
+
+pub use self::claims::{Actor, Claims, OrganizationClaims};
+pub use self::jwks::{JwksFuture, JwksSource};
+pub use self::layer::{
+    session_token, ResponseFuture, SessionBody, SessionLayer, SessionService, SESSION_COOKIE,
+};
+pub use self::verify::{
+    TokenPart, Verifier, VerifierBuilder, VerifyError, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY,
+    DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MIN_REFRESH_INTERVAL, MAX_LEEWAY,
+};
+pub use self::webhook::{EventType, Webhook, WebhookError, WebhookEvent, DEFAULT_TOLERANCE};
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use self::axum::AuthRejection;

@@ -1,0 +1,814 @@
+//! [`Verifier`]: checks a Clerk session token and returns its [`Claims`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::jwks::{JwksSource, KeyCache, Lookup};
+use super::keys::{CachedKey, RsaKey};
+use super::Claims;
+use crate::{Client, Error};
+
+/// Default allowance for clock skew on `exp`, `nbf` and `iat`.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
+/// The largest leeway [`VerifierBuilder::build`] accepts.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
+/// Default bound on a token's length, in bytes. Clerk's session tokens are 1 to 2 KB; a
+/// browser caps a cookie at about 4 KB.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Default time a fetched key set is used before it is refreshed (in the background).
+pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(300);
+/// Default minimum time between two fetches of the key set.
+pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Which part of a token could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenPart {
+    /// Not three base64url parts separated by dots.
+    Structure,
+    /// The header is not base64url JSON, or has a `crit` member (no extension is supported).
+    Header,
+    /// The payload is not base64url of a JSON object.
+    Payload,
+    /// The signature is not base64url, or is empty.
+    Signature,
+}
+
+/// Why a session token was refused. Says which check failed; never holds the token or a
+/// value read from it, so `{}` and `{:?}` are safe to log.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The request carries no token (neither `Authorization: Bearer` nor a `__session`
+    /// cookie).
+    MissingToken,
+    /// The token is longer than the configured bound.
+    TokenTooLarge {
+        /// The bound, in bytes.
+        max: usize,
+    },
+    /// A part of the token could not be decoded.
+    Malformed(TokenPart),
+    /// The header's `alg` is not `RS256` (`none`, `HS256`, `RS512`, missing...).
+    UnsupportedAlgorithm,
+    /// The header has no `kid`, and the keys come from a key set.
+    MissingKeyId,
+    /// No key of the instance's key set has this `kid` (after the refresh it may trigger).
+    UnknownKeyId,
+    /// The key the `kid` names is not an RS256 key (its `kty` or `alg` says otherwise).
+    KeyMismatch,
+    /// The signature does not verify with the key.
+    InvalidSignature,
+    /// A required claim is absent (`sub`, `exp`).
+    MissingClaim(&'static str),
+    /// A claim has the wrong JSON type.
+    InvalidClaim(&'static str),
+    /// `exp` is past, beyond the leeway.
+    Expired,
+    /// `nbf` is ahead, beyond the leeway.
+    NotYetValid,
+    /// `iat` is ahead, beyond the leeway.
+    IssuedInFuture,
+    /// `azp` is not one of the authorized parties.
+    UnauthorizedParty,
+    /// Authorized parties are configured and the token has no (or an empty) `azp`.
+    MissingAuthorizedParty,
+    /// `iss` is not the configured issuer.
+    InvalidIssuer,
+    /// The key set could not be fetched: not the token's fault (a server answers 503).
+    KeysUnavailable(Error),
+}
+
+impl VerifyError {
+    /// A stable, short code for the failed check, e.g. `"token_expired"`: what the server
+    /// layer puts in its JSON error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::MissingToken => "missing_token",
+            VerifyError::TokenTooLarge { .. } => "token_too_large",
+            VerifyError::Malformed(_) => "token_malformed",
+            VerifyError::UnsupportedAlgorithm => "unsupported_algorithm",
+            VerifyError::MissingKeyId => "missing_kid",
+            VerifyError::UnknownKeyId => "unknown_kid",
+            VerifyError::KeyMismatch => "key_mismatch",
+            VerifyError::InvalidSignature => "invalid_signature",
+            VerifyError::MissingClaim(_) => "missing_claim",
+            VerifyError::InvalidClaim(_) => "invalid_claim",
+            VerifyError::Expired => "token_expired",
+            VerifyError::NotYetValid => "token_not_yet_valid",
+            VerifyError::IssuedInFuture => "token_issued_in_future",
+            VerifyError::UnauthorizedParty => "unauthorized_party",
+            VerifyError::MissingAuthorizedParty => "missing_authorized_party",
+            VerifyError::InvalidIssuer => "invalid_issuer",
+            VerifyError::KeysUnavailable(_) => "keys_unavailable",
+        }
+    }
+
+    /// The status a server answers with: 503 when the keys could not be fetched, 401 for
+    /// everything else.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            VerifyError::KeysUnavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+            _ => http::StatusCode::UNAUTHORIZED,
+        }
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::MissingToken => f.write_str("no session token in the request"),
+            VerifyError::TokenTooLarge { max } => {
+                write!(f, "the session token is longer than {max} bytes")
+            }
+            VerifyError::Malformed(part) => {
+                let part = match part {
+                    TokenPart::Structure => "structure",
+                    TokenPart::Header => "header",
+                    TokenPart::Payload => "payload",
+                    TokenPart::Signature => "signature",
+                };
+                write!(f, "the session token's {part} is malformed")
+            }
+            VerifyError::UnsupportedAlgorithm => {
+                f.write_str("the session token is not signed with RS256")
+            }
+            VerifyError::MissingKeyId => f.write_str("the session token names no key (kid)"),
+            VerifyError::UnknownKeyId => {
+                f.write_str("the session token's key (kid) is not one of the instance's keys")
+            }
+            VerifyError::KeyMismatch => {
+                f.write_str("the session token's key (kid) is not an RS256 key")
+            }
+            VerifyError::InvalidSignature => {
+                f.write_str("the session token's signature is invalid")
+            }
+            VerifyError::MissingClaim(name) => {
+                write!(f, "the session token has no `{name}` claim")
+            }
+            VerifyError::InvalidClaim(name) => {
+                write!(f, "the session token's `{name}` claim has the wrong type")
+            }
+            VerifyError::Expired => f.write_str("the session token has expired"),
+            VerifyError::NotYetValid => f.write_str("the session token is not valid yet (nbf)"),
+            VerifyError::IssuedInFuture => {
+                f.write_str("the session token was issued in the future (iat)")
+            }
+            VerifyError::UnauthorizedParty => {
+                f.write_str("the session token's authorized party (azp) is not allowed")
+            }
+            VerifyError::MissingAuthorizedParty => {
+                f.write_str("the session token has no authorized party (azp)")
+            }
+            VerifyError::InvalidIssuer => {
+                f.write_str("the session token's issuer (iss) is not the expected one")
+            }
+            VerifyError::KeysUnavailable(e) => {
+                write!(f, "the instance's signing keys could not be fetched: {e}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            VerifyError::KeysUnavailable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Checks Clerk session tokens: RS256 signature with the instance's key, `exp`/`nbf`/`iat`
+/// with a leeway, `azp` against the authorized parties, `iss` if configured, and a bound on
+/// the token's size.
+///
+/// Cheap to clone (one `Arc`); clones share one key cache. Build one per Clerk instance:
+/// two verifiers never share keys.
+///
+/// ```no_run
+/// use clerk_tower::auth::Verifier;
+///
+/// # async fn demo(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// // Keys fetched with the client (GET /jwks: retries, timeouts), cached for this instance.
+/// let client = clerk_tower::Client::from_env()?;
+/// let verifier = Verifier::builder()
+///     .client(client)
+///     .authorized_parties(["https://app.example.com"])
+///     .build()?;
+/// let claims = verifier.verify(token).await?;
+/// println!("signed in as {}", claims.sub);
+///
+/// // Networkless: the PEM public key from the dashboard, no fetch at all.
+/// let networkless = Verifier::builder()
+///     .jwt_key(std::env::var("CLERK_JWT_KEY")?)
+///     .authorized_parties(["https://app.example.com"])
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    keys: Keys,
+    leeway: i64,
+    parties: Box<[Box<str>]>,
+    allow_missing_azp: bool,
+    issuer: Option<Box<str>>,
+    max_token_bytes: usize,
+}
+
+enum Keys {
+    Static(Arc<CachedKey>),
+    Cache(Arc<KeyCache>),
+}
+
+/// What [`Verifier::verify_now`] could do without I/O.
+// Returned once per request and matched at once; boxing the claims would allocate on the
+// hot path for nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Step {
+    Done(Result<Claims, VerifyError>),
+    NeedsKeys,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+/// A token split into its parts, with its header checked.
+struct Parsed<'a> {
+    kid: Option<String>,
+    signing_input: &'a str,
+    payload: &'a str,
+    signature: &'a str,
+}
+
+impl<'a> Parsed<'a> {
+    fn new(token: &'a str, max: usize) -> Result<Self, VerifyError> {
+        if token.len() > max {
+            return Err(VerifyError::TokenTooLarge { max });
+        }
+        let malformed = VerifyError::Malformed(TokenPart::Structure);
+        let (signing_input, signature) = token.rsplit_once('.').ok_or(malformed.clone())?;
+        let (header, payload) = signing_input.split_once('.').ok_or(malformed.clone())?;
+        if header.is_empty() || payload.is_empty() || payload.contains('.') {
+            return Err(malformed);
+        }
+        let header = URL_SAFE_NO_PAD
+            .decode(header)
+            .ok()
+            .and_then(|bytes| {
+                let text = std::str::from_utf8(&bytes).ok()?;
+                serde_json::from_str::<Header>(text).ok()
+            })
+            .ok_or(VerifyError::Malformed(TokenPart::Header))?;
+        // Exactly "RS256": `none`, `HS256` (the public key used as an HMAC secret), any other
+        // algorithm, and a missing `alg` are all refused before any key is looked at.
+        if header.alg.as_deref() != Some("RS256") {
+            return Err(VerifyError::UnsupportedAlgorithm);
+        }
+        if header.crit.is_some() {
+            return Err(VerifyError::Malformed(TokenPart::Header));
+        }
+        if signature.is_empty() {
+            return Err(VerifyError::Malformed(TokenPart::Signature));
+        }
+        Ok(Parsed {
+            kid: header.kid,
+            signing_input,
+            payload,
+            signature,
+        })
+    }
+}
+
+impl Verifier {
+    /// A builder: give it a key source ([`client`](VerifierBuilder::client),
+    /// [`jwt_key`](VerifierBuilder::jwt_key) or [`jwks_source`](VerifierBuilder::jwks_source))
+    /// and the checks to make.
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::new()
+    }
+
+    /// A verifier configured from the environment: networkless with `CLERK_JWT_KEY` when it
+    /// is set, otherwise fetching keys with [`Client::from_env`] (`CLERK_SECRET_KEY`,
+    /// `CLERK_API_URL`). No authorized parties: prefer the builder to set them.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when neither variable is set or a value is invalid.
+    pub fn from_env() -> Result<Self, Error> {
+        VerifierBuilder::new().load_env().build()
+    }
+
+    /// Verifies `token` and returns its claims. May wait for the key set to be fetched (the
+    /// first time, or for a `kid` the cache does not know).
+    ///
+    /// # Errors
+    /// The [`VerifyError`] of the first check that failed.
+    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let parsed = Parsed::new(token, self.inner.max_token_bytes)?;
+        let key = match &self.inner.keys {
+            Keys::Static(key) => Arc::clone(key),
+            Keys::Cache(cache) => {
+                let kid = parsed.kid.as_deref().ok_or(VerifyError::MissingKeyId)?;
+                cache.resolve(kid).await?
+            }
+        };
+        self.finish(&parsed, &key, unix_now())
+    }
+
+    /// Verifies without any I/O when the key is cached and fresh.
+    pub(crate) fn verify_now(&self, token: &str) -> Step {
+        let parsed = match Parsed::new(token, self.inner.max_token_bytes) {
+            Ok(parsed) => parsed,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        let key = match &self.inner.keys {
+            Keys::Static(key) => Arc::clone(key),
+            Keys::Cache(cache) => {
+                let Some(kid) = parsed.kid.as_deref() else {
+                    return Step::Done(Err(VerifyError::MissingKeyId));
+                };
+                match cache.lookup(kid) {
+                    Lookup::Fresh(key) => key,
+                    Lookup::Stale(_) | Lookup::Missing(_) => return Step::NeedsKeys,
+                }
+            }
+        };
+        Step::Done(self.finish(&parsed, &key, unix_now()))
+    }
+
+    fn finish(
+        &self,
+        parsed: &Parsed<'_>,
+        key: &CachedKey,
+        now: i64,
+    ) -> Result<Claims, VerifyError> {
+        let key = key.key.as_ref().ok_or(VerifyError::KeyMismatch)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(parsed.signature)
+            .map_err(|_| VerifyError::Malformed(TokenPart::Signature))?;
+        if !key.verify(parsed.signing_input.as_bytes(), &signature) {
+            return Err(VerifyError::InvalidSignature);
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(parsed.payload)
+            .map_err(|_| VerifyError::Malformed(TokenPart::Payload))?;
+        let claims = Claims::from_payload(&payload)?;
+        self.check_claims(&claims, now)?;
+        Ok(claims)
+    }
+
+    fn check_claims(&self, claims: &Claims, now: i64) -> Result<(), VerifyError> {
+        let leeway = self.inner.leeway;
+        if now >= claims.exp.saturating_add(leeway) {
+            return Err(VerifyError::Expired);
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| now < nbf.saturating_sub(leeway))
+        {
+            return Err(VerifyError::NotYetValid);
+        }
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(VerifyError::IssuedInFuture);
+        }
+        if !self.inner.parties.is_empty() {
+            match claims.azp.as_deref().filter(|azp| !azp.is_empty()) {
+                Some(azp) => {
+                    if !self.inner.parties.iter().any(|p| &**p == azp) {
+                        return Err(VerifyError::UnauthorizedParty);
+                    }
+                }
+                None if self.inner.allow_missing_azp => {}
+                None => return Err(VerifyError::MissingAuthorizedParty),
+            }
+        }
+        if let Some(issuer) = &self.inner.issuer {
+            if claims.iss.as_deref() != Some(&**issuer) {
+                return Err(VerifyError::InvalidIssuer);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = match self.inner.keys {
+            Keys::Static(_) => "networkless (PEM key)",
+            Keys::Cache(_) => "JWKS (cached for this instance)",
+        };
+        f.debug_struct("Verifier")
+            .field("keys", &keys)
+            .field("leeway_secs", &self.inner.leeway)
+            .field("authorized_parties", &self.inner.parties)
+            .field("allow_missing_azp", &self.inner.allow_missing_azp)
+            .field("issuer", &self.inner.issuer)
+            .field("max_token_bytes", &self.inner.max_token_bytes)
+            .finish()
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Builds a [`Verifier`]; [`build`](VerifierBuilder::build) checks every setting.
+///
+/// ```
+/// use std::time::Duration;
+/// use clerk_tower::auth::Verifier;
+///
+/// let client = clerk_tower::Client::builder().secret_key("sk_test_example").build()?;
+/// let verifier = Verifier::builder()
+///     .client(client)
+///     .authorized_parties(["https://app.example.com", "http://localhost:3000"])
+///     .issuer("https://clerk.example.com")
+///     .leeway(Duration::from_secs(10))
+///     .jwks_ttl(Duration::from_secs(600))
+///     .build()?;
+///
+/// // A bad setting is an `Error::Config`, never a panic:
+/// let err = Verifier::builder()
+///     .jwt_key("not a key")
+///     .authorized_parties(["https://app.example.com/"])
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, clerk_tower::Error::Config(_)));
+/// # Ok::<(), clerk_tower::Error>(())
+/// ```
+pub struct VerifierBuilder {
+    source: Option<Box<dyn JwksSource>>,
+    jwt_key: Option<String>,
+    leeway: Duration,
+    parties: Vec<String>,
+    allow_missing_azp: bool,
+    issuer: Option<String>,
+    max_token_bytes: usize,
+    jwks_ttl: Duration,
+    min_refresh_interval: Duration,
+    env_error: Option<Error>,
+}
+
+impl Default for VerifierBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for VerifierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifierBuilder")
+            .field("jwks_source", &self.source.is_some())
+            .field("jwt_key", &self.jwt_key.is_some())
+            .field("leeway", &self.leeway)
+            .field("authorized_parties", &self.parties)
+            .field("allow_missing_azp", &self.allow_missing_azp)
+            .field("issuer", &self.issuer)
+            .field("max_token_bytes", &self.max_token_bytes)
+            .field("jwks_ttl", &self.jwks_ttl)
+            .field("min_refresh_interval", &self.min_refresh_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifierBuilder {
+    /// A builder with the defaults: 5 s leeway, no authorized parties, no issuer check,
+    /// 8 KiB token bound, 5 min key set TTL, 10 s minimum between fetches.
+    pub fn new() -> Self {
+        VerifierBuilder {
+            source: None,
+            jwt_key: None,
+            leeway: DEFAULT_LEEWAY,
+            parties: Vec::new(),
+            allow_missing_azp: false,
+            issuer: None,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            jwks_ttl: DEFAULT_JWKS_TTL,
+            min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
+            env_error: None,
+        }
+    }
+
+    /// Fetch the key set with this client (`GET /jwks` through its whole stack). The cache
+    /// belongs to the verifier: build one verifier per Clerk instance.
+    pub fn client(mut self, client: Client) -> Self {
+        self.source = Some(Box::new(client));
+        self
+    }
+
+    /// Fetch the key set from any [`JwksSource`] (a closure returning a future of
+    /// `Result<Jwks, Error>` is one).
+    pub fn jwks_source(mut self, source: impl JwksSource) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Networkless mode: verify with this PEM public key (the dashboard's "JWT public key",
+    /// `CLERK_JWT_KEY`), whatever the token's `kid`; no fetch ever happens.
+    pub fn jwt_key(mut self, pem: impl Into<String>) -> Self {
+        self.jwt_key = Some(pem.into());
+        self
+    }
+
+    /// Reads `CLERK_JWT_KEY` (networkless) or, when it is not set, builds a client from
+    /// `CLERK_SECRET_KEY` and `CLERK_API_URL`.
+    pub fn load_env(mut self) -> Self {
+        match std::env::var("CLERK_JWT_KEY") {
+            Ok(pem) if !pem.trim().is_empty() => self.jwt_key = Some(pem),
+            _ => match Client::from_env() {
+                Ok(client) => self.source = Some(Box::new(client)),
+                Err(e) => self.env_error = Some(e),
+            },
+        }
+        self
+    }
+
+    /// Allowance for clock skew on `exp`, `nbf` and `iat` (default 5 s, at most 5 min).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The origins allowed in `azp`, exactly as a browser sends them in `Origin`
+    /// (`https://app.example.com`, `http://localhost:3000`: scheme, host, port, no path, no
+    /// trailing slash). Adds to the ones given before.
+    ///
+    /// With at least one party, a token whose `azp` is another origin is refused, and so is a
+    /// token with no `azp` (see [`allow_missing_azp`](Self::allow_missing_azp)). With none,
+    /// `azp` is not checked.
+    pub fn authorized_parties<I, P>(mut self, parties: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.parties.extend(parties.into_iter().map(Into::into));
+        self
+    }
+
+    /// Accept tokens that have no `azp` even though authorized parties are configured
+    /// (default: refuse them, as Clerk's JavaScript SDK does since `@clerk/backend` 3.11.1).
+    ///
+    /// Clerk mints some legitimate tokens without `azp`: a cookie token minted during a
+    /// top-level navigation (no `Origin` header), and tokens created with the Backend API's
+    /// `POST /sessions/{id}/tokens`. Turn this on only if such tokens reach you; a token
+    /// that *has* an `azp` must still match.
+    pub fn allow_missing_azp(mut self, allow: bool) -> Self {
+        self.allow_missing_azp = allow;
+        self
+    }
+
+    /// Require `iss` to be exactly this (the instance's Frontend API URL, e.g.
+    /// `https://clerk.example.com`). Not checked by default.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The longest token accepted, in bytes (default 8 KiB; 512 to 65 536).
+    pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.max_token_bytes = max;
+        self
+    }
+
+    /// How long a fetched key set is used before it is refreshed (default 5 min). The
+    /// refresh happens in the background: tokens keep being verified with the keys known.
+    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
+        self.jwks_ttl = ttl;
+        self
+    }
+
+    /// The minimum time between two fetches of the key set (default 10 s, at most the TTL).
+    /// A token with an unknown `kid` waits for a fetch only when the last one is older.
+    pub fn min_refresh_interval(mut self, interval: Duration) -> Self {
+        self.min_refresh_interval = interval;
+        self
+    }
+
+    /// Checks every setting and builds the verifier.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when no key source or two are given, the PEM is not an RSA public
+    /// key of 2048 to 8192 bits, an authorized party is not an origin, the issuer is empty,
+    /// or a duration or bound is out of range.
+    pub fn build(self) -> Result<Verifier, Error> {
+        if let Some(e) = self.env_error {
+            return Err(e);
+        }
+        if self.leeway > MAX_LEEWAY {
+            return Err(Error::config(format!(
+                "the leeway must be at most {MAX_LEEWAY:?}"
+            )));
+        }
+        if !(512..=65_536).contains(&self.max_token_bytes) {
+            return Err(Error::config(
+                "the token size bound must be between 512 and 65536 bytes",
+            ));
+        }
+        if self.jwks_ttl.is_zero() || self.min_refresh_interval.is_zero() {
+            return Err(Error::config(
+                "the key set TTL and the minimum refresh interval must not be zero",
+            ));
+        }
+        if self.min_refresh_interval > self.jwks_ttl {
+            return Err(Error::config(
+                "the minimum refresh interval must not be longer than the key set TTL",
+            ));
+        }
+        for party in &self.parties {
+            check_origin(party)?;
+        }
+        let issuer = match self.issuer {
+            Some(issuer) if issuer.trim().is_empty() || issuer.trim() != issuer => {
+                return Err(Error::config(
+                    "the issuer must not be empty or have surrounding spaces",
+                ))
+            }
+            other => other.map(String::into_boxed_str),
+        };
+        let keys = match (self.jwt_key, self.source) {
+            (Some(pem), None) => Keys::Static(Arc::new(CachedKey {
+                key: Some(RsaKey::from_pem(&pem)?),
+            })),
+            (None, Some(source)) => Keys::Cache(Arc::new(KeyCache::new(
+                source,
+                self.jwks_ttl,
+                self.min_refresh_interval,
+            ))),
+            (None, None) => {
+                return Err(Error::config(
+                    "no key source: give a client, a JWKS source or a PEM public key (jwt_key)",
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "both a PEM public key (jwt_key) and a JWKS source were given: choose one",
+                ))
+            }
+        };
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                keys,
+                // At most 300: the check above.
+                leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(300),
+                parties: self
+                    .parties
+                    .into_iter()
+                    .map(String::into_boxed_str)
+                    .collect(),
+                allow_missing_azp: self.allow_missing_azp,
+                issuer,
+                max_token_bytes: self.max_token_bytes,
+            }),
+        })
+    }
+}
+
+/// An authorized party must be an origin as a browser writes it: `scheme://host[:port]`,
+/// lower case, no path, query, user info or trailing slash (`azp` is compared exactly).
+fn check_origin(party: &str) -> Result<(), Error> {
+    let bad = |why: &str| {
+        Error::config(format!(
+            "authorized party {party:?} {why}; write it like `https://app.example.com`"
+        ))
+    };
+    if party.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(bad(
+            "has upper-case letters, which a browser's `Origin` never has",
+        ));
+    }
+    if party.ends_with('/') {
+        return Err(bad("ends with a slash, which `azp` never has"));
+    }
+    let uri: http::Uri = party.parse().map_err(|_| bad("is not a URL"))?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(bad("is not an origin (scheme and host)"));
+    };
+    if authority.as_str().contains('@') {
+        return Err(bad("has user info"));
+    }
+    if party != format!("{scheme}://{}", authority.as_str()) {
+        return Err(bad("has a path or a query"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        for good in [
+            "https://app.example.com",
+            "http://localhost:3000",
+            "capacitor://localhost",
+            "https://[::1]:8443",
+        ] {
+            assert!(check_origin(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "app.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://app.example.com?x=1",
+            "https://user@app.example.com",
+            "https://App.example.com",
+            "not a url",
+        ] {
+            assert!(matches!(check_origin(bad), Err(Error::Config(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let pem = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwHiMAkWGIJmh8HBJ5zu8
+WQ2ap6oJcDaHhBnq7X2S6PMziXl+00Q+OOmARglbqWmcMvJdqxpKnCR/BF+u2FuO
+NcKD6IYwQkSktHeuHiINUZrBqn6HaFW6TnF+UUVRKjLi+3tT35pv3PYDglmmSPKe
+dF/m/lcl3XwstQPoDha/ZIGJWeKYxWA3dUQZHkcz4nq3z2QfV1oFnl/zTge/9RVp
+gXJKvTz9RjWEavqVYgtVphJhZyEmsED9sXEIljEOF5IJ2fKn0zkWBE2eSFU1FJdy
+N+qJpzgor7cFDR9bJzn85Qi1JVnXXmy7qRYlJ6oK7wcJSt37ZtoPvyVxFu1/iSOU
+3QIDAQAB
+-----END PUBLIC KEY-----";
+        let ok = || Verifier::builder().jwt_key(pem);
+        assert!(ok().build().is_ok());
+        let source = || async { Ok::<_, Error>(crate::models::Jwks::default()) };
+        let bad = [
+            Verifier::builder(),
+            ok().jwks_source(source),
+            ok().leeway(Duration::from_secs(301)),
+            ok().max_token_bytes(0),
+            ok().max_token_bytes(1 << 20),
+            ok().jwks_ttl(Duration::ZERO),
+            ok().min_refresh_interval(Duration::ZERO),
+            ok().min_refresh_interval(Duration::from_secs(600)),
+            ok().issuer(""),
+            ok().issuer(" https://clerk.example.com"),
+            ok().authorized_parties(["https://a.example.com", "https://b.example.com/"]),
+            Verifier::builder()
+                .jwt_key("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"),
+        ];
+        for builder in bad {
+            let shown = format!("{builder:?}");
+            assert!(matches!(builder.build(), Err(Error::Config(_))), "{shown}");
+        }
+    }
+
+    #[test]
+    fn errors_are_safe_to_show() {
+        let all = [
+            VerifyError::MissingToken,
+            VerifyError::TokenTooLarge { max: 10 },
+            VerifyError::Malformed(TokenPart::Header),
+            VerifyError::UnsupportedAlgorithm,
+            VerifyError::MissingKeyId,
+            VerifyError::UnknownKeyId,
+            VerifyError::KeyMismatch,
+            VerifyError::InvalidSignature,
+            VerifyError::MissingClaim("sub"),
+            VerifyError::InvalidClaim("exp"),
+            VerifyError::Expired,
+            VerifyError::NotYetValid,
+            VerifyError::IssuedInFuture,
+            VerifyError::UnauthorizedParty,
+            VerifyError::MissingAuthorizedParty,
+            VerifyError::InvalidIssuer,
+            VerifyError::KeysUnavailable(Error::config("x")),
+        ];
+        let mut codes: Vec<&str> = all.iter().map(VerifyError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len(), "codes are distinct");
+        for e in &all {
+            assert!(!e.to_string().is_empty());
+            let expected = if matches!(e, VerifyError::KeysUnavailable(_)) {
+                503
+            } else {
+                401
+            };
+            assert_eq!(e.status().as_u16(), expected);
+        }
+    }
+}
