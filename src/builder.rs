@@ -18,7 +18,7 @@ use crate::layer::{
 };
 use crate::stack::{Core, Stack};
 use crate::transport::{
-    hyper_client, CollectBody, SharedHyper, Transport, TransportConfig, DEFAULT_MAX_RESPONSE_BODY,
+    hyper_client, CollectBody, SharedHyper, TransportConfig, DEFAULT_MAX_RESPONSE_BODY,
 };
 use crate::{BoxError, Client, Error, HttpRequest, HttpService};
 
@@ -297,8 +297,8 @@ impl ClientBuilder {
         let headers = DefaultHeadersLayer::new(self.user_agent.as_deref(), &self.api_version)?;
         let policy = ClerkRetryPolicy::new(&self.retry)?;
         let transport = match self.transport {
-            Some(make) => Transport::Custom(make(self.max_response_body)),
-            None => Transport::Hyper(CollectBody::new(
+            Some(make) => Either::Right(make(self.max_response_body)),
+            None => Either::Left(CollectBody::new(
                 SharedHyper::new(hyper_client(&self.transport_config)?),
                 self.max_response_body,
             )),

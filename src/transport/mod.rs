@@ -300,11 +300,7 @@ fn too_large(limit: usize) -> Error {
 
 /// The transport a client was built with: the default network client (no boxing), or any
 /// service given to [`ClientBuilder::transport`](crate::ClientBuilder::transport).
-#[derive(Clone)]
-pub(crate) enum Transport {
-    Hyper(CollectBody<SharedHyper>),
-    Custom(HttpService),
-}
+pub(crate) type Transport = tower::util::Either<CollectBody<SharedHyper>, HttpService>;
 
 /// The hyper-util client behind one `Arc`: it sends through `&self`, so a clone of the stack
 /// (one per call) copies a pointer instead of the whole client.
@@ -329,53 +325,6 @@ impl Service<HttpRequest> for SharedHyper {
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
         self.0.request(req)
-    }
-}
-
-impl Service<HttpRequest> for Transport {
-    type Response = HttpResponse;
-    type Error = Error;
-    type Future = TransportFuture;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        match self {
-            Transport::Hyper(s) => s.poll_ready(cx),
-            Transport::Custom(s) => s.poll_ready(cx),
-        }
-    }
-
-    fn call(&mut self, req: HttpRequest) -> TransportFuture {
-        match self {
-            Transport::Hyper(s) => TransportFuture::Hyper {
-                future: s.call(req),
-            },
-            Transport::Custom(s) => TransportFuture::Custom {
-                future: s.call(req),
-            },
-        }
-    }
-}
-
-type HyperFuture = CollectFuture<hyper_util::client::legacy::ResponseFuture, hyper::body::Incoming>;
-type CustomFuture = <HttpService as Service<HttpRequest>>::Future;
-
-pin_project! {
-    /// The future of the client's transport.
-    #[project = TransportProj]
-    pub(crate) enum TransportFuture {
-        Hyper { #[pin] future: HyperFuture },
-        Custom { #[pin] future: CustomFuture },
-    }
-}
-
-impl Future for TransportFuture {
-    type Output = Result<HttpResponse, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            TransportProj::Hyper { future } => future.poll(cx),
-            TransportProj::Custom { future } => future.poll(cx),
-        }
     }
 }
 

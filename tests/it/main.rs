@@ -9,6 +9,7 @@
 mod common;
 mod contract_support;
 mod e2e;
+mod raw_http;
 
 #[cfg(feature = "auth")]
 mod auth;

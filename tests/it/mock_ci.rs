@@ -18,7 +18,7 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::timeout;
 
-use crate::mock_compat::{request, Conn, KEY};
+use crate::raw_http::{request, Conn, KEY};
 
 /// How long a spawned binary may take to print its address (the first run may be slow on a
 /// busy machine).
