@@ -54,7 +54,7 @@ pub struct AuthLayer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Origin {
     scheme: Scheme,
-    host: Box<str>,
+    host: std::sync::Arc<str>,
     port: u16,
 }
 

@@ -114,6 +114,7 @@ where
 
 pin_project! {
     /// The future of one call through the client's stack.
+    #[project = CallProj]
     pub(crate) struct CallFuture<S>
     where
         S: Service<HttpRequest>,
@@ -154,112 +155,124 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let _entered = this.span.enter();
-        loop {
-            // The call's deadline first: it ends the call whatever the attempt is doing.
-            if let Some(sleep) = this.deadline_sleep.as_mut().as_pin_mut() {
-                if sleep.poll(cx).is_ready() {
-                    // An attempt in flight counts; between attempts, only the finished ones.
-                    let in_flight =
-                        matches!(this.state.as_mut().project(), StateProj::Attempt { .. });
-                    this.state.set(State::Done);
-                    let mut err =
-                        TimeoutError::new(TimeoutKind::Total, this.total.unwrap_or_default());
-                    err.attempts = this
-                        .policy
-                        .attempts()
-                        .saturating_add(u32::from(in_flight))
-                        .max(1);
-                    err.last_error = this.last_error.take();
-                    let attempts = err.attempts;
-                    let err = Error::Timeout(Box::new(err));
-                    trace::finished(this.span, attempts, Err(&err));
-                    return Poll::Ready(Err(err));
-                }
-            }
-            match this.state.as_mut().project() {
-                StateProj::Attempt { future, timeout } => {
-                    let result = match future.poll(cx) {
-                        Poll::Ready(result) => result,
-                        Poll::Pending => match timeout.as_pin_mut().map(|s| s.poll(cx)) {
-                            Some(Poll::Ready(())) => {
-                                let after = this.attempt_timeout.unwrap_or_default();
-                                Err(Error::Timeout(Box::new(TimeoutError::new(
-                                    TimeoutKind::Attempt,
-                                    after,
-                                ))))
-                            }
-                            _ => return Poll::Pending,
-                        },
-                    };
-                    let mut err = match result {
-                        Ok(mut res) => {
-                            this.policy.succeeded();
-                            let attempts = this.policy.attempts();
-                            if attempts > 1 {
-                                // For a body that fails to decode above us: say how many it took.
-                                res.extensions_mut().insert(AttemptCount(attempts));
-                            }
-                            this.state.set(State::Done);
-                            trace::finished(this.span, attempts, Ok(&res));
-                            return Poll::Ready(Ok(res));
+        // A handle on the span (a reference count, or nothing when disabled), so that the
+        // guard does not borrow the future while it is driven.
+        let span = this.span.clone();
+        let _entered = span.enter();
+        if let Poll::Ready(out) = step(&mut this, cx) {
+            return Poll::Ready(out);
+        }
+        // Only while waiting: the call's deadline ends the call whatever the attempt is doing.
+        // (A timer that is never polled is never registered: a call answered at once costs no
+        // timer at all.)
+        let Some(sleep) = this.deadline_sleep.as_mut().as_pin_mut() else {
+            return Poll::Pending;
+        };
+        std::task::ready!(sleep.poll(cx));
+        // An attempt in flight counts; between attempts, only the finished ones.
+        let in_flight = matches!(this.state.as_mut().project(), StateProj::Attempt { .. });
+        this.state.set(State::Done);
+        let mut err = TimeoutError::new(TimeoutKind::Total, this.total.unwrap_or_default());
+        err.attempts = this
+            .policy
+            .attempts()
+            .saturating_add(u32::from(in_flight))
+            .max(1);
+        err.last_error = this.last_error.take();
+        let attempts = err.attempts;
+        let err = Error::Timeout(Box::new(err));
+        trace::finished(this.span, attempts, Err(&err));
+        Poll::Ready(Err(err))
+    }
+}
+
+/// Drives the attempts and the waits between them; `Pending` while one of them waits.
+fn step<S>(this: &mut CallProj<'_, S>, cx: &mut Context<'_>) -> Poll<Result<HttpResponse, Error>>
+where
+    S: Service<HttpRequest, Response = HttpResponse, Error = Error>,
+{
+    loop {
+        match this.state.as_mut().project() {
+            StateProj::Attempt { future, timeout } => {
+                let result = match future.poll(cx) {
+                    Poll::Ready(result) => result,
+                    Poll::Pending => match timeout.as_pin_mut().map(|s| s.poll(cx)) {
+                        Some(Poll::Ready(())) => {
+                            let after = this.attempt_timeout.unwrap_or_default();
+                            Err(Error::Timeout(Box::new(TimeoutError::new(
+                                TimeoutKind::Attempt,
+                                after,
+                            ))))
                         }
-                        Err(err) => err,
-                    };
-                    let remaining = this
-                        .deadline
-                        .map(|d| d.saturating_duration_since(Instant::now()));
-                    let decision =
-                        this.policy
-                            .decide(&err, *this.idempotent, *this.max_retries, remaining);
-                    match decision {
-                        Decision::Retry { wait, reason } if this.request.is_some() => {
-                            trace::retrying(this.policy.attempts(), reason, wait, &err);
-                            *this.last_error = Some(err);
-                            this.state.set(State::Backoff {
-                                sleep: tokio::time::sleep(wait),
-                            });
+                        _ => return Poll::Pending,
+                    },
+                };
+                let mut err = match result {
+                    Ok(mut res) => {
+                        this.policy.succeeded();
+                        let attempts = this.policy.attempts();
+                        if attempts > 1 {
+                            // For a body that fails to decode above us: say how many it took.
+                            res.extensions_mut().insert(AttemptCount(attempts));
                         }
-                        _ => {
-                            err.set_attempts(this.policy.attempts());
-                            this.state.set(State::Done);
-                            trace::finished(this.span, this.policy.attempts(), Err(&err));
-                            return Poll::Ready(Err(err));
-                        }
+                        this.state.set(State::Done);
+                        trace::finished(this.span, attempts, Ok(&res));
+                        return Poll::Ready(Ok(res));
                     }
-                }
-                StateProj::Backoff { sleep } => {
-                    std::task::ready!(sleep.poll(cx));
-                    this.state.set(State::Ready);
-                }
-                StateProj::Ready => {
-                    if let Err(mut err) = std::task::ready!(this.inner.poll_ready(cx)) {
+                    Err(err) => err,
+                };
+                let remaining = this
+                    .deadline
+                    .map(|d| d.saturating_duration_since(Instant::now()));
+                let decision =
+                    this.policy
+                        .decide(&err, *this.idempotent, *this.max_retries, remaining);
+                match decision {
+                    Decision::Retry { wait, reason } if this.request.is_some() => {
+                        trace::retrying(this.policy.attempts(), reason, wait, &err);
+                        *this.last_error = Some(err);
+                        this.state.set(State::Backoff {
+                            sleep: tokio::time::sleep(wait),
+                        });
+                    }
+                    _ => {
                         err.set_attempts(this.policy.attempts());
                         this.state.set(State::Done);
                         trace::finished(this.span, this.policy.attempts(), Err(&err));
                         return Poll::Ready(Err(err));
                     }
-                    let Some(request) = this.request.as_ref() else {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(polled_after_completion()));
-                    };
-                    // Keep a copy while another retry may follow; the last one takes it.
-                    let more = this.policy.attempts() < *this.max_retries;
-                    let request = if more {
-                        request.clone()
-                    } else {
-                        match this.request.take() {
-                            Some(request) => request,
-                            None => return Poll::Ready(Err(polled_after_completion())),
-                        }
-                    };
-                    let future = this.inner.call(request);
-                    let timeout =
-                        attempt_sleep(Instant::now(), *this.attempt_timeout, *this.deadline);
-                    this.state.set(State::Attempt { future, timeout });
                 }
-                StateProj::Done => return Poll::Ready(Err(polled_after_completion())),
             }
+            StateProj::Backoff { sleep } => {
+                std::task::ready!(sleep.poll(cx));
+                this.state.set(State::Ready);
+            }
+            StateProj::Ready => {
+                if let Err(mut err) = std::task::ready!(this.inner.poll_ready(cx)) {
+                    err.set_attempts(this.policy.attempts());
+                    this.state.set(State::Done);
+                    trace::finished(this.span, this.policy.attempts(), Err(&err));
+                    return Poll::Ready(Err(err));
+                }
+                let Some(request) = this.request.as_ref() else {
+                    this.state.set(State::Done);
+                    return Poll::Ready(Err(polled_after_completion()));
+                };
+                // Keep a copy while another retry may follow; the last one takes it.
+                let more = this.policy.attempts() < *this.max_retries;
+                let request = if more {
+                    request.clone()
+                } else {
+                    match this.request.take() {
+                        Some(request) => request,
+                        None => return Poll::Ready(Err(polled_after_completion())),
+                    }
+                };
+                let future = this.inner.call(request);
+                let timeout = attempt_sleep(Instant::now(), *this.attempt_timeout, *this.deadline);
+                this.state.set(State::Attempt { future, timeout });
+            }
+            StateProj::Done => return Poll::Ready(Err(polled_after_completion())),
         }
     }
 }
