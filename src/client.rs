@@ -50,6 +50,11 @@ impl Client {
         self.inner.stack.clone()
     }
 
+    /// The stack itself, shared: a call started from it copies only what it needs.
+    pub(crate) fn shared_stack(&self) -> &Stack {
+        &self.inner.stack
+    }
+
     /// A builder with the defaults (Clerk's production API, 30 s total timeout, 3 retries).
     pub fn builder() -> ClientBuilder {
         ClientBuilder::new()

@@ -31,15 +31,16 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use tower::util::Oneshot;
+use tower::util::{Either, Oneshot};
 use tower::ServiceExt;
 use tower_service::Service;
 
+use crate::layer::call::CallFuture as StackCallFuture;
 use crate::layer::OrError;
 use crate::list::{Pages, Paginate};
 use crate::operation::{to_request, Decode, Operation};
-use crate::stack::{Stack, StackFuture};
-use crate::{Client, Error, HttpRequest, HttpResponse, RequestOptions};
+use crate::stack::{Attempt, Stack, StackFuture};
+use crate::{Client, Error, HttpRequest, HttpResponse, HttpService, RequestOptions};
 
 /// A `tower::Service<O>` for one operation type; get one from
 /// [`Client::service`](crate::Client::service). See the [module docs](self).
@@ -118,12 +119,14 @@ pin_project! {
 }
 
 pin_project! {
-    /// A request on its way through the stack: called on a ready service, or waiting for the
-    /// stack to be ready first.
+    /// A request on its way through the stack: called on a ready service; or started from the
+    /// client's shared stack (the call future waits for readiness itself); or, with call
+    /// layers, waiting for them to be ready first.
     #[project = SendingProj]
     enum Sending {
         Called { #[pin] future: StackFuture },
-        Oneshot { #[pin] future: Oneshot<Stack, HttpRequest> },
+        Started { #[pin] future: StackCallFuture<Attempt> },
+        Oneshot { #[pin] future: Oneshot<HttpService, HttpRequest> },
     }
 }
 
@@ -133,6 +136,7 @@ impl Future for Sending {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
             SendingProj::Called { future } => future.poll(cx),
+            SendingProj::Started { future } => future.poll(cx),
             SendingProj::Oneshot { future } => future.poll(cx),
         }
     }
@@ -242,8 +246,13 @@ impl<O: Operation> IntoFuture for CallBuilder<O> {
 
     fn into_future(self) -> Self::IntoFuture {
         let inner = match to_request(&self.request, self.options) {
-            Ok(req) => OrError::future(Sending::Oneshot {
-                future: self.client.stack().oneshot(req),
+            Ok(req) => OrError::future(match self.client.shared_stack() {
+                Either::Left(call) => Sending::Started {
+                    future: call.start_shared(req),
+                },
+                Either::Right(layered) => Sending::Oneshot {
+                    future: layered.clone().oneshot(req),
+                },
             }),
             Err(e) => OrError::error(e),
         };

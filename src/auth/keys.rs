@@ -212,18 +212,9 @@ fn pkcs1_components(der: &[u8]) -> Option<(&[u8], &[u8])> {
 mod tests {
     use super::*;
 
-    // A 2048-bit test key (public half only), generated for these tests with
+    // The mock's 2048-bit test key (public half), generated for the tests with
     // `openssl genrsa 2048 | openssl pkey -pubout`.
-    const PEM: &str = "-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwHiMAkWGIJmh8HBJ5zu8
-WQ2ap6oJcDaHhBnq7X2S6PMziXl+00Q+OOmARglbqWmcMvJdqxpKnCR/BF+u2FuO
-NcKD6IYwQkSktHeuHiINUZrBqn6HaFW6TnF+UUVRKjLi+3tT35pv3PYDglmmSPKe
-dF/m/lcl3XwstQPoDha/ZIGJWeKYxWA3dUQZHkcz4nq3z2QfV1oFnl/zTge/9RVp
-gXJKvTz9RjWEavqVYgtVphJhZyEmsED9sXEIljEOF5IJ2fKn0zkWBE2eSFU1FJdy
-N+qJpzgor7cFDR9bJzn85Qi1JVnXXmy7qRYlJ6oK7wcJSt37ZtoPvyVxFu1/iSOU
-3QIDAQAB
------END PUBLIC KEY-----
-";
+    const PEM: &str = include_str!("../mock/test_key_public.pem");
 
     #[test]
     fn pem_in_every_spelling() {

@@ -743,15 +743,7 @@ mod tests {
 
     #[test]
     fn settings_are_checked() {
-        let pem = "-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwHiMAkWGIJmh8HBJ5zu8
-WQ2ap6oJcDaHhBnq7X2S6PMziXl+00Q+OOmARglbqWmcMvJdqxpKnCR/BF+u2FuO
-NcKD6IYwQkSktHeuHiINUZrBqn6HaFW6TnF+UUVRKjLi+3tT35pv3PYDglmmSPKe
-dF/m/lcl3XwstQPoDha/ZIGJWeKYxWA3dUQZHkcz4nq3z2QfV1oFnl/zTge/9RVp
-gXJKvTz9RjWEavqVYgtVphJhZyEmsED9sXEIljEOF5IJ2fKn0zkWBE2eSFU1FJdy
-N+qJpzgor7cFDR9bJzn85Qi1JVnXXmy7qRYlJ6oK7wcJSt37ZtoPvyVxFu1/iSOU
-3QIDAQAB
------END PUBLIC KEY-----";
+        let pem = include_str!("../mock/test_key_public.pem");
         let ok = || Verifier::builder().jwt_key(pem);
         assert!(ok().build().is_ok());
         let source = || async { Ok::<_, Error>(crate::models::Jwks::default()) };

@@ -34,7 +34,7 @@ use std::fmt;
 use std::task::{Context, Poll};
 
 use http::header::AUTHORIZATION;
-use http::uri::{Scheme, Uri};
+use http::uri::{Authority, Scheme, Uri};
 use http::HeaderValue;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -54,6 +54,9 @@ pub struct AuthLayer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Origin {
     scheme: Scheme,
+    /// The authority exactly as the base URL has it: requests the base URL layer built carry
+    /// the same bytes, which settles the usual case with one comparison.
+    authority: Authority,
     host: std::sync::Arc<str>,
     port: u16,
 }
@@ -63,6 +66,7 @@ impl Origin {
         let scheme = uri.scheme()?.clone();
         let port = uri.port_u16().or_else(|| default_port(&scheme))?;
         Some(Self {
+            authority: uri.authority()?.clone(),
             host: uri.host()?.into(),
             scheme,
             port,
@@ -70,11 +74,18 @@ impl Origin {
     }
 
     fn matches(&self, uri: &Uri) -> bool {
-        uri.scheme() == Some(&self.scheme)
-            && uri
-                .host()
-                .is_some_and(|host| host.eq_ignore_ascii_case(&self.host))
-            && uri.port_u16().or_else(|| default_port(&self.scheme)) == Some(self.port)
+        if uri.scheme_str() != Some(self.scheme.as_str()) {
+            return false;
+        }
+        match uri.authority() {
+            Some(authority) if authority.as_str() == self.authority.as_str() => true,
+            Some(authority) => {
+                authority.host().eq_ignore_ascii_case(&self.host)
+                    && authority.port_u16().or_else(|| default_port(&self.scheme))
+                        == Some(self.port)
+            }
+            None => false,
+        }
     }
 }
 

@@ -27,6 +27,12 @@ use crate::{Deadline, Error, HttpRequest, HttpResponse, OperationInfo, RequestOp
 #[derive(Clone, Debug)]
 pub(crate) struct Call<S> {
     inner: S,
+    config: CallConfig,
+}
+
+/// What every call of a client starts from.
+#[derive(Clone, Debug)]
+struct CallConfig {
     policy: ClerkRetryPolicy,
     timeout: Option<Duration>,
     attempt_timeout: Option<Duration>,
@@ -41,9 +47,11 @@ impl<S> Call<S> {
     ) -> Self {
         Self {
             inner,
-            policy,
-            timeout,
-            attempt_timeout,
+            config: CallConfig {
+                policy,
+                timeout,
+                attempt_timeout,
+            },
         }
     }
 }
@@ -65,7 +73,39 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: HttpRequest) -> CallFuture<S> {
+    fn call(&mut self, req: HttpRequest) -> CallFuture<S> {
+        // The first attempt goes to this (ready) service; the future keeps a copy for retries.
+        let inner = self.inner.clone();
+        let ready = &mut self.inner;
+        self.config
+            .start(req, inner, Some(|first: HttpRequest| ready.call(first)))
+    }
+}
+
+impl<S> Call<S>
+where
+    S: Service<HttpRequest, Response = HttpResponse, Error = Error> + Clone,
+{
+    /// A call through a shared `&self`: the future waits for its own copy of the inner service
+    /// to be ready and sends every attempt through it (the client's call builders use this, so
+    /// a call copies the stack once).
+    pub(crate) fn start_shared(&self, req: HttpRequest) -> CallFuture<S> {
+        self.config.start(
+            req,
+            self.inner.clone(),
+            None::<fn(HttpRequest) -> S::Future>,
+        )
+    }
+}
+
+impl CallConfig {
+    /// The call's future, sending the first attempt through `first` when given (a service
+    /// already polled ready), else through `inner` once it is ready.
+    fn start<S, F>(&self, mut req: HttpRequest, inner: S, first: Option<F>) -> CallFuture<S>
+    where
+        S: Service<HttpRequest, Response = HttpResponse, Error = Error>,
+        F: FnOnce(HttpRequest) -> S::Future,
+    {
         let now = Instant::now();
         let extensions = req.extensions();
         let options = extensions.get::<RequestOptions>().copied();
@@ -85,20 +125,21 @@ where
         let attempt_timeout = options
             .and_then(|o| o.attempt_timeout)
             .or(self.attempt_timeout);
-
         let span = trace::call_span(operation_id, req.method());
-
-        let retry_copy = (max_retries > 0).then(|| req.clone());
-        let timeout = attempt_sleep(now, attempt_timeout, deadline);
-        // The first attempt starts here: inside the call's span, like the ones that follow.
-        let first = span.in_scope(|| self.inner.call(req));
+        let (state, request) = match first {
+            Some(send) => {
+                let retry_copy = (max_retries > 0).then(|| req.clone());
+                let timeout = attempt_sleep(now, attempt_timeout, deadline);
+                // Inside the call's span, like the attempts that follow.
+                let future = span.in_scope(|| send(req));
+                (State::Attempt { future, timeout }, retry_copy)
+            }
+            None => (State::Ready, Some(req)),
+        };
         CallFuture {
-            state: State::Attempt {
-                future: first,
-                timeout,
-            },
-            inner: self.inner.clone(),
-            request: retry_copy,
+            state,
+            inner,
+            request,
             policy: self.policy.clone(),
             idempotent,
             max_retries,
@@ -120,7 +161,8 @@ pin_project! {
         S: Service<HttpRequest>,
     {
         inner: S,
-        // The request to send again, `None` when no retry is allowed.
+        // The request of the next attempt (copied for each attempt while another one may
+        // follow), `None` once no more attempt is allowed.
         request: Option<HttpRequest>,
         policy: ClerkRetryPolicy,
         idempotent: bool,

@@ -55,16 +55,7 @@ pub const MOCK_ISSUER: &str = "https://clerk-tower-mock.invalid";
 /// The public half of the mock's test key, as the Clerk dashboard shows a "JWT public key":
 /// for networkless tests (`Verifier::builder().jwt_key(TEST_JWT_PUBLIC_KEY)`).
 /// **A test key: never trust it outside tests.**
-pub const TEST_JWT_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwHiMAkWGIJmh8HBJ5zu8
-WQ2ap6oJcDaHhBnq7X2S6PMziXl+00Q+OOmARglbqWmcMvJdqxpKnCR/BF+u2FuO
-NcKD6IYwQkSktHeuHiINUZrBqn6HaFW6TnF+UUVRKjLi+3tT35pv3PYDglmmSPKe
-dF/m/lcl3XwstQPoDha/ZIGJWeKYxWA3dUQZHkcz4nq3z2QfV1oFnl/zTge/9RVp
-gXJKvTz9RjWEavqVYgtVphJhZyEmsED9sXEIljEOF5IJ2fKn0zkWBE2eSFU1FJdy
-N+qJpzgor7cFDR9bJzn85Qi1JVnXXmy7qRYlJ6oK7wcJSt37ZtoPvyVxFu1/iSOU
-3QIDAQAB
------END PUBLIC KEY-----
-";
+pub const TEST_JWT_PUBLIC_KEY: &str = include_str!("test_key_public.pem");
 
 /// The private half (PKCS#8), generated with `openssl genrsa 2048` for this crate's tests and
 /// published with it. **A test key: never trust it outside tests.**

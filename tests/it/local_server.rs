@@ -6,7 +6,8 @@ use clerk_tower::mock::{MockClerk, MockOperation, MockServer};
 use clerk_tower::models::IdentifierType;
 use clerk_tower::Client;
 
-async fn setup() -> (MockClerk, MockServer, Client) {
+/// The mock on 127.0.0.1 and a client for it.
+pub(crate) async fn setup() -> (MockClerk, MockServer, Client) {
     let mock = MockClerk::new();
     let server = mock.serve().await.expect("bind 127.0.0.1");
     let client = Client::builder()

@@ -4,19 +4,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use clerk_tower::mock::{MockClerk, MockOperation, MockServer};
-use clerk_tower::{Client, Error};
-
-async fn setup() -> (MockClerk, MockServer, Client) {
-    let mock = MockClerk::new();
-    let server = mock.serve().await.expect("bind 127.0.0.1");
-    let client = Client::builder()
-        .secret_key(MockClerk::DEFAULT_SECRET_KEY)
-        .base_url(server.base_url())
-        .build()
-        .expect("valid config");
-    (mock, server, client)
-}
+use crate::local_server::setup;
+use clerk_tower::mock::{MockClerk, MockOperation};
+use clerk_tower::Error;
 
 fn insert_many(mock: &MockClerk, prefix: &str, n: usize) -> Vec<String> {
     (0..n)
