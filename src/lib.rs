@@ -76,7 +76,7 @@ pub use crate::builder::{ClientBuilder, DEFAULT_TIMEOUT};
 pub use crate::client::Client;
 pub use crate::error::{BoxError, Error};
 pub use crate::http::{Deadline, HttpRequest, HttpResponse, HttpService, RequestOptions};
-pub use crate::layer::RetryConfig;
+pub use crate::layer::{RateLimitConfig, RateLimitLayer, RetryConfig};
 pub use crate::list::{Items, List, Pages, Paginate};
 pub use crate::operation::{Operation, OperationInfo};
 pub use crate::service::{CallBuilder, CallFuture, OperationFuture, OperationService};
