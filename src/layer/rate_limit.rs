@@ -579,7 +579,10 @@ mod tests {
     #[test]
     fn presets_and_derived_numbers() {
         let prod = RateLimitConfig::clerk_production();
-        assert_eq!((prod.limit(), prod.window()), (1000, Duration::from_secs(10)));
+        assert_eq!(
+            (prod.limit(), prod.window()),
+            (1000, Duration::from_secs(10))
+        );
         assert_eq!(prod.get_headroom(), 10);
         assert_eq!(prod.per_window(), 990);
         // 990 steps in 10 s.
@@ -590,8 +593,13 @@ mod tests {
         let one = RateLimitConfig::new(1, Duration::from_secs(1));
         assert_eq!(one.get_headroom(), 0);
         assert_eq!(one.interval().unwrap(), Duration::from_secs(1));
-        let burst = RateLimitConfig::new(10, Duration::from_secs(1)).burst(4).headroom(0);
-        assert_eq!(burst.derive().unwrap().tolerance, Duration::from_secs(1) / 7 * 3);
+        let burst = RateLimitConfig::new(10, Duration::from_secs(1))
+            .burst(4)
+            .headroom(0);
+        assert_eq!(
+            burst.derive().unwrap().tolerance,
+            Duration::from_secs(1) / 7 * 3
+        );
     }
 
     #[test]
