@@ -12,6 +12,7 @@ mod e2e;
 
 #[cfg(feature = "auth")]
 mod auth;
+mod blocklist;
 mod budget;
 mod contract;
 mod endpoints;
@@ -23,6 +24,7 @@ mod middleware;
 mod mock_ci;
 mod mock_compat;
 mod pagination;
+mod rate_limit;
 mod retry;
 mod safety;
 mod send_sync;
