@@ -65,6 +65,7 @@ pub mod models;
 pub mod operation;
 pub mod service;
 mod stack;
+pub mod sync;
 mod trace;
 pub mod transport;
 
