@@ -29,6 +29,7 @@ mod retry;
 mod safety;
 mod send_sync;
 mod soak;
+mod sync;
 mod timeout;
 mod tls_proxy;
 mod trace_output;
