@@ -14,6 +14,8 @@ mod e2e;
 mod auth;
 mod blocklist;
 mod budget;
+#[cfg(feature = "cli")]
+mod cli;
 mod contract;
 mod endpoints;
 mod errors;
