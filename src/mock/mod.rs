@@ -1,5 +1,5 @@
-//! An in-memory Clerk Backend API for the allow-list resource, with scripted faults
-//! (feature `mock`).
+//! An in-memory Clerk Backend API for the allow-list and block-list resources and the
+//! instance restrictions, with scripted faults and rate limits (feature `mock`).
 //!
 //! [`MockClerk`] holds the allow-list, checks the bearer key, validates requests the way Clerk
 //! does, answers with the same JSON as `https://api.clerk.com/v1` (built from this crate's
@@ -45,9 +45,15 @@
 //!
 //! Routes (only under `/v1`): `GET /v1/allowlist_identifiers`, `POST /v1/allowlist_identifiers`,
 //! `DELETE /v1/allowlist_identifiers/{identifier_id}` (the id is one percent-decoded path
-//! segment). The key is checked before the route, as Clerk does, so an unknown path without a
-//! valid key is a 401, with one a 404.
+//! segment); the same three for `/v1/blocklist_identifiers` (a second stateful list, answered
+//! as `{data, total_count}` with every entry, `identifier` the only body field);
+//! `PATCH /v1/instance/restrictions` (five booleans, all `false` at start; see
+//! [`MockClerk::restrictions`]); `GET /v1/jwks`. The key is checked before the route, as Clerk
+//! does, so an unknown path without a valid key is a 401, with one a 404.
 //!
+//! - **Rate limit**, on request ([`MockClerk::with_rate_limit`]): at most N requests with a
+//!   valid key in any interval of the window; the others get Clerk's 429 with `Retry-After`
+//!   before any work or fault.
 //! - **List.** `paginated`, `limit` (1..=500, default 10) and `offset` (>= 0, default 0), in any
 //!   order; unknown query parameters are ignored and an empty value (`limit=`) counts as absent.
 //!   `paginated` takes what Go's `strconv.ParseBool` takes (`true`, `false`, `1`, `0`, `t`,
