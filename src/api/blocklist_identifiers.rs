@@ -191,13 +191,15 @@ mod tests {
             create.into_body().into_inner().unwrap_or_default(),
             br#"{"identifier":"a@b.com"}"#.as_slice()
         );
-        assert!(!CreateBlocklistIdentifier::INFO.idempotent);
+        let create_info = CreateBlocklistIdentifier::INFO;
+        assert!(!create_info.idempotent);
         assert!(matches!(
             to_request(&CreateBlocklistIdentifier::new(""), None),
             Err(Error::InvalidRequest(_))
         ));
         let delete = to_request(&DeleteBlocklistIdentifier::new("blid/1"), None).unwrap();
         assert_eq!(delete.uri(), "/blocklist_identifiers/blid%2F1");
-        assert!(DeleteBlocklistIdentifier::INFO.idempotent);
+        let delete_info = DeleteBlocklistIdentifier::INFO;
+        assert!(delete_info.idempotent);
     }
 }

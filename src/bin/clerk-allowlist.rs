@@ -311,13 +311,10 @@ async fn connect(cli: &Cli) -> Result<Context, Failure> {
     };
     let config = match cli.rate_limit {
         Some((limit, window)) => RateLimitConfig::new(limit, window),
-        None => RateLimitConfig::for_secret_key(&key).map_err(|e| {
-            Failure::usage(format!(
-                "{e}",
-                e = e
-                    .to_string()
-                    .replace("RateLimitConfig::new", "--rate-limit")
-            ))
+        None => RateLimitConfig::for_secret_key(&key).map_err(|_| {
+            Failure::usage(
+                "the secret key starts with neither sk_live_ nor sk_test_: give the limit with --rate-limit",
+            )
         })?,
     };
     let limiter =

@@ -748,6 +748,7 @@ impl State {
 
     /// The JSON object of a request body (an empty body counts as `{}`), or the error
     /// response: 415 for a media type that is not JSON, 400 for a body that is not an object.
+    #[allow(clippy::result_large_err)] // an error response, built once per bad request
     fn json_fields(&mut self, req: &Incoming<'_>) -> Result<Map<String, Value>, Response<Bytes>> {
         if let Some(ct) = req.headers.get(CONTENT_TYPE) {
             let media = ct

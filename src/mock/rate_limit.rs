@@ -37,7 +37,10 @@ impl RateLimiter {
                 _ => break,
             }
         }
-        let full = u32::try_from(self.sent.len()).map_or(true, |n| n >= self.limit);
+        let full = match u32::try_from(self.sent.len()) {
+            Ok(n) => n >= self.limit,
+            Err(_) => true,
+        };
         if !full {
             self.sent.push_back(now);
             return Ok(());

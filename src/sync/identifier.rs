@@ -423,7 +423,7 @@ mod tests {
         assert_eq!(ok(wallet), (wallet.into(), Web3Wallet));
         assert_eq!(
             Identifier::parse(wallet).unwrap(),
-            Identifier::parse(&wallet.to_lowercase().replace("0x", "0x")).unwrap()
+            Identifier::parse(&wallet.to_lowercase()).unwrap()
         );
         assert_eq!(why(""), InvalidReason::Empty);
         assert_eq!(why("   "), InvalidReason::Empty);

@@ -134,7 +134,7 @@ impl SyncTarget for BlocklistIdentifiers {
             let list = call.await.map_err(super::SyncError::List)?;
             let listed = list.data.len();
             if let Some(total) = list.total_count {
-                if u64::try_from(listed).map_or(false, |n| n < total) {
+                if u64::try_from(listed).is_ok_and(|n| n < total) {
                     return Err(super::SyncError::Incomplete { listed, total });
                 }
             }
