@@ -362,23 +362,29 @@ fn bar(ctx: &Context) -> ProgressBar {
 
 fn progress_callback(bar: &ProgressBar, list: &'static str) -> impl Fn(SyncProgress) + Send + Sync {
     let bar = bar.clone();
-    let reading = ProgressStyle::with_template("{spinner} reading the {msg}: {pos} entries")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner());
-    let applying =
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} changes, {per_sec}, eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(reading.clone());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} reading the {msg}: {pos} entries")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     bar.set_message(list);
     let applying_started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Styles are made where they are used: the closure must be `Sync`, and a style is not in
+    // every indicatif 0.17 release.
     move |p| match p {
         SyncProgress::Reading { read } => {
             bar.set_position(u64::try_from(read).unwrap_or(u64::MAX));
         }
         SyncProgress::Applying { done, total } => {
             if !applying_started.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                bar.set_style(applying.clone());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg} [{bar:40}] {pos}/{len} changes, {per_sec}, eta {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
                 bar.set_message(list);
                 bar.set_length(u64::try_from(total).unwrap_or(u64::MAX));
+                bar.set_position(0);
             }
             bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
         }
