@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::api::AllowlistIdentifiers;
+use crate::api::{AllowlistIdentifiers, BlocklistIdentifiers, InstanceSettings};
 use crate::operation::Operation;
 use crate::service::{CallBuilder, OperationService};
 use crate::stack::Stack;
@@ -98,6 +98,16 @@ impl Client {
     /// The allow-list identifiers resource.
     pub fn allowlist_identifiers(&self) -> AllowlistIdentifiers {
         AllowlistIdentifiers::new(self.clone())
+    }
+
+    /// The block-list identifiers resource.
+    pub fn blocklist_identifiers(&self) -> BlocklistIdentifiers {
+        BlocklistIdentifiers::new(self.clone())
+    }
+
+    /// The instance settings resource (restrictions: allow-list and block-list on or off).
+    pub fn instance_settings(&self) -> InstanceSettings {
+        InstanceSettings::new(self.clone())
     }
 
     /// The instance's JSON Web Key Set (`GET /jwks`), through the whole stack (retries,

@@ -26,6 +26,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`layer::RateLimitLayer`] paces requests for Clerk's rate limits (shared by every clone of a
+//! client, one pause for all callers on a 429), and [`sync`] keeps the allow-list or block-list
+//! equal to a list kept elsewhere.
+//!
 //! The stack, from the outside in: [`OperationService`] (typed request in, typed output out)
 //! → your call layers → total timeout, retries and attempt timeout → your attempt layers →
 //! base URL, headers, auth → error decoding → transport (hyper + rustls, size-limited body
@@ -43,6 +47,9 @@
 //!   Clerk webhook signatures. Adds `base64`; the crypto is ring, already used by rustls.
 //! - `axum`: [`auth::Claims`] as an axum extractor (`Claims`, `Option<Claims>`); needs only
 //!   `axum-core`.
+//! - `cli`: the `clerk-allowlist` binary (clap, indicatif): list, add, remove and [`sync`] the
+//!   allow-list and block-list from a file, paced for the key; turn the restrictions on or off.
+//!   Enables `mock` (for `--mock`).
 //! - `mock`: [`mock::MockClerk`], an in-memory Clerk allow-list API that runs over TCP on
 //!   127.0.0.1 or as a socket-free transport, with scriptable faults; and the `clerk-mock`
 //!   binary. It also serves `GET /v1/jwks` for a published test key and mints session
@@ -65,6 +72,7 @@ pub mod models;
 pub mod operation;
 pub mod service;
 mod stack;
+pub mod sync;
 mod trace;
 pub mod transport;
 
@@ -76,7 +84,7 @@ pub use crate::builder::{ClientBuilder, DEFAULT_TIMEOUT};
 pub use crate::client::Client;
 pub use crate::error::{BoxError, Error};
 pub use crate::http::{Deadline, HttpRequest, HttpResponse, HttpService, RequestOptions};
-pub use crate::layer::RetryConfig;
+pub use crate::layer::{RateLimitConfig, RateLimitLayer, RetryConfig};
 pub use crate::list::{Items, List, Pages, Paginate};
 pub use crate::operation::{Operation, OperationInfo};
 pub use crate::service::{CallBuilder, CallFuture, OperationFuture, OperationService};

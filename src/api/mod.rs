@@ -5,12 +5,19 @@
 //! per operation, which takes the optional parameters and is awaited.
 
 pub mod allowlist_identifiers;
+pub mod blocklist_identifiers;
+pub mod instance_settings;
 pub mod jwks;
 
 pub use allowlist_identifiers::{
     AllowlistIdentifiers, CreateAllowlistIdentifier, DeleteAllowlistIdentifier,
     ListAllowlistIdentifiers,
 };
+pub use blocklist_identifiers::{
+    BlocklistIdentifiers, CreateBlocklistIdentifier, DeleteBlocklistIdentifier,
+    ListBlocklistIdentifiers,
+};
+pub use instance_settings::{InstanceSettings, UpdateInstanceRestrictions};
 
 /// Declares the setters of an operation's optional parameters twice from one list: on the
 /// request type (`ListAllowlistIdentifiers::new().limit(5)`) and on its call builder

@@ -17,7 +17,8 @@ use serde::Deserialize;
 
 const AFTER_HELP: &str = "\
 Point a Clerk SDK at the printed URL (http://HOST:PORT/v1) with any sk_test_ key (or the one given
-with --secret-key). Routes: GET/POST /v1/allowlist_identifiers, DELETE /v1/allowlist_identifiers/{id}.
+with --secret-key). Routes: GET/POST /v1/allowlist_identifiers, DELETE /v1/allowlist_identifiers/{id},
+the same for /v1/blocklist_identifiers, PATCH /v1/instance/restrictions, GET /v1/jwks.
 
 Each request is logged on stderr; when stderr does not keep up, log lines are dropped (and
 counted), never requests. Ctrl-C or SIGTERM stops the server.";
@@ -71,6 +72,12 @@ struct Args {
     /// then the connection is closed
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     header_timeout: Duration,
+
+    /// Enforce Clerk's rate limit: at most N requests in any DURATION (e.g. 100/10s for a
+    /// development key, 1000/10s for a production key, 100/100ms to run faster); past that,
+    /// 429 with Retry-After
+    #[arg(long, value_name = "N/DURATION", value_parser = parse_rate_limit)]
+    rate_limit: Option<(u32, Duration)>,
 }
 
 fn non_empty(raw: &str) -> Result<String, String> {
@@ -101,6 +108,26 @@ fn parse_timeout(raw: &str) -> Result<Duration, String> {
         ));
     }
     Ok(timeout)
+}
+
+/// A rate limit: `N/DURATION`, N in 1..=1,000,000, DURATION as for the timeouts.
+fn parse_rate_limit(raw: &str) -> Result<(u32, Duration), String> {
+    let expected = "expected N/DURATION such as 100/10s or 1000/10s";
+    let (count, window) = raw
+        .split_once('/')
+        .ok_or_else(|| format!("{expected}, not {raw:?}"))?;
+    let limit: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("{expected}, not {raw:?}"))?;
+    if limit == 0 || limit > MockClerk::MAX_RATE_LIMIT {
+        return Err(format!(
+            "the limit must be 1 to {}, not {raw:?}",
+            MockClerk::MAX_RATE_LIMIT
+        ));
+    }
+    let window = parse_timeout(window.trim())?;
+    Ok((limit, window))
 }
 
 /// One entry of a `--preload` file.
@@ -144,6 +171,11 @@ fn build(args: &Args) -> Result<(MockClerk, SocketAddr), String> {
         .map_err(|e| e.to_string())?;
     if let Some(seed) = args.seed {
         mock = mock.with_seed(seed);
+    }
+    if let Some((limit, window)) = args.rate_limit {
+        mock = mock
+            .with_rate_limit(limit, window)
+            .map_err(|e| format!("--rate-limit: {e}"))?;
     }
     if let Some(path) = &args.preload {
         let entries: Vec<PreloadEntry> = read_json("--preload", path)?;
@@ -368,6 +400,30 @@ mod tests {
             assert!(err.use_stderr(), "{bad:?}: {err}");
             assert_eq!(usage_exit_code(&err), ExitCode::from(2), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn rate_limits() {
+        let ok = |raw: &str| parse_rate_limit(raw).unwrap();
+        assert_eq!(ok("100/10s"), (100, Duration::from_secs(10)));
+        assert_eq!(ok("1000/10"), (1000, Duration::from_secs(10)));
+        assert_eq!(ok("100/100ms"), (100, Duration::from_millis(100)));
+        for bad in [
+            "",
+            "100",
+            "/10s",
+            "0/10s",
+            "-1/10s",
+            "100/0s",
+            "100/",
+            "x/10s",
+            "2000000/1s",
+        ] {
+            assert!(parse_rate_limit(bad).is_err(), "{bad:?}");
+        }
+        let args = parse(&["--rate-limit", "100/10s"]).unwrap();
+        assert_eq!(args.rate_limit, Some((100, Duration::from_secs(10))));
+        assert!(parse(&[]).unwrap().rate_limit.is_none());
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod base_url;
 pub(crate) mod call;
 pub mod decode;
 pub mod headers;
+pub mod rate_limit;
 pub mod retry;
 pub mod timeout;
 
@@ -23,6 +24,7 @@ pub use auth::{Auth, AuthLayer};
 pub use base_url::{BaseUrl, BaseUrlLayer};
 pub use decode::{DecodeErrors, DecodeErrorsLayer};
 pub use headers::{DefaultHeaders, DefaultHeadersLayer};
+pub use rate_limit::{RateLimit, RateLimitConfig, RateLimitLayer};
 pub use retry::{ClerkRetryPolicy, RetryConfig};
 pub use timeout::{Timeout, TimeoutLayer};
 

@@ -12,12 +12,15 @@ use http::{HeaderMap, Method, Response, StatusCode, Uri};
 use serde_json::{json, Map, Value};
 
 use super::fault::{Fault, FaultKind, FaultPlan, MockOperation};
+use super::lists::ListStore;
+use super::rate_limit::{retry_after_secs, RateLimiter};
 use super::reqlog::{headers_to_record, RequestLog};
 use super::server::ServerSettings;
 use super::{MockError, RecordedRequest};
 use crate::models::{
-    AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, ClerkError, ClerkErrors,
-    DeletedObject, IdentifierType,
+    AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, BlocklistIdentifier,
+    BlocklistIdentifiers, BlocklistObject, ClerkError, ClerkErrors, DeletedObject, IdentifierType,
+    InstanceRestrictions,
 };
 
 /// Request bodies larger than this are refused with 413.
@@ -27,6 +30,9 @@ pub(crate) const MAX_IDENTIFIER_BYTES: usize = 320;
 
 const LIST_PATH: &str = "/v1/allowlist_identifiers";
 const ITEM_PREFIX: &str = "/v1/allowlist_identifiers/";
+const BLOCKLIST_PATH: &str = "/v1/blocklist_identifiers";
+const BLOCKLIST_ITEM_PREFIX: &str = "/v1/blocklist_identifiers/";
+const RESTRICTIONS_PATH: &str = "/v1/instance/restrictions";
 const JSON: &str = "application/json";
 /// The response header that carries the trace id (read by Clerk's Go SDK as `Clerk-Trace-Id`).
 const TRACE_HEADER: &str = "clerk-trace-id";
@@ -107,23 +113,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-#[derive(Debug, Clone)]
-struct Entry {
-    item: AllowlistIdentifier,
-    seq: u64,
-}
-
 /// Everything behind the mock's mutex.
 pub(crate) struct State {
     pub(crate) keys: KeyPolicy,
     pub(crate) instance_id: String,
-    store: Vec<Entry>,
-    next_seq: u64,
+    store: ListStore<AllowlistIdentifier>,
+    pub(crate) blocklist: ListStore<BlocklistIdentifier>,
+    pub(crate) restrictions: InstanceRestrictions,
+    pub(crate) rate_limit: Option<RateLimiter>,
     rng: SplitMix64,
     pub(crate) log: RequestLog,
-    pub(crate) totals: [usize; 3],
+    pub(crate) totals: [usize; MockOperation::COUNT],
     plan: FaultPlan,
-    attempts: [u32; 3],
+    attempts: [u32; MockOperation::COUNT],
     fault_rng: SplitMix64,
     pub(crate) hook: Option<Hook>,
     pub(crate) server: ServerSettings,
@@ -136,13 +138,15 @@ impl State {
         State {
             keys,
             instance_id,
-            store: Vec::new(),
-            next_seq: 0,
+            store: ListStore::default(),
+            blocklist: ListStore::default(),
+            restrictions: InstanceRestrictions::default(),
+            rate_limit: None,
             rng,
             log: RequestLog::default(),
-            totals: [0; 3],
+            totals: [0; MockOperation::COUNT],
             plan: FaultPlan::default(),
-            attempts: [0; 3],
+            attempts: [0; MockOperation::COUNT],
             fault_rng: SplitMix64::new(0),
             hook: None,
             server: ServerSettings::default(),
@@ -152,27 +156,30 @@ impl State {
     pub(crate) fn set_plan(&mut self, plan: FaultPlan) {
         self.fault_rng = SplitMix64::new(plan.random_seed());
         self.plan = plan;
-        self.attempts = [0; 3];
+        self.attempts = [0; MockOperation::COUNT];
     }
 
     pub(crate) fn reset(&mut self) {
         self.store.clear();
+        self.blocklist.clear();
+        self.restrictions = InstanceRestrictions::default();
+        if let Some(rate_limit) = &mut self.rate_limit {
+            rate_limit.clear();
+        }
         self.log.clear();
-        self.totals = [0; 3];
+        self.totals = [0; MockOperation::COUNT];
         self.set_plan(FaultPlan::default());
     }
 
     /// The store in list order: newest first (created_at descending, then insertion order,
     /// newest first).
     pub(crate) fn sorted(&self) -> Vec<AllowlistIdentifier> {
-        let mut entries: Vec<&Entry> = self.store.iter().collect();
-        entries.sort_by(|a, b| {
-            b.item
-                .created_at
-                .cmp(&a.item.created_at)
-                .then(b.seq.cmp(&a.seq))
-        });
-        entries.into_iter().map(|e| e.item.clone()).collect()
+        self.store.sorted()
+    }
+
+    /// How many identifiers the allow-list holds.
+    pub(crate) fn len(&self) -> usize {
+        self.store.len()
     }
 
     /// Validates and (when `commit`) stores an identifier, as the create operation does.
@@ -182,46 +189,8 @@ impl State {
         notify: bool,
         commit: bool,
     ) -> Result<AllowlistIdentifier, MockError> {
-        let identifier = raw.trim();
-        if identifier.is_empty() {
-            return Err(MockError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                param_error(
-                    "form_param_missing",
-                    "is missing",
-                    "identifier must be included.",
-                    "identifier",
-                ),
-            ));
-        }
-        if identifier.len() > MAX_IDENTIFIER_BYTES {
-            return Err(MockError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                param_error(
-                    "form_param_max_length_exceeded",
-                    "exceeds maximum length",
-                    &format!("identifier should not exceed {MAX_IDENTIFIER_BYTES} characters."),
-                    "identifier",
-                ),
-            ));
-        }
-        let Some(kind) = classify(identifier) else {
-            return Err(MockError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                param_error(
-                    "form_param_format_invalid",
-                    "is invalid",
-                    "identifier must be either a valid email address, a valid phone number according to E.164 \
-                     international standard or a valid web3 wallet.",
-                    "identifier",
-                ),
-            ));
-        };
-        let duplicate = self
-            .store
-            .iter()
-            .any(|e| same_identifier(&e.item, identifier, &kind));
-        if duplicate {
+        let (identifier, kind) = validate_identifier(raw)?;
+        if self.store.contains(identifier, &kind) {
             return Err(MockError::new(
                 StatusCode::BAD_REQUEST,
                 ClerkError::new(
@@ -245,22 +214,47 @@ impl State {
             updated_at: now,
         };
         if commit {
-            self.store.push(Entry {
-                item: item.clone(),
-                seq: self.next_seq,
-            });
-            self.next_seq += 1;
+            self.store.push(item.clone());
         }
         Ok(item)
     }
 
     fn delete(&mut self, id: &str, commit: bool) -> Option<AllowlistIdentifier> {
-        let index = self.store.iter().position(|e| e.item.id == id)?;
-        if commit {
-            Some(self.store.remove(index).item)
-        } else {
-            self.store.get(index).map(|e| e.item.clone())
+        self.store.delete(id, commit)
+    }
+
+    /// Validates and (when `commit`) stores a block-list identifier, as its create operation
+    /// does: the same validation as the allow-list, no `notify`.
+    pub(crate) fn create_blocked(
+        &mut self,
+        raw: &str,
+        commit: bool,
+    ) -> Result<BlocklistIdentifier, MockError> {
+        let (identifier, kind) = validate_identifier(raw)?;
+        if self.blocklist.contains(identifier, &kind) {
+            return Err(MockError::new(
+                StatusCode::BAD_REQUEST,
+                ClerkError::new(
+                    "duplicate_record",
+                    "duplicate blocklist identifier",
+                    format!("the identifier {identifier} already exists"),
+                ),
+            ));
         }
+        let now = now_millis();
+        let item = BlocklistIdentifier {
+            object: BlocklistObject::BlocklistIdentifier,
+            id: self.rng.id("blid_"),
+            identifier: identifier.to_owned(),
+            identifier_type: kind,
+            instance_id: Some(self.instance_id.clone()),
+            created_at: now,
+            updated_at: now,
+        };
+        if commit {
+            self.blocklist.push(item.clone());
+        }
+        Ok(item)
     }
 }
 
@@ -302,20 +296,44 @@ fn is_email(s: &str) -> bool {
         })
 }
 
-fn same_identifier(
-    existing: &AllowlistIdentifier,
-    identifier: &str,
-    kind: &IdentifierType,
-) -> bool {
-    if existing.identifier_type != *kind {
-        return false;
+/// Validates an identifier as a create request does: trimmed, present, at most 320 bytes, and
+/// an e-mail address, an E.164 phone number or a web3 wallet.
+pub(crate) fn validate_identifier(raw: &str) -> Result<(&str, IdentifierType), MockError> {
+    let identifier = raw.trim();
+    if identifier.is_empty() {
+        return Err(MockError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            param_error(
+                "form_param_missing",
+                "is missing",
+                "identifier must be included.",
+                "identifier",
+            ),
+        ));
     }
-    match kind {
-        // E-mail addresses and hex wallet addresses compare without case.
-        IdentifierType::EmailAddress | IdentifierType::Web3Wallet => {
-            existing.identifier.to_lowercase() == identifier.to_lowercase()
-        }
-        _ => existing.identifier == identifier,
+    if identifier.len() > MAX_IDENTIFIER_BYTES {
+        return Err(MockError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            param_error(
+                "form_param_max_length_exceeded",
+                "exceeds maximum length",
+                &format!("identifier should not exceed {MAX_IDENTIFIER_BYTES} characters."),
+                "identifier",
+            ),
+        ));
+    }
+    match classify(identifier) {
+        Some(kind) => Ok((identifier, kind)),
+        None => Err(MockError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            param_error(
+                "form_param_format_invalid",
+                "is invalid",
+                "identifier must be either a valid email address, a valid phone number according to E.164 \
+                 international standard or a valid web3 wallet.",
+                "identifier",
+            ),
+        )),
     }
 }
 
@@ -364,17 +382,38 @@ pub(crate) struct Incoming<'a> {
     pub(crate) too_large: bool,
 }
 
+/// The id segment of an item path (`PREFIX{id}`): one non-empty segment.
+fn item_id<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    path.strip_prefix(prefix)
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
 fn route(method: &Method, path: &str) -> Option<MockOperation> {
-    if path == LIST_PATH {
-        return match *method {
-            Method::GET => Some(MockOperation::ListAllowlistIdentifiers),
-            Method::POST => Some(MockOperation::CreateAllowlistIdentifier),
-            _ => None,
-        };
-    }
-    match path.strip_prefix(ITEM_PREFIX) {
-        Some(id) if !id.is_empty() && !id.contains('/') && *method == Method::DELETE => {
+    match (path, method) {
+        (LIST_PATH, &Method::GET) => Some(MockOperation::ListAllowlistIdentifiers),
+        (LIST_PATH, &Method::POST) => Some(MockOperation::CreateAllowlistIdentifier),
+        (BLOCKLIST_PATH, &Method::GET) => Some(MockOperation::ListBlocklistIdentifiers),
+        (BLOCKLIST_PATH, &Method::POST) => Some(MockOperation::CreateBlocklistIdentifier),
+        (RESTRICTIONS_PATH, &Method::PATCH) => Some(MockOperation::UpdateInstanceRestrictions),
+        (_, &Method::DELETE) if item_id(path, ITEM_PREFIX).is_some() => {
             Some(MockOperation::DeleteAllowlistIdentifier)
+        }
+        (_, &Method::DELETE) if item_id(path, BLOCKLIST_ITEM_PREFIX).is_some() => {
+            Some(MockOperation::DeleteBlocklistIdentifier)
+        }
+        _ => None,
+    }
+}
+
+/// The methods a known path takes (for a 405's `Allow`), `None` for an unknown path.
+fn allowed_methods(path: &str) -> Option<&'static str> {
+    match path {
+        LIST_PATH | BLOCKLIST_PATH => Some("GET, POST"),
+        RESTRICTIONS_PATH => Some("PATCH"),
+        _ if item_id(path, ITEM_PREFIX).is_some()
+            || item_id(path, BLOCKLIST_ITEM_PREFIX).is_some() =>
+        {
+            Some("DELETE")
         }
         _ => None,
     }
@@ -396,14 +435,18 @@ impl State {
             }
             None => 0,
         };
-        let fault = match op {
-            Some(op) => self.plan.pick(op, attempt, &mut self.fault_rng),
-            None => None,
+        // Clerk's rate limit (when set) comes before anything else an authenticated request
+        // meets: a limited request does no work and gets no fault.
+        let limited = self.rate_limited(&req);
+        let fault = match (op, limited) {
+            (Some(op), None) => self.plan.pick(op, attempt, &mut self.fault_rng),
+            _ => None,
         };
 
-        let run_real = fault
-            .as_ref()
-            .is_none_or(|f| f.apply || f.kind.wraps_response());
+        let run_real = limited.is_none()
+            && fault
+                .as_ref()
+                .is_none_or(|f| f.apply || f.kind.wraps_response());
         let commit = fault.as_ref().is_none_or(|f| f.apply);
         let (real, applied) = if run_real {
             self.dispatch(&req, commit)
@@ -411,12 +454,13 @@ impl State {
             (None, false)
         };
 
-        let (response, action) = match &fault {
-            None => (
+        let (response, action) = match (limited, &fault) {
+            (Some(wait), _) => (self.too_many_requests(wait), Action::Respond),
+            (None, None) => (
                 real.unwrap_or_else(|| self.internal_error()),
                 Action::Respond,
             ),
-            Some(f) => self.apply_fault(f, real),
+            (None, Some(f)) => self.apply_fault(f, real),
         };
         let status = (action != Action::CloseBeforeResponse).then(|| response.status());
 
@@ -571,6 +615,42 @@ impl State {
                 let (response, applied) = self.create_from_request(req, commit);
                 (Some(response), applied)
             }
+            Some(MockOperation::ListBlocklistIdentifiers) => {
+                let data = self.blocklist.sorted();
+                let total_count = Some(data.len() as u64);
+                (
+                    Some(self.json_ok(&BlocklistIdentifiers { data, total_count })),
+                    false,
+                )
+            }
+            Some(MockOperation::CreateBlocklistIdentifier) => {
+                let (response, applied) = self.create_blocked_from_request(req, commit);
+                (Some(response), applied)
+            }
+            Some(MockOperation::DeleteBlocklistIdentifier) => {
+                let raw = path.strip_prefix(BLOCKLIST_ITEM_PREFIX).unwrap_or_default();
+                let id = percent_encoding::percent_decode_str(raw)
+                    .decode_utf8()
+                    .map(|c| c.into_owned())
+                    .ok();
+                match id.and_then(|id| self.blocklist.delete(&id, commit)) {
+                    Some(item) => {
+                        let deleted = DeletedObject {
+                            object: "blocklist_identifier".to_owned(),
+                            id: Some(item.id),
+                            slug: None,
+                            deleted: true,
+                            external_id: None,
+                        };
+                        (Some(self.json_ok(&deleted)), commit)
+                    }
+                    None => (Some(self.identifier_not_found(raw)), false),
+                }
+            }
+            Some(MockOperation::UpdateInstanceRestrictions) => {
+                let (response, applied) = self.update_restrictions(req, commit);
+                (Some(response), applied)
+            }
             Some(MockOperation::DeleteAllowlistIdentifier) => {
                 let raw = path.strip_prefix(ITEM_PREFIX).unwrap_or_default();
                 let id = percent_encoding::percent_decode_str(raw)
@@ -588,30 +668,13 @@ impl State {
                         };
                         (Some(self.json_ok(&deleted)), commit)
                     }
-                    None => {
-                        let shown = percent_encoding::percent_decode_str(raw)
-                            .decode_utf8_lossy()
-                            .into_owned();
-                        let err = ClerkError::new(
-                            "resource_not_found",
-                            "Identifier not found",
-                            format!("No identifier was found with id {shown}"),
-                        );
-                        (Some(self.error_response(StatusCode::NOT_FOUND, err)), false)
-                    }
+                    None => (Some(self.identifier_not_found(raw)), false),
                 }
             }
-            None => {
-                let allow = if path == LIST_PATH {
-                    Some("GET, POST")
-                } else if path
-                    .strip_prefix(ITEM_PREFIX)
-                    .is_some_and(|id| !id.is_empty() && !id.contains('/'))
-                {
-                    Some("DELETE")
-                } else {
-                    None
-                };
+            // An operation of another version of the mock: answered like an unknown path.
+            #[allow(unreachable_patterns)]
+            Some(_) | None => {
+                let allow = allowed_methods(path);
                 let response = match allow {
                     Some(allow) => {
                         let err = ClerkError::new(
@@ -683,7 +746,10 @@ impl State {
         }
     }
 
-    fn create_from_request(&mut self, req: &Incoming<'_>, commit: bool) -> (Response<Bytes>, bool) {
+    /// The JSON object of a request body (an empty body counts as `{}`), or the error
+    /// response: 415 for a media type that is not JSON, 400 for a body that is not an object.
+    #[allow(clippy::result_large_err)] // an error response, built once per bad request
+    fn json_fields(&mut self, req: &Incoming<'_>) -> Result<Map<String, Value>, Response<Bytes>> {
         if let Some(ct) = req.headers.get(CONTENT_TYPE) {
             let media = ct
                 .to_str()
@@ -699,31 +765,29 @@ impl State {
                     "Content-Type is unsupported",
                     format!("Content-Type {shown} is unsupported. You should use {JSON} instead."),
                 );
-                return (
-                    self.error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, err),
-                    false,
-                );
+                return Err(self.error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, err));
             }
         }
-        let body_invalid = || {
-            ClerkError::new(
-                "request_body_invalid",
-                "Request body invalid",
-                "The request body is invalid. Please consult the API documentation for more information.",
-            )
-        };
-        let fields: Map<String, Value> = if req.body.iter().all(u8::is_ascii_whitespace) {
-            Map::new()
-        } else {
-            match serde_json::from_slice::<Value>(&req.body) {
-                Ok(Value::Object(map)) => map,
-                _ => {
-                    return (
-                        self.error_response(StatusCode::BAD_REQUEST, body_invalid()),
-                        false,
-                    )
-                }
+        if req.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Map::new());
+        }
+        match serde_json::from_slice::<Value>(&req.body) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => {
+                let err = ClerkError::new(
+                    "request_body_invalid",
+                    "Request body invalid",
+                    "The request body is invalid. Please consult the API documentation for more information.",
+                );
+                Err(self.error_response(StatusCode::BAD_REQUEST, err))
             }
+        }
+    }
+
+    fn create_from_request(&mut self, req: &Incoming<'_>, commit: bool) -> (Response<Bytes>, bool) {
+        let fields = match self.json_fields(req) {
+            Ok(fields) => fields,
+            Err(response) => return (response, false),
         };
         let type_invalid = |param: &str, ty: &str| {
             param_error(
@@ -777,6 +841,120 @@ impl State {
             Ok(item) => (self.json_ok(&item), commit),
             Err(err) => (self.error_response(err.status, err.error), false),
         }
+    }
+
+    /// `POST /v1/blocklist_identifiers`: `identifier` only (the spec's body has no `notify`).
+    fn create_blocked_from_request(
+        &mut self,
+        req: &Incoming<'_>,
+        commit: bool,
+    ) -> (Response<Bytes>, bool) {
+        let fields = match self.json_fields(req) {
+            Ok(fields) => fields,
+            Err(response) => return (response, false),
+        };
+        let mut identifier = "";
+        for (key, value) in &fields {
+            match (key.as_str(), value) {
+                ("identifier", Value::String(s)) => identifier = s.as_str(),
+                ("identifier", Value::Null) => {}
+                ("identifier", _) => {
+                    let err = type_error("identifier", "string");
+                    return (
+                        self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
+                        false,
+                    );
+                }
+                (other, _) => {
+                    let err = unknown_param(other);
+                    return (
+                        self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
+                        false,
+                    );
+                }
+            }
+        }
+        match self.create_blocked(identifier, commit) {
+            Ok(item) => (self.json_ok(&item), commit),
+            Err(err) => (self.error_response(err.status, err.error), false),
+        }
+    }
+
+    /// `PATCH /v1/instance/restrictions`: each of the five booleans may be set, or `null`
+    /// (no change); anything else is a 422.
+    fn update_restrictions(&mut self, req: &Incoming<'_>, commit: bool) -> (Response<Bytes>, bool) {
+        let fields = match self.json_fields(req) {
+            Ok(fields) => fields,
+            Err(response) => return (response, false),
+        };
+        let mut next = self.restrictions.clone();
+        for (key, value) in &fields {
+            let slot = match key.as_str() {
+                "allowlist" => &mut next.allowlist,
+                "blocklist" => &mut next.blocklist,
+                "allowlist_blocklist_disabled_on_sign_in" => {
+                    &mut next.allowlist_blocklist_disabled_on_sign_in
+                }
+                "block_email_subaddresses" => &mut next.block_email_subaddresses,
+                "block_disposable_email_domains" => &mut next.block_disposable_email_domains,
+                other => {
+                    let err = unknown_param(other);
+                    return (
+                        self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
+                        false,
+                    );
+                }
+            };
+            match value {
+                Value::Bool(b) => *slot = *b,
+                Value::Null => {}
+                _ => {
+                    let err = type_error(key, "boolean");
+                    return (
+                        self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
+                        false,
+                    );
+                }
+            }
+        }
+        let changed = next != self.restrictions;
+        if commit {
+            self.restrictions = next.clone();
+        }
+        (self.json_ok(&next), commit && changed)
+    }
+
+    /// 404 for a delete whose id matches nothing (`raw`: the id segment as sent).
+    fn identifier_not_found(&mut self, raw: &str) -> Response<Bytes> {
+        let shown = percent_encoding::percent_decode_str(raw)
+            .decode_utf8_lossy()
+            .into_owned();
+        let err = ClerkError::new(
+            "resource_not_found",
+            "Identifier not found",
+            format!("No identifier was found with id {shown}"),
+        );
+        self.error_response(StatusCode::NOT_FOUND, err)
+    }
+
+    /// Whether the rate limit (when set) refuses this request, and for how long. Only
+    /// requests with a valid key count, as Clerk counts per key.
+    fn rate_limited(&mut self, req: &Incoming<'_>) -> Option<Duration> {
+        if self.rate_limit.is_none() || req.too_large || self.authenticate(req.headers).is_err() {
+            return None;
+        }
+        let now = tokio::time::Instant::now();
+        self.rate_limit.as_mut()?.check(now).err()
+    }
+
+    /// Clerk's 429: `too_many_requests` with `Retry-After` in whole seconds.
+    fn too_many_requests(&mut self, wait: Duration) -> Response<Bytes> {
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        let mut response = self.error_response(status, status_error(status));
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(wait)));
+        response
     }
 
     fn json_ok<T: serde::Serialize>(&mut self, value: &T) -> Response<Bytes> {
@@ -962,6 +1140,15 @@ fn type_error(param: &str, ty: &str) -> ClerkError {
         "form_param_type_invalid",
         "is invalid",
         &format!("`{param}` must be a `{ty}`."),
+        param,
+    )
+}
+
+fn unknown_param(param: &str) -> ClerkError {
+    param_error(
+        "form_param_unknown",
+        "is unknown",
+        &format!("{param} is not a valid parameter for this request."),
         param,
     )
 }

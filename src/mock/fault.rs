@@ -5,12 +5,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// One of the three allow-list operations the mock serves, named after the operation ids of
-/// Clerk's OpenAPI spec.
+/// An operation the mock serves, named after the operation ids of Clerk's OpenAPI spec: the
+/// three allow-list operations, the three block-list operations and
+/// `UpdateInstanceRestrictions`.
 ///
 /// In JSON (a [`FaultPlan`] file) an operation is written as its spec id
-/// (`"ListAllowlistIdentifiers"`) or as its short name (`"list"`, `"create"`, `"delete"`).
+/// (`"ListAllowlistIdentifiers"`); the allow-list operations also take their short names
+/// (`"list"`, `"create"`, `"delete"`). More operations may be added: match with a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum MockOperation {
     /// `GET /v1/allowlist_identifiers`.
     #[serde(rename = "ListAllowlistIdentifiers", alias = "list")]
@@ -21,6 +24,18 @@ pub enum MockOperation {
     /// `DELETE /v1/allowlist_identifiers/{identifier_id}`.
     #[serde(rename = "DeleteAllowlistIdentifier", alias = "delete")]
     DeleteAllowlistIdentifier,
+    /// `GET /v1/blocklist_identifiers`.
+    #[serde(rename = "ListBlocklistIdentifiers")]
+    ListBlocklistIdentifiers,
+    /// `POST /v1/blocklist_identifiers`.
+    #[serde(rename = "CreateBlocklistIdentifier")]
+    CreateBlocklistIdentifier,
+    /// `DELETE /v1/blocklist_identifiers/{identifier_id}`.
+    #[serde(rename = "DeleteBlocklistIdentifier")]
+    DeleteBlocklistIdentifier,
+    /// `PATCH /v1/instance/restrictions`.
+    #[serde(rename = "UpdateInstanceRestrictions")]
+    UpdateInstanceRestrictions,
 }
 
 impl MockOperation {
@@ -34,29 +49,61 @@ impl MockOperation {
     #[allow(non_upper_case_globals)]
     pub const Delete: MockOperation = MockOperation::DeleteAllowlistIdentifier;
 
-    /// All three operations, in spec order.
-    pub const ALL: [MockOperation; 3] = [
+    /// How many operations the mock serves.
+    pub const COUNT: usize = 7;
+
+    /// Every operation, in spec order.
+    pub const ALL: [MockOperation; Self::COUNT] = [
+        MockOperation::ListAllowlistIdentifiers,
+        MockOperation::CreateAllowlistIdentifier,
+        MockOperation::DeleteAllowlistIdentifier,
+        MockOperation::ListBlocklistIdentifiers,
+        MockOperation::CreateBlocklistIdentifier,
+        MockOperation::DeleteBlocklistIdentifier,
+        MockOperation::UpdateInstanceRestrictions,
+    ];
+
+    /// The three allow-list operations.
+    pub const ALLOWLIST: [MockOperation; 3] = [
         MockOperation::ListAllowlistIdentifiers,
         MockOperation::CreateAllowlistIdentifier,
         MockOperation::DeleteAllowlistIdentifier,
     ];
 
+    /// The three block-list operations.
+    pub const BLOCKLIST: [MockOperation; 3] = [
+        MockOperation::ListBlocklistIdentifiers,
+        MockOperation::CreateBlocklistIdentifier,
+        MockOperation::DeleteBlocklistIdentifier,
+    ];
+
     /// The operation id from Clerk's OpenAPI spec, e.g. `"CreateAllowlistIdentifier"`
-    /// (the same string the client puts in [`Operation::name`](crate::Operation)).
+    /// (the same string the client puts in [`OperationInfo::id`](crate::OperationInfo)).
     pub const fn name(self) -> &'static str {
         match self {
             MockOperation::ListAllowlistIdentifiers => "ListAllowlistIdentifiers",
             MockOperation::CreateAllowlistIdentifier => "CreateAllowlistIdentifier",
             MockOperation::DeleteAllowlistIdentifier => "DeleteAllowlistIdentifier",
+            MockOperation::ListBlocklistIdentifiers => "ListBlocklistIdentifiers",
+            MockOperation::CreateBlocklistIdentifier => "CreateBlocklistIdentifier",
+            MockOperation::DeleteBlocklistIdentifier => "DeleteBlocklistIdentifier",
+            MockOperation::UpdateInstanceRestrictions => "UpdateInstanceRestrictions",
         }
     }
 
     /// The HTTP method of the operation.
     pub fn method(self) -> http::Method {
         match self {
-            MockOperation::ListAllowlistIdentifiers => http::Method::GET,
-            MockOperation::CreateAllowlistIdentifier => http::Method::POST,
-            MockOperation::DeleteAllowlistIdentifier => http::Method::DELETE,
+            MockOperation::ListAllowlistIdentifiers | MockOperation::ListBlocklistIdentifiers => {
+                http::Method::GET
+            }
+            MockOperation::CreateAllowlistIdentifier | MockOperation::CreateBlocklistIdentifier => {
+                http::Method::POST
+            }
+            MockOperation::DeleteAllowlistIdentifier | MockOperation::DeleteBlocklistIdentifier => {
+                http::Method::DELETE
+            }
+            MockOperation::UpdateInstanceRestrictions => http::Method::PATCH,
         }
     }
 
@@ -65,6 +112,10 @@ impl MockOperation {
             MockOperation::ListAllowlistIdentifiers => 0,
             MockOperation::CreateAllowlistIdentifier => 1,
             MockOperation::DeleteAllowlistIdentifier => 2,
+            MockOperation::ListBlocklistIdentifiers => 3,
+            MockOperation::CreateBlocklistIdentifier => 4,
+            MockOperation::DeleteBlocklistIdentifier => 5,
+            MockOperation::UpdateInstanceRestrictions => 6,
         }
     }
 }

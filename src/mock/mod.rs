@@ -1,5 +1,5 @@
-//! An in-memory Clerk Backend API for the allow-list resource, with scripted faults
-//! (feature `mock`).
+//! An in-memory Clerk Backend API for the allow-list and block-list resources and the
+//! instance restrictions, with scripted faults and rate limits (feature `mock`).
 //!
 //! [`MockClerk`] holds the allow-list, checks the bearer key, validates requests the way Clerk
 //! does, answers with the same JSON as `https://api.clerk.com/v1` (built from this crate's
@@ -45,9 +45,15 @@
 //!
 //! Routes (only under `/v1`): `GET /v1/allowlist_identifiers`, `POST /v1/allowlist_identifiers`,
 //! `DELETE /v1/allowlist_identifiers/{identifier_id}` (the id is one percent-decoded path
-//! segment). The key is checked before the route, as Clerk does, so an unknown path without a
-//! valid key is a 401, with one a 404.
+//! segment); the same three for `/v1/blocklist_identifiers` (a second stateful list, answered
+//! as `{data, total_count}` with every entry, `identifier` the only body field);
+//! `PATCH /v1/instance/restrictions` (five booleans, all `false` at start; see
+//! [`MockClerk::restrictions`]); `GET /v1/jwks`. The key is checked before the route, as Clerk
+//! does, so an unknown path without a valid key is a 401, with one a 404.
 //!
+//! - **Rate limit**, on request ([`MockClerk::with_rate_limit`]): at most N requests with a
+//!   valid key in any interval of the window; the others get Clerk's 429 with `Retry-After`
+//!   before any work or fault.
 //! - **List.** `paginated`, `limit` (1..=500, default 10) and `offset` (>= 0, default 0), in any
 //!   order; unknown query parameters are ignored and an empty value (`limit=`) counts as absent.
 //!   `paginated` takes what Go's `strconv.ParseBool` takes (`true`, `false`, `1`, `0`, `t`,
@@ -127,7 +133,9 @@
 
 mod engine;
 mod fault;
+mod lists;
 mod log;
+mod rate_limit;
 mod reqlog;
 mod server;
 mod service;
@@ -152,7 +160,7 @@ pub use self::service::{MockFuture, MockService};
 pub use self::tokens::{MintError, TestSigningKey, MOCK_ISSUER, TEST_JWT_PUBLIC_KEY, TEST_KEY_ID};
 
 use self::engine::{Incoming, KeyPolicy, Prepared, SplitMix64, State};
-use crate::models::{AllowlistIdentifier, ClerkError};
+use crate::models::{AllowlistIdentifier, BlocklistIdentifier, ClerkError, InstanceRestrictions};
 
 /// An in-memory Clerk Backend API for the allow-list resource.
 ///
@@ -211,10 +219,12 @@ impl MockClerk {
             let mut log = std::mem::take(&mut state.log);
             log.clear();
             let server = state.server;
+            let rate_limit = state.rate_limit.take();
             *state = State::new(keys, seed);
             state.hook = hook;
             state.log = log;
             state.server = server;
+            state.rate_limit = rate_limit;
         }
         self
     }
@@ -343,6 +353,80 @@ impl MockClerk {
         self.lock().sorted()
     }
 
+    /// Adds an identifier to the block-list, with the same validation as a create request.
+    /// Not recorded as a request, and never subject to faults or to the rate limit.
+    ///
+    /// # Errors
+    ///
+    /// What Clerk would answer to the same create (422 for a malformed identifier, 400
+    /// `duplicate_record` for one already blocked).
+    pub fn insert_blocked(&self, identifier: &str) -> Result<BlocklistIdentifier, MockError> {
+        self.lock().create_blocked(identifier, true)
+    }
+
+    /// The block-list, in list order (newest first).
+    pub fn blocklist(&self) -> Vec<BlocklistIdentifier> {
+        self.lock().blocklist.sorted()
+    }
+
+    /// The instance's restrictions as they stand (all `false` until a
+    /// `PATCH /v1/instance/restrictions` changes them).
+    pub fn restrictions(&self) -> InstanceRestrictions {
+        self.lock().restrictions.clone()
+    }
+
+    /// The largest rate limit the mock takes: 1,000,000 requests per window.
+    pub const MAX_RATE_LIMIT: u32 = 1_000_000;
+
+    /// Enforces Clerk's rate limit: at most `limit` requests with a valid key in any interval
+    /// of `window` (a sliding window), counted over every route; past that the answer is
+    /// `429 too_many_requests` with `Retry-After` (whole seconds, rounded up, at least 1) and
+    /// no work is done. Refused requests do not count against the window. Clerk's limits are
+    /// 100 per 10 s for development keys and 1,000 per 10 s for production keys; a shorter
+    /// window (100 per 100 ms) runs the same scenario faster. The mock counts all keys
+    /// together. Replaces an earlier limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use clerk_tower::mock::MockClerk;
+    ///
+    /// let mock = MockClerk::new().with_rate_limit(100, Duration::from_secs(10)).unwrap();
+    /// assert_eq!(mock.rate_limited_count(), 0);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A limit of 0 or over [`MAX_RATE_LIMIT`](MockClerk::MAX_RATE_LIMIT), a window of zero or
+    /// over 24 hours.
+    pub fn with_rate_limit(self, limit: u32, window: Duration) -> Result<Self, MockSettingError> {
+        if limit == 0
+            || limit > Self::MAX_RATE_LIMIT
+            || window.is_zero()
+            || window > Self::MAX_TIMEOUT
+        {
+            return Err(MockSettingError::RateLimit { limit, window });
+        }
+        self.lock().rate_limit = Some(rate_limit::RateLimiter::new(limit, window));
+        Ok(self)
+    }
+
+    /// Removes the rate limit.
+    pub fn without_rate_limit(self) -> Self {
+        self.lock().rate_limit = None;
+        self
+    }
+
+    /// The rate limit in force, as `(limit, window)`.
+    pub fn rate_limit(&self) -> Option<(u32, Duration)> {
+        self.lock().rate_limit.as_ref().map(|r| (r.limit, r.window))
+    }
+
+    /// How many requests the rate limit refused (answered 429) since it was set or the mock
+    /// was [`reset`](MockClerk::reset). Faults with status 429 are not counted here.
+    pub fn rate_limited_count(&self) -> usize {
+        self.lock().rate_limit.as_ref().map_or(0, |r| r.rejected)
+    }
+
     /// The request log: the requests received since the mock was made (or
     /// [`reset`](MockClerk::reset), or [`clear_requests`](MockClerk::clear_requests)), oldest
     /// first, as far as the log keeps them.
@@ -433,8 +517,9 @@ impl MockClerk {
         self.set_fault_plan(FaultPlan::default());
     }
 
-    /// Empties the store, the request log and the fault plan. The key, the instance id and the
-    /// request hook stay.
+    /// Empties the allow-list, the block-list, the request log and the fault plan, sets the
+    /// restrictions back to all `false`, and restarts the rate limit's window and count. The
+    /// key, the instance id, the rate limit setting and the request hook stay.
     pub fn reset(&self) {
         self.lock().reset();
     }
@@ -476,7 +561,7 @@ impl fmt::Debug for MockClerk {
         let state = self.lock();
         f.debug_struct("MockClerk")
             .field("instance_id", &state.instance_id)
-            .field("identifiers", &state.sorted().len())
+            .field("identifiers", &state.len())
             .field("requests", &state.log.len())
             .finish_non_exhaustive()
     }
@@ -557,6 +642,14 @@ pub enum MockSettingError {
         /// The value refused.
         value: Duration,
     },
+    /// A rate limit of 0 or over [`MockClerk::MAX_RATE_LIMIT`] requests, or a window of zero
+    /// or over 24 hours.
+    RateLimit {
+        /// The limit asked for.
+        limit: u32,
+        /// The window asked for.
+        window: Duration,
+    },
 }
 
 impl fmt::Display for MockSettingError {
@@ -565,6 +658,12 @@ impl fmt::Display for MockSettingError {
             MockSettingError::Timeout { setting, value } => write!(
                 f,
                 "{setting} must be more than zero and at most 24 hours, not {value:?}"
+            ),
+            MockSettingError::RateLimit { limit, window } => write!(
+                f,
+                "a rate limit must allow 1 to {} requests per window of more than zero and at \
+                 most 24 hours, not {limit} per {window:?}",
+                MockClerk::MAX_RATE_LIMIT
             ),
         }
     }

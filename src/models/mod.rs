@@ -22,14 +22,18 @@
 //! conversion without catching anything Clerk would not answer with a 404 at once.
 
 pub mod allowlist_identifier;
+pub mod blocklist_identifier;
 pub mod deleted_object;
 pub mod errors;
+pub mod instance_restrictions;
 pub mod jwks;
 
 pub use crate::list::List;
 pub use allowlist_identifier::{
     AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, IdentifierType,
 };
+pub use blocklist_identifier::{BlocklistIdentifier, BlocklistIdentifiers, BlocklistObject};
+pub use instance_restrictions::{InstanceRestrictions, InstanceRestrictionsObject};
 
 /// An enum value this version of the crate does not know, kept as Clerk sent it.
 ///

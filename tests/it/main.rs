@@ -13,7 +13,10 @@ mod raw_http;
 
 #[cfg(feature = "auth")]
 mod auth;
+mod blocklist;
 mod budget;
+#[cfg(feature = "cli")]
+mod cli;
 mod contract;
 mod endpoints;
 mod errors;
@@ -24,10 +27,12 @@ mod middleware;
 mod mock_ci;
 mod mock_compat;
 mod pagination;
+mod rate_limit;
 mod retry;
 mod safety;
 mod send_sync;
 mod soak;
+mod sync;
 mod timeout;
 mod tls_proxy;
 mod trace_output;
