@@ -9,6 +9,7 @@
 mod common;
 mod contract_support;
 mod e2e;
+mod instances;
 mod raw_http;
 
 #[cfg(feature = "auth")]
