@@ -1,7 +1,7 @@
 //! Operations as tower services, and the call builders on top of them.
 //!
 //! [`OperationService<O>`] is a `tower::Service<O>`: it turns an `O` into an
-//! [`HttpRequest`](crate::HttpRequest), sends it through the client's whole stack, and
+//! [`HttpRequest`], sends it through the client's whole stack, and
 //! decodes the 2xx response into `O::Output`. Everything tower offers composes with it:
 //!
 //! ```

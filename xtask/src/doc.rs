@@ -221,8 +221,14 @@ mod tests {
             inline("a [custom flow](/docs/custom) here"),
             "a [custom flow](https://clerk.com/docs/custom) here"
         );
-        assert_eq!(inline("an array [a, b] and `[x](y)`"), "an array \\[a, b\\] and `[x](y)`");
-        assert_eq!(inline("e.g. `https://x.com` or <b>"), "e.g. `https://x.com` or &lt;b>");
+        assert_eq!(
+            inline("an array [a, b] and `[x](y)`"),
+            "an array \\[a, b\\] and `[x](y)`"
+        );
+        assert_eq!(
+            inline("e.g. `https://x.com` or <b>"),
+            "e.g. `https://x.com` or &lt;b>"
+        );
         assert_eq!(
             inline("[`bcrypt`](https://en.wikipedia.org/wiki/Bcrypt), x"),
             "[`bcrypt`](https://en.wikipedia.org/wiki/Bcrypt), x"
@@ -231,10 +237,23 @@ mod tests {
 
     #[test]
     fn blocks() {
-        let lines = wrap(&md("Intro.\n\n- one\ncontinued\n- two\n\n```\ncode\n```"), 100);
+        let lines = wrap(
+            &md("Intro.\n\n- one\ncontinued\n- two\n\n```\ncode\n```"),
+            100,
+        );
         assert_eq!(
             lines,
-            ["Intro.", "", "- one", "  continued", "- two", "", "```text", "code", "```"]
+            [
+                "Intro.",
+                "",
+                "- one",
+                "  continued",
+                "- two",
+                "",
+                "```text",
+                "code",
+                "```"
+            ]
         );
         let wrapped = wrap(&"word ".repeat(30), 40);
         assert!(wrapped.iter().all(|l| l.len() <= 40), "{wrapped:?}");

@@ -71,14 +71,10 @@ impl Ty {
         }
     }
 
-    pub fn is_string(&self) -> bool {
-        matches!(self, Ty::String)
-    }
-
-    pub fn is_copy(&self, api: &Api) -> bool {
+    pub fn is_copy(&self) -> bool {
         match self {
             Ty::I64 | Ty::I32 | Ty::U32 | Ty::U64 | Ty::F64 | Ty::Bool => true,
-            Ty::Option(t) => t.is_copy(api),
+            Ty::Option(t) => t.is_copy(),
             _ => false,
         }
     }
@@ -92,16 +88,6 @@ pub struct Checks {
     pub min_length: Option<u64>,
     pub max_length: Option<u64>,
     pub not_blank: bool,
-}
-
-impl Checks {
-    pub fn any(&self) -> bool {
-        self.minimum.is_some()
-            || self.maximum.is_some()
-            || self.min_length.is_some()
-            || self.max_length.is_some()
-            || self.not_blank
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,10 +129,16 @@ impl Field {
 pub enum Body {
     None,
     /// An inline JSON object: its properties are fields of the request.
-    Json { fields: Vec<Field> },
+    Json {
+        fields: Vec<Field>,
+    },
     /// A JSON body that is one value of a type (a component object, an array).
-    Value { field: Field },
-    Multipart { fields: Vec<Field> },
+    Value {
+        field: Field,
+    },
+    Multipart {
+        fields: Vec<Field>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -229,7 +221,6 @@ pub struct Variant {
     /// Values of the fallback discriminator that select it.
     pub fallback_values: Vec<String>,
     pub fallback_prefixes: Vec<String>,
-    pub doc: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -292,14 +283,12 @@ pub struct Group {
 
 #[derive(Debug, Clone)]
 pub struct Feature {
-    pub name: String,
     pub tag: String,
     pub description: Option<String>,
 }
 
 #[derive(Debug)]
 pub struct Api {
-    pub title: String,
     pub version: String,
     pub ops: Vec<Op>,
     pub types: BTreeMap<String, TypeDef>,
@@ -399,8 +388,7 @@ pub fn build(doc: &Node, actions: Vec<Action>) -> Result<Api, String> {
     for op in &ops {
         for tag in &op.tags {
             let name = names::feature(tag);
-            features.entry(name.clone()).or_insert_with(|| Feature {
-                name,
+            features.entry(name).or_insert_with(|| Feature {
                 tag: tag.clone(),
                 description: None,
             });
@@ -408,11 +396,6 @@ pub fn build(doc: &Node, actions: Vec<Action>) -> Result<Api, String> {
     }
     let groups = groups(&mut ops, &features)?;
     let mut api = Api {
-        title: doc
-            .get("info")
-            .and_then(|i| i.str("title"))
-            .unwrap_or("Clerk Backend API")
-            .to_owned(),
         version: doc
             .get("info")
             .and_then(|i| i.str("version"))
@@ -471,7 +454,6 @@ fn features(doc: &Node) -> Result<BTreeMap<String, Feature>, String> {
         out.insert(
             feature.clone(),
             Feature {
-                name: feature,
                 tag: name.to_owned(),
                 description: tag.str("description").map(str::to_owned),
             },
@@ -508,7 +490,9 @@ fn groups(ops: &mut [Op], features: &BTreeMap<String, Feature>) -> Result<Vec<Gr
             .ok_or_else(|| format!("group {name} has no operations"))?;
         let feature = names::feature(&tag);
         if !features.contains_key(&feature) {
-            return Err(format!("tag {tag} of group {name} is not declared in `tags`"));
+            return Err(format!(
+                "tag {tag} of group {name} is not declared in `tags`"
+            ));
         }
         for &i in &members {
             ops[i].feature = feature.clone();
@@ -571,8 +555,7 @@ impl<'a> Builder<'a> {
 
     fn component_node(&self, name: &str) -> Result<&'a Node, String> {
         let doc: &'a Node = self.doc;
-        doc
-            .get("components")
+        doc.get("components")
             .and_then(|c| c.get("schemas"))
             .and_then(|s| s.get(name))
             .ok_or_else(|| format!("no schema {name}"))
@@ -661,15 +644,31 @@ impl<'a> Builder<'a> {
 
     /// The type of a schema without properties: an array, a map of one value type, any
     /// JSON object, or any JSON value.
-    fn shapeless(&mut self, schema: &Node, name: &str, context: &str, origin: &str) -> Result<Ty, String> {
+    fn shapeless(
+        &mut self,
+        schema: &Node,
+        name: &str,
+        context: &str,
+        origin: &str,
+    ) -> Result<Ty, String> {
         if let Some(items) = schema.get("items") {
-            let (item, nullable) = self.ty(items, &format!("{name}Item"), context, Side::Model, origin)?;
-            return Ok(Ty::Vec(Box::new(if nullable { Ty::Option(Box::new(item)) } else { item })));
+            let (item, nullable) =
+                self.ty(items, &format!("{name}Item"), context, Side::Model, origin)?;
+            return Ok(Ty::Vec(Box::new(if nullable {
+                Ty::Option(Box::new(item))
+            } else {
+                item
+            })));
         }
         if let Some(value @ Node::Map(entries)) = schema.get("additionalProperties") {
             if !entries.is_empty() {
-                let (value, nullable) = self.ty(value, &format!("{name}Value"), context, Side::Model, origin)?;
-                return Ok(Ty::Map(Box::new(if nullable { Ty::Option(Box::new(value)) } else { value })));
+                let (value, nullable) =
+                    self.ty(value, &format!("{name}Value"), context, Side::Model, origin)?;
+                return Ok(Ty::Map(Box::new(if nullable {
+                    Ty::Option(Box::new(value))
+                } else {
+                    value
+                })));
             }
         }
         Ok(match schema.str("type") {
@@ -709,7 +708,10 @@ impl<'a> Builder<'a> {
         let mut types = Vec::new();
         let mut nodes = Vec::new();
         for (i, branch) in branches.iter().enumerate() {
-            match branch.str("$ref").and_then(|r| r.strip_prefix(SCHEMA_PREFIX)) {
+            match branch
+                .str("$ref")
+                .and_then(|r| r.strip_prefix(SCHEMA_PREFIX))
+            {
                 Some(component) => {
                     types.push(self.component(component)?);
                     nodes.push(self.component_node(component)?.clone());
@@ -734,7 +736,8 @@ impl<'a> Builder<'a> {
         // Without a declared discriminator, `object` tells the variants apart when each has
         // its own single value for it.
         let discriminator = declared.or_else(|| {
-            let tags: Vec<Option<String>> = nodes.iter().map(|n| single_value(n, "object")).collect();
+            let tags: Vec<Option<String>> =
+                nodes.iter().map(|n| single_value(n, "object")).collect();
             let distinct: BTreeSet<&String> = tags.iter().flatten().collect();
             (tags.iter().all(Option::is_some) && distinct.len() == tags.len())
                 .then(|| "object".to_owned())
@@ -784,7 +787,9 @@ impl<'a> Builder<'a> {
                     fallback_prefixes.push(prefix);
                 }
                 if fallback_values.is_empty() && fallback_prefixes.is_empty() {
-                    return Err(format!("{context}: {ty}.{prop} has neither enum nor pattern"));
+                    return Err(format!(
+                        "{context}: {ty}.{prop} has neither enum nor pattern"
+                    ));
                 }
             }
             variants.push(Variant {
@@ -793,7 +798,6 @@ impl<'a> Builder<'a> {
                 tags,
                 fallback_values,
                 fallback_prefixes,
-                doc: node.str("description").map(str::to_owned),
             });
         }
         Ok(Kind::Union {
@@ -844,7 +848,9 @@ impl<'a> Builder<'a> {
         if data.str("type") != Some("array") {
             return Ok(None);
         }
-        let items = data.get("items").ok_or_else(|| format!("{context}: data without items"))?;
+        let items = data
+            .get("items")
+            .ok_or_else(|| format!("{context}: data without items"))?;
         let (item, _) = self.ty(items, &format!("{name}Item"), context, Side::Model, context)?;
         Ok(Some(item))
     }
@@ -859,7 +865,11 @@ impl<'a> Builder<'a> {
                 merged.absorb(inner);
             }
         }
-        for (k, v) in schema.get("properties").map(Node::entries).unwrap_or_default() {
+        for (k, v) in schema
+            .get("properties")
+            .map(Node::entries)
+            .unwrap_or_default()
+        {
             match merged.properties.iter_mut().find(|(n, _)| n == k) {
                 Some((_, existing)) => *existing = v.clone(),
                 None => merged.properties.push((k.clone(), v.clone())),
@@ -876,7 +886,9 @@ impl<'a> Builder<'a> {
         for name in merged.required.iter().chain(&merged.present) {
             if !merged.properties.iter().any(|(k, _)| k == name) && schema.get("anyOf").is_none() {
                 // `required` naming a property the object does not have.
-                return Err(format!("{context}: `{name}` is required but not a property"));
+                return Err(format!(
+                    "{context}: `{name}` is required but not a property"
+                ));
             }
         }
         Ok(merged)
@@ -890,6 +902,19 @@ impl<'a> Builder<'a> {
         side: Side,
         location: Location,
     ) -> Result<Vec<Field>, String> {
+        self.fields_of(merged, parent, context, side, location, false)
+    }
+
+    /// [`fields`](Self::fields) of a request type (`of_request`) or a model.
+    fn fields_of(
+        &mut self,
+        merged: &Merged,
+        parent: &str,
+        context: &str,
+        side: Side,
+        location: Location,
+        of_request: bool,
+    ) -> Result<Vec<Field>, String> {
         let mut fields = Vec::new();
         for (wire, schema) in &merged.properties {
             let rust = schema
@@ -898,7 +923,17 @@ impl<'a> Builder<'a> {
                 .map(str::to_owned)
                 .unwrap_or_else(|| names::snake(wire));
             let hint = format!("{parent}{}", names::type_name(wire));
-            let origin = format!("the `{wire}` of {}", backticked(parent));
+            let origin = format!(
+                "the `{wire}` of {}",
+                link(
+                    parent,
+                    if of_request {
+                        Location::Query
+                    } else {
+                        Location::Body
+                    }
+                )
+            );
             let (ty, nullable) =
                 self.ty(schema, &hint, &format!("{context}.{wire}"), side, &origin)?;
             let resolved = spec::deref(self.doc, schema)?;
@@ -970,16 +1005,25 @@ impl<'a> Builder<'a> {
                     .iter()
                     .filter(|b| b.entries().iter().any(|(k, _)| k != "required"))
                     .collect();
-                if real.len() == 1 && schema.get("properties").is_none() && schema.get("discriminator").is_none() {
+                if real.len() == 1
+                    && schema.get("properties").is_none()
+                    && schema.get("discriminator").is_none()
+                {
                     let (ty, n) = self.ty(real[0], &hint, context, side, origin)?;
                     return Ok((ty, n || nullable));
                 }
             }
         }
         if let Some(values) = enum_values(schema, context)? {
-            return Ok((Ty::Named(self.enum_type(&hint, values, schema, origin)?), nullable));
+            return Ok((
+                Ty::Named(self.enum_type(&hint, values, schema, origin)?),
+                nullable,
+            ));
         }
-        if self.union_branches(schema).is_some_and(|b| is_union(schema, &b)) {
+        if self
+            .union_branches(schema)
+            .is_some_and(|b| is_union(schema, &b))
+        {
             if let Some(item) = self.envelope(schema, &hint, context)? {
                 return Ok((Ty::List(Box::new(item)), nullable));
             }
@@ -1048,7 +1092,13 @@ impl<'a> Builder<'a> {
                 }
                 None => {
                     // Named by the overlay, used here first.
-                    let mut def = typedef(&name, schema, origin.to_owned(), None, Kind::Enum { values });
+                    let mut def = typedef(
+                        &name,
+                        schema,
+                        origin.to_owned(),
+                        None,
+                        Kind::Enum { values },
+                    );
                     def.doc = schema.str("description").map(str::to_owned);
                     def.users.push(origin.to_owned());
                     self.insert(def)?;
@@ -1076,9 +1126,9 @@ impl<'a> Builder<'a> {
             .ok_or_else(|| format!("{method} {path}: no operationId"))?
             .to_owned();
         let context = format!("operation {id}");
-        let group = op.str("x-speakeasy-group").ok_or_else(|| {
-            format!("{context}: no x-speakeasy-group (add one in the overlay)")
-        })?;
+        let group = op
+            .str("x-speakeasy-group")
+            .ok_or_else(|| format!("{context}: no x-speakeasy-group (add one in the overlay)"))?;
         let name = op.str("x-speakeasy-name-override").ok_or_else(|| {
             format!("{context}: no x-speakeasy-name-override (add one in the overlay)")
         })?;
@@ -1090,7 +1140,10 @@ impl<'a> Builder<'a> {
         // Parameters: the path item's, then the operation's (which override by name and
         // location).
         let mut raw: Vec<Node> = Vec::new();
-        for list in [item.get("parameters"), op.get("parameters")].into_iter().flatten() {
+        for list in [item.get("parameters"), op.get("parameters")]
+            .into_iter()
+            .flatten()
+        {
             for p in list.items() {
                 let p = spec::deref(self.doc, p)?.clone();
                 raw.retain(|q| !(q.str("name") == p.str("name") && q.str("in") == p.str("in")));
@@ -1099,16 +1152,31 @@ impl<'a> Builder<'a> {
         }
         let mut params = Vec::new();
         for p in &raw {
-            let wire = p.str("name").ok_or_else(|| format!("{context}: a parameter without a name"))?;
+            let wire = p
+                .str("name")
+                .ok_or_else(|| format!("{context}: a parameter without a name"))?;
             let location = match p.str("in") {
                 Some("path") => Location::Path,
                 Some("query") => Location::Query,
-                other => return Err(format!("{context}: parameter {wire} in {other:?} is not supported")),
+                other => {
+                    return Err(format!(
+                        "{context}: parameter {wire} in {other:?} is not supported"
+                    ))
+                }
             };
-            let schema = p.get("schema").ok_or_else(|| format!("{context}: {wire} has no schema"))?;
+            let schema = p
+                .get("schema")
+                .ok_or_else(|| format!("{context}: {wire} has no schema"))?;
             let hint = format!("{type_name}{}", names::type_name(wire));
-            let origin = format!("the `{wire}` parameter of [`{type_name}`](crate::api::{type_name})");
-            let (ty, _) = self.ty(schema, &hint, &format!("{context}.{wire}"), Side::Request, &origin)?;
+            let origin =
+                format!("the `{wire}` parameter of [`{type_name}`](crate::api::{type_name})");
+            let (ty, _) = self.ty(
+                schema,
+                &hint,
+                &format!("{context}.{wire}"),
+                Side::Request,
+                &origin,
+            )?;
             let schema = spec::deref(self.doc, schema)?;
             let mut checks = checks(schema, Side::Request);
             checks.not_blank = p.flag(ext::NOT_BLANK) || schema.flag(ext::NOT_BLANK);
@@ -1123,7 +1191,10 @@ impl<'a> Builder<'a> {
                 // A query string cannot send `null`: a nullable parameter is an optional one.
                 nullable: false,
                 present: false,
-                doc: p.str("description").or_else(|| schema.str("description")).map(str::to_owned),
+                doc: p
+                    .str("description")
+                    .or_else(|| schema.str("description"))
+                    .map(str::to_owned),
                 deprecated: p.flag("deprecated"),
                 checks,
                 location,
@@ -1167,7 +1238,12 @@ impl<'a> Builder<'a> {
             idempotent: match op.get(ext::IDEMPOTENT) {
                 Some(Node::Bool(b)) => Some(*b),
                 None => None,
-                Some(other) => return Err(format!("{context}: {} must be a boolean, not {other}", ext::IDEMPOTENT)),
+                Some(other) => {
+                    return Err(format!(
+                        "{context}: {} must be a boolean, not {other}",
+                        ext::IDEMPOTENT
+                    ))
+                }
             },
             pagination,
             client_method: op.str(ext::CLIENT_METHOD).map(str::to_owned),
@@ -1180,10 +1256,15 @@ impl<'a> Builder<'a> {
             return Ok(Body::None);
         };
         let body = spec::deref(self.doc, body)?.clone();
-        let content = body.get("content").ok_or_else(|| format!("{context}: a body without content"))?;
+        let content = body
+            .get("content")
+            .ok_or_else(|| format!("{context}: a body without content"))?;
         let entries = content.entries();
         let [(media, media_object)] = entries else {
-            return Err(format!("{context}: a body with {} media types", entries.len()));
+            return Err(format!(
+                "{context}: a body with {} media types",
+                entries.len()
+            ));
         };
         let schema = media_object
             .get("schema")
@@ -1195,7 +1276,14 @@ impl<'a> Builder<'a> {
                 let resolved = spec::deref(self.doc, schema)?.clone();
                 let merged = self.merged_object(&resolved, context)?;
                 if !is_component && !merged.properties.is_empty() {
-                    let fields = self.fields(&merged, type_name, context, Side::Request, Location::Body)?;
+                    let fields = self.fields_of(
+                        &merged,
+                        type_name,
+                        context,
+                        Side::Request,
+                        Location::Body,
+                        true,
+                    )?;
                     return Ok(Body::Json { fields });
                 }
                 let hint = format!("{type_name}Item");
@@ -1228,8 +1316,14 @@ impl<'a> Builder<'a> {
             "multipart/form-data" => {
                 let resolved = spec::deref(self.doc, schema)?.clone();
                 let merged = self.merged_object(&resolved, context)?;
-                let mut fields =
-                    self.fields(&merged, type_name, context, Side::Request, Location::Body)?;
+                let mut fields = self.fields_of(
+                    &merged,
+                    type_name,
+                    context,
+                    Side::Request,
+                    Location::Body,
+                    true,
+                )?;
                 for f in &mut fields {
                     if !matches!(f.ty, Ty::File | Ty::String) {
                         return Err(format!(
@@ -1250,8 +1344,15 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn output(&mut self, op: &Node, type_name: &str, context: &str) -> Result<(Output, Option<Ty>), String> {
-        let responses = op.get("responses").ok_or_else(|| format!("{context}: no responses"))?;
+    fn output(
+        &mut self,
+        op: &Node,
+        type_name: &str,
+        context: &str,
+    ) -> Result<(Output, Option<Ty>), String> {
+        let responses = op
+            .get("responses")
+            .ok_or_else(|| format!("{context}: no responses"))?;
         let mut success: Vec<(&str, &Node)> = responses
             .entries()
             .iter()
@@ -1265,7 +1366,10 @@ impl<'a> Builder<'a> {
         for (_, response) in &success {
             let (name_hint, resolved) = match response.str("$ref") {
                 Some(r) => (
-                    r.rsplit('/').next().map(names::type_name).unwrap_or_default(),
+                    r.rsplit('/')
+                        .next()
+                        .map(names::type_name)
+                        .unwrap_or_default(),
                     spec::deref(self.doc, response)?.clone(),
                 ),
                 None => (format!("{type_name}Response"), (*response).clone()),
@@ -1334,7 +1438,13 @@ impl Merged {
     }
 }
 
-fn typedef(name: &str, schema: &Node, origin: String, component: Option<&str>, kind: Kind) -> TypeDef {
+fn typedef(
+    name: &str,
+    schema: &Node,
+    origin: String,
+    component: Option<&str>,
+    kind: Kind,
+) -> TypeDef {
     TypeDef {
         name: name.to_owned(),
         doc: None,
@@ -1359,8 +1469,13 @@ fn is_type_schema(schema: &Node) -> bool {
     schema.get("enum").is_some() || schema.get("properties").is_some()
 }
 
-fn backticked(name: &str) -> String {
-    format!("[`{name}`]")
+/// An intra-doc link to a request type (`location` is where its fields go) or a model.
+fn link(name: &str, location: Location) -> String {
+    match location {
+        // Fields of a request: the parent is the request type.
+        Location::Path | Location::Query => format!("[`{name}`](crate::api::{name})"),
+        Location::Body => format!("[`{name}`](crate::models::{name})"),
+    }
 }
 
 /// The string values of an enum schema, checked to be variant names that do not collide.
@@ -1427,15 +1542,13 @@ fn literal_prefix(pattern: &str) -> String {
 fn variant_names(types: &[String]) -> Vec<String> {
     let words: Vec<Vec<String>> = types.iter().map(|t| camel_words(t)).collect();
     let mut common = 0;
-    'outer: loop {
-        let Some(word) = words.first().and_then(|w| w.get(common)) else {
+    // Keep at least one word of every name.
+    while let Some(word) = words.first().and_then(|w| w.get(common)) {
+        if !words
+            .iter()
+            .all(|w| w.get(common) == Some(word) && w.len() > common + 1)
+        {
             break;
-        };
-        for w in &words {
-            // Keep at least one word of every name.
-            if w.get(common) != Some(word) || w.len() <= common + 1 {
-                break 'outer;
-            }
         }
         common += 1;
     }
@@ -1487,8 +1600,14 @@ fn checks(schema: &Node, side: Side) -> Checks {
     let mut c = Checks {
         minimum: schema.get("minimum").and_then(Node::as_f64),
         maximum: schema.get("maximum").and_then(Node::as_f64),
-        min_length: schema.get("minLength").and_then(Node::as_i64).and_then(|n| u64::try_from(n).ok()),
-        max_length: schema.get("maxLength").and_then(Node::as_i64).and_then(|n| u64::try_from(n).ok()),
+        min_length: schema
+            .get("minLength")
+            .and_then(Node::as_i64)
+            .and_then(|n| u64::try_from(n).ok()),
+        max_length: schema
+            .get("maxLength")
+            .and_then(Node::as_i64)
+            .and_then(|n| u64::try_from(n).ok()),
         not_blank: schema.flag(ext::NOT_BLANK),
     };
     // Clerk's backend reads integers as int64: an unsigned value past i64::MAX is refused.
@@ -1502,8 +1621,17 @@ fn checks(schema: &Node, side: Side) -> Checks {
     c
 }
 
-fn pagination(op: &Node, params: &[Field], is_list: bool, context: &str) -> Result<Option<Pagination>, String> {
-    let query = |name: &str| params.iter().find(|p| p.wire == name && p.location == Location::Query);
+fn pagination(
+    op: &Node,
+    params: &[Field],
+    is_list: bool,
+    context: &str,
+) -> Result<Option<Pagination>, String> {
+    let query = |name: &str| {
+        params
+            .iter()
+            .find(|p| p.wire == name && p.location == Location::Query)
+    };
     let Some(limit) = query("limit") else {
         return Ok(None);
     };
@@ -1511,7 +1639,10 @@ fn pagination(op: &Node, params: &[Field], is_list: bool, context: &str) -> Resu
         return Ok(None);
     }
     if !matches!(limit.ty, Ty::U32 | Ty::U64) {
-        return Err(format!("{context}: `limit` is not an unsigned integer ({:?})", limit.ty));
+        return Err(format!(
+            "{context}: `limit` is not an unsigned integer ({:?})",
+            limit.ty
+        ));
     }
     let max = limit
         .checks
@@ -1528,7 +1659,10 @@ fn pagination(op: &Node, params: &[Field], is_list: bool, context: &str) -> Resu
         let order_by = field("order-by")?;
         for name in [cursor_param, order_by] {
             if query(name).is_none() {
-                return Err(format!("{context}: {} names {name}, which is not a query parameter", ext::PAGINATION));
+                return Err(format!(
+                    "{context}: {} names {name}, which is not a query parameter",
+                    ext::PAGINATION
+                ));
             }
         }
         return Ok(Some(Pagination::Cursor {
@@ -1598,7 +1732,9 @@ fn analyse(api: &mut Api) -> Result<(), String> {
         let mut changed = false;
         let names: Vec<String> = api.types.keys().cloned().collect();
         for name in &names {
-            let Some(def) = api.types.get(name) else { continue };
+            let Some(def) = api.types.get(name) else {
+                continue;
+            };
             if !def.features.is_empty() || def.response || def.request {
                 continue;
             }
@@ -1606,7 +1742,11 @@ fn analyse(api: &mut Api) -> Result<(), String> {
             children(&def.kind, &mut kids);
             let mut features: Option<BTreeSet<String>> = None;
             for kid in &kids {
-                let kf = api.types.get(kid).map(|d| d.features.clone()).unwrap_or_default();
+                let kf = api
+                    .types
+                    .get(kid)
+                    .map(|d| d.features.clone())
+                    .unwrap_or_default();
                 if kf.is_empty() {
                     continue;
                 }
@@ -1659,7 +1799,11 @@ fn analyse(api: &mut Api) -> Result<(), String> {
     // A list is walked page by page only when its items have ids.
     for op in &mut api.ops {
         if let (Some(_), Some(Ty::Named(item))) = (&op.pagination, &op.list_item) {
-            if !api.types.get(item).is_some_and(|d| d.identified || matches!(d.kind, Kind::HandWritten { .. })) {
+            if !api
+                .types
+                .get(item)
+                .is_some_and(|d| d.identified || matches!(d.kind, Kind::HandWritten { .. }))
+            {
                 op.pagination = None;
             }
         } else if op.pagination.is_some() {
@@ -1731,7 +1875,10 @@ fn is_eq(
             path.join(" → ")
         ));
     }
-    let def = api.types.get(name).ok_or_else(|| format!("unknown type {name}"))?;
+    let def = api
+        .types
+        .get(name)
+        .ok_or_else(|| format!("unknown type {name}"))?;
     path.push(name.to_owned());
     let eq = match &def.kind {
         Kind::Struct { fields } => {
@@ -1758,7 +1905,12 @@ fn is_eq(
     Ok(eq)
 }
 
-fn ty_eq(api: &Api, ty: &Ty, path: &mut Vec<String>, memo: &mut BTreeMap<String, bool>) -> Result<bool, String> {
+fn ty_eq(
+    api: &Api,
+    ty: &Ty,
+    path: &mut Vec<String>,
+    memo: &mut BTreeMap<String, bool>,
+) -> Result<bool, String> {
     Ok(match ty {
         Ty::F64 => false,
         Ty::Named(n) => is_eq(api, n, path, memo)?,

@@ -25,11 +25,20 @@ use std::process::{Command, ExitCode, Stdio};
 const SPEC: &str = "spec/bapi-2026-05-12.yml";
 const OVERLAY: &str = "spec/overlay.yaml";
 /// Directories the generator owns: files in them that it does not generate are stale.
-const OWNED_DIRS: &[&str] = &["src/api/generated", "src/models/generated", "tests/it/generated"];
+const OWNED_DIRS: &[&str] = &[
+    "src/api/generated",
+    "src/models/generated",
+    "tests/it/generated",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["generate"] => generate(false),
         ["generate", "--check"] => generate(true),
         _ => Err("usage: cargo xtask generate [--check]".to_owned()),
@@ -62,7 +71,10 @@ fn render(root: &Path) -> Result<BTreeMap<String, String>, String> {
     let actions = spec::apply_overlay(&mut doc, &overlay)?;
     let api = ir::build(&doc, actions)?;
     if !SPEC.contains(&api.version) {
-        return Err(format!("{SPEC} says info.version {}, not its file name", api.version));
+        return Err(format!(
+            "{SPEC} says info.version {}, not its file name",
+            api.version
+        ));
     }
 
     let mut files = BTreeMap::new();
@@ -72,7 +84,10 @@ fn render(root: &Path) -> Result<BTreeMap<String, String>, String> {
     for (name, text) in emit::models::files(&api)? {
         files.insert(format!("src/models/generated/{name}"), text);
     }
-    files.insert("tests/it/generated/mod.rs".to_owned(), emit::samples::file(&api)?);
+    files.insert(
+        "tests/it/generated/mod.rs".to_owned(),
+        emit::samples::file(&api)?,
+    );
     let mut out = BTreeMap::new();
     for (path, text) in files {
         let formatted = rustfmt(root, &text).map_err(|e| format!("{path}: {e}"))?;

@@ -6,9 +6,9 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 const KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
     "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
-    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub",
-    "ref", "return", "self", "static", "struct", "super", "trait", "true", "try", "type",
-    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
 /// A type name: `GetJWKS` → `GetJwks`, `JWKS.rsa.PublicKey` → `JwksRsaPublicKey`,
@@ -85,7 +85,10 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(type_name("GetJWKS"), "GetJwks");
-        assert_eq!(type_name("ListAllowlistIdentifiers"), "ListAllowlistIdentifiers");
+        assert_eq!(
+            type_name("ListAllowlistIdentifiers"),
+            "ListAllowlistIdentifiers"
+        );
         assert_eq!(type_name("JWKS.rsa.PublicKey"), "JwksRsaPublicKey");
         assert_eq!(type_name("verification_otp"), "VerificationOtp");
         assert_eq!(type_name("CommercePlan-2"), "CommercePlan2");

@@ -30,10 +30,7 @@ impl Node {
 
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         match self {
-            Node::Map(entries) => entries
-                .iter_mut()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v),
+            Node::Map(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -253,13 +250,13 @@ fn parse_target(target: &str) -> Result<Vec<Step>, String> {
                             match chars.next() {
                                 Some('\\') => match chars.next() {
                                     Some(c) => name.push(c),
-                                    None => return Err(format!("target {target:?}: dangling `\\`")),
+                                    None => {
+                                        return Err(format!("target {target:?}: dangling `\\`"))
+                                    }
                                 },
                                 Some(c) if c == quote => break,
                                 Some(c) => name.push(c),
-                                None => {
-                                    return Err(format!("target {target:?}: unclosed quote"))
-                                }
+                                None => return Err(format!("target {target:?}: unclosed quote")),
                             }
                         }
                         steps.push(Step::Member(name));
@@ -299,9 +296,10 @@ fn select_mut(node: &mut Node, steps: &[Step], f: &mut dyn FnMut(&mut Node)) -> 
             .iter_mut()
             .map(|(_, child)| select_mut(child, rest, f))
             .sum(),
-        (Step::Wildcard, Node::Seq(items)) => {
-            items.iter_mut().map(|child| select_mut(child, rest, f)).sum()
-        }
+        (Step::Wildcard, Node::Seq(items)) => items
+            .iter_mut()
+            .map(|child| select_mut(child, rest, f))
+            .sum(),
         _ => 0,
     }
 }
@@ -364,7 +362,11 @@ pub fn apply_overlay(spec: &mut Node, overlay: &Node) -> Result<Vec<Action>, Str
         let count = match (action.get("update"), action.get("remove")) {
             (Some(update), None) => select_mut(spec, &steps, &mut |node| node.merge(update)),
             (None, Some(Node::Bool(true))) => remove_at(spec, &steps)?,
-            _ => return Err(format!("{context}: needs exactly one of `update` or `remove: true`")),
+            _ => {
+                return Err(format!(
+                    "{context}: needs exactly one of `update` or `remove: true`"
+                ))
+            }
         };
         if count == 0 {
             return Err(format!(
@@ -434,8 +436,14 @@ mod tests {
             n.merge(&update)
         });
         assert_eq!(n, 2);
-        assert_eq!(spec.to_string(), r#"{a: {b: {enum: ["x", "z"]}, c: {enum: ["y", "z"]}}}"#);
-        assert_eq!(remove_at(&mut spec, &parse_target("$.a.b").unwrap()).unwrap(), 1);
+        assert_eq!(
+            spec.to_string(),
+            r#"{a: {b: {enum: ["x", "z"]}, c: {enum: ["y", "z"]}}}"#
+        );
+        assert_eq!(
+            remove_at(&mut spec, &parse_target("$.a.b").unwrap()).unwrap(),
+            1
+        );
         assert_eq!(spec.to_string(), r#"{a: {c: {enum: ["y", "z"]}}}"#);
     }
 
@@ -447,9 +455,14 @@ mod tests {
             "t",
         )
         .unwrap();
-        assert!(apply_overlay(&mut spec, &missing).unwrap_err().contains("selects nothing"));
-        let unexplained =
-            parse_yaml("overlay: 1.0.0\nactions: [{target: '$.a', update: {d: 1}}]", "t").unwrap();
+        assert!(apply_overlay(&mut spec, &missing)
+            .unwrap_err()
+            .contains("selects nothing"));
+        let unexplained = parse_yaml(
+            "overlay: 1.0.0\nactions: [{target: '$.a', update: {d: 1}}]",
+            "t",
+        )
+        .unwrap();
         assert!(apply_overlay(&mut spec, &unexplained).is_err());
         let good = parse_yaml(
             "overlay: 1.0.0\nactions: [{target: '$.a', description: r, x-source: s, update: {b: 2}}]",

@@ -11,9 +11,22 @@ use crate::ir::{Api, Body, Field, Group, Kind, Location, Op, Output, Pagination,
 /// Names an API file uses for its own things: a model with one of these names is written
 /// `models::Name`.
 const RESERVED: &[&str] = &[
-    "CallBuilder", "Client", "Error", "File", "Identified", "List", "Multipart", "Operation",
-    "OperationInfo", "Paginate", "PathParams", "QueryWriter", "RequestBody", "RequestOptions",
-    "Serialize", "Text",
+    "CallBuilder",
+    "Client",
+    "Error",
+    "File",
+    "Identified",
+    "List",
+    "Multipart",
+    "Operation",
+    "OperationInfo",
+    "Paginate",
+    "PathParams",
+    "QueryWriter",
+    "RequestBody",
+    "RequestOptions",
+    "Serialize",
+    "Text",
 ];
 
 struct ApiNamer<'a> {
@@ -74,13 +87,21 @@ fn module(api: &Api) -> String {
     w.line("pub mod registry;");
     w.blank();
     for group in &api.groups {
-        let mut names: Vec<String> = group.ops.iter().map(|&i| api.ops[i].type_name.clone()).collect();
+        let mut names: Vec<String> = group
+            .ops
+            .iter()
+            .map(|&i| api.ops[i].type_name.clone())
+            .collect();
         if !group.direct {
             names.push(group.handle.clone());
         }
         names.sort();
         w.line(format!("#[cfg(feature = \"{}\")]", group.feature));
-        w.line(format!("pub use {}::{{{}}};", group.snake, names.join(", ")));
+        w.line(format!(
+            "pub use {}::{{{}}};",
+            group.snake,
+            names.join(", ")
+        ));
     }
     w.blank();
     w.line("impl Client {");
@@ -91,7 +112,10 @@ fn module(api: &Api) -> String {
                 let op = &api.ops[i];
                 let method = op.client_method.clone().unwrap_or_default();
                 w.line(format!("#[cfg(feature = \"{}\")]", group.feature));
-                w.line(format!("#[cfg_attr(docsrs, doc(cfg(feature = \"{}\")))]", group.feature));
+                w.line(format!(
+                    "#[cfg_attr(docsrs, doc(cfg(feature = \"{}\")))]",
+                    group.feature
+                ));
                 let summary = md(op.summary.as_deref().unwrap_or_default());
                 w.doc(&format!(
                     "{}: `{} {}` through the whole stack; await it. See [`{}`].",
@@ -100,10 +124,19 @@ fn module(api: &Api) -> String {
                     op.path,
                     op.type_name
                 ));
-                let args = required_args(api, op, &ApiNamer { api, local: BTreeSet::new() });
+                let args = required_args(
+                    api,
+                    op,
+                    &ApiNamer {
+                        api,
+                        local: BTreeSet::new(),
+                    },
+                );
                 w.line(format!(
                     "pub fn {method}(&self{}) -> crate::CallBuilder<{}::{}> {{",
-                    args.iter().map(|(n, t, _)| format!(", {n}: {t}")).collect::<String>(),
+                    args.iter()
+                        .map(|(n, t, _)| format!(", {n}: {t}"))
+                        .collect::<String>(),
                     group.snake,
                     op.type_name
                 ));
@@ -111,20 +144,32 @@ fn module(api: &Api) -> String {
                     "self.call({}::{}::new({}))",
                     group.snake,
                     op.type_name,
-                    args.iter().map(|(n, _, _)| n.clone()).collect::<Vec<_>>().join(", ")
+                    args.iter()
+                        .map(|(n, _, _)| n.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
                 w.line("}");
                 w.blank();
             }
         } else {
             w.line(format!("#[cfg(feature = \"{}\")]", group.feature));
-            w.line(format!("#[cfg_attr(docsrs, doc(cfg(feature = \"{}\")))]", group.feature));
+            w.line(format!(
+                "#[cfg_attr(docsrs, doc(cfg(feature = \"{}\")))]",
+                group.feature
+            ));
             w.doc(&format!(
                 "The {tag} operations of the `{}` group: [`{}`](crate::api::{}).",
                 group.name, group.handle, group.handle
             ));
-            w.line(format!("pub fn {}(&self) -> {}::{} {{", group.snake, group.snake, group.handle));
-            w.line(format!("{}::{}::new(self.clone())", group.snake, group.handle));
+            w.line(format!(
+                "pub fn {}(&self) -> {}::{} {{",
+                group.snake, group.snake, group.handle
+            ));
+            w.line(format!(
+                "{}::{}::new(self.clone())",
+                group.snake, group.handle
+            ));
             w.line("}");
             w.blank();
         }
@@ -156,7 +201,9 @@ fn registry(api: &Api) -> String {
     w.line("#[derive(Debug, Clone, PartialEq, Eq)]");
     w.line("#[non_exhaustive]");
     w.line("pub struct RegistryEntry {");
-    w.doc("The metadata its requests carry (the same value as the request type's `Operation::INFO`).");
+    w.doc(
+        "The metadata its requests carry (the same value as the request type's `Operation::INFO`).",
+    );
     w.line("pub info: OperationInfo,");
     w.doc("The request type, in [`crate::api`]: `\"GetUser\"`.");
     w.line("pub request_type: &'static str,");
@@ -176,7 +223,10 @@ fn registry(api: &Api) -> String {
     w.line("pub paginated: bool,");
     w.line("}");
     w.blank();
-    w.doc(&format!("The {} operations, sorted by `operationId`.", api.ops.len()));
+    w.doc(&format!(
+        "The {} operations, sorted by `operationId`.",
+        api.ops.len()
+    ));
     w.line("pub const OPERATIONS: &[RegistryEntry] = &[");
     let mut ops: Vec<&Op> = api.ops.iter().collect();
     ops.sort_by(|a, b| a.id.cmp(&b.id));
@@ -184,7 +234,10 @@ fn registry(api: &Api) -> String {
         let group = api.groups.iter().find(|g| g.name == op.group);
         let (handle, method) = match &op.client_method {
             Some(m) => (m.clone(), String::new()),
-            None => (group.map(|g| g.snake.clone()).unwrap_or_default(), op.method.clone()),
+            None => (
+                group.map(|g| g.snake.clone()).unwrap_or_default(),
+                op.method.clone(),
+            ),
         };
         w.line("RegistryEntry {");
         w.line(format!("info: {},", info(op)));
@@ -195,7 +248,11 @@ fn registry(api: &Api) -> String {
         w.line(format!("feature: {:?},", op.feature));
         w.line(format!(
             "tags: &[{}],",
-            op.tags.iter().map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", ")
+            op.tags
+                .iter()
+                .map(|t| format!("{t:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         w.line(format!("deprecated: {},", op.deprecated));
         w.line(format!("paginated: {},", op.pagination.is_some()));
@@ -205,7 +262,9 @@ fn registry(api: &Api) -> String {
     w.blank();
     w.doc("The operation with this `operationId`.");
     w.line("pub fn find(id: &str) -> Option<&'static RegistryEntry> {");
-    w.line("OPERATIONS.binary_search_by(|op| op.info.id.cmp(id)).ok().and_then(|i| OPERATIONS.get(i))");
+    w.line(
+        "OPERATIONS.binary_search_by(|op| op.info.id.cmp(id)).ok().and_then(|i| OPERATIONS.get(i))",
+    );
     w.line("}");
     w.out
 }
@@ -229,7 +288,11 @@ fn required_args(api: &Api, op: &Op, namer: &ApiNamer) -> Vec<(String, String, C
         .into_iter()
         .map(|f| {
             let (ty, conv) = arg(&f.ty, namer, api);
-            let (ty, conv) = if f.nullable { (format!("Option<{}>", rust(&f.ty, namer)), Conversion::None) } else { (ty, conv) };
+            let (ty, conv) = if f.nullable {
+                (format!("Option<{}>", rust(&f.ty, namer)), Conversion::None)
+            } else {
+                (ty, conv)
+            };
             (f.rust.clone(), ty, conv)
         })
         .collect()
@@ -302,7 +365,10 @@ fn group_file(api: &Api, group: &Group) -> Result<String, String> {
             .collect::<Vec<_>>()
             .join(", ")
     } else {
-        format!("[`Client::{}`](crate::Client::{})", group.snake, group.snake)
+        format!(
+            "[`Client::{}`](crate::Client::{})",
+            group.snake, group.snake
+        )
     };
     let mut text = format!(
         "The `{}` operations ({} in Clerk's spec, feature `{}`), under {entry}.",
@@ -330,9 +396,15 @@ fn use_lines(paths: &BTreeSet<String>) -> Vec<String> {
             Some((prefix, name)) => {
                 // `crate::models` itself is a module import.
                 if prefix == "crate" && name == "models" {
-                    groups.entry("crate".into()).or_default().insert("models".into());
+                    groups
+                        .entry("crate".into())
+                        .or_default()
+                        .insert("models".into());
                 } else {
-                    groups.entry(prefix.to_owned()).or_default().insert(name.to_owned());
+                    groups
+                        .entry(prefix.to_owned())
+                        .or_default()
+                        .insert(name.to_owned());
                 }
             }
             None => {
@@ -379,7 +451,7 @@ fn request(
     let serialize = matches!(op.body, Body::Json { .. });
     let required = op.required();
     let optional = op.optional();
-    let copy = fields.iter().all(|f| f.ty.is_copy(api));
+    let copy = fields.iter().all(|f| f.ty.is_copy());
     let eq = fields.iter().all(|f| ty_eq(api, &f.ty));
     uses.insert("crate::operation::Operation".into());
     uses.insert("crate::operation::OperationInfo".into());
@@ -484,11 +556,17 @@ fn request(
     } else {
         w.doc(&format!(
             "A request for {}; the optional parameters are unset.",
-            args.iter().map(|(n, _, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            args.iter()
+                .map(|(n, _, _)| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         w.line(format!(
             "pub fn new({}) -> Self {{",
-            args.iter().map(|(n, t, _)| format!("{n}: {t}")).collect::<Vec<_>>().join(", ")
+            args.iter()
+                .map(|(n, t, _)| format!("{n}: {t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if fields.is_empty() {
@@ -497,7 +575,10 @@ fn request(
         w.line("Self {");
         for f in &fields {
             if f.required {
-                let conv = args.iter().find(|(n, _, _)| *n == f.rust).map_or(Conversion::None, |a| a.2);
+                let conv = args
+                    .iter()
+                    .find(|(n, _, _)| *n == f.rust)
+                    .map_or(Conversion::None, |a| a.2);
                 let value = conv.apply(&f.rust);
                 if value == f.rust {
                     w.line(format!("{},", f.rust));
@@ -523,7 +604,10 @@ fn request(
         w.indent += 1;
         for f in &optional {
             let (ty, conv) = if f.nullable {
-                (rust(&Ty::Option(Box::new(f.ty.clone())), namer), Conversion::Into)
+                (
+                    rust(&Ty::Option(Box::new(f.ty.clone())), namer),
+                    Conversion::Into,
+                )
             } else {
                 arg(&f.ty, namer, api)
             };
@@ -566,7 +650,10 @@ fn request(
     w.line(format!("type Output = {output};"));
     w.line(format!("const INFO: OperationInfo = {};", info(op)));
 
-    let checks: Vec<String> = fields.iter().flat_map(|f| check_lines(f, "self.")).collect();
+    let checks: Vec<String> = fields
+        .iter()
+        .flat_map(|f| check_lines(f, "self."))
+        .collect();
     if !checks.is_empty() {
         for c in &checks {
             for helper in ["check_range", "check_not_blank"] {
@@ -588,7 +675,10 @@ fn request(
         w.line("}");
     }
 
-    let path_params: Vec<&&Field> = fields.iter().filter(|f| f.location == Location::Path).collect();
+    let path_params: Vec<&&Field> = fields
+        .iter()
+        .filter(|f| f.location == Location::Path)
+        .collect();
     if !path_params.is_empty() {
         uses.insert("crate::operation::PathParams".into());
         uses.insert("crate::Error".into());
@@ -598,7 +688,12 @@ fn request(
             let value = match &f.ty {
                 Ty::String => format!("&self.{}", f.rust),
                 Ty::Named(_) => format!("self.{}.as_str()", f.rust),
-                other => return Err(format!("{}: path parameter {} of type {other:?}", op.id, f.wire)),
+                other => {
+                    return Err(format!(
+                        "{}: path parameter {} of type {other:?}",
+                        op.id, f.wire
+                    ))
+                }
             };
             let last = i + 1 == path_params.len();
             w.line(format!(
@@ -610,7 +705,10 @@ fn request(
         w.line("}");
     }
 
-    let query: Vec<&&Field> = fields.iter().filter(|f| f.location == Location::Query).collect();
+    let query: Vec<&&Field> = fields
+        .iter()
+        .filter(|f| f.location == Location::Query)
+        .collect();
     if !query.is_empty() {
         uses.insert("crate::operation::QueryWriter".into());
         w.blank();
@@ -692,7 +790,12 @@ fn query_line(f: &Field, op: &Op) -> Result<String, String> {
         (Ty::U32 | Ty::U64 | Ty::I32 | Ty::I64 | Ty::F64 | Ty::Bool, true) => {
             format!("query.param({name:?}, self.{r});")
         }
-        (other, _) => return Err(format!("{}: query parameter {name} of type {other:?}", op.id)),
+        (other, _) => {
+            return Err(format!(
+                "{}: query parameter {name} of type {other:?}",
+                op.id
+            ))
+        }
     })
 }
 
@@ -727,7 +830,10 @@ fn paginate(
     w.line(format!("type Item = {item};"));
     w.blank();
     match p {
-        Pagination::Offset { max, paginated_flag } => {
+        Pagination::Offset {
+            max,
+            paginated_flag,
+        } => {
             w.line("fn first_page(self) -> Self {");
             w.line("Self {");
             if *paginated_flag {
@@ -738,7 +844,9 @@ fn paginate(
             w.line("}");
             w.line("}");
             w.blank();
-            w.line(format!("fn next_page(&self, page: &List<{item}>) -> Option<Self> {{"));
+            w.line(format!(
+                "fn next_page(&self, page: &List<{item}>) -> Option<Self> {{"
+            ));
             w.line(format!(
                 "let offset = next_offset({}, self.offset.unwrap_or(0), page.data.len(), page.total_count)?;",
                 limit_expr(*max)
@@ -754,14 +862,20 @@ fn paginate(
         } => {
             uses.insert("crate::list::Identified".into());
             w.line("fn first_page(self) -> Self {");
-            w.line(format!("Self {{ limit: Some(self.limit.unwrap_or({max})), ..self }}"));
+            w.line(format!(
+                "Self {{ limit: Some(self.limit.unwrap_or({max})), ..self }}"
+            ));
             w.line("}");
             w.blank();
-            w.line(format!("fn next_page(&self, page: &List<{item}>) -> Option<Self> {{"));
+            w.line(format!(
+                "fn next_page(&self, page: &List<{item}>) -> Option<Self> {{"
+            ));
             w.line(format!("let limit = {};", limit_expr(*max)));
             w.line("let offset = self.offset.unwrap_or(0);");
             let pats: Vec<String> = orderings.iter().map(|o| format!("{o:?}")).collect();
-            w.line("// The cursor needs the default ordering and no offset; otherwise page by offset.");
+            w.line(
+                "// The cursor needs the default ordering and no offset; otherwise page by offset.",
+            );
             w.line(format!(
                 "let by_cursor = offset == 0 && matches!(self.{order_by}.as_deref(), None | Some({}));",
                 pats.join(" | ")
@@ -786,7 +900,7 @@ fn paginate(
 
 fn handle(api: &Api, group: &Group, ops: &[&Op], namer: &ApiNamer, w: &mut W) {
     w.blank();
-    let mut doc = format!(
+    let doc = format!(
         "The {} operations; get it from [`Client::{}`](crate::Client::{}).\n\n\
          It owns a clone of the client (one reference count): store it, clone it, move it into a \
          task. Each method returns a [`CallBuilder`] to await, whose setters take the optional \
@@ -832,13 +946,18 @@ fn handle(api: &Api, group: &Group, ops: &[&Op], namer: &ApiNamer, w: &mut W) {
         w.line(format!(
             "pub fn {}(&self{}) -> CallBuilder<{}> {{",
             op.method,
-            args.iter().map(|(n, t, _)| format!(", {n}: {t}")).collect::<String>(),
+            args.iter()
+                .map(|(n, t, _)| format!(", {n}: {t}"))
+                .collect::<String>(),
             op.type_name
         ));
         w.line(format!(
             "self.builder({}::new({}))",
             op.type_name,
-            args.iter().map(|(n, _, _)| n.clone()).collect::<Vec<_>>().join(", ")
+            args.iter()
+                .map(|(n, _, _)| n.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         w.line("}");
     }
@@ -864,7 +983,8 @@ fn example(api: &Api, group: &Group, ops: &[&Op]) -> Vec<String> {
     let var = group.snake.clone();
     let mut lines = vec![
         "```no_run".to_owned(),
-        "# async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {".to_owned(),
+        "# async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {"
+            .to_owned(),
         format!("let {var} = client.{}();", group.snake),
     ];
     if let Some(op) = pick {
@@ -886,7 +1006,9 @@ fn example(api: &Api, group: &Group, ops: &[&Op]) -> Vec<String> {
         if op.pagination.is_some() {
             lines.push(format!("let first_page = {call}.await?;"));
             lines.push("println!(\"{} on the first page\", first_page.data.len());".to_owned());
-            lines.push(format!("let everything = {call}.paginate().items().collect_all().await?;"));
+            lines.push(format!(
+                "let everything = {call}.paginate().items().collect_all().await?;"
+            ));
         } else {
             match &op.output {
                 Output::Unit => lines.push(format!("{call}.await?;")),

@@ -123,8 +123,19 @@ pub fn coverage(api: &Api) -> String {
     let _ = writeln!(s, "| target | reason | source |");
     let _ = writeln!(s, "|---|---|---|");
     for a in &api.actions {
-        let cell = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|");
-        let _ = writeln!(s, "| `{}` | {} | {} |", a.target, cell(&a.reason), cell(&a.source));
+        let cell = |t: &str| {
+            t.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace('|', "\\|")
+        };
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} |",
+            a.target,
+            cell(&a.reason),
+            cell(&a.source)
+        );
     }
     s
 }
@@ -156,7 +167,11 @@ pub fn features_block(api: &Api) -> String {
     for f in &used {
         let tag = api.features.get(*f).map_or("", |t| t.tag.as_str());
         let count = api.ops.iter().filter(|o| o.feature == *f).count();
-        let _ = writeln!(s, "# {tag}: {count} operation{}.", if count == 1 { "" } else { "s" });
+        let _ = writeln!(
+            s,
+            "# {tag}: {count} operation{}.",
+            if count == 1 { "" } else { "s" }
+        );
         let _ = writeln!(s, "{f} = []");
     }
     let _ = write!(s, "{FEATURES_END}");
@@ -172,5 +187,10 @@ pub fn cargo_toml(current: &str, api: &Api) -> Result<String, String> {
         .find(FEATURES_END)
         .map(|e| start + e + FEATURES_END.len())
         .ok_or("Cargo.toml's generated features block has no END line")?;
-    Ok(format!("{}{}{}", &current[..start], features_block(api), &current[end..]))
+    Ok(format!(
+        "{}{}{}",
+        &current[..start],
+        features_block(api),
+        &current[end..]
+    ))
 }

@@ -94,7 +94,10 @@ impl W {
 pub fn cfg(features: &BTreeSet<String>) -> Option<String> {
     match features.len() {
         0 => None,
-        1 => features.iter().next().map(|f| format!("#[cfg(feature = \"{f}\")]")),
+        1 => features
+            .iter()
+            .next()
+            .map(|f| format!("#[cfg(feature = \"{f}\")]")),
         _ => Some(format!(
             "#[cfg(any({}))]",
             features
@@ -279,7 +282,11 @@ pub fn check_lines(field: &Field, access: &str) -> Vec<String> {
             if field.required && !field.nullable {
                 out.push(format!("check_not_blank(\"{wire}\", &{access}{name})?;"));
             } else {
-                let pattern = if field.nullable && !field.required { "Some(Some(value))" } else { "Some(value)" };
+                let pattern = if field.nullable && !field.required {
+                    "Some(Some(value))"
+                } else {
+                    "Some(value)"
+                };
                 out.push(format!(
                     "if let {pattern} = &{access}{name} {{ check_not_blank(\"{wire}\", value)?; }}"
                 ));
@@ -295,7 +302,11 @@ pub fn field_doc(field: &Field) -> String {
     let mut notes: Vec<String> = Vec::new();
     if let (Some(min), Some(max)) = (field.checks.minimum, field.checks.maximum) {
         if max < i64::MAX as f64 {
-            notes.push(format!("{}..={}", literal(&field.ty, min), literal(&field.ty, max)));
+            notes.push(format!(
+                "{}..={}",
+                literal(&field.ty, min),
+                literal(&field.ty, max)
+            ));
         }
     }
     if let Some(default) = &field.default {

@@ -114,7 +114,15 @@ pub fn files(api: &Api) -> Result<BTreeMap<String, String>, String> {
             } else {
                 file_features.as_ref()
             };
-            item(api, def, gate, item_features, &mut imports, &mut body, &list_items)?;
+            item(
+                api,
+                def,
+                gate,
+                item_features,
+                &mut imports,
+                &mut body,
+                &list_items,
+            )?;
         }
         let mut w = W::default();
         w.out.push_str(&header(api, "//"));
@@ -233,10 +241,10 @@ fn item(
             if fields.iter().any(|f| f.present) {
                 uses("crate::models::null_as_default");
             }
+            w.doc(&doc);
             if let Some(g) = &gate_line {
                 w.line(g);
             }
-            w.doc(&doc);
             let mut derives = vec!["Debug", "Clone"];
             if def.default {
                 derives.push("Default");
@@ -321,13 +329,21 @@ fn item(
                 uses("crate::models::tag");
             }
             uses("crate::models::variant");
-            union(def, variants, discriminator.as_deref(), fallback.as_deref(), gate_line.as_deref(), &doc, w);
+            union(
+                def,
+                variants,
+                discriminator.as_deref(),
+                fallback.as_deref(),
+                gate_line.as_deref(),
+                &doc,
+                w,
+            );
         }
         Kind::Alias(ty) => {
+            w.doc(&doc);
             if let Some(g) = &gate_line {
                 w.line(g);
             }
-            w.doc(&doc);
             w.line(format!("pub type {} = {};", def.name, rust(ty, &Local)));
         }
         Kind::HandWritten { .. } => {}
@@ -400,7 +416,10 @@ fn builder(api: &Api, def: &TypeDef, fields: &[Field], gate: Option<&str>, w: &m
                 format!("{}: {ty}", f.rust)
             })
             .collect();
-        w.doc(&format!("A [`{}`] with its required fields; the others are unset.", def.name));
+        w.doc(&format!(
+            "A [`{}`] with its required fields; the others are unset.",
+            def.name
+        ));
         w.line(format!("pub fn new({}) -> Self {{", args.join(", ")));
         w.line("Self {");
         for f in fields {
@@ -423,7 +442,10 @@ fn builder(api: &Api, def: &TypeDef, fields: &[Field], gate: Option<&str>, w: &m
         let (ty, conv) = arg(&f.ty, &Local, api);
         w.blank();
         w.doc(&format!("Sets `{}`.", f.wire));
-        w.line(format!("pub fn {}(mut self, {}: {ty}) -> Self {{", f.rust, f.rust));
+        w.line(format!(
+            "pub fn {}(mut self, {}: {ty}) -> Self {{",
+            f.rust, f.rust
+        ));
         let value = match conv {
             Conversion::None => f.rust.clone(),
             c => c.apply(&f.rust),
@@ -450,7 +472,6 @@ fn union(
             w.line(g);
         }
     };
-    gate_line(w);
     let mut text = doc.to_owned();
     text.push_str("\n\n");
     match discriminator {
@@ -476,6 +497,7 @@ fn union(
         );
     }
     w.doc(&text);
+    gate_line(w);
     let eq = if def.eq { ", Eq" } else { "" };
     w.line(format!("#[derive(Debug, Clone, PartialEq{eq}, Serialize)]"));
     w.line("#[serde(untagged)]");
@@ -488,7 +510,11 @@ fn union(
                 vdoc,
                 " (`{}`: {})",
                 discriminator.unwrap_or_default(),
-                v.tags.iter().map(|t| format!("`{t:?}`")).collect::<Vec<_>>().join(", ")
+                v.tags
+                    .iter()
+                    .map(|t| format!("`{t:?}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         vdoc.push('.');
@@ -509,7 +535,9 @@ fn union(
     w.blank();
     gate_line(w);
     w.line(format!("impl<'de> Deserialize<'de> for {} {{", def.name));
-    w.line("fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {");
+    w.line(
+        "fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {",
+    );
     w.line("let value = serde_json::Value::deserialize(deserializer)?;");
     match discriminator {
         Some(d) => {

@@ -101,6 +101,23 @@ pub fn file(api: &Api) -> Result<String, String> {
     w.line("}");
     w.line("assert!(built > 0, \"the allow-list is always compiled in the tests\");");
     w.line("}");
+    w.blank();
+    w.doc("Every operation compiled in has a decoder, and lists decode both of their shapes.");
+    w.line("#[test]");
+    w.line("fn every_enabled_operation_has_a_decoder() {");
+    w.line("for entry in OPERATIONS {");
+    w.line("if sample_request(entry.info.id).is_some() {");
+    w.line(
+        "assert!(decode_as_output(entry.info.id, Value::Null).is_some(), \"{}\", entry.info.id);",
+    );
+    w.line("}");
+    w.line("}");
+    w.line("let list = \"ListAllowlistIdentifiers\";");
+    w.line("assert_eq!(decode_as_output(list, serde_json::json!([])), Some(Ok(())));");
+    w.line("let page = serde_json::json!({\"data\": [], \"total_count\": 0});");
+    w.line("assert_eq!(decode_as_output(list, page), Some(Ok(())));");
+    w.line("assert!(matches!(decode_as_output(list, serde_json::json!(7)), Some(Err(_))));");
+    w.line("}");
     Ok(w.out)
 }
 
@@ -129,10 +146,14 @@ fn sample(api: &Api, field: &Field, ty: &Ty, exact: bool, depth: usize) -> Resul
         Ty::Json => "serde_json::json!({})".to_owned(),
         Ty::JsonObject => "serde_json::Map::new()".to_owned(),
         Ty::Map(_) => "std::collections::BTreeMap::new()".to_owned(),
+        Ty::Vec(item) if exact => format!("vec![{}]", sample(api, field, item, true, depth + 1)?),
         Ty::Vec(item) => format!("[{}]", sample(api, field, item, false, depth + 1)?),
         Ty::Option(inner) => format!("Some({})", sample(api, field, inner, true, depth + 1)?),
         Ty::List(_) => return Err(format!("{}: a list as a parameter", field.wire)),
-        Ty::File => "clerk_tower::api::File::new(\"logo.png\", \"image/png\", vec![0x89, b'P', b'N', b'G'])".to_owned(),
+        Ty::File => {
+            "clerk_tower::api::File::new(\"logo.png\", \"image/png\", vec![0x89, b'P', b'N', b'G'])"
+                .to_owned()
+        }
         Ty::Named(n) => {
             let def = api.ty(n).ok_or_else(|| format!("unknown type {n}"))?;
             match &def.kind {
@@ -145,7 +166,8 @@ fn sample(api: &Api, field: &Field, ty: &Ty, exact: bool, depth: usize) -> Resul
                     }
                 }
                 Kind::Struct { fields } => {
-                    let required: Vec<&Field> = fields.iter().filter(|f| f.plain_in_model()).collect();
+                    let required: Vec<&Field> =
+                        fields.iter().filter(|f| f.plain_in_model()).collect();
                     if required.is_empty() && def.default {
                         format!("clerk_tower::models::{n}::default()")
                     } else {
