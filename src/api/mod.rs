@@ -109,7 +109,9 @@ pub(crate) fn check_length(
 /// request type (`ListAllowlistIdentifiers::new().limit(5)`) and on its call builder
 /// (`client.allowlist_identifiers().list().limit(5)`). Each field is an `Option` of the type
 /// given; the setter stores `Some(value.into())`, or, for a field marked `=> collect`, the
-/// items of any iterator, each converted (`.email_address(["a@example.com"])`).
+/// items of any iterator, each converted (`.email_address(["a@example.com"])`). A field marked
+/// `=> nullable` (or `=> nullable_collect`) is an `Option<Option<T>>`, whose setter sends the
+/// value: `Some(None)`, set on the field itself, sends `null`.
 #[allow(unused_macros)] // with no feature enabled, no operation has setters
 macro_rules! setters {
     ($op:ident { $( $(#[$doc:meta])* $field:ident : $ty:ty $(=> $collect:ident)? ),* $(,)? }) => {
@@ -134,6 +136,10 @@ macro_rules! setters {
     };
     (@value $field:ident) => { $field.into() };
     (@value $field:ident collect) => { $field.into_iter().map(Into::into).collect() };
+    (@value $field:ident nullable) => { Some($field.into()) };
+    (@value $field:ident nullable_collect) => {
+        Some($field.into_iter().map(Into::into).collect())
+    };
 }
 #[allow(unused_imports)]
 pub(crate) use setters;

@@ -106,8 +106,9 @@ impl RevokeAdminPortalLinkToken {
 
 setters! {
     RevokeAdminPortalLinkToken {
-        /// Sets `revocation_reason`. `None` sends `null`.
-        revocation_reason: Option<String>,
+        /// Sets `revocation_reason`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        revocation_reason: impl Into<String> => nullable,
     }
 }
 

@@ -68,16 +68,20 @@ setters! {
     CreateApiKey {
         /// Sets `type`.
         type_: impl Into<String>,
-        /// Sets `description`. `None` sends `null`.
-        description: Option<String>,
-        /// Sets `claims`. `None` sends `null`.
-        claims: Option<serde_json::Value>,
+        /// Sets `description`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        description: impl Into<String> => nullable,
+        /// Sets `claims`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        claims: serde_json::Value => nullable,
         /// Sets `scopes`.
         scopes: impl IntoIterator<Item = impl Into<String>> => collect,
-        /// Sets `created_by`. `None` sends `null`.
-        created_by: Option<String>,
-        /// Sets `seconds_until_expiration`. `None` sends `null`.
-        seconds_until_expiration: Option<f64>,
+        /// Sets `created_by`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        created_by: impl Into<String> => nullable,
+        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        seconds_until_expiration: f64 => nullable,
     }
 }
 
@@ -306,8 +310,9 @@ impl RevokeApiKey {
 
 setters! {
     RevokeApiKey {
-        /// Sets `revocation_reason`. `None` sends `null`.
-        revocation_reason: Option<String>,
+        /// Sets `revocation_reason`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        revocation_reason: impl Into<String> => nullable,
     }
 }
 
@@ -364,16 +369,19 @@ impl UpdateApiKey {
 
 setters! {
     UpdateApiKey {
-        /// Sets `claims`. `None` sends `null`.
-        claims: Option<serde_json::Value>,
+        /// Sets `claims`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        claims: serde_json::Value => nullable,
         /// Sets `scopes`.
         scopes: impl IntoIterator<Item = impl Into<String>> => collect,
-        /// Sets `description`. `None` sends `null`.
-        description: Option<String>,
+        /// Sets `description`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        description: impl Into<String> => nullable,
         /// Sets `subject`.
         subject: impl Into<String>,
-        /// Sets `seconds_until_expiration`. `None` sends `null`.
-        seconds_until_expiration: Option<f64>,
+        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        seconds_until_expiration: f64 => nullable,
     }
 }
 

@@ -57,17 +57,23 @@ impl UpdateInstanceAuthConfig {
 setters! {
     UpdateInstanceAuthConfig {
         /// Sets `restricted_to_allowlist`: whether sign up is restricted to email addresses, phone
-        /// numbers and usernames that are on the allowlist. `None` sends `null`.
-        restricted_to_allowlist: Option<bool>,
+        /// numbers and usernames that are on the allowlist. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        restricted_to_allowlist: bool => nullable,
         /// Sets `from_email_address`: the local part of the email address from which
-        /// authentication-related emails (e.g. `None` sends `null`.
-        from_email_address: Option<String>,
-        /// Sets `progressive_sign_up`: enable the Progressive Sign Up algorithm. `None` sends
-        /// `null`.
-        progressive_sign_up: Option<bool>,
+        /// authentication-related emails (e.g. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        from_email_address: impl Into<String> => nullable,
+        /// Sets `progressive_sign_up`: enable the Progressive Sign Up algorithm. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        progressive_sign_up: bool => nullable,
         /// Sets `test_mode`: toggles test mode for this instance, allowing the use of test email
-        /// addresses and phone numbers. `None` sends `null`.
-        test_mode: Option<bool>,
+        /// addresses and phone numbers. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        test_mode: bool => nullable,
     }
 }
 

@@ -51,8 +51,9 @@ impl AddDomain {
 setters! {
     AddDomain {
         /// Sets `proxy_url`: the full URL of the proxy which will forward requests to the Clerk
-        /// Frontend API for this domain. `None` sends `null`.
-        proxy_url: Option<String>,
+        /// Frontend API for this domain. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        proxy_url: impl Into<String> => nullable,
     }
 }
 
@@ -164,14 +165,18 @@ impl UpdateDomain {
 
 setters! {
     UpdateDomain {
-        /// Sets `name`: the new domain name. `None` sends `null`.
-        name: Option<String>,
+        /// Sets `name`: the new domain name. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        name: impl Into<String> => nullable,
         /// Sets `proxy_url`: the full URL of the proxy that will forward requests to Clerk's
-        /// Frontend API. `None` sends `null`.
-        proxy_url: Option<String>,
+        /// Frontend API. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        proxy_url: impl Into<String> => nullable,
         /// Sets `is_secondary`: whether this is a domain for a secondary app, meaning that any
-        /// subdomain provided is significant and. `None` sends `null`.
-        is_secondary: Option<bool>,
+        /// subdomain provided is significant and. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        is_secondary: bool => nullable,
     }
 }
 

@@ -115,15 +115,19 @@ impl CreateEmailAddress {
 
 setters! {
     CreateEmailAddress {
-        /// Sets `verified`: when created, the email address will be marked as verified. `None`
-        /// sends `null`.
-        verified: Option<bool>,
-        /// Sets `primary`: create this email address as the primary email address for the user.
-        /// `None` sends `null`.
-        primary: Option<bool>,
+        /// Sets `verified`: when created, the email address will be marked as verified. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        verified: bool => nullable,
+        /// Sets `primary`: create this email address as the primary email address for the user. To
+        /// send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        primary: bool => nullable,
         /// Sets `notify_primary_email_address_changed`: if set to `true` and the email address is
-        /// created as the user's new primary,. `None` sends `null`.
-        notify_primary_email_address_changed: Option<bool>,
+        /// created as the user's new primary,. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        notify_primary_email_address_changed: bool => nullable,
     }
 }
 
@@ -292,8 +296,10 @@ setters! {
         /// Sets `identification_status`: controls the status of the replacement email address.
         identification_status: impl Into<ReplaceUserEmailAddressIdentificationStatus>,
         /// Sets `notify_primary_email_address_changed`: if set to `true`, the user's previous
-        /// primary email address is notified that the. `None` sends `null`.
-        notify_primary_email_address_changed: Option<bool>,
+        /// primary email address is notified that the. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        notify_primary_email_address_changed: bool => nullable,
     }
 }
 
@@ -349,14 +355,19 @@ impl UpdateEmailAddress {
 
 setters! {
     UpdateEmailAddress {
-        /// Sets `verified`: the email address will be marked as verified. `None` sends `null`.
-        verified: Option<bool>,
-        /// Sets `primary`: set this email address as the primary email address for the user. `None`
-        /// sends `null`.
-        primary: Option<bool>,
+        /// Sets `verified`: the email address will be marked as verified. To send `null` instead,
+        /// set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        verified: bool => nullable,
+        /// Sets `primary`: set this email address as the primary email address for the user. To
+        /// send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        primary: bool => nullable,
         /// Sets `notify_primary_email_address_changed`: if set to `true` and this update makes the
-        /// email address the user's new primary,. `None` sends `null`.
-        notify_primary_email_address_changed: Option<bool>,
+        /// email address the user's new primary,. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        notify_primary_email_address_changed: bool => nullable,
     }
 }
 

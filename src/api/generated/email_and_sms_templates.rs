@@ -81,16 +81,19 @@ setters! {
     UpsertTemplate {
         /// Sets `name`: the user-friendly name of the template.
         name: impl Into<String>,
-        /// Sets `subject`: the email subject. `None` sends `null`.
-        subject: Option<String>,
-        /// Sets `markup`: the editor markup used to generate the body of the template. `None` sends
-        /// `null`.
-        markup: Option<String>,
+        /// Sets `subject`: the email subject. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        subject: impl Into<String> => nullable,
+        /// Sets `markup`: the editor markup used to generate the body of the template. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        markup: impl Into<String> => nullable,
         /// Sets `body`: the template body before variable interpolation.
         body: impl Into<String>,
         /// Sets `delivered_by_clerk`: whether Clerk should deliver emails or SMS messages based on
-        /// the current template. `None` sends `null`.
-        delivered_by_clerk: Option<bool>,
+        /// the current template. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        delivered_by_clerk: bool => nullable,
         /// Sets `from_email_name`: the local part of the From email address that will be used for
         /// emails.
         from_email_name: impl Into<String>,

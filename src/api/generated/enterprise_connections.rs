@@ -88,17 +88,26 @@ impl CreateEnterpriseConnection {
 setters! {
     CreateEnterpriseConnection {
         /// Sets `organization_id`: organization ID when the connection is linked to an
-        /// organization. `None` sends `null`.
-        organization_id: Option<String>,
+        /// organization. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        organization_id: impl Into<String> => nullable,
         /// Sets `allow_organization_account_linking`: whether this connection supports account
-        /// linking via organization membership. `None` sends `null`.
-        allow_organization_account_linking: Option<bool>,
-        /// Sets `active`: whether the enterprise connection is active. `None` sends `null`.
-        active: Option<bool>,
-        /// Sets `saml`: SAML connection-specific properties. `None` sends `null`.
-        saml: Option<CreateEnterpriseConnectionSaml>,
-        /// Sets `oidc`: OIDC connection-specific properties. `None` sends `null`.
-        oidc: Option<CreateEnterpriseConnectionOidc>,
+        /// linking via organization membership. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        allow_organization_account_linking: bool => nullable,
+        /// Sets `active`: whether the enterprise connection is active. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        active: bool => nullable,
+        /// Sets `saml`: SAML connection-specific properties. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        saml: CreateEnterpriseConnectionSaml => nullable,
+        /// Sets `oidc`: OIDC connection-specific properties. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        oidc: CreateEnterpriseConnectionOidc => nullable,
         /// Sets `custom_attributes`: custom attributes to map from the IdP to the user's profile
         /// via SSO or SCIM provisioning.
         custom_attributes: impl IntoIterator<Item = impl Into<CreateEnterpriseConnectionCustomAttributes>> => collect,
@@ -479,31 +488,47 @@ impl UpdateEnterpriseConnection {
 
 setters! {
     UpdateEnterpriseConnection {
-        /// Sets `name`: the display name of the enterprise connection. `None` sends `null`.
-        name: Option<String>,
-        /// Sets `domains`: domains associated with the enterprise connection. `None` sends `null`.
-        domains: Option<Vec<String>>,
-        /// Sets `active`: whether the enterprise connection is active. `None` sends `null`.
-        active: Option<bool>,
-        /// Sets `sync_user_attributes`: whether to sync user attributes on sign-in. `None` sends
-        /// `null`.
-        sync_user_attributes: Option<bool>,
+        /// Sets `name`: the display name of the enterprise connection. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        name: impl Into<String> => nullable,
+        /// Sets `domains`: domains associated with the enterprise connection. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        domains: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
+        /// Sets `active`: whether the enterprise connection is active. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        active: bool => nullable,
+        /// Sets `sync_user_attributes`: whether to sync user attributes on sign-in. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        sync_user_attributes: bool => nullable,
         /// Sets `disable_additional_identifications`: whether to disable additional
-        /// identifications. `None` sends `null`.
-        disable_additional_identifications: Option<bool>,
+        /// identifications. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        disable_additional_identifications: bool => nullable,
         /// Sets `allow_organization_account_linking`: whether this connection supports account
-        /// linking via organization membership. `None` sends `null`.
-        allow_organization_account_linking: Option<bool>,
-        /// Sets `organization_id`: organization ID to link to this enterprise connection. `None`
-        /// sends `null`.
-        organization_id: Option<String>,
-        /// Sets `saml`: SAML connection-specific properties. `None` sends `null`.
-        saml: Option<UpdateEnterpriseConnectionSaml>,
-        /// Sets `oidc`: OIDC connection-specific properties. `None` sends `null`.
-        oidc: Option<UpdateEnterpriseConnectionOidc>,
+        /// linking via organization membership. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        allow_organization_account_linking: bool => nullable,
+        /// Sets `organization_id`: organization ID to link to this enterprise connection. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        organization_id: impl Into<String> => nullable,
+        /// Sets `saml`: SAML connection-specific properties. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        saml: UpdateEnterpriseConnectionSaml => nullable,
+        /// Sets `oidc`: OIDC connection-specific properties. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        oidc: UpdateEnterpriseConnectionOidc => nullable,
         /// Sets `custom_attributes`: custom attributes to map from the IdP to the user's profile
-        /// via SSO or SCIM provisioning. `None` sends `null`.
-        custom_attributes: Option<Vec<UpdateEnterpriseConnectionCustomAttributes>>,
+        /// via SSO or SCIM provisioning. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        custom_attributes: impl IntoIterator<Item = impl Into<UpdateEnterpriseConnectionCustomAttributes>> => nullable_collect,
     }
 }
 

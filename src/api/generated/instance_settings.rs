@@ -243,31 +243,39 @@ impl UpdateInstance {
 setters! {
     UpdateInstance {
         /// Sets `test_mode`: toggles test mode for this instance, allowing the use of test email
-        /// addresses and phone numbers. `None` sends `null`.
-        test_mode: Option<bool>,
+        /// addresses and phone numbers. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        test_mode: bool => nullable,
         /// Sets `hibp`: whether the instance should be using the HIBP service to check passwords
-        /// for breaches. `None` sends `null`.
-        hibp: Option<bool>,
-        /// Sets `support_email`. `None` sends `null`.
-        support_email: Option<String>,
-        /// Sets `clerk_js_version`. `None` sends `null`.
-        clerk_js_version: Option<String>,
-        /// Sets `development_origin`. `None` sends `null`.
-        development_origin: Option<String>,
+        /// for breaches. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        hibp: bool => nullable,
+        /// Sets `support_email`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        support_email: impl Into<String> => nullable,
+        /// Sets `clerk_js_version`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        clerk_js_version: impl Into<String> => nullable,
+        /// Sets `development_origin`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        development_origin: impl Into<String> => nullable,
         /// Sets `allowed_origins`: for browser-like stacks such as browser extensions, Electron
         /// (not officially supported), or Capacitor.js (not officially supported), the instance
         /// allowed origins need to be updated with the request origin value.
         allowed_origins: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `cookieless_dev`: whether the instance should operate in cookieless development
-        /// mode (i.e. `None` sends `null`.
-        cookieless_dev: Option<bool>,
+        /// mode (i.e. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        cookieless_dev: bool => nullable,
         /// Sets `url_based_session_syncing`: whether the instance should use URL-based session
-        /// syncing in development mode (i.e. `None` sends `null`.
-        url_based_session_syncing: Option<bool>,
+        /// syncing in development mode (i.e. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        url_based_session_syncing: bool => nullable,
         /// Sets `preferred_sign_in_strategy_when_password_required`: when password is required at
-        /// the instance level, sets the preferred sign-in strategy surfaced to Clerk components.
-        /// `None` sends `null`.
-        preferred_sign_in_strategy_when_password_required: Option<UpdateInstancePreferredSignInStrategyWhenPasswordRequired>,
+        /// the instance level, sets the preferred sign-in strategy surfaced to Clerk components. To
+        /// send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        preferred_sign_in_strategy_when_password_required: impl Into<UpdateInstancePreferredSignInStrategyWhenPasswordRequired> => nullable,
     }
 }
 
@@ -307,8 +315,9 @@ impl UpdateInstanceCommunication {
 setters! {
     UpdateInstanceCommunication {
         /// Sets `blocked_country_codes`: ISO 3166-1 alpha-2 country codes to block for SMS
-        /// delivery. `None` sends `null`.
-        blocked_country_codes: Option<Vec<String>>,
+        /// delivery. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        blocked_country_codes: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
     }
 }
 
@@ -370,24 +379,33 @@ impl UpdateInstanceOAuthApplicationSettings {
 setters! {
     UpdateInstanceOAuthApplicationSettings {
         /// Sets `dynamic_oauth_client_registration`: whether dynamic OAuth client registration is
-        /// enabled for the instance (RFC 7591). `None` sends `null`.
-        dynamic_oauth_client_registration: Option<bool>,
-        /// Sets `default_scopes`: default scopes. `None` sends `null`.
-        default_scopes: Option<Vec<String>>,
+        /// enabled for the instance (RFC 7591). To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        dynamic_oauth_client_registration: bool => nullable,
+        /// Sets `default_scopes`: default scopes. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        default_scopes: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
         /// Sets `oauth_jwt_access_tokens`: whether OAuth JWT access tokens are enabled for the
-        /// instance (disabled indicates opaque access tokens). `None` sends `null`.
-        oauth_jwt_access_tokens: Option<bool>,
+        /// instance (disabled indicates opaque access tokens). To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        oauth_jwt_access_tokens: bool => nullable,
         /// Sets `client_id_metadata_documents_advertised`: whether the instance advertises support
-        /// for Client ID Metadata Documents in its OAuth authorization server metadata. `None`
-        /// sends `null`.
-        client_id_metadata_documents_advertised: Option<bool>,
+        /// for Client ID Metadata Documents in its OAuth authorization server metadata. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        client_id_metadata_documents_advertised: bool => nullable,
         /// Sets `client_id_metadata_documents_only_allow_pre_registered_clients`: when true, new
-        /// unknown CIMD clients are rejected. `None` sends `null`.
-        client_id_metadata_documents_only_allow_pre_registered_clients: Option<bool>,
+        /// unknown CIMD clients are rejected. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        client_id_metadata_documents_only_allow_pre_registered_clients: bool => nullable,
         /// Sets `client_id_metadata_documents_block_implicitly_allowed_clients`: when true,
-        /// recorded implicitly allowed CIMD clients are rejected on future client lookups. `None`
-        /// sends `null`.
-        client_id_metadata_documents_block_implicitly_allowed_clients: Option<bool>,
+        /// recorded implicitly allowed CIMD clients are rejected on future client lookups. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        client_id_metadata_documents_block_implicitly_allowed_clients: bool => nullable,
     }
 }
 
@@ -454,25 +472,32 @@ impl UpdateInstanceOrganizationSettings {
 
 setters! {
     UpdateInstanceOrganizationSettings {
-        /// Sets `enabled`. `None` sends `null`.
-        enabled: Option<bool>,
-        /// Sets `max_allowed_memberships`. `None` sends `null`.
-        max_allowed_memberships: Option<i64>,
-        /// Sets `admin_delete_enabled`. `None` sends `null`.
-        admin_delete_enabled: Option<bool>,
-        /// Sets `domains_enabled`. `None` sends `null`.
-        domains_enabled: Option<bool>,
-        /// Sets `slug_disabled`. `None` sends `null`.
-        slug_disabled: Option<bool>,
+        /// Sets `enabled`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        enabled: bool => nullable,
+        /// Sets `max_allowed_memberships`. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        max_allowed_memberships: i64 => nullable,
+        /// Sets `admin_delete_enabled`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        admin_delete_enabled: bool => nullable,
+        /// Sets `domains_enabled`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        domains_enabled: bool => nullable,
+        /// Sets `slug_disabled`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        slug_disabled: bool => nullable,
         /// Sets `domains_enrollment_modes`: specify which enrollment modes to enable for your
         /// Organization Domains.
         domains_enrollment_modes: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `creator_role_id`: specify what the default organization role is for an
-        /// organization creator. `None` sends `null`.
-        creator_role_id: Option<String>,
+        /// organization creator. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        creator_role_id: impl Into<String> => nullable,
         /// Sets `domains_default_role_id`: specify what the default organization role is for the
-        /// organization domains. `None` sends `null`.
-        domains_default_role_id: Option<String>,
+        /// organization domains. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        domains_default_role_id: impl Into<String> => nullable,
     }
 }
 
@@ -512,10 +537,12 @@ impl UpdateInstanceProtect {
 
 setters! {
     UpdateInstanceProtect {
-        /// Sets `rules_enabled`. `None` sends `null`.
-        rules_enabled: Option<bool>,
-        /// Sets `specter_enabled`. `None` sends `null`.
-        specter_enabled: Option<bool>,
+        /// Sets `rules_enabled`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        rules_enabled: bool => nullable,
+        /// Sets `specter_enabled`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        specter_enabled: bool => nullable,
     }
 }
 
@@ -566,16 +593,23 @@ impl UpdateInstanceRestrictions {
 
 setters! {
     UpdateInstanceRestrictions {
-        /// Sets `allowlist`. `None` sends `null`.
-        allowlist: Option<bool>,
-        /// Sets `blocklist`. `None` sends `null`.
-        blocklist: Option<bool>,
-        /// Sets `allowlist_blocklist_disabled_on_sign_in`. `None` sends `null`.
-        allowlist_blocklist_disabled_on_sign_in: Option<bool>,
-        /// Sets `block_email_subaddresses`. `None` sends `null`.
-        block_email_subaddresses: Option<bool>,
-        /// Sets `block_disposable_email_domains`. `None` sends `null`.
-        block_disposable_email_domains: Option<bool>,
+        /// Sets `allowlist`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        allowlist: bool => nullable,
+        /// Sets `blocklist`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        blocklist: bool => nullable,
+        /// Sets `allowlist_blocklist_disabled_on_sign_in`. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        allowlist_blocklist_disabled_on_sign_in: bool => nullable,
+        /// Sets `block_email_subaddresses`. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        block_email_subaddresses: bool => nullable,
+        /// Sets `block_disposable_email_domains`. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        block_disposable_email_domains: bool => nullable,
     }
 }
 

@@ -128,15 +128,18 @@ setters! {
         /// click the invitation link.
         redirect_url: impl Into<String>,
         /// Sets `notify`: optional flag which denotes whether an email invitation should be sent to
-        /// the given email address. `None` sends `null`.
-        notify: Option<bool>,
+        /// the given email address. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        notify: bool => nullable,
         /// Sets `ignore_existing`: whether an invitation should be created if there is already an
-        /// existing invitation for this email address, or it's claimed by another user. `None`
-        /// sends `null`.
-        ignore_existing: Option<bool>,
-        /// Sets `expires_in_days`: the number of days the invitation will be valid for. `None`
-        /// sends `null`.
-        expires_in_days: Option<u32>,
+        /// existing invitation for this email address, or it's claimed by another user. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        ignore_existing: bool => nullable,
+        /// Sets `expires_in_days`: the number of days the invitation will be valid for. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        expires_in_days: u32 => nullable,
         /// Sets `template_slug`: the slug of the email template to use for the invitation email.
         template_slug: impl Into<CreateInvitationTemplateSlug>,
     }

@@ -68,19 +68,24 @@ impl CreateJwtTemplate {
 
 setters! {
     CreateJwtTemplate {
-        /// Sets `lifetime`: JWT lifetime. `None` sends `null`.
-        lifetime: Option<u32>,
-        /// Sets `allowed_clock_skew`: JWT allowed clock skew. `None` sends `null`.
-        allowed_clock_skew: Option<u32>,
+        /// Sets `lifetime`: JWT lifetime. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        lifetime: u32 => nullable,
+        /// Sets `allowed_clock_skew`: JWT allowed clock skew. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        allowed_clock_skew: u32 => nullable,
         /// Sets `custom_signing_key`: whether a custom signing key/algorithm is also provided for
         /// this template.
         custom_signing_key: bool,
-        /// Sets `signing_algorithm`: the custom signing algorithm to use when minting JWTs. `None`
-        /// sends `null`.
-        signing_algorithm: Option<String>,
-        /// Sets `signing_key`: the custom signing private key to use when minting JWTs. `None`
-        /// sends `null`.
-        signing_key: Option<String>,
+        /// Sets `signing_algorithm`: the custom signing algorithm to use when minting JWTs. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        signing_algorithm: impl Into<String> => nullable,
+        /// Sets `signing_key`: the custom signing private key to use when minting JWTs. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        signing_key: impl Into<String> => nullable,
     }
 }
 
@@ -306,19 +311,24 @@ impl UpdateJwtTemplate {
 
 setters! {
     UpdateJwtTemplate {
-        /// Sets `lifetime`: JWT lifetime. `None` sends `null`.
-        lifetime: Option<u32>,
-        /// Sets `allowed_clock_skew`: JWT allowed clock skew. `None` sends `null`.
-        allowed_clock_skew: Option<u32>,
+        /// Sets `lifetime`: JWT lifetime. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        lifetime: u32 => nullable,
+        /// Sets `allowed_clock_skew`: JWT allowed clock skew. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        allowed_clock_skew: u32 => nullable,
         /// Sets `custom_signing_key`: whether a custom signing key/algorithm is also provided for
         /// this template.
         custom_signing_key: bool,
-        /// Sets `signing_algorithm`: the custom signing algorithm to use when minting JWTs. `None`
-        /// sends `null`.
-        signing_algorithm: Option<String>,
-        /// Sets `signing_key`: the custom signing private key to use when minting JWTs. `None`
-        /// sends `null`.
-        signing_key: Option<String>,
+        /// Sets `signing_algorithm`: the custom signing algorithm to use when minting JWTs. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        signing_algorithm: impl Into<String> => nullable,
+        /// Sets `signing_key`: the custom signing private key to use when minting JWTs. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        signing_key: impl Into<String> => nullable,
     }
 }
 

@@ -70,10 +70,12 @@ setters! {
     CreateM2mToken {
         /// Sets `token_format`.
         token_format: impl Into<CreateM2mTokenTokenFormat>,
-        /// Sets `seconds_until_expiration`. `None` sends `null`.
-        seconds_until_expiration: Option<f64>,
-        /// Sets `claims`. `None` sends `null`.
-        claims: Option<serde_json::Value>,
+        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        seconds_until_expiration: f64 => nullable,
+        /// Sets `claims`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        claims: serde_json::Value => nullable,
         /// Sets `min_remaining_ttl_seconds`: enables server-side token reuse for opaque-format
         /// tokens.
         min_remaining_ttl_seconds: u64,
@@ -213,8 +215,9 @@ impl RevokeM2mToken {
 
 setters! {
     RevokeM2mToken {
-        /// Sets `revocation_reason`. `None` sends `null`.
-        revocation_reason: Option<String>,
+        /// Sets `revocation_reason`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        revocation_reason: impl Into<String> => nullable,
     }
 }
 

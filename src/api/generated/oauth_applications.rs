@@ -74,23 +74,31 @@ impl CreateOAuthApplication {
 
 setters! {
     CreateOAuthApplication {
-        /// Sets `redirect_uris`: an array of redirect URIs of the new OAuth application. `None`
-        /// sends `null`.
-        redirect_uris: Option<Vec<String>>,
-        /// Sets `callback_url`: the callback URL of the new OAuth application. `None` sends `null`.
-        callback_url: Option<String>,
+        /// Sets `redirect_uris`: an array of redirect URIs of the new OAuth application. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        redirect_uris: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
+        /// Sets `callback_url`: the callback URL of the new OAuth application. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        callback_url: impl Into<String> => nullable,
         /// Sets `scopes`: define the allowed scopes for the new OAuth applications that dictate the
-        /// user payload of the OAuth user info endpoint. `None` sends `null`.
-        scopes: Option<String>,
+        /// user payload of the OAuth user info endpoint. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        scopes: impl Into<String> => nullable,
         /// Sets `consent_screen_enabled`: true to enable a consent screen to display in the
-        /// authentication flow. `None` sends `null`.
-        consent_screen_enabled: Option<bool>,
-        /// Sets `pkce_required`: true to require the Proof Key of Code Exchange (PKCE) flow. `None`
-        /// sends `null`.
-        pkce_required: Option<bool>,
+        /// authentication flow. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        consent_screen_enabled: bool => nullable,
+        /// Sets `pkce_required`: true to require the Proof Key of Code Exchange (PKCE) flow. To
+        /// send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        pkce_required: bool => nullable,
         /// Sets `public`: if true, this client is public and you can use the Proof Key of Code
-        /// Exchange (PKCE) flow. `None` sends `null`.
-        public: Option<bool>,
+        /// Exchange (PKCE) flow. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        public: bool => nullable,
     }
 }
 
@@ -431,25 +439,35 @@ impl UpdateOAuthApplication {
 
 setters! {
     UpdateOAuthApplication {
-        /// Sets `name`: the new name of the OAuth application. `None` sends `null`.
-        name: Option<String>,
-        /// Sets `redirect_uris`: an array of redirect URIs of the new OAuth application. `None`
-        /// sends `null`.
-        redirect_uris: Option<Vec<String>>,
-        /// Sets `callback_url`: the new callback URL of the OAuth application. `None` sends `null`.
-        callback_url: Option<String>,
+        /// Sets `name`: the new name of the OAuth application. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        name: impl Into<String> => nullable,
+        /// Sets `redirect_uris`: an array of redirect URIs of the new OAuth application. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        redirect_uris: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
+        /// Sets `callback_url`: the new callback URL of the OAuth application. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        callback_url: impl Into<String> => nullable,
         /// Sets `scopes`: define the allowed scopes for the new OAuth applications that dictate the
-        /// user payload of the OAuth user info endpoint. `None` sends `null`.
-        scopes: Option<String>,
+        /// user payload of the OAuth user info endpoint. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        scopes: impl Into<String> => nullable,
         /// Sets `consent_screen_enabled`: true to enable a consent screen to display in the
-        /// authentication flow. `None` sends `null`.
-        consent_screen_enabled: Option<bool>,
-        /// Sets `pkce_required`: true to require the Proof Key of Code Exchange (PKCE) flow. `None`
-        /// sends `null`.
-        pkce_required: Option<bool>,
+        /// authentication flow. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        consent_screen_enabled: bool => nullable,
+        /// Sets `pkce_required`: true to require the Proof Key of Code Exchange (PKCE) flow. To
+        /// send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        pkce_required: bool => nullable,
         /// Sets `public`: if true, this client is public and you can use the Proof Key of Code
-        /// Exchange (PKCE) flow. `None` sends `null`.
-        public: Option<bool>,
+        /// Exchange (PKCE) flow. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        public: bool => nullable,
     }
 }
 

@@ -60,8 +60,10 @@ setters! {
         name: impl Into<String>,
         /// Sets `enrollment_mode`: the enrollment_mode for the new domain.
         enrollment_mode: impl Into<String>,
-        /// Sets `verified`: the status of domain's verification. `None` sends `null`.
-        verified: Option<bool>,
+        /// Sets `verified`: the status of domain's verification. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        verified: bool => nullable,
     }
 }
 
@@ -395,10 +397,14 @@ impl UpdateOrganizationDomain {
 
 setters! {
     UpdateOrganizationDomain {
-        /// Sets `enrollment_mode`: the enrollment_mode for the new domain. `None` sends `null`.
-        enrollment_mode: Option<String>,
-        /// Sets `verified`: the status of the domain's verification. `None` sends `null`.
-        verified: Option<bool>,
+        /// Sets `enrollment_mode`: the enrollment_mode for the new domain. To send `null` instead,
+        /// set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        enrollment_mode: impl Into<String> => nullable,
+        /// Sets `verified`: the status of the domain's verification. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        verified: bool => nullable,
     }
 }
 

@@ -178,26 +178,32 @@ impl CreateOrganizationInvitation {
 setters! {
     CreateOrganizationInvitation {
         /// Sets `inviter_user_id`: the ID of the user that invites the new member to the
-        /// organization. `None` sends `null`.
-        inviter_user_id: Option<String>,
+        /// organization. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        inviter_user_id: impl Into<String> => nullable,
         /// Sets `public_metadata`: metadata saved on the organization invitation, read-only from
-        /// the Frontend API and fully accessible (read/write) from the Backend API. `None` sends
-        /// `null`.
-        public_metadata: Option<JsonObject>,
+        /// the Frontend API and fully accessible (read/write) from the Backend API. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        public_metadata: JsonObject => nullable,
         /// Sets `private_metadata`: metadata saved on the organization invitation, fully accessible
-        /// (read/write) from the Backend API but not visible from the Frontend API. `None` sends
-        /// `null`.
-        private_metadata: Option<JsonObject>,
+        /// (read/write) from the Backend API but not visible from the Frontend API. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        private_metadata: JsonObject => nullable,
         /// Sets `redirect_url`: optional URL that the invitee will be redirected to once they
-        /// accept the invitation by clicking the join link in the invitation email. `None` sends
-        /// `null`.
-        redirect_url: Option<String>,
-        /// Sets `expires_in_days`: the number of days the invitation will be valid for. `None`
-        /// sends `null`.
-        expires_in_days: Option<u32>,
+        /// accept the invitation by clicking the join link in the invitation email. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        redirect_url: impl Into<String> => nullable,
+        /// Sets `expires_in_days`: the number of days the invitation will be valid for. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        expires_in_days: u32 => nullable,
         /// Sets `notify`: optional flag which denotes whether an email invitation should be sent to
-        /// the given email address. `None` sends `null`.
-        notify: Option<bool>,
+        /// the given email address. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        notify: bool => nullable,
     }
 }
 
@@ -642,9 +648,10 @@ impl RevokeOrganizationInvitation {
 
 setters! {
     RevokeOrganizationInvitation {
-        /// Sets `requesting_user_id`: the ID of the user that revokes the invitation. `None` sends
-        /// `null`.
-        requesting_user_id: Option<String>,
+        /// Sets `requesting_user_id`: the ID of the user that revokes the invitation. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        requesting_user_id: impl Into<String> => nullable,
     }
 }
 

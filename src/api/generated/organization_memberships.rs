@@ -67,11 +67,13 @@ impl CreateOrganizationMembership {
 setters! {
     CreateOrganizationMembership {
         /// Sets `public_metadata`: metadata saved on the organization membership, that is visible
-        /// to both your frontend and backend. `None` sends `null`.
-        public_metadata: Option<JsonObject>,
+        /// to both your frontend and backend. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        public_metadata: JsonObject => nullable,
         /// Sets `private_metadata`: metadata saved on the organization membership that is only
-        /// visible to your backend. `None` sends `null`.
-        private_metadata: Option<JsonObject>,
+        /// visible to your backend. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        private_metadata: JsonObject => nullable,
     }
 }
 

@@ -95,13 +95,18 @@ impl CreateOrganizationRole {
 
 setters! {
     CreateOrganizationRole {
-        /// Sets `description`: optional description for the role. `None` sends `null`.
-        description: Option<String>,
-        /// Sets `permissions`: array of permission IDs to assign to the role. `None` sends `null`.
-        permissions: Option<Vec<String>>,
+        /// Sets `description`: optional description for the role. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        description: impl Into<String> => nullable,
+        /// Sets `permissions`: array of permission IDs to assign to the role. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        permissions: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
         /// Sets `include_in_initial_role_set`: whether this role should be included in the initial
-        /// role set. `None` sends `null`.
-        include_in_initial_role_set: Option<bool>,
+        /// role set. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        include_in_initial_role_set: bool => nullable,
     }
 }
 
@@ -367,14 +372,22 @@ impl UpdateOrganizationRole {
 
 setters! {
     UpdateOrganizationRole {
-        /// Sets `name`: the new name for the organization role. `None` sends `null`.
-        name: Option<String>,
-        /// Sets `key`: A unique key for the organization role. `None` sends `null`.
-        key: Option<String>,
-        /// Sets `description`: optional description for the role. `None` sends `null`.
-        description: Option<String>,
-        /// Sets `permissions`: array of permission IDs to assign to the role. `None` sends `null`.
-        permissions: Option<Vec<String>>,
+        /// Sets `name`: the new name for the organization role. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        name: impl Into<String> => nullable,
+        /// Sets `key`: A unique key for the organization role. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        key: impl Into<String> => nullable,
+        /// Sets `description`: optional description for the role. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        description: impl Into<String> => nullable,
+        /// Sets `permissions`: array of permission IDs to assign to the role. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        permissions: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
     }
 }
 

@@ -132,26 +132,35 @@ impl CreateOrganization {
 setters! {
     CreateOrganization {
         /// Sets `created_by`: the ID of the User who will become the administrator for the new
-        /// organization. `None` sends `null`.
-        created_by: Option<String>,
+        /// organization. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        created_by: impl Into<String> => nullable,
         /// Sets `private_metadata`: metadata saved on the organization, accessible only from the
-        /// Backend API. `None` sends `null`.
-        private_metadata: Option<JsonObject>,
+        /// Backend API. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        private_metadata: JsonObject => nullable,
         /// Sets `public_metadata`: metadata saved on the organization, read-only from the Frontend
-        /// API and fully accessible (read/write) from the Backend API. `None` sends `null`.
-        public_metadata: Option<JsonObject>,
-        /// Sets `slug`: A slug for the new organization. `None` sends `null`.
-        slug: Option<String>,
+        /// API and fully accessible (read/write) from the Backend API. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        public_metadata: JsonObject => nullable,
+        /// Sets `slug`: A slug for the new organization. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        slug: impl Into<String> => nullable,
         /// Sets `max_allowed_memberships`: the maximum number of memberships allowed for this
-        /// organization. `None` sends `null`.
-        max_allowed_memberships: Option<u64>,
+        /// organization. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        max_allowed_memberships: u64 => nullable,
         /// Sets `created_at`: A custom date/time denoting _when_ the organization was created,
-        /// specified in RFC3339 format (e.g. `None` sends `null`.
-        created_at: Option<String>,
+        /// specified in RFC3339 format (e.g. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        created_at: impl Into<String> => nullable,
         /// Sets `role_set_key`: the key of the [role
         /// set](https://clerk.com/docs/guides/organizations/control-access/role-sets) to assign to
-        /// this organization. `None` sends `null`.
-        role_set_key: Option<String>,
+        /// this organization. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        role_set_key: impl Into<String> => nullable,
     }
 }
 
@@ -690,24 +699,31 @@ impl UpdateOrganization {
 
 setters! {
     UpdateOrganization {
-        /// Sets `name`: the new name of the organization. `None` sends `null`.
-        name: Option<String>,
+        /// Sets `name`: the new name of the organization. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        name: impl Into<String> => nullable,
         /// Sets `slug`: the new slug of the organization, which needs to be unique in the instance.
-        /// `None` sends `null`.
-        slug: Option<String>,
+        /// To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        slug: impl Into<String> => nullable,
         /// Sets `max_allowed_memberships`: the maximum number of memberships allowed for this
-        /// organization. `None` sends `null`.
-        max_allowed_memberships: Option<u64>,
+        /// organization. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        max_allowed_memberships: u64 => nullable,
         /// Sets `admin_delete_enabled`: if true, an admin can delete this organization with the
-        /// Frontend API. `None` sends `null`.
-        admin_delete_enabled: Option<bool>,
+        /// Frontend API. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        admin_delete_enabled: bool => nullable,
         /// Sets `created_at`: A custom date/time denoting _when_ the organization was created,
-        /// specified in RFC3339 format (e.g. `None` sends `null`.
-        created_at: Option<String>,
+        /// specified in RFC3339 format (e.g. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        created_at: impl Into<String> => nullable,
         /// Sets `role_set_key`: the key of the [role
         /// set](https://clerk.com/docs/guides/organizations/control-access/role-sets) to assign to
-        /// this organization. `None` sends `null`.
-        role_set_key: Option<String>,
+        /// this organization. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        role_set_key: impl Into<String> => nullable,
     }
 }
 

@@ -114,15 +114,18 @@ impl CreatePhoneNumber {
 
 setters! {
     CreatePhoneNumber {
-        /// Sets `verified`: when created, the phone number will be marked as verified. `None` sends
-        /// `null`.
-        verified: Option<bool>,
-        /// Sets `primary`: create this phone number as the primary phone number for the user.
-        /// `None` sends `null`.
-        primary: Option<bool>,
+        /// Sets `verified`: when created, the phone number will be marked as verified. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        verified: bool => nullable,
+        /// Sets `primary`: create this phone number as the primary phone number for the user. To
+        /// send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        primary: bool => nullable,
         /// Sets `reserved_for_second_factor`: create this phone number as reserved for multi-factor
-        /// authentication. `None` sends `null`.
-        reserved_for_second_factor: Option<bool>,
+        /// authentication. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        reserved_for_second_factor: bool => nullable,
     }
 }
 
@@ -338,14 +341,18 @@ impl UpdatePhoneNumber {
 
 setters! {
     UpdatePhoneNumber {
-        /// Sets `verified`: the phone number will be marked as verified. `None` sends `null`.
-        verified: Option<bool>,
-        /// Sets `primary`: set this phone number as the primary phone number for the user. `None`
-        /// sends `null`.
-        primary: Option<bool>,
+        /// Sets `verified`: the phone number will be marked as verified. To send `null` instead,
+        /// set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        verified: bool => nullable,
+        /// Sets `primary`: set this phone number as the primary phone number for the user. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        primary: bool => nullable,
         /// Sets `reserved_for_second_factor`: set this phone number as reserved for multi-factor
-        /// authentication. `None` sends `null`.
-        reserved_for_second_factor: Option<bool>,
+        /// authentication. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        reserved_for_second_factor: bool => nullable,
     }
 }
 

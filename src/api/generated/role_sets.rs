@@ -138,8 +138,10 @@ setters! {
     CreateRoleSet {
         /// Sets `key`: A unique key for the role set.
         key: impl Into<String>,
-        /// Sets `description`: optional description for the role set. `None` sends `null`.
-        description: Option<String>,
+        /// Sets `description`: optional description for the role set. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        description: impl Into<String> => nullable,
         /// Sets `type`: the type of the role set.
         type_: impl Into<RoleSetType>,
     }
@@ -442,21 +444,30 @@ impl UpdateRoleSet {
 
 setters! {
     UpdateRoleSet {
-        /// Sets `name`: the new name for the role set. `None` sends `null`.
-        name: Option<String>,
-        /// Sets `key`: A unique key for the role set. `None` sends `null`.
-        key: Option<String>,
-        /// Sets `description`: optional description for the role set. `None` sends `null`.
-        description: Option<String>,
+        /// Sets `name`: the new name for the role set. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        name: impl Into<String> => nullable,
+        /// Sets `key`: A unique key for the role set. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        key: impl Into<String> => nullable,
+        /// Sets `description`: optional description for the role set. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        description: impl Into<String> => nullable,
         /// Sets `type`: set to "initial" to make this the default role set for new organizations.
-        /// `None` sends `null`.
-        type_: Option<UpdateRoleSetType>,
+        /// To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        type_: impl Into<UpdateRoleSetType> => nullable,
         /// Sets `default_role_key`: the key of the role to use as the default role for new
-        /// organization members. `None` sends `null`.
-        default_role_key: Option<String>,
-        /// Sets `creator_role_key`: the key of the role to assign to organization creators. `None`
-        /// sends `null`.
-        creator_role_key: Option<String>,
+        /// organization members. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        default_role_key: impl Into<String> => nullable,
+        /// Sets `creator_role_key`: the key of the role to assign to organization creators. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        creator_role_key: impl Into<String> => nullable,
     }
 }
 

@@ -104,28 +104,40 @@ setters! {
         domain: impl Into<String>,
         /// Sets `domains`: the domains of your organization.
         domains: impl IntoIterator<Item = impl Into<String>> => collect,
-        /// Sets `idp_entity_id`: the Entity ID as provided by the IdP. `None` sends `null`.
-        idp_entity_id: Option<String>,
-        /// Sets `idp_sso_url`: the Single-Sign On URL as provided by the IdP. `None` sends `null`.
-        idp_sso_url: Option<String>,
-        /// Sets `idp_certificate`: the X.509 certificate as provided by the IdP. `None` sends
-        /// `null`.
-        idp_certificate: Option<String>,
-        /// Sets `idp_metadata_url`: the URL which serves the IdP metadata. `None` sends `null`.
-        idp_metadata_url: Option<String>,
-        /// Sets `idp_metadata`: the XML content of the IdP metadata file. `None` sends `null`.
-        idp_metadata: Option<String>,
+        /// Sets `idp_entity_id`: the Entity ID as provided by the IdP. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        idp_entity_id: impl Into<String> => nullable,
+        /// Sets `idp_sso_url`: the Single-Sign On URL as provided by the IdP. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        idp_sso_url: impl Into<String> => nullable,
+        /// Sets `idp_certificate`: the X.509 certificate as provided by the IdP. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        idp_certificate: impl Into<String> => nullable,
+        /// Sets `idp_metadata_url`: the URL which serves the IdP metadata. To send `null` instead,
+        /// set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        idp_metadata_url: impl Into<String> => nullable,
+        /// Sets `idp_metadata`: the XML content of the IdP metadata file. To send `null` instead,
+        /// set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        idp_metadata: impl Into<String> => nullable,
         /// Sets `organization_id`: the ID of the organization to which users of this SAML
-        /// Connection will be added. `None` sends `null`.
-        organization_id: Option<String>,
+        /// Connection will be added. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        organization_id: impl Into<String> => nullable,
         /// Sets `attribute_mapping`: define the attribute name mapping between Identity Provider
-        /// and Clerk's user properties. `None` sends `null`.
-        attribute_mapping: Option<CreateSamlConnectionAttributeMapping>,
+        /// and Clerk's user properties. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        attribute_mapping: CreateSamlConnectionAttributeMapping => nullable,
         /// Sets `force_authn`: enable or deactivate ForceAuthn.
         force_authn: bool,
-        /// Sets `login_hint`: configuration for the login_hint sent to the IdP on SSO sign-in.
-        /// `None` sends `null`.
-        login_hint: Option<CreateSamlConnectionLoginHint>,
+        /// Sets `login_hint`: configuration for the login_hint sent to the IdP on SSO sign-in. To
+        /// send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        login_hint: CreateSamlConnectionLoginHint => nullable,
     }
 }
 
@@ -436,56 +448,84 @@ impl UpdateSamlConnection {
 
 setters! {
     UpdateSamlConnection {
-        /// Sets `name`: the name of the new SAML Connection. `None` sends `null`.
-        name: Option<String>,
-        /// Sets `domain`: the domain to use for the new SAML Connection. `None` sends `null`.
-        domain: Option<String>,
-        /// Sets `domains`: A list of the domains on use for the SAML connection. `None` sends
-        /// `null`.
-        domains: Option<Vec<String>>,
-        /// Sets `idp_entity_id`: the Entity ID as provided by the IdP. `None` sends `null`.
-        idp_entity_id: Option<String>,
-        /// Sets `idp_sso_url`: the SSO URL as provided by the IdP. `None` sends `null`.
-        idp_sso_url: Option<String>,
-        /// Sets `idp_certificate`: the x509 certificated as provided by the IdP. `None` sends
-        /// `null`.
-        idp_certificate: Option<String>,
-        /// Sets `idp_metadata_url`: the URL which serves the IdP metadata. `None` sends `null`.
-        idp_metadata_url: Option<String>,
-        /// Sets `idp_metadata`: the XML content of the IdP metadata file. `None` sends `null`.
-        idp_metadata: Option<String>,
+        /// Sets `name`: the name of the new SAML Connection. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        name: impl Into<String> => nullable,
+        /// Sets `domain`: the domain to use for the new SAML Connection. To send `null` instead,
+        /// set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        domain: impl Into<String> => nullable,
+        /// Sets `domains`: A list of the domains on use for the SAML connection. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        domains: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
+        /// Sets `idp_entity_id`: the Entity ID as provided by the IdP. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        idp_entity_id: impl Into<String> => nullable,
+        /// Sets `idp_sso_url`: the SSO URL as provided by the IdP. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        idp_sso_url: impl Into<String> => nullable,
+        /// Sets `idp_certificate`: the x509 certificated as provided by the IdP. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        idp_certificate: impl Into<String> => nullable,
+        /// Sets `idp_metadata_url`: the URL which serves the IdP metadata. To send `null` instead,
+        /// set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        idp_metadata_url: impl Into<String> => nullable,
+        /// Sets `idp_metadata`: the XML content of the IdP metadata file. To send `null` instead,
+        /// set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        idp_metadata: impl Into<String> => nullable,
         /// Sets `organization_id`: the ID of the organization to which users of this SAML
-        /// Connection will be added. `None` sends `null`.
-        organization_id: Option<String>,
+        /// Connection will be added. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        organization_id: impl Into<String> => nullable,
         /// Sets `attribute_mapping`: define the attribute name mapping between Identity Provider
-        /// and Clerk's user properties. `None` sends `null`.
-        attribute_mapping: Option<UpdateSamlConnectionAttributeMapping>,
-        /// Sets `active`: activate or de-activate the SAML Connection. `None` sends `null`.
-        active: Option<bool>,
+        /// and Clerk's user properties. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        attribute_mapping: UpdateSamlConnectionAttributeMapping => nullable,
+        /// Sets `active`: activate or de-activate the SAML Connection. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        active: bool => nullable,
         /// Sets `sync_user_attributes`: controls whether to update the user's attributes in each
-        /// sign-in. `None` sends `null`.
-        sync_user_attributes: Option<bool>,
+        /// sign-in. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        sync_user_attributes: bool => nullable,
         /// Sets `allow_subdomains`: allow users with an email address subdomain to use this
-        /// connection in order to authenticate. `None` sends `null`.
-        allow_subdomains: Option<bool>,
-        /// Sets `allow_idp_initiated`: enable or deactivate IdP-initiated flows. `None` sends
-        /// `null`.
-        allow_idp_initiated: Option<bool>,
+        /// connection in order to authenticate. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        allow_subdomains: bool => nullable,
+        /// Sets `allow_idp_initiated`: enable or deactivate IdP-initiated flows. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        allow_idp_initiated: bool => nullable,
         /// Sets `disable_additional_identifications`: enable or deactivate additional
-        /// identifications. `None` sends `null`.
-        disable_additional_identifications: Option<bool>,
+        /// identifications. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        disable_additional_identifications: bool => nullable,
         /// Sets `allow_organization_account_linking`: whether this connection supports account
-        /// linking via organization membership. `None` sends `null`.
-        allow_organization_account_linking: Option<bool>,
+        /// linking via organization membership. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        allow_organization_account_linking: bool => nullable,
         /// Sets `force_authn`: enable or deactivate ForceAuthn.
         force_authn: bool,
-        /// Sets `login_hint`: configuration for the login_hint sent to the IdP on SSO sign-in.
-        /// `None` sends `null`.
-        login_hint: Option<UpdateSamlConnectionLoginHint>,
+        /// Sets `login_hint`: configuration for the login_hint sent to the IdP on SSO sign-in. To
+        /// send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        login_hint: UpdateSamlConnectionLoginHint => nullable,
         /// Sets `consent_verified_domains_deletion`: when enabling the connection, controls
         /// behavior when verified domains used for enrollment modes like automatic invitation or
-        /// automatic suggestion already exist for the same domain. `None` sends `null`.
-        consent_verified_domains_deletion: Option<bool>,
+        /// automatic suggestion already exist for the same domain. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        consent_verified_domains_deletion: bool => nullable,
     }
 }
 

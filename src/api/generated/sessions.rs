@@ -96,8 +96,9 @@ impl CreateSessionToken {
 setters! {
     CreateSessionToken {
         /// Sets `expires_in_seconds`: use this parameter to override the default session token
-        /// lifetime. `None` sends `null`.
-        expires_in_seconds: Option<u32>,
+        /// lifetime. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        expires_in_seconds: u32 => nullable,
     }
 }
 
@@ -159,9 +160,10 @@ impl CreateSessionTokenFromTemplate {
 
 setters! {
     CreateSessionTokenFromTemplate {
-        /// Sets `expires_in_seconds`: use this parameter to override the JWT lifetime. `None` sends
-        /// `null`.
-        expires_in_seconds: Option<u32>,
+        /// Sets `expires_in_seconds`: use this parameter to override the JWT lifetime. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        expires_in_seconds: u32 => nullable,
     }
 }
 
@@ -388,12 +390,18 @@ impl RefreshSession {
 
 setters! {
     RefreshSession {
-        /// Sets `request_headers`: the headers of the request. `None` sends `null`.
-        request_headers: Option<JsonObject>,
-        /// Sets `format`: the format of the response. `None` sends `null`.
-        format: Option<RefreshSessionFormat>,
-        /// Sets `request_originating_ip`: the IP address of the request. `None` sends `null`.
-        request_originating_ip: Option<String>,
+        /// Sets `request_headers`: the headers of the request. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        request_headers: JsonObject => nullable,
+        /// Sets `format`: the format of the response. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        format: impl Into<RefreshSessionFormat> => nullable,
+        /// Sets `request_originating_ip`: the IP address of the request. To send `null` instead,
+        /// set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        request_originating_ip: impl Into<String> => nullable,
     }
 }
 

@@ -53,12 +53,14 @@ impl CreateSignInToken {
 
 setters! {
     CreateSignInToken {
-        /// Sets `org_id`: the ID of the organization to activate when the user signs in. `None`
-        /// sends `null`.
-        org_id: Option<String>,
+        /// Sets `org_id`: the ID of the organization to activate when the user signs in. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        org_id: impl Into<String> => nullable,
         /// Sets `expires_in_seconds`: optional parameter to specify the life duration of the sign
-        /// in token in seconds. `None` sends `null`.
-        expires_in_seconds: Option<u64>,
+        /// in token in seconds. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        expires_in_seconds: u64 => nullable,
     }
 }
 

@@ -73,11 +73,14 @@ impl UpdateSignUp {
 setters! {
     UpdateSignUp {
         /// Sets `external_id`: the ID of the guest attempting to sign up as used in your external
-        /// systems or your previous authentication solution. `None` sends `null`.
-        external_id: Option<String>,
-        /// Sets `custom_action`: if true, the sign-up will be marked as a custom action. `None`
-        /// sends `null`.
-        custom_action: Option<bool>,
+        /// systems or your previous authentication solution. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        external_id: impl Into<String> => nullable,
+        /// Sets `custom_action`: if true, the sign-up will be marked as a custom action. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        custom_action: bool => nullable,
     }
 }
 

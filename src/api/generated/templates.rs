@@ -66,8 +66,9 @@ impl PreviewTemplate {
 
 setters! {
     PreviewTemplate {
-        /// Sets `subject`: the email subject. `None` sends `null`.
-        subject: Option<String>,
+        /// Sets `subject`: the email subject. To send `null` instead, set the field to `Some(None)`
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        subject: impl Into<String> => nullable,
         /// Sets `body`: the template body before variable interpolation.
         body: impl Into<String>,
         /// Sets `from_email_name`: the local part of the From email address that will be used for

@@ -588,15 +588,21 @@ impl CreateUser {
 setters! {
     CreateUser {
         /// Sets `external_id`: the ID of the user as used in your external systems or your previous
-        /// authentication solution. `None` sends `null`.
-        external_id: Option<String>,
-        /// Sets `first_name`: the first name to assign to the user. `None` sends `null`.
-        first_name: Option<String>,
-        /// Sets `last_name`: the last name to assign to the user. `None` sends `null`.
-        last_name: Option<String>,
-        /// Sets `locale`: the locale to assign to the user (e.g., "en-US", "fr-FR"). `None` sends
-        /// `null`.
-        locale: Option<String>,
+        /// authentication solution. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        external_id: impl Into<String> => nullable,
+        /// Sets `first_name`: the first name to assign to the user. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        first_name: impl Into<String> => nullable,
+        /// Sets `last_name`: the last name to assign to the user. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        last_name: impl Into<String> => nullable,
+        /// Sets `locale`: the locale to assign to the user (e.g., "en-US", "fr-FR"). To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        locale: impl Into<String> => nullable,
         /// Sets `email_address`: email addresses to add to the user.
         email_address: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `email_address_identification_status`: controls the status each email address is
@@ -609,27 +615,36 @@ setters! {
         phone_number_identification_status: impl IntoIterator<Item = impl Into<CreateUserEmailAddressIdentificationStatus>> => collect,
         /// Sets `web3_wallet`: web3 wallets to add to the user.
         web3_wallet: impl IntoIterator<Item = impl Into<String>> => collect,
-        /// Sets `username`: the username to give to the user. `None` sends `null`.
-        username: Option<String>,
-        /// Sets `password`: the plaintext password to give the user. `None` sends `null`.
-        password: Option<String>,
+        /// Sets `username`: the username to give to the user. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        username: impl Into<String> => nullable,
+        /// Sets `password`: the plaintext password to give the user. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        password: impl Into<String> => nullable,
         /// Sets `password_digest`: in case you already have the password digests and not the
-        /// passwords, you can use them for the newly created user via this property. `None` sends
-        /// `null`.
-        password_digest: Option<String>,
+        /// passwords, you can use them for the newly created user via this property. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        password_digest: impl Into<String> => nullable,
         /// Sets `password_hasher`: the hashing algorithm that was used to generate the password
         /// digest.
-        password_hasher: PasswordHasher,
-        /// Sets `skip_password_checks`: when set to `true` all password checks are skipped. `None`
-        /// sends `null`.
-        skip_password_checks: Option<bool>,
+        password_hasher: impl Into<String>,
+        /// Sets `skip_password_checks`: when set to `true` all password checks are skipped. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        skip_password_checks: bool => nullable,
         /// Sets `skip_password_requirement`: when set to `true`, `password` is not required anymore
-        /// when creating the user and can be omitted. `None` sends `null`.
-        skip_password_requirement: Option<bool>,
+        /// when creating the user and can be omitted. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        skip_password_requirement: bool => nullable,
         /// Sets `totp_secret`: in case TOTP is configured on the instance, you can provide the
-        /// secret to enable it on the newly created user without the need to reset it. `None` sends
-        /// `null`.
-        totp_secret: Option<String>,
+        /// secret to enable it on the newly created user without the need to reset it. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        totp_secret: impl Into<String> => nullable,
         /// Sets `backup_codes`: if Backup Codes are configured on the instance, you can provide
         /// them to enable it on the newly created user without the need to reset them.
         backup_codes: impl IntoIterator<Item = impl Into<String>> => collect,
@@ -642,36 +657,48 @@ setters! {
         /// Sets `unsafe_metadata`: metadata saved on the user, that can be updated from both the
         /// Frontend and Backend APIs.
         unsafe_metadata: JsonObject,
-        /// Sets `delete_self_enabled`: if enabled, user can delete themselves via FAPI. `None`
-        /// sends `null`.
-        delete_self_enabled: Option<bool>,
+        /// Sets `delete_self_enabled`: if enabled, user can delete themselves via FAPI. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        delete_self_enabled: bool => nullable,
         /// Sets `legal_accepted_at`: A custom timestamp denoting _when_ the user accepted legal
-        /// requirements, specified in RFC3339 format (e.g. `None` sends `null`.
-        legal_accepted_at: Option<String>,
-        /// Sets `skip_legal_checks`: when set to `true` all legal checks are skipped. `None` sends
-        /// `null`.
-        skip_legal_checks: Option<bool>,
+        /// requirements, specified in RFC3339 format (e.g. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        legal_accepted_at: impl Into<String> => nullable,
+        /// Sets `skip_legal_checks`: when set to `true` all legal checks are skipped. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        skip_legal_checks: bool => nullable,
         /// Sets `skip_user_requirement`: when set to `true`, identification types are not enforced.
-        /// `None` sends `null`.
-        skip_user_requirement: Option<bool>,
+        /// To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        skip_user_requirement: bool => nullable,
         /// Sets `create_organization_enabled`: if enabled, user can create organizations via FAPI.
-        /// `None` sends `null`.
-        create_organization_enabled: Option<bool>,
+        /// To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        create_organization_enabled: bool => nullable,
         /// Sets `create_organizations_limit`: the maximum number of organizations the user can
-        /// create. `None` sends `null`.
-        create_organizations_limit: Option<i64>,
+        /// create. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        create_organizations_limit: i64 => nullable,
         /// Sets `created_at`: A custom date/time denoting _when_ the user signed up to the
-        /// application, specified in RFC3339 format (e.g. `None` sends `null`.
-        created_at: Option<String>,
+        /// application, specified in RFC3339 format (e.g. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        created_at: impl Into<String> => nullable,
         /// Sets `bypass_client_trust`: when set to `true`, the user will bypass Device Trust checks
-        /// during sign-in. `None` sends `null`.
-        bypass_client_trust: Option<bool>,
+        /// during sign-in. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        bypass_client_trust: bool => nullable,
         /// Sets `banned`: when set to `true`, the user is created already banned and cannot sign
-        /// in. `None` sends `null`.
-        banned: Option<bool>,
-        /// Sets `locked`: when set to `true`, the user is created already locked. `None` sends
-        /// `null`.
-        locked: Option<bool>,
+        /// in. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        banned: bool => nullable,
+        /// Sets `locked`: when set to `true`, the user is created already locked. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        locked: bool => nullable,
     }
 }
 
@@ -1984,8 +2011,9 @@ impl SetUserPasswordCompromised {
 
 setters! {
     SetUserPasswordCompromised {
-        /// Sets `revoke_all_sessions`. `None` sends `null`.
-        revoke_all_sessions: Option<bool>,
+        /// Sets `revoke_all_sessions`. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        revoke_all_sessions: bool => nullable,
     }
 }
 
@@ -2305,74 +2333,103 @@ impl UpdateUser {
 setters! {
     UpdateUser {
         /// Sets `external_id`: the ID of the user as used in your external systems or your previous
-        /// authentication solution. `None` sends `null`.
-        external_id: Option<String>,
-        /// Sets `first_name`: the first name to assign to the user. `None` sends `null`.
-        first_name: Option<String>,
-        /// Sets `last_name`: the last name to assign to the user. `None` sends `null`.
-        last_name: Option<String>,
-        /// Sets `locale`: the locale to assign to the user (e.g., "en-US", "fr-FR"). `None` sends
-        /// `null`.
-        locale: Option<String>,
-        /// Sets `primary_email_address_id`: the ID of the email address to set as primary. `None`
-        /// sends `null`.
-        primary_email_address_id: Option<String>,
+        /// authentication solution. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        external_id: impl Into<String> => nullable,
+        /// Sets `first_name`: the first name to assign to the user. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        first_name: impl Into<String> => nullable,
+        /// Sets `last_name`: the last name to assign to the user. To send `null` instead, set the
+        /// field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        last_name: impl Into<String> => nullable,
+        /// Sets `locale`: the locale to assign to the user (e.g., "en-US", "fr-FR"). To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        locale: impl Into<String> => nullable,
+        /// Sets `primary_email_address_id`: the ID of the email address to set as primary. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        primary_email_address_id: impl Into<String> => nullable,
         /// Sets `notify_primary_email_address_changed`: if set to `true`, the user will be notified
-        /// that their primary email address has changed. `None` sends `null`.
-        notify_primary_email_address_changed: Option<bool>,
-        /// Sets `primary_phone_number_id`: the ID of the phone number to set as primary. `None`
-        /// sends `null`.
-        primary_phone_number_id: Option<String>,
-        /// Sets `primary_web3_wallet_id`: the ID of the web3 wallets to set as primary. `None`
-        /// sends `null`.
-        primary_web3_wallet_id: Option<String>,
-        /// Sets `username`: the username to give to the user. `None` sends `null`.
-        username: Option<String>,
-        /// Sets `profile_image_id`: the ID of the image to set as the user's profile image. `None`
-        /// sends `null`.
-        profile_image_id: Option<String>,
-        /// Sets `password`: the plaintext password to give the user. `None` sends `null`.
-        password: Option<String>,
+        /// that their primary email address has changed. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        notify_primary_email_address_changed: bool => nullable,
+        /// Sets `primary_phone_number_id`: the ID of the phone number to set as primary. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        primary_phone_number_id: impl Into<String> => nullable,
+        /// Sets `primary_web3_wallet_id`: the ID of the web3 wallets to set as primary. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        primary_web3_wallet_id: impl Into<String> => nullable,
+        /// Sets `username`: the username to give to the user. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        username: impl Into<String> => nullable,
+        /// Sets `profile_image_id`: the ID of the image to set as the user's profile image. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        profile_image_id: impl Into<String> => nullable,
+        /// Sets `password`: the plaintext password to give the user. To send `null` instead, set
+        /// the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        password: impl Into<String> => nullable,
         /// Sets `password_digest`: in case you already have the password digests and not the
         /// passwords, you can use them for the newly created user via this property.
         password_digest: impl Into<String>,
         /// Sets `password_hasher`: the hashing algorithm that was used to generate the password
         /// digest.
-        password_hasher: PasswordHasher,
+        password_hasher: impl Into<String>,
         /// Sets `skip_password_checks`: set it to `true` if you're updating the user's password and
-        /// want to skip any password policy settings check. `None` sends `null`.
-        skip_password_checks: Option<bool>,
+        /// want to skip any password policy settings check. To send `null` instead, set the field
+        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        skip_password_checks: bool => nullable,
         /// Sets `sign_out_of_other_sessions`: set to `true` to sign out the user from all their
-        /// active sessions once their password is updated. `None` sends `null`.
-        sign_out_of_other_sessions: Option<bool>,
+        /// active sessions once their password is updated. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        sign_out_of_other_sessions: bool => nullable,
         /// Sets `totp_secret`: in case TOTP is configured on the instance, you can provide the
-        /// secret to enable it on the specific user without the need to reset it. `None` sends
-        /// `null`.
-        totp_secret: Option<String>,
+        /// secret to enable it on the specific user without the need to reset it. To send `null`
+        /// instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        totp_secret: impl Into<String> => nullable,
         /// Sets `backup_codes`: if Backup Codes are configured on the instance, you can provide
         /// them to enable it on the specific user without the need to reset them.
         backup_codes: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `delete_self_enabled`: if true, the user can delete themselves with the Frontend
-        /// API. `None` sends `null`.
-        delete_self_enabled: Option<bool>,
+        /// API. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        delete_self_enabled: bool => nullable,
         /// Sets `create_organization_enabled`: if true, the user can create organizations with the
-        /// Frontend API. `None` sends `null`.
-        create_organization_enabled: Option<bool>,
+        /// Frontend API. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        create_organization_enabled: bool => nullable,
         /// Sets `legal_accepted_at`: A custom timestamp denoting _when_ the user accepted legal
-        /// requirements, specified in RFC3339 format. `None` sends `null`.
-        legal_accepted_at: Option<String>,
-        /// Sets `skip_legal_checks`: when set to `true` all legal checks are skipped. `None` sends
-        /// `null`.
-        skip_legal_checks: Option<bool>,
+        /// requirements, specified in RFC3339 format. To send `null` instead, set the field to
+        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
+        /// call).
+        legal_accepted_at: impl Into<String> => nullable,
+        /// Sets `skip_legal_checks`: when set to `true` all legal checks are skipped. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        skip_legal_checks: bool => nullable,
         /// Sets `create_organizations_limit`: the maximum number of organizations the user can
-        /// create. `None` sends `null`.
-        create_organizations_limit: Option<i64>,
+        /// create. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        create_organizations_limit: i64 => nullable,
         /// Sets `created_at`: A custom date/time denoting _when_ the user signed up to the
-        /// application. `None` sends `null`.
-        created_at: Option<String>,
+        /// application. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        created_at: impl Into<String> => nullable,
         /// Sets `bypass_client_trust`: when set to `true`, the user will bypass Device Trust checks
-        /// during sign-in. `None` sends `null`.
-        bypass_client_trust: Option<bool>,
+        /// during sign-in. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        bypass_client_trust: bool => nullable,
     }
 }
 

@@ -89,8 +89,9 @@ impl CreateWaitlistEntry {
 setters! {
     CreateWaitlistEntry {
         /// Sets `notify`: optional flag which denotes whether a confirmation email should be sent
-        /// to the given email address. `None` sends `null`.
-        notify: Option<bool>,
+        /// to the given email address. To send `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        notify: bool => nullable,
     }
 }
 
@@ -164,9 +165,10 @@ impl InviteWaitlistEntry {
 setters! {
     InviteWaitlistEntry {
         /// Sets `ignore_existing`: whether an invitation should be created if there is already an
-        /// existing invitation for this email address, or it's claimed by another user. `None`
-        /// sends `null`.
-        ignore_existing: Option<bool>,
+        /// existing invitation for this email address, or it's claimed by another user. To send
+        /// `null` instead, set the field to `Some(None)` (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        ignore_existing: bool => nullable,
     }
 }
 

@@ -603,14 +603,7 @@ fn request(
         w.line(format!("{} {{", op.type_name));
         w.indent += 1;
         for f in &optional {
-            let (ty, conv) = if f.nullable {
-                (
-                    rust(&Ty::Option(Box::new(f.ty.clone())), namer),
-                    Conversion::Into,
-                )
-            } else {
-                arg(&f.ty, namer, api)
-            };
+            let (ty, conv) = arg(&f.ty, namer, api);
             let mut d = format!("Sets `{}`", f.wire);
             if let Some(doc) = &f.doc {
                 let first = first_sentence(doc);
@@ -622,13 +615,20 @@ fn request(
                 d.push('.');
             }
             if f.nullable {
-                d.push_str(" `None` sends `null`.");
+                let _ = write!(
+                    d,
+                    " To send `null` instead, set the field to `Some(None)` (with \
+                     [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call)."
+                );
             }
             w.doc(&d);
-            match conv {
-                Conversion::Collect => w.line(format!("{}: {ty} => collect,", f.rust)),
-                _ => w.line(format!("{}: {ty},", f.rust)),
-            }
+            let marker = match (conv, f.nullable) {
+                (Conversion::Collect, false) => " => collect",
+                (Conversion::Collect, true) => " => nullable_collect",
+                (_, true) => " => nullable",
+                (_, false) => "",
+            };
+            w.line(format!("{}: {ty}{marker},", f.rust));
         }
         w.indent -= 1;
         w.line("}");

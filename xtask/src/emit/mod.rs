@@ -160,6 +160,14 @@ pub fn support_paths(ty: &Ty, out: &mut BTreeSet<&'static str>) {
 /// The type of a setter's or constructor's argument, and how the stored value is made from
 /// it (`None`: `.into()`, or the value itself when the type is the field's).
 pub fn arg(ty: &Ty, namer: &dyn Namer, api: &Api) -> (String, Conversion) {
+    // An alias of a plain type (`PasswordHasher` is a `String`) takes what that type takes.
+    if let Ty::Named(n) = ty {
+        if let Some(Kind::Alias(inner)) = api.ty(n).map(|d| &d.kind) {
+            if matches!(inner, Ty::String | Ty::Vec(_)) {
+                return arg(inner, namer, api);
+            }
+        }
+    }
     match ty {
         Ty::String => ("impl Into<String>".into(), Conversion::Into),
         Ty::Named(n) if matches!(api.ty(n).map(|d| &d.kind), Some(Kind::Enum { .. })) => {

@@ -41,11 +41,7 @@ pub fn file(api: &Api) -> Result<String, String> {
                 .join(", ")
         );
         for f in op.optional() {
-            let value = if f.nullable {
-                format!("Some({})", sample(api, f, &f.ty, true, 0)?)
-            } else {
-                sample(api, f, &f.ty, false, 0)?
-            };
+            let value = sample(api, f, &f.ty, false, 0)?;
             let _ = write!(call, ".{}({value})", f.rust);
         }
         w.line(format!("#[cfg(feature = \"{}\")]", op.feature));
