@@ -1388,8 +1388,13 @@ impl<'a> Builder<'a> {
                     name_hint
                 };
                 let (ty, _) = self.ty(schema, &hint, context, Side::Model, &origin)?;
+                // A bare array, written inline or as a component alias, is a `List`.
                 let ty = match ty {
                     Ty::Vec(item) => Ty::List(item),
+                    Ty::Named(n) => match self.types.get(&n).map(|d| &d.kind) {
+                        Some(Kind::Alias(Ty::Vec(item))) => Ty::List(item.clone()),
+                        _ => Ty::Named(n),
+                    },
                     other => other,
                 };
                 let item = match &ty {

@@ -11,9 +11,9 @@ use serde::Serialize;
 use crate::api::{check_length, setters};
 use crate::list::{next_offset, List, Paginate};
 use crate::models::{
-    CreateApiKeyResponse, DeleteApiKeyResponse, GetApiKeyResponse, GetApiKeySecretResponse,
-    GetApiKeysResponseItem, ListAllOrganizationDomainsVerified, RevokeApiKeyResponse,
-    UpdateApiKeyResponse, VerifyApiKeyResponse,
+    BoolString, CreateApiKeyResponse, DeleteApiKeyResponse, GetApiKeyResponse,
+    GetApiKeySecretResponse, GetApiKeysResponseItem, RevokeApiKeyResponse, UpdateApiKeyResponse,
+    VerifyApiKeyResponse,
 };
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
@@ -203,7 +203,7 @@ pub struct GetApiKeys {
     /// `subject`.
     pub subject: String,
     /// (Clerk's default: `false`)
-    pub include_invalid: Option<ListAllOrganizationDomainsVerified>,
+    pub include_invalid: Option<BoolString>,
     /// (1..=100; Clerk's default: `10`)
     pub limit: Option<u32>,
     /// (Clerk's default: `0`)
@@ -231,7 +231,7 @@ setters! {
         /// Sets `type`.
         type_: impl Into<String>,
         /// Sets `include_invalid`.
-        include_invalid: impl Into<ListAllOrganizationDomainsVerified>,
+        include_invalid: impl Into<BoolString>,
         /// Sets `limit`.
         limit: u32,
         /// Sets `offset`.

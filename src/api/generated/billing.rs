@@ -12,7 +12,7 @@ use crate::models::{
     ApplyCommerceDiscountRequest, BillingPaymentAttempt, BillingPriceResponse, BillingStatement,
     CommerceDiscountRedemptionResponse, CommercePlan, CommercePriceTransitionResponse,
     CommerceSubscriptionItem, CommerceSubscriptionItem2, CreateBillingPriceRequest,
-    ExtendFreeTrialRequest, GetCommercePlanListPayerType, GetCommerceSubscriptionItemListStatus,
+    ExtendFreeTrialRequest, GetCommerceSubscriptionItemListStatus, PayerType,
     PriceTransitionRequest,
 };
 use crate::operation::{
@@ -389,7 +389,7 @@ pub struct GetCommercePlanList {
     /// (Clerk's default: `0`)
     pub offset: Option<u64>,
     /// Filter plans by payer type
-    pub payer_type: Option<GetCommercePlanListPayerType>,
+    pub payer_type: Option<PayerType>,
 }
 
 impl GetCommercePlanList {
@@ -413,7 +413,7 @@ setters! {
         /// Sets `offset`: skip the first `offset` results when paginating.
         offset: u64,
         /// Sets `payer_type`: filter plans by payer type.
-        payer_type: impl Into<GetCommercePlanListPayerType>,
+        payer_type: impl Into<PayerType>,
     }
 }
 
@@ -682,7 +682,7 @@ pub struct GetCommerceSubscriptionItemList {
     /// Filter subscription items by status
     pub status: Option<GetCommerceSubscriptionItemListStatus>,
     /// Filter subscription items by payer type
-    pub payer_type: Option<GetCommercePlanListPayerType>,
+    pub payer_type: Option<PayerType>,
     /// Filter subscription items by plan ID
     pub plan_id: Option<String>,
     /// Whether to include free plan subscription items
@@ -720,7 +720,7 @@ setters! {
         /// Sets `status`: filter subscription items by status.
         status: impl Into<GetCommerceSubscriptionItemListStatus>,
         /// Sets `payer_type`: filter subscription items by payer type.
-        payer_type: impl Into<GetCommercePlanListPayerType>,
+        payer_type: impl Into<PayerType>,
         /// Sets `plan_id`: filter subscription items by plan ID.
         plan_id: impl Into<String>,
         /// Sets `include_free`: whether to include free plan subscription items.

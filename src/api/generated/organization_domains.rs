@@ -12,8 +12,7 @@ use serde::Serialize;
 use crate::api::setters;
 use crate::list::{next_offset, List, Paginate};
 use crate::models::{
-    DeletedObject, ListAllOrganizationDomainsEnrollmentMode, ListAllOrganizationDomainsVerified,
-    OrganizationDomain,
+    BoolString, DeletedObject, ListAllOrganizationDomainsEnrollmentMode, OrganizationDomain,
 };
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
@@ -240,7 +239,7 @@ pub struct ListAllOrganizationDomains {
     /// The ID of the organization to filter domains by
     pub organization_id: Option<String>,
     /// Filter by verification status
-    pub verified: Option<ListAllOrganizationDomainsVerified>,
+    pub verified: Option<BoolString>,
     /// Filter by enrollment mode. Prefix a value with `-` to exclude it instead
     /// (e.g. `-enterprise_sso`). Include and exclude filters can be combined and compose as AND.
     pub enrollment_mode: Option<Vec<ListAllOrganizationDomainsEnrollmentMode>>,
@@ -299,7 +298,7 @@ setters! {
         /// Sets `organization_id`: the ID of the organization to filter domains by.
         organization_id: impl Into<String>,
         /// Sets `verified`: filter by verification status.
-        verified: impl Into<ListAllOrganizationDomainsVerified>,
+        verified: impl Into<BoolString>,
         /// Sets `enrollment_mode`: filter by enrollment mode.
         enrollment_mode: impl IntoIterator<Item = impl Into<ListAllOrganizationDomainsEnrollmentMode>> => collect,
         /// Sets `query`: search domains by name or organization ID.

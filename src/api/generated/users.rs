@@ -12,10 +12,10 @@ use crate::api::{setters, File};
 use crate::list::{next_offset, Identified, List, Paginate};
 use crate::models::{
     AdjustCreditBalanceRequest, CommerceCreditBalanceResponse, CommerceCreditLedgerResponse,
-    CommerceSubscription, CreateUserEmailAddressIdentificationStatus, DeleteBackupCodeResponse,
-    DeleteTotpResponse, DeletedObject, DisableMfaResponse, InvitationStatus, JsonObject,
-    OAuthAccessToken, OrganizationInvitationWithPublicOrganizationData, OrganizationMembership,
-    PasswordHasher, TotalCount, TrustedDevice, User, VerifyPasswordResponse, VerifyTotpResponse,
+    CommerceSubscription, DeleteBackupCodeResponse, DeleteTotpResponse, DeletedObject,
+    DisableMfaResponse, IdentificationStatus, InvitationStatus, JsonObject, OAuthAccessTokenItem,
+    OrganizationInvitationWithPublicOrganizationData, OrganizationMembership, PasswordHasher,
+    TotalCount, TrustedDevice, User, VerifyPasswordResponse, VerifyTotpResponse,
 };
 use crate::operation::{
     check_range, Multipart, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
@@ -413,8 +413,7 @@ pub struct CreateUser {
     /// email address reserved instead (unverified but usable for sign-in and locked
     /// so no other user can claim it).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub email_address_identification_status:
-        Option<Vec<CreateUserEmailAddressIdentificationStatus>>,
+    pub email_address_identification_status: Option<Vec<IdentificationStatus>>,
     /// Phone numbers to add to the user.
     /// Must be unique across your instance.
     /// The first phone number will be set as the user's primary phone number.
@@ -428,7 +427,7 @@ pub struct CreateUser {
     /// phone number reserved instead (unverified but usable for sign-in and locked
     /// so no other user can claim it).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone_number_identification_status: Option<Vec<CreateUserEmailAddressIdentificationStatus>>,
+    pub phone_number_identification_status: Option<Vec<IdentificationStatus>>,
     /// Web3 wallets to add to the user.
     /// Must be unique across your instance.
     /// The first wallet will be set as the user's primary wallet.
@@ -607,12 +606,12 @@ setters! {
         email_address: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `email_address_identification_status`: controls the status each email address is
         /// created with.
-        email_address_identification_status: impl IntoIterator<Item = impl Into<CreateUserEmailAddressIdentificationStatus>> => collect,
+        email_address_identification_status: impl IntoIterator<Item = impl Into<IdentificationStatus>> => collect,
         /// Sets `phone_number`: phone numbers to add to the user.
         phone_number: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `phone_number_identification_status`: controls the status each phone number is
         /// created with.
-        phone_number_identification_status: impl IntoIterator<Item = impl Into<CreateUserEmailAddressIdentificationStatus>> => collect,
+        phone_number_identification_status: impl IntoIterator<Item = impl Into<IdentificationStatus>> => collect,
         /// Sets `web3_wallet`: web3 wallets to add to the user.
         web3_wallet: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `username`: the username to give to the user. To send `null` instead, set the field
@@ -1211,7 +1210,7 @@ setters! {
 }
 
 impl Operation for GetOAuthAccessToken {
-    type Output = OAuthAccessToken;
+    type Output = List<OAuthAccessTokenItem>;
     const INFO: OperationInfo = OperationInfo::get(
         "GetOAuthAccessToken",
         "/users/{user_id}/oauth_access_tokens/{provider}",

@@ -877,7 +877,7 @@ open_enum! {
     /// The values of the `payer_type` parameter of
     /// [`GetCommercePlanList`](crate::api::GetCommercePlanList) and the `payer_type` parameter of
     /// [`GetCommerceSubscriptionItemList`](crate::api::GetCommerceSubscriptionItemList).
-    pub enum GetCommercePlanListPayerType {
+    pub enum PayerType {
         /// `"user"`.
         User => "user",
         /// `"org"`.

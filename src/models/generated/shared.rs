@@ -248,7 +248,7 @@ open_enum! {
     /// The values of the `status` of [`VerificationOtp`](crate::models::VerificationOtp), the
     /// `status` of [`VerificationEmailLink`](crate::models::VerificationEmailLink) and the `status`
     /// of [`VerificationWeb3`](crate::models::VerificationWeb3).
-    pub enum VerificationOtpStatus {
+    pub enum VerificationStatus {
         /// `"unverified"`.
         Unverified => "unverified",
         /// `"verified"`.
@@ -292,7 +292,7 @@ pub struct VerificationOtp {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<VerificationOtpObject>,
     /// `status`.
-    pub status: VerificationOtpStatus,
+    pub status: VerificationStatus,
     /// `strategy`.
     pub strategy: VerificationOtpStrategy,
     /// `attempts`.
@@ -575,7 +575,7 @@ pub struct VerificationEmailLink {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<VerificationEmailLinkObject>,
     /// `status`.
-    pub status: VerificationOtpStatus,
+    pub status: VerificationStatus,
     /// `strategy`.
     pub strategy: VerificationEmailLinkStrategy,
     /// `attempts`.
@@ -2321,7 +2321,7 @@ open_enum! {
     /// The values of the `verified` parameter of
     /// [`ListAllOrganizationDomains`](crate::api::ListAllOrganizationDomains) and the
     /// `include_invalid` parameter of [`GetApiKeys`](crate::api::GetApiKeys).
-    pub enum ListAllOrganizationDomainsVerified {
+    pub enum BoolString {
         /// `"true"`.
         True => "true",
         /// `"false"`.

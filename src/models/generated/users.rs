@@ -5,8 +5,8 @@
 
 use super::shared::{
     EmailAddress, EnterpriseAccountProtocol, OrganizationMembership, PhoneNumber,
-    VerificationAdmin, VerificationAdminStatus, VerificationFromOauthStatus, VerificationOtpStatus,
-    VerificationSaml, VerificationSamlStatus, VerificationTicket,
+    VerificationAdmin, VerificationAdminStatus, VerificationFromOauthStatus, VerificationSaml,
+    VerificationSamlStatus, VerificationStatus, VerificationTicket,
 };
 use crate::list::Identified;
 use crate::models::errors::ClerkError;
@@ -47,7 +47,7 @@ pub struct VerificationWeb3 {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<VerificationWeb3Object>,
     /// `status`.
-    pub status: VerificationOtpStatus,
+    pub status: VerificationStatus,
     /// `strategy`.
     pub strategy: VerificationWeb3Strategy,
     /// `nonce`.
@@ -1009,7 +1009,7 @@ open_enum! {
     /// The values of the `email_address_identification_status` of
     /// [`CreateUser`](crate::api::CreateUser) and the `phone_number_identification_status` of
     /// [`CreateUser`](crate::api::CreateUser).
-    pub enum CreateUserEmailAddressIdentificationStatus {
+    pub enum IdentificationStatus {
         /// `"verified"`.
         Verified => "verified",
         /// `"reserved"`.
