@@ -31,7 +31,10 @@ pub fn coverage(api: &Api) -> String {
         paginated,
         deprecated,
         api.groups.len(),
-        api.features.len(),
+        api.features
+            .keys()
+            .filter(|f| api.ops.iter().any(|o| &o.feature == *f))
+            .count(),
         api.schemas.len() - hand.len(),
         api.schemas.len(),
         hand.len(),
