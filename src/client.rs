@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::api::{AllowlistIdentifiers, BlocklistIdentifiers, InstanceSettings};
 use crate::operation::Operation;
 use crate::service::{CallBuilder, OperationService};
 use crate::stack::Stack;
@@ -76,6 +75,8 @@ impl Client {
     }
 
     /// A call of any operation, as the resource handles make them: await it to send it.
+    /// The resource handles themselves (`client.users()`, `client.allowlist_identifiers()`,
+    /// ...) are generated, one per resource group: see [`crate::api`].
     ///
     /// ```no_run
     /// use clerk_tower::api::ListAllowlistIdentifiers;
@@ -93,28 +94,6 @@ impl Client {
     /// when its scheme, host and port are the base URL's.
     pub fn http_service(&self) -> HttpService {
         tower::util::BoxCloneSyncService::new(self.stack())
-    }
-
-    /// The allow-list identifiers resource.
-    pub fn allowlist_identifiers(&self) -> AllowlistIdentifiers {
-        AllowlistIdentifiers::new(self.clone())
-    }
-
-    /// The block-list identifiers resource.
-    pub fn blocklist_identifiers(&self) -> BlocklistIdentifiers {
-        BlocklistIdentifiers::new(self.clone())
-    }
-
-    /// The instance settings resource (restrictions: allow-list and block-list on or off).
-    pub fn instance_settings(&self) -> InstanceSettings {
-        InstanceSettings::new(self.clone())
-    }
-
-    /// The instance's JSON Web Key Set (`GET /jwks`), through the whole stack (retries,
-    /// timeouts, typed errors): await it. The `auth` feature's `Verifier` fetches and caches
-    /// it for you.
-    pub fn jwks(&self) -> CallBuilder<crate::api::jwks::GetJwks> {
-        self.call(crate::api::jwks::GetJwks::new())
     }
 
     /// The base URL requests are sent to.

@@ -72,6 +72,8 @@ pub mod models;
 pub mod operation;
 pub mod service;
 mod stack;
+#[cfg(feature = "allow_list_block_list")]
+#[cfg_attr(docsrs, doc(cfg(feature = "allow_list_block_list")))]
 pub mod sync;
 mod trace;
 pub mod transport;

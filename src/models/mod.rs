@@ -21,19 +21,30 @@
 //! id except by the field's name, and a newtype per name would turn every call site into a
 //! conversion without catching anything Clerk would not answer with a 404 at once.
 
-pub mod allowlist_identifier;
-pub mod blocklist_identifier;
-pub mod deleted_object;
 pub mod errors;
-pub mod instance_restrictions;
+mod generated;
 pub mod jwks;
+#[cfg(all(test, feature = "allow_list_block_list"))]
+mod tests;
 
 pub use crate::list::List;
-pub use allowlist_identifier::{
-    AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, IdentifierType,
-};
-pub use blocklist_identifier::{BlocklistIdentifier, BlocklistIdentifiers, BlocklistObject};
-pub use instance_restrictions::{InstanceRestrictions, InstanceRestrictionsObject};
+#[allow(unused_imports)] // with no feature enabled, nothing is generated
+pub use generated::*;
+
+/// A page (or the whole) of the allow-list, as the list operation returns it.
+#[cfg(feature = "allow_list_block_list")]
+pub type AllowlistIdentifierList = List<AllowlistIdentifier>;
+
+/// A JSON object of any values: metadata (`public_metadata`, `private_metadata`,
+/// `unsafe_metadata`) and the spec's free-form objects.
+///
+/// ```
+/// use clerk_tower::models::JsonObject;
+///
+/// let mut metadata = JsonObject::new();
+/// metadata.insert("plan".into(), "pro".into());
+/// ```
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 /// An enum value this version of the crate does not know, kept as Clerk sent it.
 ///
@@ -54,12 +65,77 @@ impl std::fmt::Display for UnknownValue {
         f.write_str(&self.0)
     }
 }
-pub use deleted_object::DeletedObject;
+/// A value of a `oneOf` whose kind this version of the crate does not know, kept as sent.
+///
+/// It can be read ([`as_json`](Self::as_json)) but not built outside the crate, for the same
+/// reason as [`UnknownValue`]: the release that learns the kind decodes it as a new variant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct UnknownObject(pub(crate) serde_json::Value);
+
+impl UnknownObject {
+    /// The value as sent.
+    pub fn as_json(&self) -> &serde_json::Value {
+        &self.0
+    }
+}
+
+/// The string at `property` of a JSON object (a `oneOf`'s discriminator).
+#[allow(dead_code)] // used by the generated code of some features only
+pub(crate) fn tag<'v>(value: &'v serde_json::Value, property: &str) -> Option<&'v str> {
+    value.get(property).and_then(serde_json::Value::as_str)
+}
+
+/// Decodes one variant of a `oneOf` from the value its discriminator chose.
+#[allow(dead_code)] // used by the generated code of some features only
+pub(crate) fn variant<T, E>(value: serde_json::Value) -> Result<T, E>
+where
+    T: serde::de::DeserializeOwned,
+    E: serde::de::Error,
+{
+    serde_json::from_value(value).map_err(E::custom)
+}
+
 pub use errors::{ClerkError, ClerkErrors};
 pub use jwks::{Jwk, Jwks, KeyType};
 
-/// Declares a string enum whose unknown values are kept as `Unknown(UnknownValue)`.
+/// Declares a string enum whose unknown values are kept as `Unknown(UnknownValue)`; with
+/// `default Variant;` (or `default Unknown;`, an empty unknown value) it implements `Default`.
 macro_rules! open_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident => $value:literal, )+ }
+        default Unknown;
+    ) => {
+        $crate::models::open_enum! {
+            $(#[$meta])*
+            pub enum $name { $( $(#[$vmeta])* $variant => $value, )+ }
+        }
+
+        impl Default for $name {
+            /// An empty `Unknown`: what a response that leaves the field out decodes to.
+            fn default() -> Self {
+                $name::Unknown($crate::models::UnknownValue::default())
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident => $value:literal, )+ }
+        default $default:ident;
+    ) => {
+        $crate::models::open_enum! {
+            $(#[$meta])*
+            pub enum $name { $( $(#[$vmeta])* $variant => $value, )+ }
+        }
+
+        impl Default for $name {
+            /// The only value the spec gives.
+            fn default() -> Self {
+                $name::$default
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident => $value:literal, )+ }

@@ -12,6 +12,8 @@
 //!   `#/components/schemas/X` refs into `#/definitions/X` of a self-contained document, inlines
 //!   every other local ref, turns `nullable: true` into a `"null"` type, and turns
 //!   `format: int64` / `int32` into the matching `minimum` / `maximum`.
+//! - The overlay of corrections (`spec/overlay.yaml`) is read by [`overlay_action`]: the gap
+//!   tests check that each gap they pin in the spec has its correction there.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -34,6 +36,45 @@ pub fn spec() -> &'static Spec {
             .unwrap_or_else(|e| panic!("cannot read {SPEC_PATH}: {e}"));
         Spec::parse(&text).unwrap_or_else(|e| panic!("{SPEC_PATH}: {e}"))
     })
+}
+
+/// The overlay of corrections the generator applies to the spec (`spec/overlay.yaml`, OpenAPI
+/// Overlay 1.0), vendored beside it.
+pub const OVERLAY_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/overlay.yaml");
+
+/// The overlay's actions as JSON, loaded once per test binary.
+///
+/// # Panics
+/// When the file cannot be read or parsed.
+pub fn overlay() -> &'static [Value] {
+    static OVERLAY: OnceLock<Vec<Value>> = OnceLock::new();
+    OVERLAY.get_or_init(|| {
+        let text = std::fs::read_to_string(OVERLAY_PATH)
+            .unwrap_or_else(|e| panic!("cannot read {OVERLAY_PATH}: {e}"));
+        let docs = YamlLoader::load_from_str(&text)
+            .unwrap_or_else(|e| panic!("{OVERLAY_PATH}: YAML: {e}"));
+        let doc = yaml_to_json(&docs[0]).unwrap_or_else(|e| panic!("{OVERLAY_PATH}: {e}"));
+        doc["actions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("{OVERLAY_PATH}: no actions"))
+    })
+}
+
+/// The overlay's action on `target` (as written in the overlay), with its reason and source.
+///
+/// # Panics
+/// When the overlay has no action on `target`: the gap it corrects lost its correction.
+pub fn overlay_action(target: &str) -> &'static Value {
+    let action = overlay()
+        .iter()
+        .find(|a| a["target"] == target && a.get("update").is_some())
+        .unwrap_or_else(|| panic!("spec/overlay.yaml has no update of {target}"));
+    assert!(
+        action["description"].is_string() && action["x-source"].is_string(),
+        "the overlay action on {target} needs a description (reason) and an x-source"
+    );
+    action
 }
 
 /// Converts a YAML document into JSON. Mapping keys that are integers, booleans or reals
