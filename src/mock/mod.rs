@@ -133,13 +133,18 @@
 
 mod engine;
 mod fault;
+mod generic;
+mod instance;
 mod lists;
 mod log;
+mod pattern;
 mod rate_limit;
 mod reqlog;
 mod server;
 mod service;
+mod spec;
 mod tokens;
+mod validate;
 
 #[cfg(test)]
 mod tests;
@@ -159,7 +164,7 @@ use self::server::ServerSettings;
 pub use self::service::{MockFuture, MockService};
 pub use self::tokens::{MintError, TestSigningKey, MOCK_ISSUER, TEST_JWT_PUBLIC_KEY, TEST_KEY_ID};
 
-use self::engine::{Incoming, KeyPolicy, Prepared, SplitMix64, State};
+use self::engine::{Incoming, KeyPolicy, Prepared, SplitMix64, State, Target};
 use crate::models::{AllowlistIdentifier, BlocklistIdentifier, ClerkError, InstanceRestrictions};
 
 /// An in-memory Clerk Backend API for the allow-list resource.
@@ -540,7 +545,10 @@ impl MockClerk {
     }
 
     pub(crate) fn handle(&self, req: Incoming<'_>) -> Prepared {
-        self.lock().handle(req)
+        // Routed before the lock is taken: the first request that reaches the spec's router
+        // parses the embedded spec without holding up requests to the stateful routes.
+        let target = Target::of(req.method, req.uri.path());
+        self.lock().handle(req, target)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -582,8 +590,14 @@ pub struct RecordedRequest {
     /// The request body, when body recording is on ([`MockClerk::with_request_bodies`]);
     /// empty otherwise, and when the body was over the 1 MiB limit or timed out.
     pub body: Bytes,
-    /// The operation the method and path name, if any.
+    /// The stateful operation the method and path name, if any (the operations fault plans
+    /// and [`MockClerk::request_count`] know).
     pub operation: Option<MockOperation>,
+    /// The operation id from Clerk's OpenAPI spec that the method and path name, if any: the
+    /// stateful operations (`"CreateAllowlistIdentifier"`), `"GetJWKS"`, and every operation
+    /// answered from the spec (`"GetUser"`). `None` for an unknown path or a method the path
+    /// does not take.
+    pub operation_id: Option<&'static str>,
     /// The n-th request to that operation (1-based) since the fault plan was set; 0 when no
     /// operation matched, or when the body timed out (the request was not counted).
     pub attempt: u32,

@@ -162,7 +162,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
         "/allowlist_identifiers",
         "/v2/allowlist_identifiers",
         "/v1/allowlist_identifiers/",
-        "/v1/users",
+        "/v1/no_such_resource",
         "/",
         "/v1/allowlist_identifiers/a/b",
     ] {
