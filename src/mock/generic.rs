@@ -19,6 +19,8 @@ pub(crate) const LIST_ITEMS: usize = 3;
 /// How long a generated id's random part is: Clerk's ids are a prefix and 27 base62
 /// characters.
 const ID_BODY_LEN: usize = 27;
+/// The random part of the ids the spec gives as 32 hex digits (`ak_`, `mt_`, `aplt_`).
+const HEX_ID_BODY_LEN: usize = 32;
 
 /// What an operation answers, built once per operation.
 #[derive(Debug)]
@@ -39,14 +41,15 @@ pub(crate) enum Skeleton {
 }
 
 /// Whether a JSON answer is a list, and of which kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ListKind {
     /// A single object (or scalar).
     None,
     /// A bare JSON array.
     Bare,
-    /// `{"data": [...], "total_count": N}`.
-    Paged,
+    /// `{"data": [...], "total_count": N}`: an object with a `total_count` and one array (this
+    /// field), e.g. `data` or `m2m_tokens`.
+    Paged(String),
 }
 
 /// What a generic answer is: status, body and its media type.
@@ -71,11 +74,12 @@ impl Skeleton {
         let value = instance::maximal(&spec.doc, schema);
         let list = match &value {
             Value::Array(_) => ListKind::Bare,
-            Value::Object(map)
-                if map.get("data").is_some_and(Value::is_array)
-                    && map.get("total_count").is_some_and(Value::is_number) =>
-            {
-                ListKind::Paged
+            Value::Object(map) if map.get("total_count").is_some_and(Value::is_number) => {
+                let mut arrays = map.iter().filter(|(_, v)| v.is_array());
+                match (arrays.next(), arrays.next()) {
+                    (Some((key, _)), None) => ListKind::Paged(key.clone()),
+                    _ => ListKind::None,
+                }
             }
             _ => ListKind::None,
         };
@@ -85,7 +89,7 @@ impl Skeleton {
                 .get("object")
                 .and_then(Value::as_str)
                 .is_some_and(|o| o.starts_with("sample"));
-        let echo = match list {
+        let echo = match &list {
             ListKind::None => echo_param(spec, op, schema, &value, deleted),
             _ => None,
         };
@@ -126,14 +130,14 @@ impl Skeleton {
                 list,
                 echo,
                 deleted,
-            } => (value, *list, echo, *deleted),
+            } => (value, list, echo, *deleted),
         };
         let count = list_len(op, query);
         let mut value = value.clone();
         match (list, &mut value) {
             (ListKind::Bare, Value::Array(items)) => fill(items, count),
-            (ListKind::Paged, Value::Object(map)) => {
-                if let Some(Value::Array(items)) = map.get_mut("data") {
+            (ListKind::Paged(key), Value::Object(map)) => {
+                if let Some(Value::Array(items)) = map.get_mut(key) {
                     fill(items, count);
                 }
                 map.insert("total_count".to_owned(), Value::from(count));
@@ -182,7 +186,7 @@ fn fill(items: &mut Vec<Value>, count: usize) {
 }
 
 /// Gives every `id` that has the shape of a generated Clerk id (`prefix_` and 27
-/// alphanumerics) a fresh one with the same prefix.
+/// alphanumerics, or 32 hex digits) a fresh one with the same prefix and shape.
 fn refresh_ids(value: &mut Value, rng: &mut SplitMix64) {
     match value {
         Value::Object(map) => {
@@ -191,6 +195,12 @@ fn refresh_ids(value: &mut Value, rng: &mut SplitMix64) {
                     if let Value::String(id) = child {
                         if let Some(prefix) = generated_prefix(id) {
                             let fresh = rng.id(prefix);
+                            *id = fresh;
+                            continue;
+                        }
+                        if let Some(prefix) = hex_prefix(id) {
+                            let fresh =
+                                format!("{prefix}{:016x}{:016x}", rng.next_u64(), rng.next_u64());
                             *id = fresh;
                             continue;
                         }
@@ -211,6 +221,16 @@ fn generated_prefix(id: &str) -> Option<&str> {
     (prefix.len() > 1
         && body.len() == ID_BODY_LEN
         && body.bytes().all(|b| b.is_ascii_alphanumeric()))
+    .then_some(prefix)
+}
+
+/// The prefix (with its `_`) of an id made of a prefix and 32 hex digits.
+fn hex_prefix(id: &str) -> Option<&str> {
+    let split = id.rfind('_')?;
+    let (prefix, body) = (id.get(..=split)?, id.get(split + 1..)?);
+    (prefix.len() > 1
+        && body.len() == HEX_ID_BODY_LEN
+        && body.bytes().all(|b| b.is_ascii_hexdigit()))
     .then_some(prefix)
 }
 
@@ -309,6 +329,11 @@ mod tests {
             generated_prefix("ak_0123456789abcdef0123456789abcdef"),
             None
         );
+        assert_eq!(
+            hex_prefix("ak_0123456789abcdef0123456789ABCDEF"),
+            Some("ak_")
+        );
+        assert_eq!(hex_prefix("ak_0123456789abcdef0123456789ABCDEX"), None);
         assert_eq!(snake_stem("apiKeyID"), "api_key");
         assert_eq!(snake_stem("user_id"), "user");
         assert_eq!(snake_stem("template_type"), "template_type");

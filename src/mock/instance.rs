@@ -76,7 +76,29 @@ fn field_prefix(stem: &str) -> String {
         | "web3_wallet" => "idn_".to_owned(),
         "membership" => "orgmem_".to_owned(),
         "external_account" => "eac_".to_owned(),
-        other => id_prefix(other),
+        other => {
+            // `last_active_organization` is an `organization`: the longest known suffix.
+            let mut rest = other;
+            while let Some((_, tail)) = rest.split_once('_') {
+                let prefix = id_prefix(tail);
+                if prefix != format!("{tail}_") {
+                    return prefix;
+                }
+                rest = tail;
+            }
+            id_prefix(other)
+        }
+    }
+}
+
+/// `email_addresses` → `email_address`, `users` → `user`: the type of a list's items.
+fn singular(name: &str) -> String {
+    if let Some(stem) = name.strip_suffix("sses") {
+        return format!("{stem}ss");
+    }
+    match name.strip_suffix('s') {
+        Some(stem) if !stem.ends_with('s') && !stem.is_empty() => stem.to_owned(),
+        _ => name.to_owned(),
     }
 }
 
@@ -112,7 +134,7 @@ impl Builder<'_> {
         if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
             // Siblings of allOf first; the parts declare the required names, so their values
             // win, but a placeholder never replaces a value another part built.
-            let mut merged = match self.object_with(schema, depth, &[]) {
+            let mut merged = match self.object_with(schema, depth, &[], name) {
                 Value::Object(own) => own,
                 _ => Map::new(),
             };
@@ -124,7 +146,7 @@ impl Builder<'_> {
                     && part.get("oneOf").is_none()
                     && part.get("anyOf").is_none();
                 let value = if plain {
-                    self.object_with(part, depth, &outer_required)
+                    self.object_with(part, depth, &outer_required, name)
                 } else {
                     self.build(part, depth, name, object)
                 };
@@ -150,7 +172,7 @@ impl Builder<'_> {
                 // requires (a branch can be nothing but a `required` list) or adds.
                 let first = branches.first().map(|b| deref_in(doc, b));
                 let extra = first.map(required_names).unwrap_or_default();
-                let mut value = self.object_with(schema, depth, &extra);
+                let mut value = self.object_with(schema, depth, &extra, name);
                 let adds = first
                     .is_some_and(|b| b.get("properties").is_some() || b.get("allOf").is_some());
                 if adds {
@@ -175,7 +197,7 @@ impl Builder<'_> {
                 .unwrap_or(Value::Null);
         }
         match schema_type(schema) {
-            Some("object") => self.object_with(schema, depth, &[]),
+            Some("object") => self.object_with(schema, depth, &[], name),
             Some("array") => {
                 let items = schema.get("items").unwrap_or(&Value::Null);
                 let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
@@ -201,11 +223,16 @@ impl Builder<'_> {
                     .get("maximum")
                     .and_then(Value::as_f64)
                     .unwrap_or(f64::MAX);
-                json!(min.max(1.5).min(max))
+                let preferred = match name {
+                    // Unix milliseconds, as for integers (exactly representable).
+                    Some(field) if is_time(field) => SAMPLE_MILLIS as f64,
+                    _ => 1.0,
+                };
+                number(preferred.max(min).min(max))
             }
             Some("boolean") => json!(true),
             // No type: anything goes; an object says the most.
-            _ if schema.get("properties").is_some() => self.object_with(schema, depth, &[]),
+            _ if schema.get("properties").is_some() => self.object_with(schema, depth, &[], name),
             _ => json!({}),
         }
     }
@@ -244,8 +271,15 @@ impl Builder<'_> {
         value
     }
 
-    /// The object, with `extra` names required beside the schema's own.
-    fn object_with(&mut self, schema: &Value, depth: usize, extra: &[String]) -> Value {
+    /// The object, with `extra` names required beside the schema's own; `name` is the
+    /// property it is the value of (the type of its `id` when it has no `object` field).
+    fn object_with(
+        &mut self,
+        schema: &Value,
+        depth: usize,
+        extra: &[String],
+        name: Option<&str>,
+    ) -> Value {
         let doc = self.doc;
         let mut required = required_names(schema);
         required.extend_from_slice(extra);
@@ -266,7 +300,8 @@ impl Builder<'_> {
                     .or_else(|| o.get("enum").and_then(|e| e.get(0)))
                     .and_then(Value::as_str)
             })
-            .map(str::to_owned);
+            .map(str::to_owned)
+            .or_else(|| name.map(singular));
         if let Some(properties) = properties {
             for (key, property) in properties {
                 if required.contains(key) || depth < MAX_DEPTH {
@@ -315,7 +350,7 @@ impl Builder<'_> {
                     let stem = field.get(..field.len() - 3).unwrap_or("object");
                     self.rng.id(&field_prefix(stem))
                 }
-                Some(field) => format!("sample {field}"),
+                Some(field) => by_name(field).unwrap_or_else(|| format!("sample {field}")),
                 None => "sample".to_owned(),
             },
         };
@@ -338,7 +373,12 @@ impl Builder<'_> {
 /// `id` built before the object's type was known (inside `allOf` parts): keep it as built,
 /// unless the object says what it is and the id was a placeholder.
 fn fix_id(object: &mut Map<String, Value>, rng: &mut SplitMix64) {
-    let Some(kind) = object.get("object").and_then(Value::as_str) else {
+    // Free-text `object` fields hold a sample ("sample object"), not a type.
+    let Some(kind) = object
+        .get("object")
+        .and_then(Value::as_str)
+        .filter(|kind| !kind.contains(' '))
+    else {
         return;
     };
     let prefix = id_prefix(kind);
@@ -348,6 +388,18 @@ fn fix_id(object: &mut Map<String, Value>, rng: &mut SplitMix64) {
             object.insert("id".to_owned(), Value::String(fresh));
         }
     }
+}
+
+/// A realistic sample for the fields whose name says what they hold.
+fn by_name(field: &str) -> Option<String> {
+    let text = match field {
+        "email_address" | "email" => "sample@example.com",
+        "phone_number" => "+15555550100",
+        "web3_wallet" => "0x52908400098527886e0f7030069857d2e4169ee7",
+        _ if field == "url" || field.ends_with("_url") => "https://example.com/sample",
+        _ => return None,
+    };
+    Some(text.to_owned())
 }
 
 fn required_names(schema: &Value) -> Vec<String> {
@@ -371,7 +423,7 @@ fn integer(schema: &Value, name: Option<&str>) -> Value {
         .and_then(Value::as_i64)
         .unwrap_or(i64::MAX);
     let preferred = match name {
-        Some(field) if field.ends_with("_at") => SAMPLE_MILLIS,
+        Some(field) if is_time(field) => SAMPLE_MILLIS,
         _ => 1,
     };
     let value = match min {
@@ -379,6 +431,22 @@ fn integer(schema: &Value, name: Option<&str>) -> Value {
         None => preferred,
     };
     json!(value.min(max))
+}
+
+/// A JSON number, written as an integer when it is one (`1`, not `1.0`): it fits a schema of
+/// type `number` either way, and decodes into an integer field as well as a float one.
+fn number(value: f64) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if value.fract() == 0.0 && value.abs() < EXACT {
+        json!(value as i64)
+    } else {
+        json!(value)
+    }
+}
+
+/// Whether a numeric field holds a Unix time (`created_at`, `expiration`).
+fn is_time(field: &str) -> bool {
+    field.ends_with("_at") || field == "expiration"
 }
 
 /// The schema's type: `type` as written, or the first non-null entry of a list of types.

@@ -189,7 +189,12 @@ impl Parser<'_> {
 
     /// A printable ASCII character of the class, chosen with the rng.
     fn pick(&mut self, class: &Class) -> Option<char> {
-        let candidates: Vec<char> = ('!'..='~').filter(|c| class.matches(*c)).collect();
+        let mut candidates: Vec<char> = ('!'..='~').filter(|c| class.matches(*c)).collect();
+        // Letters and digits read best in ids (`\w` also takes `_`): keep to them when the
+        // class has any.
+        if candidates.iter().any(char::is_ascii_alphanumeric) {
+            candidates.retain(char::is_ascii_alphanumeric);
+        }
         if candidates.is_empty() {
             return None;
         }

@@ -465,6 +465,7 @@ mod tests {
     #[test]
     fn the_embedded_spec_indexes_every_operation() {
         let spec = index().unwrap();
+        eprintln!("spec parsed and indexed in {:?}", spec.load_time);
         assert_eq!(spec.ops.len(), 249);
         let count = spec.route(&Method::GET, "/users/count");
         assert!(matches!(count, SpecRoute::Operation(op, _) if op.id == "GetUsersCount"));
