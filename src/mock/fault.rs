@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// An operation the mock serves, named after the operation ids of Clerk's OpenAPI spec: the
-/// three allow-list operations, the three block-list operations and
-/// `UpdateInstanceRestrictions`.
+/// A stateful operation of the mock, named after the operation ids of Clerk's OpenAPI spec:
+/// the three allow-list operations, the three block-list operations and
+/// `UpdateInstanceRestrictions`. These are the operations fault plans and
+/// [`MockClerk::request_count`](super::MockClerk::request_count) know; the mock answers every
+/// other operation of the spec too, without state (see
+/// [`RecordedRequest::operation_id`](super::RecordedRequest::operation_id)).
 ///
 /// In JSON (a [`FaultPlan`] file) an operation is written as its spec id
 /// (`"ListAllowlistIdentifiers"`); the allow-list operations also take their short names
@@ -434,7 +437,8 @@ impl From<FaultRepr> for Fault {
 /// takes, in this order: an [`on`](FaultPlan::on) rule for exactly this attempt, else an
 /// [`always`](FaultPlan::always) rule for the operation, else a [`random`](FaultPlan::random)
 /// draw. Among rules of the same sort the first one added wins. Requests that match no
-/// operation (unknown paths, wrong methods) never get a fault.
+/// [`MockOperation`] (unknown paths, wrong methods, and the spec's operations the mock answers
+/// without state) never get a fault.
 ///
 /// ```
 /// use clerk_tower::mock::{Fault, FaultPlan, MockOperation};

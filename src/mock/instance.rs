@@ -107,6 +107,7 @@ pub(crate) fn maximal(doc: &Value, schema: &Value) -> Value {
     Builder {
         doc,
         rng: SplitMix64::new(SKELETON_SEED),
+        nesting: 0,
     }
     .build(schema, 0, None, None)
 }
@@ -114,7 +115,12 @@ pub(crate) fn maximal(doc: &Value, schema: &Value) -> Value {
 struct Builder<'a> {
     doc: &'a Value,
     rng: SplitMix64,
+    /// How many `build` calls are running (compositions recurse without going deeper).
+    nesting: usize,
 }
+
+/// The most `build` calls that may run inside each other.
+const MAX_NESTING: usize = 256;
 
 impl Builder<'_> {
     /// `name` is the property the value is for, `object` the object type of the enclosing
@@ -126,11 +132,24 @@ impl Builder<'_> {
         name: Option<&str>,
         object: Option<&str>,
     ) -> Value {
-        let doc = self.doc;
-        let schema = deref_in(doc, schema);
-        if depth > MAX_DEPTH * 4 {
+        if depth > MAX_DEPTH * 4 || self.nesting >= MAX_NESTING {
             return Value::Null;
         }
+        self.nesting += 1;
+        let value = self.build_inner(schema, depth, name, object);
+        self.nesting -= 1;
+        value
+    }
+
+    fn build_inner(
+        &mut self,
+        schema: &Value,
+        depth: usize,
+        name: Option<&str>,
+        object: Option<&str>,
+    ) -> Value {
+        let doc = self.doc;
+        let schema = deref_in(doc, schema);
         if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
             // Siblings of allOf first; the parts declare the required names, so their values
             // win, but a placeholder never replaces a value another part built.
@@ -485,8 +504,10 @@ mod tests {
             maximal(&spec.doc, &json!({ "$ref": "#/nowhere" })),
             json!({})
         );
-        let looped = json!({ "type": "array", "items": { "$ref": "#/x" } });
-        let doc = json!({ "x": looped.clone() });
+        // Cycles end, with or without going deeper.
+        let looped = json!({ "type": "array", "minItems": 1, "items": { "$ref": "#/x" } });
+        let doc = json!({ "x": looped.clone(), "y": { "allOf": [{ "$ref": "#/y" }] } });
         let _ = maximal(&doc, &looped);
+        let _ = maximal(&doc, &json!({ "$ref": "#/y" }));
     }
 }

@@ -1,9 +1,12 @@
-//! An in-memory Clerk Backend API for the allow-list and block-list resources and the
-//! instance restrictions, with scripted faults and rate limits (feature `mock`).
+//! An in-memory Clerk Backend API that answers every operation of Clerk's OpenAPI spec, with
+//! state for the allow-list, the block-list and the instance restrictions, scripted faults and
+//! rate limits (feature `mock`).
 //!
-//! [`MockClerk`] holds the allow-list, checks the bearer key, validates requests the way Clerk
-//! does, answers with the same JSON as `https://api.clerk.com/v1` (built from this crate's
-//! [`models`](crate::models), so mock and client agree), and records the requests it
+//! [`MockClerk`] holds the allow-list and the block-list, checks the bearer key, validates
+//! requests the way Clerk does, answers the stateful operations with the same JSON as
+//! `https://api.clerk.com/v1` (built from this crate's [`models`](crate::models), so mock and
+//! client agree) and every other operation of the spec with a valid instance of its response
+//! schema (see [Every other operation](#every-other-operation)), and records the requests it
 //! receives in a bounded log (see [`MockClerk::requests`]; bodies only when asked). It is
 //! reachable two ways:
 //!
@@ -48,8 +51,12 @@
 //! segment); the same three for `/v1/blocklist_identifiers` (a second stateful list, answered
 //! as `{data, total_count}` with every entry, `identifier` the only body field);
 //! `PATCH /v1/instance/restrictions` (five booleans, all `false` at start; see
-//! [`MockClerk::restrictions`]); `GET /v1/jwks`. The key is checked before the route, as Clerk
-//! does, so an unknown path without a valid key is a 401, with one a 404.
+//! [`MockClerk::restrictions`]); `GET /v1/jwks`; then every other path and method of the spec
+//! (see [Every other operation](#every-other-operation)). The key is checked before the route,
+//! as Clerk does, so an unknown path without a valid key is a 401, with one a 404; a path the
+//! spec has with another method is a 405 whose `Allow` lists the spec's methods. The one
+//! operation the spec declares without security (`GET /v1/public/interstitial`,
+//! `security: []`) takes no key.
 //!
 //! - **Rate limit**, on request ([`MockClerk::with_rate_limit`]): at most N requests with a
 //!   valid key in any interval of the window; the others get Clerk's 429 with `Retry-After`
@@ -117,6 +124,83 @@
 //! | fault: 503 | 503 | `maintenance_mode` | error index (`SystemUnderMaintenance`, 503) |
 //! | fault: other 5xx | 5xx | `internal_clerk_error` | error index (`Unexpected`, 500) |
 //!
+//! # Every other operation
+//!
+//! The 242 operations without state are driven by Clerk's spec at run time, as stripe-mock is
+//! by Stripe's: the vendored spec (`spec/bapi-2026-05-12.yml`, 249 operations) is embedded in
+//! the binary, parsed with `yaml-rust2` the first time a request reaches the spec's router
+//! (never in [`MockClerk::new`]; about 0.25 s in a debug build, once per process) and indexed:
+//! per operation its method, path template, path and query parameters, request body and first
+//! 2xx response.
+//!
+//! **Routing.** The stateful routes and the JWKS first, then the spec's paths: a template
+//! segment `{name}` matches one non-empty segment that decodes to UTF-8, and a literal segment
+//! beats a parameter (`/v1/users/count` is `GetUsersCount`, not `GetUser`). No match is a 404
+//! `resource_not_found`; a path with other methods a 405.
+//!
+//! **Validation**, before anything is answered; the first problem found, in this order, is
+//! the one answered (all 422s carry `meta.param_name`; nested body fields are named
+//! `parent.child`, array items `list[0]`, items of an array body `[0].field`):
+//!
+//! | what | refused with |
+//! |---|---|
+//! | path parameter outside its `enum` (`/v1/templates/push`) | 422 `form_param_value_invalid` |
+//! | required query parameter absent (an empty value, `limit=`, counts as absent) | 422 `form_param_missing` |
+//! | query value not of its type: `integer` (an `i64`), `number`, `boolean` (what Go's `strconv.ParseBool` takes: `true`, `1`, `t`, ...) | 422 `form_param_type_invalid` |
+//! | query value outside `enum`, `minimum` / `maximum`, under `minLength`; an array with too few or too many items | 422 `form_param_value_invalid` |
+//! | query value over `maxLength` | 422 `form_param_max_length_exceeded` |
+//! | scalar query parameter given twice; an `explode: false` array given twice (an exploded array is `a=1&a=2`, the other `a=1,2`) | 422 `form_param_duplicate` |
+//! | JSON body with a `Content-Type` other than `application/json` (parameters allowed; none at all is taken as JSON) | 415 `unsupported_content_type` |
+//! | JSON body that does not parse, or whose top level is not the schema's object or array (an empty body counts as `{}`) | 400 `request_body_invalid` |
+//! | body field not declared, where the schema says `additionalProperties: false` | 422 `form_param_unknown` |
+//! | body field of the wrong JSON type (`string`, `integer`, `number`, `boolean`, `object`, `array`), recursively | 422 `form_param_type_invalid` |
+//! | body value outside `enum`, `minimum` / `maximum`, `minLength`, `minItems` / `maxItems` | 422 `form_param_value_invalid` |
+//! | body string over `maxLength` | 422 `form_param_max_length_exceeded` |
+//! | required body field absent, or `null` where the field is not `nullable`; none of the `anyOf` requirement lists met (a SAML connection's `domain` or `domains`) | 422 `form_param_missing` |
+//! | multipart body (`SetUserProfileImage`, `UploadOrganizationLogo`, `UploadOAuthApplicationLogo`) sent as another media type, or without one | 415 `unsupported_content_type` |
+//! | multipart body without a `boundary`, or whose parts do not parse | 400 `request_body_invalid` |
+//! | required part (`file`) absent | 422 `form_param_missing` |
+//!
+//! Not checked: `pattern`s, `format`s, the branches of `oneOf` / `anyOf` / `allOf` beyond
+//! their declared properties, header parameters (the spec has none), and query parameters the
+//! spec does not declare (ignored, as for the allow-list). `null` is accepted for any field
+//! that is not required. Evidence for the codes: the table below (the same Clerk error index).
+//!
+//! **Answers.** The operation's first 2xx: a JSON body where the spec declares one, nothing
+//! for `204` and `202`, and a small `text/html` page for the interstitial (the spec declares no
+//! body; Clerk serves HTML). A JSON body is a valid instance of the response schema: every
+//! declared property present (nullable ones with a value), enums their first declared value,
+//! formats, bounds and simple patterns honoured, `oneOf` the first branch or the one the
+//! discriminator maps; Unix times are `2026-05-12T10:20:30Z` in milliseconds. It is built once
+//! per operation and copied for each answer, so an answer costs a clone and a serialization.
+//!
+//! - **Ids** carry Clerk's prefix for the object's `object` value (`user_`, `org_`,
+//!   `orginv_`, `orgmem_`, `orgdmn_`, `sess_`, `client_`, `inv_`, `alid_`, `blid_`, `idn_`
+//!   for e-mail addresses, phone numbers and wallets, `eac_`, `samlacc_`, `samlc_`, `ins_`,
+//!   `dmn_`, `jtmp_`, `sit_`, `sua_`, `ru_`, `act_`, `role_`, `perm_`, `mch_`; where no
+//!   public evidence of the prefix was at hand it is the object name, e.g. `waitlist_entry_`),
+//!   or the shape the spec's pattern gives (`ak_` and 32 hex digits). Every `id` is fresh in
+//!   each answer (a prefix and 27 base62 characters, or 32 hex digits where the spec says so);
+//!   `*_id` fields keep fixed sample ids with the prefix of what they name (`user_id` →
+//!   `user_...`).
+//! - **The id asked for**: where a path parameter names the object answered
+//!   (`GET /v1/users/{user_id}` → a `user`; `invitation_id` → an `organization_invitation`),
+//!   its value is the answer's `id`; a delete that answers a `DeletedObject` carries the
+//!   deleted id and names its type (`{"object":"user","id":"user_...","deleted":true}`). Not
+//!   when the spec gives the `id` a pattern (API keys, M2M tokens): the answer keeps a valid
+//!   generated id.
+//! - **Lists**, bare arrays or objects with a `total_count` and one array (`data`, or e.g.
+//!   `m2m_tokens`), hold 3 items (fewer when `limit` asks for fewer), each with its own ids,
+//!   and `total_count` is the number of items.
+//! - Nothing is stored: a `POST /v1/users` answers a new user, which a later
+//!   `GET /v1/users/{id}` answers again, generated.
+//!
+//! Generic operations are recorded in the request log with their spec id
+//! ([`RecordedRequest::operation_id`]), count against the rate limit like any request, and
+//! get no faults: fault plans name the stateful operations ([`MockOperation`]). Answers are
+//! what models generated from the same spec decode: required fields present, types and enum
+//! values as declared.
+//!
 //! # Faults
 //!
 //! A [`FaultPlan`] picks, per operation and attempt number (or at random, from a seed), a
@@ -167,7 +251,8 @@ pub use self::tokens::{MintError, TestSigningKey, MOCK_ISSUER, TEST_JWT_PUBLIC_K
 use self::engine::{Incoming, KeyPolicy, Prepared, SplitMix64, State, Target};
 use crate::models::{AllowlistIdentifier, BlocklistIdentifier, ClerkError, InstanceRestrictions};
 
-/// An in-memory Clerk Backend API for the allow-list resource.
+/// An in-memory Clerk Backend API: every operation of Clerk's spec, the allow-list, the
+/// block-list and the instance restrictions with state (see the [module docs](self)).
 ///
 /// Cheap to clone: clones share one store, one request log and one fault plan
 /// (`Arc<Mutex<..>>`). `Send + Sync`; no method blocks for long or panics on request data.

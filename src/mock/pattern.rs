@@ -86,7 +86,7 @@ impl Parser<'_> {
             // Repeat what the atom produced: re-parse it (it may hold random picks).
             let end = self.pos;
             let count = match max {
-                Some(max) if max == 0 => 0,
+                Some(0) => 0,
                 _ if min == 0 => 1,
                 _ => min,
             };

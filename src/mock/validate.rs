@@ -393,7 +393,7 @@ fn check_body(
             let names = part_names(body, &boundary).ok_or_else(body_invalid)?;
             let schema = deref_in(doc, &spec.schema);
             for name in required_of(schema) {
-                if !names.iter().any(|n| *n == name) {
+                if !names.contains(&name) {
                     return Err(Refusal::unprocessable(missing(&name)));
                 }
             }
