@@ -18,6 +18,7 @@ use super::rate_limit::{retry_after_secs, RateLimiter};
 use super::reqlog::{headers_to_record, RequestLog};
 use super::server::ServerSettings;
 use super::spec::{self, OpInfo, SpecError, SpecIndex, SpecRoute};
+use super::users::{self, Flag, UserStore};
 use super::validate::decode_query;
 use super::{MockError, RecordedRequest};
 use crate::models::{
@@ -123,8 +124,9 @@ pub(crate) struct State {
     store: ListStore<AllowlistIdentifier>,
     pub(crate) blocklist: ListStore<BlocklistIdentifier>,
     pub(crate) restrictions: InstanceRestrictions,
+    pub(crate) users: UserStore,
     pub(crate) rate_limit: Option<RateLimiter>,
-    rng: SplitMix64,
+    pub(crate) rng: SplitMix64,
     pub(crate) log: RequestLog,
     pub(crate) totals: [usize; MockOperation::COUNT],
     plan: FaultPlan,
@@ -144,6 +146,7 @@ impl State {
             store: ListStore::default(),
             blocklist: ListStore::default(),
             restrictions: InstanceRestrictions::default(),
+            users: UserStore::default(),
             rate_limit: None,
             rng,
             log: RequestLog::default(),
@@ -166,6 +169,7 @@ impl State {
         self.store.clear();
         self.blocklist.clear();
         self.restrictions = InstanceRestrictions::default();
+        self.users.clear();
         if let Some(rate_limit) = &mut self.rate_limit {
             rate_limit.clear();
         }
@@ -261,7 +265,7 @@ impl State {
     }
 }
 
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -413,6 +417,13 @@ fn route(method: &Method, path: &str) -> Option<MockOperation> {
 #[derive(Debug)]
 pub(crate) enum Target {
     Stateful(MockOperation),
+    /// A user operation: the spec's router found it, and the store answers it.
+    Users(
+        MockOperation,
+        &'static SpecIndex,
+        &'static OpInfo,
+        Vec<(&'static str, String)>,
+    ),
     Jwks,
     Spec(&'static SpecIndex, SpecRoute<'static>),
     /// A path under `/v1` that is not stateful, while the embedded spec cannot be used.
@@ -438,7 +449,15 @@ impl Target {
             return Target::Outside;
         };
         match spec::index() {
-            Ok(index) => Target::Spec(index, index.route(method, rest)),
+            Ok(index) => match index.route(method, rest) {
+                SpecRoute::Operation(op, params) => {
+                    match MockOperation::USERS.iter().find(|u| u.name() == op.id) {
+                        Some(user_op) => Target::Users(*user_op, index, op, params),
+                        None => Target::Spec(index, SpecRoute::Operation(op, params)),
+                    }
+                }
+                other => Target::Spec(index, other),
+            },
             Err(err) => Target::SpecUnavailable(err),
         }
     }
@@ -446,7 +465,7 @@ impl Target {
     /// The spec's operation id of the request, if it names one.
     pub(crate) fn operation_id(&self) -> Option<&'static str> {
         match self {
-            Target::Stateful(op) => Some(op.name()),
+            Target::Stateful(op) | Target::Users(op, ..) => Some(op.name()),
             Target::Jwks => Some("GetJWKS"),
             Target::Spec(_, SpecRoute::Operation(op, _)) => Some(op.id.as_str()),
             _ => None,
@@ -455,7 +474,7 @@ impl Target {
 
     fn stateful(&self) -> Option<MockOperation> {
         match self {
-            Target::Stateful(op) => Some(*op),
+            Target::Stateful(op) | Target::Users(op, ..) => Some(*op),
             _ => None,
         }
     }
@@ -670,6 +689,11 @@ impl State {
             Target::Spec(index, SpecRoute::Operation(op, params)) => {
                 return (Some(self.generic(req, index, op, params)), false)
             }
+            Target::Users(user_op, index, op, params) => {
+                let (response, applied) =
+                    self.users_request(*user_op, req, commit, index, op, params);
+                return (Some(response), applied);
+            }
             Target::Spec(_, SpecRoute::MethodNotAllowed(allow)) => {
                 return (Some(self.method_not_allowed(req.method, allow)), false)
             }
@@ -749,6 +773,8 @@ impl State {
                     None => (Some(self.identifier_not_found(raw)), false),
                 }
             }
+            // The user operations arrive as `Target::Users`.
+            _ => (Some(self.internal_error()), false),
         }
     }
 
@@ -764,6 +790,118 @@ impl State {
             response.headers_mut().insert(ALLOW, value);
         }
         response
+    }
+
+    /// A user operation: checked against the spec like a generic one, then answered from
+    /// the store. Returns the response and whether the store changed.
+    fn users_request(
+        &mut self,
+        op: MockOperation,
+        req: &Incoming<'_>,
+        commit: bool,
+        index: &'static SpecIndex,
+        info: &'static OpInfo,
+        params: &[(&'static str, String)],
+    ) -> (Response<Bytes>, bool) {
+        let query = req.uri.query();
+        if let Err(refusal) =
+            super::validate::check(&index.doc, info, params, query, req.headers, &req.body)
+        {
+            return (self.error_response(refusal.status, refusal.error), false);
+        }
+        let user_id = params
+            .iter()
+            .find(|(name, _)| *name == "user_id")
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_default();
+        let now = now_millis();
+        let body = users::body_object(&req.body);
+        let found = |state: &mut State, user: Option<serde_json::Value>, changes: bool| match user {
+            Some(user) => (state.json_ok(&user), commit && changes),
+            None => (
+                state.error_response(StatusCode::NOT_FOUND, users::not_found()),
+                false,
+            ),
+        };
+        match op {
+            MockOperation::CreateUser => {
+                let template = users::template(index);
+                match self
+                    .users
+                    .create(template, &body, now, &mut self.rng, commit)
+                {
+                    Ok(user) => (self.json_ok(&user), commit),
+                    Err(refusal) => (self.error_response(refusal.status, refusal.error), false),
+                }
+            }
+            MockOperation::GetUserList => {
+                let pairs = super::validate::query_pairs(query);
+                let number = |name: &str, default: usize| {
+                    pairs
+                        .iter()
+                        .find(|(k, v)| k == name && !v.is_empty())
+                        .and_then(|(_, v)| v.parse::<usize>().ok())
+                        .unwrap_or(default)
+                };
+                let (limit, offset) = (number("limit", 10), number("offset", 0));
+                let page: Vec<serde_json::Value> = self
+                    .users
+                    .select(&pairs)
+                    .into_iter()
+                    .skip(offset)
+                    .take(limit)
+                    .collect();
+                (self.json_ok(&page), false)
+            }
+            MockOperation::GetUsersCount => {
+                let pairs = super::validate::query_pairs(query);
+                let total = self.users.select(&pairs).len();
+                let count = json!({ "object": "total_count", "total_count": total });
+                (self.json_ok(&count), false)
+            }
+            MockOperation::GetUser => {
+                let user = self.users.get(user_id).cloned();
+                found(self, user, false)
+            }
+            MockOperation::UpdateUser => match self.users.update(user_id, &body, now, commit) {
+                Ok(user) => found(self, user, true),
+                Err(refusal) => (self.error_response(refusal.status, refusal.error), false),
+            },
+            MockOperation::UpdateUserMetadata => {
+                let user = self.users.merge_metadata(user_id, &body, now, commit);
+                found(self, user, true)
+            }
+            MockOperation::BanUser
+            | MockOperation::UnbanUser
+            | MockOperation::LockUser
+            | MockOperation::UnlockUser => {
+                let flag = match op {
+                    MockOperation::BanUser => Flag::Ban,
+                    MockOperation::UnbanUser => Flag::Unban,
+                    MockOperation::LockUser => Flag::Lock,
+                    _ => Flag::Unlock,
+                };
+                let user = self.users.set_flag(user_id, flag, now, commit);
+                found(self, user, true)
+            }
+            MockOperation::DeleteUser => match self.users.delete(user_id, commit) {
+                Some(user) => {
+                    let deleted = DeletedObject {
+                        object: "user".to_owned(),
+                        id: user.get("id").and_then(|v| v.as_str()).map(str::to_owned),
+                        slug: None,
+                        deleted: true,
+                        external_id: None,
+                    };
+                    (self.json_ok(&deleted), commit)
+                }
+                None => (
+                    self.error_response(StatusCode::NOT_FOUND, users::not_found()),
+                    false,
+                ),
+            },
+            _ => (self.internal_error(), false),
+        }
     }
 
     /// A spec operation without state: the request is checked against the spec, then

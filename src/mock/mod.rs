@@ -228,6 +228,7 @@ mod server;
 mod service;
 mod spec;
 mod tokens;
+mod users;
 mod validate;
 
 #[cfg(test)]
@@ -465,6 +466,69 @@ impl MockClerk {
         self.lock().restrictions.clone()
     }
 
+    /// Adds a user to the store, as `POST /v1/users` with this JSON body would (the same
+    /// validation against the spec, the same unique e-mail addresses, phone numbers, web3
+    /// wallets, usernames and external ids). Not recorded as a request, and never subject to
+    /// faults or to the rate limit.
+    ///
+    /// ```
+    /// use clerk_tower::mock::MockClerk;
+    /// use serde_json::json;
+    ///
+    /// let mock = MockClerk::new();
+    /// let ada = mock
+    ///     .insert_user(json!({ "email_address": ["ada@example.com"], "first_name": "Ada" }))
+    ///     .unwrap();
+    /// assert!(ada["id"].as_str().unwrap().starts_with("user_"));
+    /// assert_eq!(ada["email_addresses"][0]["email_address"], "ada@example.com");
+    /// assert_eq!(ada["primary_email_address_id"], ada["email_addresses"][0]["id"]);
+    /// let taken = mock.insert_user(json!({ "email_address": ["ADA@example.com"] })).unwrap_err();
+    /// assert_eq!(taken.error.code, "form_identifier_exists");
+    /// assert_eq!(mock.users(), vec![ada]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What Clerk would answer to the same create: 422 for a body the spec refuses
+    /// (`form_param_unknown`, `form_param_type_invalid`, ...) or an identifier already taken
+    /// (`form_identifier_exists`), 400 for a body that is not a JSON object, 500 if the
+    /// embedded spec cannot be used.
+    pub fn insert_user(&self, body: serde_json::Value) -> Result<serde_json::Value, MockError> {
+        let index = spec::index().map_err(|err| {
+            MockError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ClerkError::new(
+                    "internal_clerk_error",
+                    "Oops, an unexpected error occurred",
+                    err.to_string(),
+                ),
+            )
+        })?;
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let headers = HeaderMap::new();
+        let create = index.operation("CreateUser").ok_or_else(|| {
+            MockError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ClerkError::new("internal_clerk_error", "no CreateUser", "no CreateUser"),
+            )
+        })?;
+        validate::check(&index.doc, create, &[], None, &headers, &bytes)
+            .map_err(|r| MockError::new(r.status, r.error))?;
+        let fields = users::body_object(&bytes);
+        let mut state = self.lock();
+        let state = &mut *state;
+        let now = engine::now_millis();
+        state
+            .users
+            .create(users::template(index), &fields, now, &mut state.rng, true)
+            .map_err(|r| MockError::new(r.status, r.error))
+    }
+
+    /// The users, in list order (newest first), as Clerk `User` objects.
+    pub fn users(&self) -> Vec<serde_json::Value> {
+        self.lock().users.sorted()
+    }
+
     /// The largest rate limit the mock takes: 1,000,000 requests per window.
     pub const MAX_RATE_LIMIT: u32 = 1_000_000;
 
@@ -607,7 +671,7 @@ impl MockClerk {
         self.set_fault_plan(FaultPlan::default());
     }
 
-    /// Empties the allow-list, the block-list, the request log and the fault plan, sets the
+    /// Empties the allow-list, the block-list, the users, the request log and the fault plan, sets the
     /// restrictions back to all `false`, and restarts the rate limit's window and count. The
     /// key, the instance id, the rate limit setting and the request hook stay.
     pub fn reset(&self) {

@@ -329,7 +329,6 @@ impl SpecIndex {
     }
 
     /// The operation with this id.
-    #[cfg(test)]
     pub(crate) fn operation(&self, id: &str) -> Option<&OpInfo> {
         self.ops.iter().find(|op| op.id == id)
     }

@@ -25,6 +25,26 @@ fn stateful_ids() -> Vec<&'static str> {
     ids
 }
 
+/// The stateful operations with validation of their own (the allow-list, block-list and
+/// restrictions predate the spec-driven routes); the user operations go through the spec's
+/// validation like the generic ones.
+fn own_validation_ids() -> Vec<&'static str> {
+    stateful_ids()
+        .into_iter()
+        .filter(|id| !MockOperation::USERS.iter().any(|op| op.name() == *id))
+        .collect()
+}
+
+/// A stored user with an e-mail address, a phone number and a wallet, for the user operations.
+fn seed_user(mock: &MockClerk, n: usize) -> Value {
+    mock.insert_user(json!({
+        "email_address": [format!("user{n}@example.com")],
+        "phone_number": [format!("+1555555{n:04}")],
+        "web3_wallet": [format!("0x{n:040x}")],
+    }))
+    .unwrap()
+}
+
 /// A request to one operation, in parts, so that tests can take a part out.
 #[derive(Debug, Clone)]
 struct Call {
@@ -312,6 +332,34 @@ async fn every_operation_answers_with_an_instance_of_its_response_schema() {
             }
             _ => {}
         }
+        // The user operations on a user that exists; dates as RFC 3339.
+        if MockOperation::USERS.iter().any(|u| u.name() == op.id) {
+            let user = seed_user(&mock, n);
+            let id = user["id"].as_str().unwrap();
+            call.path = call.path.replace("sample_user_id", id);
+            if let Body::Json(Value::Object(fields)) = &mut call.body {
+                for (field, list) in [
+                    ("primary_email_address_id", "email_addresses"),
+                    ("primary_phone_number_id", "phone_numbers"),
+                    ("primary_web3_wallet_id", "web3_wallets"),
+                ] {
+                    if fields.contains_key(field) {
+                        fields.insert(field.to_owned(), user[list][0]["id"].clone());
+                    }
+                }
+                // Unique across the instance.
+                for field in ["username", "external_id"] {
+                    if fields.contains_key(field) {
+                        fields.insert(field.to_owned(), json!(format!("{field}{n}")));
+                    }
+                }
+                for field in ["created_at", "legal_accepted_at"] {
+                    if fields.contains_key(field) {
+                        fields.insert(field.to_owned(), json!("2026-05-12T10:20:30Z"));
+                    }
+                }
+            }
+        }
         let sent = Instant::now();
         let res = send(&mut conn, &call.raw()).await;
         if first.is_none() && !is_stateful {
@@ -395,7 +443,7 @@ async fn missing_and_mistyped_parameters_are_422_naming_them() {
     let mock = MockClerk::new();
     let server = mock.serve().await.unwrap();
     let mut conn = Conn::open(server.addr()).await;
-    let stateful = stateful_ids();
+    let stateful = own_validation_ids();
     let mut failures = Vec::new();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
 
@@ -629,13 +677,16 @@ async fn answers_echo_path_ids_and_carry_clerk_prefixes() {
     let mut conn = Conn::open(server.addr()).await;
     let get = |path: &str| request(&format!("GET /v1{path} HTTP/1.1"), &[], "");
 
-    let user = send(&mut conn, &get("/users/user_2abc")).await.json();
-    assert_eq!(user["id"], "user_2abc");
-    assert_eq!(user["object"], "user");
-    assert!(user["email_addresses"][0]["id"]
+    let session = send(&mut conn, &get("/sessions/sess_2abc")).await.json();
+    assert_eq!(session["id"], "sess_2abc");
+    assert_eq!(session["object"], "session");
+    assert!(session["user_id"].as_str().unwrap().starts_with("user_"));
+    let client = send(&mut conn, &get("/clients/client_2abc")).await.json();
+    assert_eq!(client["id"], "client_2abc");
+    assert!(client["sessions"][0]["id"]
         .as_str()
         .unwrap()
-        .starts_with("idn_"));
+        .starts_with("sess_"));
     let org = send(&mut conn, &get("/organizations/org_9")).await.json();
     assert_eq!(org["id"], "org_9");
     let invitation = send(&mut conn, &get("/organizations/org_9/invitations/orginv_7"))
@@ -663,14 +714,16 @@ async fn answers_echo_path_ids_and_carry_clerk_prefixes() {
     );
 
     // Bare arrays, and `limit` below three.
-    let users = send(&mut conn, &get("/users?limit=2")).await.json();
-    assert_eq!(users.as_array().unwrap().len(), 2);
-    let users = send(&mut conn, &get("/users")).await.json();
-    assert_eq!(users.as_array().unwrap().len(), 3);
+    let invitations = send(&mut conn, &get("/invitations?limit=2")).await.json();
+    assert_eq!(invitations.as_array().unwrap().len(), 2);
+    let invitations = send(&mut conn, &get("/invitations")).await.json();
+    let invitations = invitations.as_array().unwrap();
+    assert_eq!(invitations.len(), 3);
+    assert!(invitations[0]["id"].as_str().unwrap().starts_with("inv_"));
 
     // A create gets a fresh id each time.
-    let body = r#"{"email_address":["new@example.com"]}"#;
-    let start = "POST /v1/users HTTP/1.1";
+    let body = r#"{"name":"Acme","created_by":"user_1"}"#;
+    let start = "POST /v1/organizations HTTP/1.1";
     let a = send(
         &mut conn,
         &request(start, &["Content-Type: application/json"], body),
@@ -683,20 +736,225 @@ async fn answers_echo_path_ids_and_carry_clerk_prefixes() {
     .await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     let (a, b) = (a.json(), b.json());
-    assert!(a["id"].as_str().unwrap().starts_with("user_"));
+    assert!(a["id"].as_str().unwrap().starts_with("org_"));
     assert_ne!(a["id"], b["id"]);
 
     // A delete answers a DeletedObject naming what was asked.
-    let start = "DELETE /v1/users/user_gone HTTP/1.1";
+    let start = "DELETE /v1/organizations/org_gone HTTP/1.1";
     let deleted = send(&mut conn, &request(start, &[], "")).await.json();
-    assert_eq!(deleted["object"], "user");
-    assert_eq!(deleted["id"], "user_gone");
+    assert_eq!(deleted["object"], "organization");
+    assert_eq!(deleted["id"], "org_gone");
     assert_eq!(deleted["deleted"], true);
 
     // The log names generic operations by their spec id, and they never count as stateful.
     let log = mock.requests();
-    assert_eq!(log[0].operation_id, Some("GetUser"));
+    assert_eq!(log[0].operation_id, Some("GetSession"));
     assert_eq!(log[0].operation, None);
     assert_eq!(log[0].attempt, 0);
+    server.shutdown().await;
+}
+
+/// Users are stateful: what a create stores, get, list, count, update, metadata, ban, lock and
+/// delete see and change; unknown ids are 404; taken identifiers are 422.
+#[tokio::test]
+async fn users_are_kept_in_memory() {
+    let spec = spec();
+    let user_schema = spec.validator(spec.component_schema("User"));
+    let mock = MockClerk::new();
+    let server = mock.serve().await.unwrap();
+    let mut conn = Conn::open(server.addr()).await;
+    let json_ct = ["Content-Type: application/json"];
+    let call = |start: &str, body: &str| {
+        if body.is_empty() {
+            request(start, &[], "")
+        } else {
+            request(start, &json_ct, body)
+        }
+    };
+
+    let res = send(
+        &mut conn,
+        &call(
+            "POST /v1/users HTTP/1.1",
+            r#"{"email_address":["ada@example.com"],"first_name":"Ada","username":"ada","public_metadata":{"plan":"pro","n":{"a":1}},"password":"correct horse"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    let ada = res.json();
+    user_schema.assert_valid(&ada, "created user");
+    let id = ada["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("user_"));
+    assert_eq!(ada["first_name"], "Ada");
+    assert_eq!(ada["password_enabled"], true);
+    assert_eq!(
+        ada["primary_email_address_id"],
+        ada["email_addresses"][0]["id"]
+    );
+    assert_eq!(ada["last_name"], Value::Null);
+
+    for (body, param) in [
+        (r#"{"email_address":["ADA@example.com"]}"#, "email_address"),
+        (
+            r#"{"email_address":["x@example.com"],"username":"ADA"}"#,
+            "username",
+        ),
+    ] {
+        let res = send(&mut conn, &call("POST /v1/users HTTP/1.1", body)).await;
+        check_refusal(&res, 422, "form_identifier_exists", Some(param), body).unwrap();
+    }
+    let grace = mock
+        .insert_user(json!({"email_address": ["grace@example.com"], "last_name": "Hopper"}))
+        .unwrap();
+
+    let got = send(
+        &mut conn,
+        &call(&format!("GET /v1/users/{id} HTTP/1.1"), ""),
+    )
+    .await
+    .json();
+    assert_eq!(got, ada);
+    let list = send(&mut conn, &call("GET /v1/users HTTP/1.1", ""))
+        .await
+        .json();
+    assert_eq!(list, json!([grace.clone(), ada.clone()]), "newest first");
+    let list = send(
+        &mut conn,
+        &call("GET /v1/users?limit=1&offset=1 HTTP/1.1", ""),
+    )
+    .await
+    .json();
+    assert_eq!(list, json!([ada.clone()]));
+    let list = send(
+        &mut conn,
+        &call("GET /v1/users?email_address=GRACE@example.com HTTP/1.1", ""),
+    )
+    .await
+    .json();
+    assert_eq!(list, json!([grace.clone()]));
+    let list = send(&mut conn, &call("GET /v1/users?query=hop HTTP/1.1", ""))
+        .await
+        .json();
+    assert_eq!(list, json!([grace.clone()]));
+    let count = send(&mut conn, &call("GET /v1/users/count HTTP/1.1", ""))
+        .await
+        .json();
+    assert_eq!(count, json!({"object": "total_count", "total_count": 2}));
+    let count = send(
+        &mut conn,
+        &call(
+            &format!("GET /v1/users/count?user_id={id}&user_id=user_x HTTP/1.1"),
+            "",
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(count["total_count"], 1);
+
+    let res = send(
+        &mut conn,
+        &call(
+            &format!("PATCH /v1/users/{id} HTTP/1.1"),
+            r#"{"last_name":"Lovelace","username":"grace"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    let updated = res.json();
+    assert_eq!(updated["last_name"], "Lovelace");
+    user_schema.assert_valid(&updated, "updated user");
+    let res = send(
+        &mut conn,
+        &call(
+            &format!("PATCH /v1/users/{id} HTTP/1.1"),
+            r#"{"primary_phone_number_id":"idn_nope"}"#,
+        ),
+    )
+    .await;
+    check_refusal(
+        &res,
+        422,
+        "form_param_value_invalid",
+        Some("primary_phone_number_id"),
+        "primary",
+    )
+    .unwrap();
+
+    let res = send(
+        &mut conn,
+        &call(
+            &format!("PATCH /v1/users/{id}/metadata HTTP/1.1"),
+            r#"{"public_metadata":{"plan":null,"n":{"b":2}}}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        res.json()["public_metadata"],
+        json!({"n": {"a": 1, "b": 2}})
+    );
+    for (action, field, value) in [
+        ("ban", "banned", true),
+        ("unban", "banned", false),
+        ("lock", "locked", true),
+        ("unlock", "locked", false),
+    ] {
+        let res = send(
+            &mut conn,
+            &call(&format!("POST /v1/users/{id}/{action} HTTP/1.1"), ""),
+        )
+        .await;
+        assert_eq!(res.status, 200, "{action}");
+        let user = res.json();
+        assert_eq!(user[field], value, "{action}");
+        user_schema.assert_valid(&user, action);
+    }
+    assert_eq!(mock.users()[1]["last_name"], "Lovelace");
+
+    let res = send(
+        &mut conn,
+        &call(&format!("DELETE /v1/users/{id} HTTP/1.1"), ""),
+    )
+    .await;
+    assert_eq!(
+        res.json(),
+        json!({"object": "user", "id": id, "deleted": true})
+    );
+    for start in [
+        format!("GET /v1/users/{id} HTTP/1.1"),
+        format!("PATCH /v1/users/{id} HTTP/1.1"),
+        format!("DELETE /v1/users/{id} HTTP/1.1"),
+        format!("POST /v1/users/{id}/ban HTTP/1.1"),
+    ] {
+        let res = send(&mut conn, &call(&start, "")).await;
+        check_refusal(&res, 404, "resource_not_found", None, &start).unwrap();
+    }
+    // Validation still comes first; sub-resources without state stay generic.
+    let res = send(&mut conn, &call("GET /v1/users?limit=0 HTTP/1.1", "")).await;
+    check_refusal(
+        &res,
+        422,
+        "form_param_value_invalid",
+        Some("limit"),
+        "limit=0",
+    )
+    .unwrap();
+    let res = send(
+        &mut conn,
+        &call("POST /v1/users HTTP/1.1", r#"{"role":"admin"}"#),
+    )
+    .await;
+    check_refusal(&res, 422, "form_param_unknown", Some("role"), "unknown").unwrap();
+    let res = send(
+        &mut conn,
+        &call("GET /v1/users/user_x/organization_memberships HTTP/1.1", ""),
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    let log = mock.requests();
+    assert_eq!(log[0].operation, Some(MockOperation::CreateUser));
+    assert_eq!(mock.request_count(MockOperation::GetUser), 2);
+    assert_eq!(mock.users().len(), 1);
+    mock.reset();
+    assert!(mock.users().is_empty());
     server.shutdown().await;
 }
