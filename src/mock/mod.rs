@@ -1,8 +1,8 @@
 //! An in-memory Clerk Backend API that answers every operation of Clerk's OpenAPI spec, with
-//! state for the allow-list, the block-list and the instance restrictions, scripted faults and
-//! rate limits (feature `mock`).
+//! state for the allow-list, the block-list, the instance restrictions and users, scripted
+//! faults and rate limits (feature `mock`).
 //!
-//! [`MockClerk`] holds the allow-list and the block-list, checks the bearer key, validates
+//! [`MockClerk`] holds the allow-list, the block-list and users, checks the bearer key, validates
 //! requests the way Clerk does, answers the stateful operations with the same JSON as
 //! `https://api.clerk.com/v1` (built from this crate's [`models`](crate::models), so mock and
 //! client agree) and every other operation of the spec with a valid instance of its response
@@ -51,8 +51,8 @@
 //! segment); the same three for `/v1/blocklist_identifiers` (a second stateful list, answered
 //! as `{data, total_count}` with every entry, `identifier` the only body field);
 //! `PATCH /v1/instance/restrictions` (five booleans, all `false` at start; see
-//! [`MockClerk::restrictions`]); `GET /v1/jwks`; then every other path and method of the spec
-//! (see [Every other operation](#every-other-operation)). The key is checked before the route,
+//! [`MockClerk::restrictions`]); `GET /v1/jwks`; the user routes (see [Users](#users)); then
+//! every other path and method of the spec (see [Every other operation](#every-other-operation)). The key is checked before the route,
 //! as Clerk does, so an unknown path without a valid key is a 401, with one a 404; a path the
 //! spec has with another method is a 405 whose `Allow` lists the spec's methods. The one
 //! operation the spec declares without security (`GET /v1/public/interstitial`,
@@ -118,15 +118,50 @@
 //! | same query parameter twice | 422 | `form_param_duplicate` | error index (`FormDuplicateParameter`, 422) |
 //! | identifier over 320 bytes | 422 | `form_param_max_length_exceeded` | error index (`FormParameterMaxLengthExceeded`, 422); the limit 320 is ours (RFC 5321's address length) |
 //! | identifier neither e-mail, phone nor wallet | 422 | `form_param_format_invalid` | error index (`FormInvalidIdentifier`, 422, same long message) |
+//! | user: e-mail address, phone number, web3 wallet, username or external id already taken | 422 | `form_identifier_exists` | error index (`FormIdentifierExists`, 422, "That email address is taken. Please try another."); for the external id no evidence found, chosen by analogy |
+//! | user: `primary_*_id` not one of the user's own; `created_at` / `legal_accepted_at` not RFC 3339 | 422 | `form_param_value_invalid` | error index (`FormInvalidParameterValue`, 422); the exact code for these cases is not confirmed |
+//! | user: unknown `user_id` | 404 | `resource_not_found` | error index (`ResourceNotFound`) |
 //! | duplicate identifier (e-mail and wallet without case) | **400** | `duplicate_record` | error index (`DuplicateAllowlistIdentifier`, 400, "duplicate allowlist identifier", "the identifier &lt;identifier&gt; already exists"), not `form_identifier_exists` (a sign-up/FAPI code) |
 //! | unknown id on delete | 404 | `resource_not_found` | error index (`AllowlistIdentifierNotFound`, "Identifier not found", "No identifier was found with id ...") |
 //! | fault: 429 | 429 | `too_many_requests` | error index (`TooManyRequests`, "Too many requests, retry later") |
 //! | fault: 503 | 503 | `maintenance_mode` | error index (`SystemUnderMaintenance`, 503) |
 //! | fault: other 5xx | 5xx | `internal_clerk_error` | error index (`Unexpected`, 500) |
 //!
+//! # Users
+//!
+//! Users, the resource most applications touch, are kept in memory as Clerk `User` objects
+//! (every field of the spec's `User` schema present): `POST /v1/users`, `GET /v1/users`,
+//! `GET /v1/users/count`, `GET`, `PATCH` and `DELETE /v1/users/{user_id}`,
+//! `PATCH /v1/users/{user_id}/metadata` and `POST /v1/users/{user_id}/ban`, `unban`, `lock`,
+//! `unlock` (the eleven [`MockOperation::USERS`]; see also [`MockClerk::insert_user`] and
+//! [`MockClerk::users`]). Requests are validated against the spec first, exactly as for the
+//! operations below; then:
+//!
+//! - **Create** makes a `user_...` with one `idn_...` item per `email_address`,
+//!   `phone_number` and `web3_wallet` given (the first of each primary), the names, username,
+//!   external id, locale and metadata given, `password_enabled` when a password or digest is
+//!   given, `totp_enabled` / `backup_code_enabled` likewise, `created_at` from the body (RFC
+//!   3339) or now; fields not given are `null` where the spec allows it. E-mail addresses,
+//!   phone numbers, wallets, usernames (e-mail, wallet and username without case) and external
+//!   ids are unique across the store and within the request.
+//! - **List** answers a bare array, newest first (`order_by` `created_at` / `+created_at`
+//!   oldest first, `-updated_at` / `updated_at` by update time), filtered by `email_address`,
+//!   `phone_number`, `web3_wallet`, `username`, `external_id`, `user_id` (each any of the
+//!   values given, without case), `query` (a substring of the id, names, username, external id
+//!   or any identifier) and `banned`, then `offset` and `limit` (default 10). **Count** takes
+//!   the same filters. Other filters of the spec are accepted and ignored.
+//! - **Update** sets the names, username, external id, locale, the `primary_*_id` (one of the
+//!   user's own), the flags and limits, `created_at` / `legal_accepted_at`, and the password /
+//!   TOTP / backup-code state; other fields of the body are accepted and ignored. **Metadata**
+//!   deep-merges each of the three metadata objects (`null` removes a key). **Ban**, **unban**,
+//!   **lock**, **unlock** set `banned` / `locked`. **Delete** answers
+//!   `{"object":"user","id":"...","deleted":true}`. Each updates `updated_at`.
+//! - An unknown `user_id` is a 404 `resource_not_found`. Other operations under
+//!   `/v1/users/{user_id}/...` are answered from the spec, without looking at the store.
+//!
 //! # Every other operation
 //!
-//! The 242 operations without state are driven by Clerk's spec at run time, as stripe-mock is
+//! The 230 other operations are driven by Clerk's spec at run time, as stripe-mock is
 //! by Stripe's: the vendored spec (`spec/bapi-2026-05-12.yml`, 249 operations) is embedded in
 //! the binary, parsed with `yaml-rust2` the first time a request reaches the spec's router
 //! (never in [`MockClerk::new`]; about 0.25 s in a debug build, once per process) and indexed:
@@ -184,16 +219,17 @@
 //!   `*_id` fields keep fixed sample ids with the prefix of what they name (`user_id` →
 //!   `user_...`).
 //! - **The id asked for**: where a path parameter names the object answered
-//!   (`GET /v1/users/{user_id}` → a `user`; `invitation_id` → an `organization_invitation`),
-//!   its value is the answer's `id`; a delete that answers a `DeletedObject` carries the
-//!   deleted id and names its type (`{"object":"user","id":"user_...","deleted":true}`). Not
+//!   (`GET /v1/sessions/{session_id}` → a `session`; `invitation_id` → an
+//!   `organization_invitation`), its value is the answer's `id`; a delete that answers a
+//!   `DeletedObject` carries the deleted id and names its type
+//!   (`{"object":"organization","id":"org_...","deleted":true}`). Not
 //!   when the spec gives the `id` a pattern (API keys, M2M tokens): the answer keeps a valid
 //!   generated id.
 //! - **Lists**, bare arrays or objects with a `total_count` and one array (`data`, or e.g.
 //!   `m2m_tokens`), hold 3 items (fewer when `limit` asks for fewer), each with its own ids,
 //!   and `total_count` is the number of items.
-//! - Nothing is stored: a `POST /v1/users` answers a new user, which a later
-//!   `GET /v1/users/{id}` answers again, generated.
+//! - Nothing is stored: a `POST /v1/organizations` answers a new organization, which a later
+//!   `GET /v1/organizations/{organization_id}` answers again, generated.
 //!
 //! Generic operations are recorded in the request log with their spec id
 //! ([`RecordedRequest::operation_id`]), count against the rate limit like any request, and
