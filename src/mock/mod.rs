@@ -560,6 +560,49 @@ impl MockClerk {
             .map_err(|r| MockError::new(r.status, r.error))
     }
 
+    /// [`insert_user`](MockClerk::insert_user) with the id to give the user, e.g. the fixed id
+    /// of a test's sample request (`user_123`), so that `GET /v1/users/user_123` finds it.
+    ///
+    /// ```
+    /// use clerk_tower::mock::MockClerk;
+    /// use serde_json::json;
+    ///
+    /// let mock = MockClerk::new();
+    /// let user = mock.insert_user_with_id("user_123", json!({})).unwrap();
+    /// assert_eq!(user["id"], "user_123");
+    /// assert!(mock.insert_user_with_id("user_123", json!({})).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`insert_user`](MockClerk::insert_user); an empty id, or one a user already has, is
+    /// a 422 (`form_param_value_invalid`, `form_identifier_exists`).
+    pub fn insert_user_with_id(
+        &self,
+        id: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, MockError> {
+        let refuse = |code: &str, message: &str| {
+            let error = validate::param_error(code, message, message, "id");
+            MockError::new(StatusCode::UNPROCESSABLE_ENTITY, error)
+        };
+        if id.is_empty() {
+            return Err(refuse("form_param_value_invalid", "id must not be empty."));
+        }
+        if self.lock().users.get(id).is_some() {
+            return Err(refuse(
+                "form_identifier_exists",
+                "That id is taken. Please try another.",
+            ));
+        }
+        let user = self.insert_user(body)?;
+        let generated = user
+            .get("id")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        Ok(self.lock().users.rename(generated, id).unwrap_or(user))
+    }
+
     /// The users, in list order (newest first), as Clerk `User` objects.
     pub fn users(&self) -> Vec<serde_json::Value> {
         self.lock().users.sorted()

@@ -543,6 +543,14 @@ impl UserStore {
         Some(user)
     }
 
+    /// Gives the user `from` the id `to`; the user after the change, `None` if unknown.
+    pub(crate) fn rename(&mut self, from: &str, to: &str) -> Option<Value> {
+        let i = self.position(from)?;
+        let user = self.users.get_mut(i)?.as_object_mut()?;
+        user.insert("id".to_owned(), json!(to));
+        self.users.get(i).cloned()
+    }
+
     /// `DELETE /v1/users/{user_id}`: the user removed (when `commit`), `None` if unknown.
     pub(crate) fn delete(&mut self, id: &str, commit: bool) -> Option<Value> {
         let i = self.position(id)?;

@@ -267,28 +267,28 @@ fn check_scalar(value: &Value, schema: &Value, name: &str) -> Result<(), ClerkEr
     if let Some(n) = value.as_f64() {
         let exclusive = |key: &str| schema.get(key).and_then(Value::as_bool).unwrap_or(false);
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-            let below = if exclusive("exclusiveMinimum") {
-                n <= min
+            let (below, bound) = if exclusive("exclusiveMinimum") {
+                (n <= min, "greater than")
             } else {
-                n < min
+                (n < min, "at least")
             };
             if below {
                 return Err(value_invalid(
                     name,
-                    &format!("must be at least {}", schema["minimum"]),
+                    &format!("must be {bound} {}", schema["minimum"]),
                 ));
             }
         }
         if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-            let above = if exclusive("exclusiveMaximum") {
-                n >= max
+            let (above, bound) = if exclusive("exclusiveMaximum") {
+                (n >= max, "less than")
             } else {
-                n > max
+                (n > max, "at most")
             };
             if above {
                 return Err(value_invalid(
                     name,
-                    &format!("must be at most {}", schema["maximum"]),
+                    &format!("must be {bound} {}", schema["maximum"]),
                 ));
             }
         }
