@@ -1,5 +1,6 @@
-//! `clerk-mock`: the crate's in-memory Clerk Backend API (allow-list resource) as a standalone
-//! HTTP server, for trying the client (or any other Clerk SDK) without a Clerk account.
+//! `clerk-mock`: the crate's in-memory Clerk Backend API (every operation of Clerk's spec; the
+//! allow-list, block-list, restrictions and users with state) as a standalone HTTP server, for
+//! trying the client (or any other Clerk SDK) without a Clerk account.
 //!
 //! See `docs/clerk-mock.md` for the flags and the fault plan format.
 
@@ -17,8 +18,10 @@ use serde::Deserialize;
 
 const AFTER_HELP: &str = "\
 Point a Clerk SDK at the printed URL (http://HOST:PORT/v1) with any sk_test_ key (or the one given
-with --secret-key). Routes: GET/POST /v1/allowlist_identifiers, DELETE /v1/allowlist_identifiers/{id},
-the same for /v1/blocklist_identifiers, PATCH /v1/instance/restrictions, GET /v1/jwks.
+with --secret-key). Every operation of Clerk's Backend API spec answers: the allow-list
+(/v1/allowlist_identifiers), block-list (/v1/blocklist_identifiers), PATCH /v1/instance/restrictions
+and users (/v1/users...) keep state in memory; every other operation is validated against the spec
+and answered with a generated instance of its response schema. GET /v1/jwks serves the test key.
 
 Each request is logged on stderr; when stderr does not keep up, log lines are dropped (and
 counted), never requests. Ctrl-C or SIGTERM stops the server.";
@@ -26,8 +29,8 @@ counted), never requests. Ctrl-C or SIGTERM stops the server.";
 /// How long the end of the program waits for the log to be written out.
 const FINAL_FLUSH: Duration = Duration::from_secs(1);
 
-/// clerk-mock: an in-memory Clerk Backend API (allow-list identifiers) for local development
-/// and tests
+/// clerk-mock: an in-memory Clerk Backend API (every operation of Clerk's spec) for local
+/// development and tests
 #[derive(Debug, Parser)]
 #[command(name = "clerk-mock", version, after_help = AFTER_HELP)]
 struct Args {

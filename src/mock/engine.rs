@@ -12,10 +12,14 @@ use http::{HeaderMap, Method, Response, StatusCode, Uri};
 use serde_json::{json, Map, Value};
 
 use super::fault::{Fault, FaultKind, FaultPlan, MockOperation};
+use super::generic::Skeleton;
 use super::lists::ListStore;
 use super::rate_limit::{retry_after_secs, RateLimiter};
 use super::reqlog::{headers_to_record, RequestLog};
 use super::server::ServerSettings;
+use super::spec::{self, OpInfo, SpecError, SpecIndex, SpecRoute};
+use super::users::{self, Flag, UserStore};
+use super::validate::decode_query;
 use super::{MockError, RecordedRequest};
 use crate::models::{
     AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, BlocklistIdentifier,
@@ -120,8 +124,9 @@ pub(crate) struct State {
     store: ListStore<AllowlistIdentifier>,
     pub(crate) blocklist: ListStore<BlocklistIdentifier>,
     pub(crate) restrictions: InstanceRestrictions,
+    pub(crate) users: UserStore,
     pub(crate) rate_limit: Option<RateLimiter>,
-    rng: SplitMix64,
+    pub(crate) rng: SplitMix64,
     pub(crate) log: RequestLog,
     pub(crate) totals: [usize; MockOperation::COUNT],
     plan: FaultPlan,
@@ -141,6 +146,7 @@ impl State {
             store: ListStore::default(),
             blocklist: ListStore::default(),
             restrictions: InstanceRestrictions::default(),
+            users: UserStore::default(),
             rate_limit: None,
             rng,
             log: RequestLog::default(),
@@ -163,6 +169,7 @@ impl State {
         self.store.clear();
         self.blocklist.clear();
         self.restrictions = InstanceRestrictions::default();
+        self.users.clear();
         if let Some(rate_limit) = &mut self.rate_limit {
             rate_limit.clear();
         }
@@ -258,7 +265,7 @@ impl State {
     }
 }
 
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -405,27 +412,86 @@ fn route(method: &Method, path: &str) -> Option<MockOperation> {
     }
 }
 
-/// The methods a known path takes (for a 405's `Allow`), `None` for an unknown path.
-fn allowed_methods(path: &str) -> Option<&'static str> {
-    match path {
-        LIST_PATH | BLOCKLIST_PATH => Some("GET, POST"),
-        RESTRICTIONS_PATH => Some("PATCH"),
-        _ if item_id(path, ITEM_PREFIX).is_some()
-            || item_id(path, BLOCKLIST_ITEM_PREFIX).is_some() =>
-        {
-            Some("DELETE")
+/// What a request's method and path name: a stateful operation, the JWKS, or what the spec's
+/// router found.
+#[derive(Debug)]
+pub(crate) enum Target {
+    Stateful(MockOperation),
+    /// A user operation: the spec's router found it, and the store answers it.
+    Users(
+        MockOperation,
+        &'static SpecIndex,
+        &'static OpInfo,
+        Vec<(&'static str, String)>,
+    ),
+    Jwks,
+    Spec(&'static SpecIndex, SpecRoute<'static>),
+    /// A path under `/v1` that is not stateful, while the embedded spec cannot be used.
+    SpecUnavailable(&'static SpecError),
+    /// Not under `/v1/`.
+    Outside,
+}
+
+impl Target {
+    /// Routes a request: the stateful routes first, then the JWKS, then the spec (parsed on
+    /// the first request that gets this far).
+    pub(crate) fn of(method: &Method, path: &str) -> Target {
+        if let Some(op) = route(method, path) {
+            return Target::Stateful(op);
         }
-        _ => None,
+        if path == super::tokens::JWKS_PATH && method == Method::GET {
+            return Target::Jwks;
+        }
+        let Some(rest) = path
+            .strip_prefix(spec::BASE_PATH)
+            .filter(|rest| rest.starts_with('/'))
+        else {
+            return Target::Outside;
+        };
+        match spec::index() {
+            Ok(index) => match index.route(method, rest) {
+                SpecRoute::Operation(op, params) => {
+                    match MockOperation::USERS.iter().find(|u| u.name() == op.id) {
+                        Some(user_op) => Target::Users(*user_op, index, op, params),
+                        None => Target::Spec(index, SpecRoute::Operation(op, params)),
+                    }
+                }
+                other => Target::Spec(index, other),
+            },
+            Err(err) => Target::SpecUnavailable(err),
+        }
+    }
+
+    /// The spec's operation id of the request, if it names one.
+    pub(crate) fn operation_id(&self) -> Option<&'static str> {
+        match self {
+            Target::Stateful(op) | Target::Users(op, ..) => Some(op.name()),
+            Target::Jwks => Some("GetJWKS"),
+            Target::Spec(_, SpecRoute::Operation(op, _)) => Some(op.id.as_str()),
+            _ => None,
+        }
+    }
+
+    fn stateful(&self) -> Option<MockOperation> {
+        match self {
+            Target::Stateful(op) | Target::Users(op, ..) => Some(*op),
+            _ => None,
+        }
+    }
+
+    /// An operation the spec declares without security (`security: []`): no key needed.
+    fn public(&self) -> bool {
+        matches!(self, Target::Spec(_, SpecRoute::Operation(op, _)) if op.public)
     }
 }
 
 impl State {
     /// Handles one request: records it, picks a fault, runs the operation (for real or as a
     /// dry run) and builds the response.
-    pub(crate) fn handle(&mut self, req: Incoming<'_>) -> Prepared {
+    pub(crate) fn handle(&mut self, req: Incoming<'_>, target: Target) -> Prepared {
         let started = std::time::Instant::now();
         let path = req.uri.path();
-        let op = route(req.method, path);
+        let op = target.stateful();
         let attempt = match op {
             Some(op) => {
                 let i = op.index();
@@ -449,7 +515,7 @@ impl State {
                 .is_none_or(|f| f.apply || f.kind.wraps_response());
         let commit = fault.as_ref().is_none_or(|f| f.apply);
         let (real, applied) = if run_real {
-            self.dispatch(&req, commit)
+            self.dispatch(&req, commit, &target)
         } else {
             (None, false)
         };
@@ -471,6 +537,7 @@ impl State {
             headers: headers_to_record(req.headers),
             body: self.log.body_to_record(&req.body),
             operation: op,
+            operation_id: target.operation_id(),
             attempt,
             status,
             applied,
@@ -498,6 +565,7 @@ impl State {
         arrived: std::time::Instant,
     ) -> Prepared {
         let path = uri.path();
+        let target = Target::of(method, path);
         let err = ClerkError::new(
             "request_timeout",
             "Request timeout",
@@ -513,7 +581,8 @@ impl State {
             query: uri.query().map(str::to_owned),
             headers: headers_to_record(headers),
             body: Bytes::new(),
-            operation: route(method, path),
+            operation: target.stateful(),
+            operation_id: target.operation_id(),
             attempt: 0,
             status: Some(StatusCode::REQUEST_TIMEOUT),
             applied: false,
@@ -585,7 +654,12 @@ impl State {
 
     /// The real answer to a request. `commit: false` computes it without changing the store.
     /// Returns the response and whether the store was changed.
-    fn dispatch(&mut self, req: &Incoming<'_>, commit: bool) -> (Option<Response<Bytes>>, bool) {
+    fn dispatch(
+        &mut self,
+        req: &Incoming<'_>,
+        commit: bool,
+        target: &Target,
+    ) -> (Option<Response<Bytes>>, bool) {
         if req.too_large {
             let err = ClerkError::new(
                 "request_body_too_large",
@@ -597,25 +671,53 @@ impl State {
                 false,
             );
         }
-        if let Err(err) = self.authenticate(req.headers) {
-            return (
-                Some(self.error_response(StatusCode::UNAUTHORIZED, err)),
-                false,
-            );
-        }
-        if let Some(response) = super::tokens::respond(req) {
-            return (Some(response), false);
+        if !target.public() {
+            if let Err(err) = self.authenticate(req.headers) {
+                return (
+                    Some(self.error_response(StatusCode::UNAUTHORIZED, err)),
+                    false,
+                );
+            }
         }
         let path = req.uri.path();
-        match route(req.method, path) {
-            Some(MockOperation::ListAllowlistIdentifiers) => {
-                (Some(self.list(req.uri.query())), false)
+        let stateful = match target {
+            Target::Stateful(op) => *op,
+            Target::Jwks => match super::tokens::respond(req) {
+                Some(response) => return (Some(response), false),
+                None => return (Some(self.internal_error()), false),
+            },
+            Target::Spec(index, SpecRoute::Operation(op, params)) => {
+                return (Some(self.generic(req, index, op, params)), false)
             }
-            Some(MockOperation::CreateAllowlistIdentifier) => {
+            Target::Users(user_op, index, op, params) => {
+                let (response, applied) =
+                    self.users_request(*user_op, req, commit, index, op, params);
+                return (Some(response), applied);
+            }
+            Target::Spec(_, SpecRoute::MethodNotAllowed(allow)) => {
+                return (Some(self.method_not_allowed(req.method, allow)), false)
+            }
+            Target::Spec(_, SpecRoute::NoPath) | Target::Outside => {
+                let err = ClerkError::new("resource_not_found", "not found", "Resource not found");
+                return (Some(self.error_response(StatusCode::NOT_FOUND, err)), false);
+            }
+            Target::SpecUnavailable(err) => {
+                let err = ClerkError::new(
+                    "internal_clerk_error",
+                    "Oops, an unexpected error occurred",
+                    err.to_string(),
+                );
+                let status = StatusCode::INTERNAL_SERVER_ERROR;
+                return (Some(self.error_response(status, err)), false);
+            }
+        };
+        match stateful {
+            MockOperation::ListAllowlistIdentifiers => (Some(self.list(req.uri.query())), false),
+            MockOperation::CreateAllowlistIdentifier => {
                 let (response, applied) = self.create_from_request(req, commit);
                 (Some(response), applied)
             }
-            Some(MockOperation::ListBlocklistIdentifiers) => {
+            MockOperation::ListBlocklistIdentifiers => {
                 let data = self.blocklist.sorted();
                 let total_count = Some(data.len() as u64);
                 (
@@ -623,11 +725,11 @@ impl State {
                     false,
                 )
             }
-            Some(MockOperation::CreateBlocklistIdentifier) => {
+            MockOperation::CreateBlocklistIdentifier => {
                 let (response, applied) = self.create_blocked_from_request(req, commit);
                 (Some(response), applied)
             }
-            Some(MockOperation::DeleteBlocklistIdentifier) => {
+            MockOperation::DeleteBlocklistIdentifier => {
                 let raw = path.strip_prefix(BLOCKLIST_ITEM_PREFIX).unwrap_or_default();
                 let id = percent_encoding::percent_decode_str(raw)
                     .decode_utf8()
@@ -647,11 +749,11 @@ impl State {
                     None => (Some(self.identifier_not_found(raw)), false),
                 }
             }
-            Some(MockOperation::UpdateInstanceRestrictions) => {
+            MockOperation::UpdateInstanceRestrictions => {
                 let (response, applied) = self.update_restrictions(req, commit);
                 (Some(response), applied)
             }
-            Some(MockOperation::DeleteAllowlistIdentifier) => {
+            MockOperation::DeleteAllowlistIdentifier => {
                 let raw = path.strip_prefix(ITEM_PREFIX).unwrap_or_default();
                 let id = percent_encoding::percent_decode_str(raw)
                     .decode_utf8()
@@ -671,34 +773,172 @@ impl State {
                     None => (Some(self.identifier_not_found(raw)), false),
                 }
             }
-            // An operation of another version of the mock: answered like an unknown path.
-            #[allow(unreachable_patterns)]
-            Some(_) | None => {
-                let allow = allowed_methods(path);
-                let response = match allow {
-                    Some(allow) => {
-                        let err = ClerkError::new(
-                            "method_not_allowed",
-                            "Method not allowed",
-                            format!(
-                                "{} is not allowed on this path. Allowed methods: {allow}.",
-                                req.method
-                            ),
-                        );
-                        let mut response = self.error_response(StatusCode::METHOD_NOT_ALLOWED, err);
-                        response
-                            .headers_mut()
-                            .insert(ALLOW, HeaderValue::from_static(allow));
-                        response
-                    }
-                    None => self.error_response(
-                        StatusCode::NOT_FOUND,
-                        ClerkError::new("resource_not_found", "not found", "Resource not found"),
-                    ),
-                };
-                (Some(response), false)
-            }
+            // The user operations arrive as `Target::Users`.
+            _ => (Some(self.internal_error()), false),
         }
+    }
+
+    /// 405 with the methods the path takes in `Allow`.
+    fn method_not_allowed(&mut self, method: &Method, allow: &str) -> Response<Bytes> {
+        let err = ClerkError::new(
+            "method_not_allowed",
+            "Method not allowed",
+            format!("{method} is not allowed on this path. Allowed methods: {allow}."),
+        );
+        let mut response = self.error_response(StatusCode::METHOD_NOT_ALLOWED, err);
+        if let Ok(value) = HeaderValue::from_str(allow) {
+            response.headers_mut().insert(ALLOW, value);
+        }
+        response
+    }
+
+    /// A user operation: checked against the spec like a generic one, then answered from
+    /// the store. Returns the response and whether the store changed.
+    fn users_request(
+        &mut self,
+        op: MockOperation,
+        req: &Incoming<'_>,
+        commit: bool,
+        index: &'static SpecIndex,
+        info: &'static OpInfo,
+        params: &[(&'static str, String)],
+    ) -> (Response<Bytes>, bool) {
+        let query = req.uri.query();
+        if let Err(refusal) =
+            super::validate::check(&index.doc, info, params, query, req.headers, &req.body)
+        {
+            return (self.error_response(refusal.status, refusal.error), false);
+        }
+        let user_id = params
+            .iter()
+            .find(|(name, _)| *name == "user_id")
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_default();
+        let now = now_millis();
+        let body = users::body_object(&req.body);
+        let found = |state: &mut State, user: Option<serde_json::Value>, changes: bool| match user {
+            Some(user) => (state.json_ok(&user), commit && changes),
+            None => (
+                state.error_response(StatusCode::NOT_FOUND, users::not_found()),
+                false,
+            ),
+        };
+        match op {
+            MockOperation::CreateUser => {
+                let template = users::template(index);
+                match self
+                    .users
+                    .create(template, &body, now, &mut self.rng, commit)
+                {
+                    Ok(user) => (self.json_ok(&user), commit),
+                    Err(refusal) => (self.error_response(refusal.status, refusal.error), false),
+                }
+            }
+            MockOperation::GetUserList => {
+                let pairs = super::validate::query_pairs(query);
+                let number = |name: &str, default: usize| {
+                    pairs
+                        .iter()
+                        .find(|(k, v)| k == name && !v.is_empty())
+                        .and_then(|(_, v)| v.parse::<usize>().ok())
+                        .unwrap_or(default)
+                };
+                let (limit, offset) = (number("limit", 10), number("offset", 0));
+                let page: Vec<serde_json::Value> = self
+                    .users
+                    .select(&pairs)
+                    .into_iter()
+                    .skip(offset)
+                    .take(limit)
+                    .collect();
+                (self.json_ok(&page), false)
+            }
+            MockOperation::GetUsersCount => {
+                let pairs = super::validate::query_pairs(query);
+                let total = self.users.select(&pairs).len();
+                let count = json!({ "object": "total_count", "total_count": total });
+                (self.json_ok(&count), false)
+            }
+            MockOperation::GetUser => {
+                let user = self.users.get(user_id).cloned();
+                found(self, user, false)
+            }
+            MockOperation::UpdateUser => match self.users.update(user_id, &body, now, commit) {
+                Ok(user) => found(self, user, true),
+                Err(refusal) => (self.error_response(refusal.status, refusal.error), false),
+            },
+            MockOperation::UpdateUserMetadata => {
+                let user = self.users.merge_metadata(user_id, &body, now, commit);
+                found(self, user, true)
+            }
+            MockOperation::BanUser
+            | MockOperation::UnbanUser
+            | MockOperation::LockUser
+            | MockOperation::UnlockUser => {
+                let flag = match op {
+                    MockOperation::BanUser => Flag::Ban,
+                    MockOperation::UnbanUser => Flag::Unban,
+                    MockOperation::LockUser => Flag::Lock,
+                    _ => Flag::Unlock,
+                };
+                let user = self.users.set_flag(user_id, flag, now, commit);
+                found(self, user, true)
+            }
+            MockOperation::DeleteUser => match self.users.delete(user_id, commit) {
+                Some(user) => {
+                    let deleted = DeletedObject {
+                        object: "user".to_owned(),
+                        id: user.get("id").and_then(|v| v.as_str()).map(str::to_owned),
+                        slug: None,
+                        deleted: true,
+                        external_id: None,
+                    };
+                    (self.json_ok(&deleted), commit)
+                }
+                None => (
+                    self.error_response(StatusCode::NOT_FOUND, users::not_found()),
+                    false,
+                ),
+            },
+            _ => (self.internal_error(), false),
+        }
+    }
+
+    /// A spec operation without state: the request is checked against the spec, then
+    /// answered with an instance of the response schema (see `generic`).
+    fn generic(
+        &mut self,
+        req: &Incoming<'_>,
+        index: &'static SpecIndex,
+        op: &'static OpInfo,
+        params: &[(&'static str, String)],
+    ) -> Response<Bytes> {
+        let query = req.uri.query();
+        if let Err(refusal) =
+            super::validate::check(&index.doc, op, params, query, req.headers, &req.body)
+        {
+            return self.error_response(refusal.status, refusal.error);
+        }
+        let skeleton = op.skeleton.get_or_init(|| Skeleton::build(index, op));
+        let answer = match skeleton.answer(op, params, query, &mut self.rng) {
+            Ok(answer) => answer,
+            Err(_) => return self.internal_error(),
+        };
+        let mut response = Response::new(Bytes::from(answer.body));
+        *response.status_mut() = answer.status;
+        if let Some(media) = answer.media {
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(media));
+        }
+        if answer.status != StatusCode::NO_CONTENT {
+            response = with_length(response);
+        }
+        let trace_id = self.rng.trace_id();
+        if let Ok(value) = HeaderValue::from_str(&trace_id) {
+            response.headers_mut().insert(TRACE_HEADER, value);
+        }
+        response
     }
 
     fn authenticate(&self, headers: &HeaderMap) -> Result<(), ClerkError> {
@@ -1151,11 +1391,4 @@ fn unknown_param(param: &str) -> ClerkError {
         &format!("{param} is not a valid parameter for this request."),
         param,
     )
-}
-
-fn decode_query(s: &str) -> String {
-    let plus_as_space = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus_as_space)
-        .decode_utf8_lossy()
-        .into_owned()
 }

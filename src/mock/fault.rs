@@ -5,9 +5,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// An operation the mock serves, named after the operation ids of Clerk's OpenAPI spec: the
-/// three allow-list operations, the three block-list operations and
-/// `UpdateInstanceRestrictions`.
+/// A stateful operation of the mock, named after the operation ids of Clerk's OpenAPI spec:
+/// the three allow-list operations, the three block-list operations,
+/// `UpdateInstanceRestrictions`, and eleven user operations (create, list, count, get, update,
+/// delete, metadata, ban, unban, lock, unlock). These are the operations fault plans and
+/// [`MockClerk::request_count`](super::MockClerk::request_count) know; the mock answers every
+/// other operation of the spec too, without state (see
+/// [`RecordedRequest::operation_id`](super::RecordedRequest::operation_id)).
 ///
 /// In JSON (a [`FaultPlan`] file) an operation is written as its spec id
 /// (`"ListAllowlistIdentifiers"`); the allow-list operations also take their short names
@@ -36,6 +40,39 @@ pub enum MockOperation {
     /// `PATCH /v1/instance/restrictions`.
     #[serde(rename = "UpdateInstanceRestrictions")]
     UpdateInstanceRestrictions,
+    /// `POST /v1/users`.
+    #[serde(rename = "CreateUser")]
+    CreateUser,
+    /// `GET /v1/users`.
+    #[serde(rename = "GetUserList")]
+    GetUserList,
+    /// `GET /v1/users/count`.
+    #[serde(rename = "GetUsersCount")]
+    GetUsersCount,
+    /// `GET /v1/users/{user_id}`.
+    #[serde(rename = "GetUser")]
+    GetUser,
+    /// `PATCH /v1/users/{user_id}`.
+    #[serde(rename = "UpdateUser")]
+    UpdateUser,
+    /// `DELETE /v1/users/{user_id}`.
+    #[serde(rename = "DeleteUser")]
+    DeleteUser,
+    /// `PATCH /v1/users/{user_id}/metadata`.
+    #[serde(rename = "UpdateUserMetadata")]
+    UpdateUserMetadata,
+    /// `POST /v1/users/{user_id}/ban`.
+    #[serde(rename = "BanUser")]
+    BanUser,
+    /// `POST /v1/users/{user_id}/unban`.
+    #[serde(rename = "UnbanUser")]
+    UnbanUser,
+    /// `POST /v1/users/{user_id}/lock`.
+    #[serde(rename = "LockUser")]
+    LockUser,
+    /// `POST /v1/users/{user_id}/unlock`.
+    #[serde(rename = "UnlockUser")]
+    UnlockUser,
 }
 
 impl MockOperation {
@@ -50,7 +87,7 @@ impl MockOperation {
     pub const Delete: MockOperation = MockOperation::DeleteAllowlistIdentifier;
 
     /// How many operations the mock serves.
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 18;
 
     /// Every operation, in spec order.
     pub const ALL: [MockOperation; Self::COUNT] = [
@@ -61,6 +98,17 @@ impl MockOperation {
         MockOperation::CreateBlocklistIdentifier,
         MockOperation::DeleteBlocklistIdentifier,
         MockOperation::UpdateInstanceRestrictions,
+        MockOperation::CreateUser,
+        MockOperation::GetUserList,
+        MockOperation::GetUsersCount,
+        MockOperation::GetUser,
+        MockOperation::UpdateUser,
+        MockOperation::DeleteUser,
+        MockOperation::UpdateUserMetadata,
+        MockOperation::BanUser,
+        MockOperation::UnbanUser,
+        MockOperation::LockUser,
+        MockOperation::UnlockUser,
     ];
 
     /// The three allow-list operations.
@@ -77,6 +125,21 @@ impl MockOperation {
         MockOperation::DeleteBlocklistIdentifier,
     ];
 
+    /// The eleven user operations.
+    pub const USERS: [MockOperation; 11] = [
+        MockOperation::CreateUser,
+        MockOperation::GetUserList,
+        MockOperation::GetUsersCount,
+        MockOperation::GetUser,
+        MockOperation::UpdateUser,
+        MockOperation::DeleteUser,
+        MockOperation::UpdateUserMetadata,
+        MockOperation::BanUser,
+        MockOperation::UnbanUser,
+        MockOperation::LockUser,
+        MockOperation::UnlockUser,
+    ];
+
     /// The operation id from Clerk's OpenAPI spec, e.g. `"CreateAllowlistIdentifier"`
     /// (the same string the client puts in [`OperationInfo::id`](crate::OperationInfo)).
     pub const fn name(self) -> &'static str {
@@ -88,22 +151,41 @@ impl MockOperation {
             MockOperation::CreateBlocklistIdentifier => "CreateBlocklistIdentifier",
             MockOperation::DeleteBlocklistIdentifier => "DeleteBlocklistIdentifier",
             MockOperation::UpdateInstanceRestrictions => "UpdateInstanceRestrictions",
+            MockOperation::CreateUser => "CreateUser",
+            MockOperation::GetUserList => "GetUserList",
+            MockOperation::GetUsersCount => "GetUsersCount",
+            MockOperation::GetUser => "GetUser",
+            MockOperation::UpdateUser => "UpdateUser",
+            MockOperation::DeleteUser => "DeleteUser",
+            MockOperation::UpdateUserMetadata => "UpdateUserMetadata",
+            MockOperation::BanUser => "BanUser",
+            MockOperation::UnbanUser => "UnbanUser",
+            MockOperation::LockUser => "LockUser",
+            MockOperation::UnlockUser => "UnlockUser",
         }
     }
 
     /// The HTTP method of the operation.
     pub fn method(self) -> http::Method {
         match self {
-            MockOperation::ListAllowlistIdentifiers | MockOperation::ListBlocklistIdentifiers => {
-                http::Method::GET
-            }
-            MockOperation::CreateAllowlistIdentifier | MockOperation::CreateBlocklistIdentifier => {
-                http::Method::POST
-            }
-            MockOperation::DeleteAllowlistIdentifier | MockOperation::DeleteBlocklistIdentifier => {
-                http::Method::DELETE
-            }
-            MockOperation::UpdateInstanceRestrictions => http::Method::PATCH,
+            MockOperation::ListAllowlistIdentifiers
+            | MockOperation::ListBlocklistIdentifiers
+            | MockOperation::GetUserList
+            | MockOperation::GetUsersCount
+            | MockOperation::GetUser => http::Method::GET,
+            MockOperation::CreateAllowlistIdentifier
+            | MockOperation::CreateBlocklistIdentifier
+            | MockOperation::CreateUser
+            | MockOperation::BanUser
+            | MockOperation::UnbanUser
+            | MockOperation::LockUser
+            | MockOperation::UnlockUser => http::Method::POST,
+            MockOperation::DeleteAllowlistIdentifier
+            | MockOperation::DeleteBlocklistIdentifier
+            | MockOperation::DeleteUser => http::Method::DELETE,
+            MockOperation::UpdateInstanceRestrictions
+            | MockOperation::UpdateUser
+            | MockOperation::UpdateUserMetadata => http::Method::PATCH,
         }
     }
 
@@ -116,6 +198,17 @@ impl MockOperation {
             MockOperation::CreateBlocklistIdentifier => 4,
             MockOperation::DeleteBlocklistIdentifier => 5,
             MockOperation::UpdateInstanceRestrictions => 6,
+            MockOperation::CreateUser => 7,
+            MockOperation::GetUserList => 8,
+            MockOperation::GetUsersCount => 9,
+            MockOperation::GetUser => 10,
+            MockOperation::UpdateUser => 11,
+            MockOperation::DeleteUser => 12,
+            MockOperation::UpdateUserMetadata => 13,
+            MockOperation::BanUser => 14,
+            MockOperation::UnbanUser => 15,
+            MockOperation::LockUser => 16,
+            MockOperation::UnlockUser => 17,
         }
     }
 }
@@ -434,7 +527,8 @@ impl From<FaultRepr> for Fault {
 /// takes, in this order: an [`on`](FaultPlan::on) rule for exactly this attempt, else an
 /// [`always`](FaultPlan::always) rule for the operation, else a [`random`](FaultPlan::random)
 /// draw. Among rules of the same sort the first one added wins. Requests that match no
-/// operation (unknown paths, wrong methods) never get a fault.
+/// [`MockOperation`] (unknown paths, wrong methods, and the spec's operations the mock answers
+/// without state) never get a fault.
 ///
 /// ```
 /// use clerk_tower::mock::{Fault, FaultPlan, MockOperation};

@@ -1,9 +1,12 @@
-//! An in-memory Clerk Backend API for the allow-list and block-list resources and the
-//! instance restrictions, with scripted faults and rate limits (feature `mock`).
+//! An in-memory Clerk Backend API that answers every operation of Clerk's OpenAPI spec, with
+//! state for the allow-list, the block-list, the instance restrictions and users, scripted
+//! faults and rate limits (feature `mock`).
 //!
-//! [`MockClerk`] holds the allow-list, checks the bearer key, validates requests the way Clerk
-//! does, answers with the same JSON as `https://api.clerk.com/v1` (built from this crate's
-//! [`models`](crate::models), so mock and client agree), and records the requests it
+//! [`MockClerk`] holds the allow-list, the block-list and users, checks the bearer key, validates
+//! requests the way Clerk does, answers the stateful operations with the same JSON as
+//! `https://api.clerk.com/v1` (built from this crate's [`models`](crate::models), so mock and
+//! client agree) and every other operation of the spec with a valid instance of its response
+//! schema (see [Every other operation](#every-other-operation)), and records the requests it
 //! receives in a bounded log (see [`MockClerk::requests`]; bodies only when asked). It is
 //! reachable two ways:
 //!
@@ -48,8 +51,12 @@
 //! segment); the same three for `/v1/blocklist_identifiers` (a second stateful list, answered
 //! as `{data, total_count}` with every entry, `identifier` the only body field);
 //! `PATCH /v1/instance/restrictions` (five booleans, all `false` at start; see
-//! [`MockClerk::restrictions`]); `GET /v1/jwks`. The key is checked before the route, as Clerk
-//! does, so an unknown path without a valid key is a 401, with one a 404.
+//! [`MockClerk::restrictions`]); `GET /v1/jwks`; the user routes (see [Users](#users)); then
+//! every other path and method of the spec (see [Every other operation](#every-other-operation)). The key is checked before the route,
+//! as Clerk does, so an unknown path without a valid key is a 401, with one a 404; a path the
+//! spec has with another method is a 405 whose `Allow` lists the spec's methods. The one
+//! operation the spec declares without security (`GET /v1/public/interstitial`,
+//! `security: []`) takes no key.
 //!
 //! - **Rate limit**, on request ([`MockClerk::with_rate_limit`]): at most N requests with a
 //!   valid key in any interval of the window; the others get Clerk's 429 with `Retry-After`
@@ -111,11 +118,124 @@
 //! | same query parameter twice | 422 | `form_param_duplicate` | error index (`FormDuplicateParameter`, 422) |
 //! | identifier over 320 bytes | 422 | `form_param_max_length_exceeded` | error index (`FormParameterMaxLengthExceeded`, 422); the limit 320 is ours (RFC 5321's address length) |
 //! | identifier neither e-mail, phone nor wallet | 422 | `form_param_format_invalid` | error index (`FormInvalidIdentifier`, 422, same long message) |
+//! | user: e-mail address, phone number, web3 wallet, username or external id already taken | 422 | `form_identifier_exists` | error index (`FormIdentifierExists`, 422, "That email address is taken. Please try another."); for the external id no evidence found, chosen by analogy |
+//! | user: `primary_*_id` not one of the user's own; `created_at` / `legal_accepted_at` not RFC 3339 | 422 | `form_param_value_invalid` | error index (`FormInvalidParameterValue`, 422); the exact code for these cases is not confirmed |
+//! | user: unknown `user_id` | 404 | `resource_not_found` | error index (`ResourceNotFound`) |
 //! | duplicate identifier (e-mail and wallet without case) | **400** | `duplicate_record` | error index (`DuplicateAllowlistIdentifier`, 400, "duplicate allowlist identifier", "the identifier &lt;identifier&gt; already exists"), not `form_identifier_exists` (a sign-up/FAPI code) |
 //! | unknown id on delete | 404 | `resource_not_found` | error index (`AllowlistIdentifierNotFound`, "Identifier not found", "No identifier was found with id ...") |
 //! | fault: 429 | 429 | `too_many_requests` | error index (`TooManyRequests`, "Too many requests, retry later") |
 //! | fault: 503 | 503 | `maintenance_mode` | error index (`SystemUnderMaintenance`, 503) |
 //! | fault: other 5xx | 5xx | `internal_clerk_error` | error index (`Unexpected`, 500) |
+//!
+//! # Users
+//!
+//! Users, the resource most applications touch, are kept in memory as Clerk `User` objects
+//! (every field of the spec's `User` schema present): `POST /v1/users`, `GET /v1/users`,
+//! `GET /v1/users/count`, `GET`, `PATCH` and `DELETE /v1/users/{user_id}`,
+//! `PATCH /v1/users/{user_id}/metadata` and `POST /v1/users/{user_id}/ban`, `unban`, `lock`,
+//! `unlock` (the eleven [`MockOperation::USERS`]; see also [`MockClerk::insert_user`] and
+//! [`MockClerk::users`]). Requests are validated against the spec first, exactly as for the
+//! operations below; then:
+//!
+//! - **Create** makes a `user_...` with one `idn_...` item per `email_address`,
+//!   `phone_number` and `web3_wallet` given (the first of each primary), the names, username,
+//!   external id, locale and metadata given, `password_enabled` when a password or digest is
+//!   given, `totp_enabled` / `backup_code_enabled` likewise, `created_at` from the body (RFC
+//!   3339) or now; fields not given are `null` where the spec allows it. E-mail addresses,
+//!   phone numbers, wallets, usernames (e-mail, wallet and username without case) and external
+//!   ids are unique across the store and within the request.
+//! - **List** answers a bare array, newest first (`order_by` `created_at` / `+created_at`
+//!   oldest first, `-updated_at` / `updated_at` by update time), filtered by `email_address`,
+//!   `phone_number`, `web3_wallet`, `username`, `external_id`, `user_id` (each any of the
+//!   values given, without case), `query` (a substring of the id, names, username, external id
+//!   or any identifier) and `banned`, then `offset` and `limit` (default 10). **Count** takes
+//!   the same filters. Other filters of the spec are accepted and ignored.
+//! - **Update** sets the names, username, external id, locale, the `primary_*_id` (one of the
+//!   user's own), the flags and limits, `created_at` / `legal_accepted_at`, and the password /
+//!   TOTP / backup-code state; other fields of the body are accepted and ignored. **Metadata**
+//!   deep-merges each of the three metadata objects (`null` removes a key). **Ban**, **unban**,
+//!   **lock**, **unlock** set `banned` / `locked`. **Delete** answers
+//!   `{"object":"user","id":"...","deleted":true}`. Each updates `updated_at`.
+//! - An unknown `user_id` is a 404 `resource_not_found`. Other operations under
+//!   `/v1/users/{user_id}/...` are answered from the spec, without looking at the store.
+//!
+//! # Every other operation
+//!
+//! The 230 other operations are driven by Clerk's spec at run time, as stripe-mock is
+//! by Stripe's: the vendored spec (`spec/bapi-2026-05-12.yml`, 249 operations) is embedded in
+//! the binary, parsed with `yaml-rust2` the first time a request reaches the spec's router
+//! (never in [`MockClerk::new`]; about 0.25 s in a debug build, once per process) and indexed:
+//! per operation its method, path template, path and query parameters, request body and first
+//! 2xx response.
+//!
+//! **Routing.** The stateful routes and the JWKS first, then the spec's paths: a template
+//! segment `{name}` matches one non-empty segment that decodes to UTF-8, and a literal segment
+//! beats a parameter (`/v1/users/count` is `GetUsersCount`, not `GetUser`). No match is a 404
+//! `resource_not_found`; a path with other methods a 405.
+//!
+//! **Validation**, before anything is answered; the first problem found, in this order, is
+//! the one answered (all 422s carry `meta.param_name`; nested body fields are named
+//! `parent.child`, array items `list[0]`, items of an array body `[0].field`):
+//!
+//! | what | refused with |
+//! |---|---|
+//! | path parameter outside its `enum` (`/v1/templates/push`) | 422 `form_param_value_invalid` |
+//! | required query parameter absent (an empty value, `limit=`, counts as absent) | 422 `form_param_missing` |
+//! | query value not of its type: `integer` (an `i64`), `number`, `boolean` (what Go's `strconv.ParseBool` takes: `true`, `1`, `t`, ...) | 422 `form_param_type_invalid` |
+//! | query value outside `enum`, `minimum` / `maximum`, under `minLength`; an array with too few or too many items | 422 `form_param_value_invalid` |
+//! | query value over `maxLength` | 422 `form_param_max_length_exceeded` |
+//! | scalar query parameter given twice; an `explode: false` array given twice (an exploded array is `a=1&a=2`, the other `a=1,2`) | 422 `form_param_duplicate` |
+//! | JSON body with a `Content-Type` other than `application/json` (parameters allowed; none at all is taken as JSON) | 415 `unsupported_content_type` |
+//! | JSON body that does not parse, or whose top level is not the schema's object or array (an empty body counts as `{}`) | 400 `request_body_invalid` |
+//! | body field not declared, where the schema says `additionalProperties: false` | 422 `form_param_unknown` |
+//! | body field of the wrong JSON type (`string`, `integer`, `number`, `boolean`, `object`, `array`), recursively | 422 `form_param_type_invalid` |
+//! | body value outside `enum`, `minimum` / `maximum`, `minLength`, `minItems` / `maxItems` | 422 `form_param_value_invalid` |
+//! | body string over `maxLength` | 422 `form_param_max_length_exceeded` |
+//! | required body field absent, or `null` where the field is not `nullable`; none of the `anyOf` requirement lists met (a SAML connection's `domain` or `domains`) | 422 `form_param_missing` |
+//! | multipart body (`SetUserProfileImage`, `UploadOrganizationLogo`, `UploadOAuthApplicationLogo`) sent as another media type, or without one | 415 `unsupported_content_type` |
+//! | multipart body without a `boundary`, or whose parts do not parse | 400 `request_body_invalid` |
+//! | required part (`file`) absent | 422 `form_param_missing` |
+//!
+//! Not checked: `pattern`s, `format`s, the branches of `oneOf` / `anyOf` / `allOf` beyond
+//! their declared properties, header parameters (the spec has none), and query parameters the
+//! spec does not declare (ignored, as for the allow-list). `null` is accepted for any field
+//! that is not required. Evidence for the codes: the table below (the same Clerk error index).
+//!
+//! **Answers.** The operation's first 2xx: a JSON body where the spec declares one, nothing
+//! for `204` and `202`, and a small `text/html` page for the interstitial (the spec declares no
+//! body; Clerk serves HTML). A JSON body is a valid instance of the response schema: every
+//! declared property present (nullable ones with a value), enums their first declared value,
+//! formats, bounds and simple patterns honoured, `oneOf` the first branch or the one the
+//! discriminator maps; Unix times are `2026-05-12T10:20:30Z` in milliseconds. It is built once
+//! per operation and copied for each answer, so an answer costs a clone and a serialization.
+//!
+//! - **Ids** carry Clerk's prefix for the object's `object` value (`user_`, `org_`,
+//!   `orginv_`, `orgmem_`, `orgdmn_`, `sess_`, `client_`, `inv_`, `alid_`, `blid_`, `idn_`
+//!   for e-mail addresses, phone numbers and wallets, `eac_`, `samlacc_`, `samlc_`, `ins_`,
+//!   `dmn_`, `jtmp_`, `sit_`, `sua_`, `ru_`, `act_`, `role_`, `perm_`, `mch_`; where no
+//!   public evidence of the prefix was at hand it is the object name, e.g. `waitlist_entry_`),
+//!   or the shape the spec's pattern gives (`ak_` and 32 hex digits). Every `id` is fresh in
+//!   each answer (a prefix and 27 base62 characters, or 32 hex digits where the spec says so);
+//!   `*_id` fields keep fixed sample ids with the prefix of what they name (`user_id` →
+//!   `user_...`).
+//! - **The id asked for**: where a path parameter names the object answered
+//!   (`GET /v1/sessions/{session_id}` → a `session`; `invitation_id` → an
+//!   `organization_invitation`), its value is the answer's `id`; a delete that answers a
+//!   `DeletedObject` carries the deleted id and names its type
+//!   (`{"object":"organization","id":"org_...","deleted":true}`). Not
+//!   when the spec gives the `id` a pattern (API keys, M2M tokens): the answer keeps a valid
+//!   generated id.
+//! - **Lists**, bare arrays or objects with a `total_count` and one array (`data`, or e.g.
+//!   `m2m_tokens`), hold 3 items (fewer when `limit` asks for fewer), each with its own ids,
+//!   and `total_count` is the number of items.
+//! - Nothing is stored: a `POST /v1/organizations` answers a new organization, which a later
+//!   `GET /v1/organizations/{organization_id}` answers again, generated.
+//!
+//! Generic operations are recorded in the request log with their spec id
+//! ([`RecordedRequest::operation_id`]), count against the rate limit like any request, and
+//! get no faults: fault plans name the stateful operations ([`MockOperation`]). Answers are
+//! what models generated from the same spec decode: required fields present, types and enum
+//! values as declared.
 //!
 //! # Faults
 //!
@@ -133,13 +253,19 @@
 
 mod engine;
 mod fault;
+mod generic;
+mod instance;
 mod lists;
 mod log;
+mod pattern;
 mod rate_limit;
 mod reqlog;
 mod server;
 mod service;
+mod spec;
 mod tokens;
+mod users;
+mod validate;
 
 #[cfg(test)]
 mod tests;
@@ -159,10 +285,11 @@ use self::server::ServerSettings;
 pub use self::service::{MockFuture, MockService};
 pub use self::tokens::{MintError, TestSigningKey, MOCK_ISSUER, TEST_JWT_PUBLIC_KEY, TEST_KEY_ID};
 
-use self::engine::{Incoming, KeyPolicy, Prepared, SplitMix64, State};
+use self::engine::{Incoming, KeyPolicy, Prepared, SplitMix64, State, Target};
 use crate::models::{AllowlistIdentifier, BlocklistIdentifier, ClerkError, InstanceRestrictions};
 
-/// An in-memory Clerk Backend API for the allow-list resource.
+/// An in-memory Clerk Backend API: every operation of Clerk's spec, the allow-list, the
+/// block-list and the instance restrictions with state (see the [module docs](self)).
 ///
 /// Cheap to clone: clones share one store, one request log and one fault plan
 /// (`Arc<Mutex<..>>`). `Send + Sync`; no method blocks for long or panics on request data.
@@ -375,6 +502,112 @@ impl MockClerk {
         self.lock().restrictions.clone()
     }
 
+    /// Adds a user to the store, as `POST /v1/users` with this JSON body would (the same
+    /// validation against the spec, the same unique e-mail addresses, phone numbers, web3
+    /// wallets, usernames and external ids). Not recorded as a request, and never subject to
+    /// faults or to the rate limit.
+    ///
+    /// ```
+    /// use clerk_tower::mock::MockClerk;
+    /// use serde_json::json;
+    ///
+    /// let mock = MockClerk::new();
+    /// let ada = mock
+    ///     .insert_user(json!({ "email_address": ["ada@example.com"], "first_name": "Ada" }))
+    ///     .unwrap();
+    /// assert!(ada["id"].as_str().unwrap().starts_with("user_"));
+    /// assert_eq!(ada["email_addresses"][0]["email_address"], "ada@example.com");
+    /// assert_eq!(ada["primary_email_address_id"], ada["email_addresses"][0]["id"]);
+    /// let taken = mock.insert_user(json!({ "email_address": ["ADA@example.com"] })).unwrap_err();
+    /// assert_eq!(taken.error.code, "form_identifier_exists");
+    /// assert_eq!(mock.users(), vec![ada]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What Clerk would answer to the same create: 422 for a body the spec refuses
+    /// (`form_param_unknown`, `form_param_type_invalid`, ...) or an identifier already taken
+    /// (`form_identifier_exists`), 400 for a body that is not a JSON object, 500 if the
+    /// embedded spec cannot be used.
+    pub fn insert_user(&self, body: serde_json::Value) -> Result<serde_json::Value, MockError> {
+        let index = spec::index().map_err(|err| {
+            MockError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ClerkError::new(
+                    "internal_clerk_error",
+                    "Oops, an unexpected error occurred",
+                    err.to_string(),
+                ),
+            )
+        })?;
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let headers = HeaderMap::new();
+        let create = index.operation("CreateUser").ok_or_else(|| {
+            MockError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ClerkError::new("internal_clerk_error", "no CreateUser", "no CreateUser"),
+            )
+        })?;
+        validate::check(&index.doc, create, &[], None, &headers, &bytes)
+            .map_err(|r| MockError::new(r.status, r.error))?;
+        let fields = users::body_object(&bytes);
+        let mut state = self.lock();
+        let state = &mut *state;
+        let now = engine::now_millis();
+        state
+            .users
+            .create(users::template(index), &fields, now, &mut state.rng, true)
+            .map_err(|r| MockError::new(r.status, r.error))
+    }
+
+    /// [`insert_user`](MockClerk::insert_user) with the id to give the user, e.g. the fixed id
+    /// of a test's sample request (`user_123`), so that `GET /v1/users/user_123` finds it.
+    ///
+    /// ```
+    /// use clerk_tower::mock::MockClerk;
+    /// use serde_json::json;
+    ///
+    /// let mock = MockClerk::new();
+    /// let user = mock.insert_user_with_id("user_123", json!({})).unwrap();
+    /// assert_eq!(user["id"], "user_123");
+    /// assert!(mock.insert_user_with_id("user_123", json!({})).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`insert_user`](MockClerk::insert_user); an empty id, or one a user already has, is
+    /// a 422 (`form_param_value_invalid`, `form_identifier_exists`).
+    pub fn insert_user_with_id(
+        &self,
+        id: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, MockError> {
+        let refuse = |code: &str, message: &str| {
+            let error = validate::param_error(code, message, message, "id");
+            MockError::new(StatusCode::UNPROCESSABLE_ENTITY, error)
+        };
+        if id.is_empty() {
+            return Err(refuse("form_param_value_invalid", "id must not be empty."));
+        }
+        if self.lock().users.get(id).is_some() {
+            return Err(refuse(
+                "form_identifier_exists",
+                "That id is taken. Please try another.",
+            ));
+        }
+        let user = self.insert_user(body)?;
+        let generated = user
+            .get("id")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        Ok(self.lock().users.rename(generated, id).unwrap_or(user))
+    }
+
+    /// The users, in list order (newest first), as Clerk `User` objects.
+    pub fn users(&self) -> Vec<serde_json::Value> {
+        self.lock().users.sorted()
+    }
+
     /// The largest rate limit the mock takes: 1,000,000 requests per window.
     pub const MAX_RATE_LIMIT: u32 = 1_000_000;
 
@@ -517,7 +750,7 @@ impl MockClerk {
         self.set_fault_plan(FaultPlan::default());
     }
 
-    /// Empties the allow-list, the block-list, the request log and the fault plan, sets the
+    /// Empties the allow-list, the block-list, the users, the request log and the fault plan, sets the
     /// restrictions back to all `false`, and restarts the rate limit's window and count. The
     /// key, the instance id, the rate limit setting and the request hook stay.
     pub fn reset(&self) {
@@ -540,7 +773,10 @@ impl MockClerk {
     }
 
     pub(crate) fn handle(&self, req: Incoming<'_>) -> Prepared {
-        self.lock().handle(req)
+        // Routed before the lock is taken: the first request that reaches the spec's router
+        // parses the embedded spec without holding up requests to the stateful routes.
+        let target = Target::of(req.method, req.uri.path());
+        self.lock().handle(req, target)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -582,8 +818,14 @@ pub struct RecordedRequest {
     /// The request body, when body recording is on ([`MockClerk::with_request_bodies`]);
     /// empty otherwise, and when the body was over the 1 MiB limit or timed out.
     pub body: Bytes,
-    /// The operation the method and path name, if any.
+    /// The stateful operation the method and path name, if any (the operations fault plans
+    /// and [`MockClerk::request_count`] know).
     pub operation: Option<MockOperation>,
+    /// The operation id from Clerk's OpenAPI spec that the method and path name, if any: the
+    /// stateful operations (`"CreateAllowlistIdentifier"`), `"GetJWKS"`, and every operation
+    /// answered from the spec (`"GetUser"`). `None` for an unknown path or a method the path
+    /// does not take.
+    pub operation_id: Option<&'static str>,
     /// The n-th request to that operation (1-based) since the fault plan was set; 0 when no
     /// operation matched, or when the body timed out (the request was not counted).
     pub attempt: u32,

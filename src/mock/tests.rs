@@ -162,7 +162,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
         "/allowlist_identifiers",
         "/v2/allowlist_identifiers",
         "/v1/allowlist_identifiers/",
-        "/v1/users",
+        "/v1/no_such_resource",
         "/",
         "/v1/allowlist_identifiers/a/b",
     ] {
@@ -1698,4 +1698,138 @@ fn a_log_sink_keeps_the_order_and_notes_dropped_lines() {
         "one\ntwo\nthree\n(2 log lines dropped: the output did not keep up)\nsix\n"
     );
     assert_eq!(sink.dropped(), 2);
+}
+
+// ---------------------------------------------------------------- spec-driven routes
+
+/// Nothing a client sends to the spec's routes makes the mock panic: arbitrary methods, paths
+/// built from the spec's templates with arbitrary segments, queries, media types and bodies,
+/// with and without a key. Every answer is a response with a status the mock gives.
+#[test]
+fn spec_routes_never_panic() {
+    use proptest::prelude::*;
+
+    let templates: Vec<String> = super::spec::index()
+        .unwrap()
+        .ops
+        .iter()
+        .map(|op| op.template.clone())
+        .collect();
+    let mock = MockClerk::new().with_seed(3);
+    let segment = prop_oneof![
+        Just(String::new()),
+        "[a-z_]{1,12}",
+        "%[0-9A-Fa-f]{2}[a-z]{0,3}",
+        "%FF%FE",
+        "\\PC{0,8}".prop_map(|s| percent_encoding::utf8_percent_encode(
+            &s,
+            percent_encoding::NON_ALPHANUMERIC
+        )
+        .to_string()),
+    ];
+    let body = prop_oneof![
+        Just(Vec::new()),
+        proptest::collection::vec(any::<u8>(), 0..64),
+        Just(b"{\"email_address\":[\"a@b.c\"],\"x\":{\"y\":[1,null,{}]}}".to_vec()),
+        Just(b"[{\"email_address\":1}]".to_vec()),
+        Just(b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--b--".to_vec()),
+        "\\PC{0,40}".prop_map(String::into_bytes),
+    ];
+    let strategy = (
+        0..templates.len(),
+        proptest::collection::vec(segment, 3),
+        prop_oneof![
+            Just(Method::GET),
+            Just(Method::POST),
+            Just(Method::PATCH),
+            Just(Method::PUT),
+            Just(Method::DELETE),
+            Just(Method::HEAD)
+        ],
+        "[a-z_=&%0-9,+\\-.]{0,40}",
+        prop_oneof![
+            Just(None),
+            Just(Some("application/json")),
+            Just(Some("multipart/form-data; boundary=b")),
+            Just(Some("multipart/form-data")),
+            Just(Some("text/plain")),
+        ],
+        body,
+        any::<bool>(),
+    );
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 512,
+        failure_persistence: None,
+        ..Default::default()
+    });
+    runner
+        .run(
+            &strategy,
+            |(template, segments, method, query, content_type, body, keyed)| {
+                let mut parts = segments.iter();
+                let path: Vec<String> = templates[template]
+                    .split('/')
+                    .map(|part| match part.starts_with('{') {
+                        true => parts.next().cloned().unwrap_or_default(),
+                        false => part.to_owned(),
+                    })
+                    .collect();
+                let uri: http::Uri = format!("/v1{}?{query}", path.join("/"))
+                    .parse()
+                    .unwrap_or_else(|_| http::Uri::from_static("/v1/users"));
+                let mut headers = HeaderMap::new();
+                if keyed {
+                    headers.insert("authorization", format!("Bearer {KEY}").parse().unwrap());
+                }
+                if let Some(ct) = content_type {
+                    headers.insert("content-type", ct.parse().unwrap());
+                }
+                let prepared = mock.handle(engine::Incoming {
+                    method: &method,
+                    uri: &uri,
+                    headers: &headers,
+                    body: Bytes::from(body),
+                    too_large: false,
+                });
+                let status = prepared.response.status().as_u16();
+                prop_assert!(
+                    [200, 201, 202, 204, 400, 401, 404, 405, 415, 422].contains(&status),
+                    "{method} {uri}: {status}"
+                );
+                Ok(())
+            },
+        )
+        .unwrap();
+}
+
+#[tokio::test]
+async fn user_operations_take_faults() {
+    let mock = MockClerk::new();
+    mock.set_fault_plan(
+        FaultPlan::new()
+            .on(MockOperation::CreateUser, 1, Fault::status(503).applied())
+            .on(
+                MockOperation::CreateUser,
+                2,
+                Fault::truncated_json().not_applied(),
+            ),
+    );
+    let body = |n: u8| format!(r#"{{"email_address":["u{n}@example.com"]}}"#);
+    let reply = send(&mock, request(Method::POST, "/v1/users", Some(&body(1)))).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(mock.users().len(), 1, "applied before the 503");
+    let reply = send(&mock, request(Method::POST, "/v1/users", Some(&body(2)))).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        serde_json::from_slice::<Value>(&reply.body).is_err(),
+        "truncated"
+    );
+    assert_eq!(mock.users().len(), 1, "a dry run stores nothing");
+    let reply = send(&mock, request(Method::POST, "/v1/users", Some(&body(2)))).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(mock.users().len(), 2);
+    assert_eq!(mock.request_count(MockOperation::CreateUser), 3);
+    let log = mock.requests();
+    assert_eq!(log[0].operation_id, Some("CreateUser"));
+    assert!(log[0].applied && !log[1].applied && log[2].applied);
 }

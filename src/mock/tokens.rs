@@ -89,7 +89,7 @@ D6FXQp9cHj7fcoFaevonRI8=
 -----END PRIVATE KEY-----
 ";
 
-const JWKS_PATH: &str = "/v1/jwks";
+pub(crate) const JWKS_PATH: &str = "/v1/jwks";
 
 /// Why a token could not be minted (a key that ring refuses, or claims that are not a JSON
 /// object).

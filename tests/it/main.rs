@@ -29,6 +29,7 @@ mod local_server;
 mod middleware;
 mod mock_ci;
 mod mock_compat;
+mod mock_every_op;
 mod pagination;
 mod rate_limit;
 mod retry;

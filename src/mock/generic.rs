@@ -1,0 +1,341 @@
+//! Answers to the spec's operations that the mock does not keep state for: a valid instance of
+//! the operation's response schema, as stripe-mock answers from its fixtures.
+//!
+//! Per operation a skeleton is built once ([`Skeleton`], from [`instance::maximal`]) and each
+//! answer is a copy of it with fresh ids, the path parameter echoed as the `id` of the object
+//! asked for, and lists filled with a few items.
+
+use http::{Method, StatusCode};
+use serde_json::Value;
+
+use super::engine::SplitMix64;
+use super::instance::{self, schema_type};
+use super::spec::{deref_in, OpInfo, Param, SpecIndex};
+use super::validate::query_pairs;
+
+/// How many items a generated list holds (fewer when `limit` asks for fewer).
+pub(crate) const LIST_ITEMS: usize = 3;
+
+/// How long a generated id's random part is: Clerk's ids are a prefix and 27 base62
+/// characters.
+const ID_BODY_LEN: usize = 27;
+/// The random part of the ids the spec gives as 32 hex digits (`ak_`, `mt_`, `aplt_`).
+const HEX_ID_BODY_LEN: usize = 32;
+
+/// What an operation answers, built once per operation.
+#[derive(Debug)]
+pub(crate) enum Skeleton {
+    /// No body (`204 No Content`, `202 Accepted`).
+    Empty,
+    /// A small HTML page (the interstitial: the spec declares no schema; Clerk serves HTML).
+    Html,
+    /// A JSON body.
+    Json {
+        value: Value,
+        list: ListKind,
+        /// The path parameter whose value becomes the top-level `id`.
+        echo: Option<String>,
+        /// A `DeletedObject`: its `object` names the deleted resource.
+        deleted: bool,
+    },
+}
+
+/// Whether a JSON answer is a list, and of which kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ListKind {
+    /// A single object (or scalar).
+    None,
+    /// A bare JSON array.
+    Bare,
+    /// `{"data": [...], "total_count": N}`: an object with a `total_count` and one array (this
+    /// field), e.g. `data` or `m2m_tokens`.
+    Paged(String),
+}
+
+/// What a generic answer is: status, body and its media type.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Vec<u8>,
+    /// `None` for an empty body.
+    pub(crate) media: Option<&'static str>,
+}
+
+impl Skeleton {
+    /// The skeleton of `op`'s answer.
+    pub(crate) fn build(spec: &SpecIndex, op: &OpInfo) -> Skeleton {
+        let Some(schema) = &op.answer.json_schema else {
+            return if op.answer.status == StatusCode::OK {
+                Skeleton::Html
+            } else {
+                Skeleton::Empty
+            };
+        };
+        let value = instance::maximal(&spec.doc, schema);
+        let list = match &value {
+            Value::Array(_) => ListKind::Bare,
+            Value::Object(map) if map.get("total_count").is_some_and(Value::is_number) => {
+                let mut arrays = map.iter().filter(|(_, v)| v.is_array());
+                match (arrays.next(), arrays.next()) {
+                    (Some((key, _)), None) => ListKind::Paged(key.clone()),
+                    _ => ListKind::None,
+                }
+            }
+            _ => ListKind::None,
+        };
+        let deleted = op.method == Method::DELETE
+            && value.get("deleted").is_some()
+            && value
+                .get("object")
+                .and_then(Value::as_str)
+                .is_some_and(|o| o.starts_with("sample"));
+        let echo = match &list {
+            ListKind::None => echo_param(spec, op, schema, &value, deleted),
+            _ => None,
+        };
+        Skeleton::Json {
+            value,
+            list,
+            echo,
+            deleted,
+        }
+    }
+
+    /// One answer: a copy with fresh ids, the echoed path parameter, and list items.
+    pub(crate) fn answer(
+        &self,
+        op: &OpInfo,
+        path_params: &[(&str, String)],
+        query: Option<&str>,
+        rng: &mut SplitMix64,
+    ) -> Result<Answer, serde_json::Error> {
+        let status = op.answer.status;
+        let (value, list, echo, deleted) = match self {
+            Skeleton::Empty => {
+                return Ok(Answer {
+                    status,
+                    body: Vec::new(),
+                    media: None,
+                })
+            }
+            Skeleton::Html => {
+                return Ok(Answer {
+                    status,
+                    body: HTML_PAGE.as_bytes().to_vec(),
+                    media: Some("text/html; charset=utf-8"),
+                })
+            }
+            Skeleton::Json {
+                value,
+                list,
+                echo,
+                deleted,
+            } => (value, list, echo, *deleted),
+        };
+        let count = list_len(op, query);
+        let mut value = value.clone();
+        match (list, &mut value) {
+            (ListKind::Bare, Value::Array(items)) => fill(items, count),
+            (ListKind::Paged(key), Value::Object(map)) => {
+                if let Some(Value::Array(items)) = map.get_mut(key) {
+                    fill(items, count);
+                }
+                map.insert("total_count".to_owned(), Value::from(count));
+            }
+            _ => {}
+        }
+        refresh_ids(&mut value, rng);
+        if let (Some(name), Value::Object(map)) = (echo, &mut value) {
+            if let Some((_, given)) = path_params.iter().find(|(n, _)| n == name) {
+                map.insert("id".to_owned(), Value::String(given.clone()));
+                if deleted {
+                    let object = snake_stem(name);
+                    map.insert("object".to_owned(), Value::String(object));
+                }
+            }
+        }
+        Ok(Answer {
+            status,
+            body: serde_json::to_vec(&value)?,
+            media: Some("application/json"),
+        })
+    }
+}
+
+const HTML_PAGE: &str = "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Clerk interstitial (clerk-mock)</title></head>\n<body></body>\n</html>\n";
+
+/// How many items a list answer holds: [`LIST_ITEMS`], or fewer when a valid `limit` asks.
+fn list_len(op: &OpInfo, query: Option<&str>) -> usize {
+    if !op.params.iter().any(|p: &Param| p.name == "limit") {
+        return LIST_ITEMS;
+    }
+    query_pairs(query)
+        .iter()
+        .find(|(k, _)| k == "limit")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .map_or(LIST_ITEMS, |limit| limit.min(LIST_ITEMS))
+}
+
+/// Makes `items` hold `count` copies of its first item (none when it is empty).
+fn fill(items: &mut Vec<Value>, count: usize) {
+    let Some(first) = items.first().cloned() else {
+        return;
+    };
+    items.clear();
+    items.resize(count, first);
+}
+
+/// Gives every `id` that has the shape of a generated Clerk id (`prefix_` and 27
+/// alphanumerics, or 32 hex digits) a fresh one with the same prefix and shape.
+fn refresh_ids(value: &mut Value, rng: &mut SplitMix64) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if key == "id" {
+                    if let Value::String(id) = child {
+                        if let Some(prefix) = generated_prefix(id) {
+                            let fresh = rng.id(prefix);
+                            *id = fresh;
+                            continue;
+                        }
+                        if let Some(prefix) = hex_prefix(id) {
+                            let fresh =
+                                format!("{prefix}{:016x}{:016x}", rng.next_u64(), rng.next_u64());
+                            *id = fresh;
+                            continue;
+                        }
+                    }
+                }
+                refresh_ids(child, rng);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| refresh_ids(item, rng)),
+        _ => {}
+    }
+}
+
+/// The prefix (with its `_`) of an id made of a prefix and 27 alphanumerics.
+fn generated_prefix(id: &str) -> Option<&str> {
+    let split = id.rfind('_')?;
+    let (prefix, body) = (id.get(..=split)?, id.get(split + 1..)?);
+    (prefix.len() > 1
+        && body.len() == ID_BODY_LEN
+        && body.bytes().all(|b| b.is_ascii_alphanumeric()))
+    .then_some(prefix)
+}
+
+/// The prefix (with its `_`) of an id made of a prefix and 32 hex digits.
+fn hex_prefix(id: &str) -> Option<&str> {
+    let split = id.rfind('_')?;
+    let (prefix, body) = (id.get(..=split)?, id.get(split + 1..)?);
+    (prefix.len() > 1
+        && body.len() == HEX_ID_BODY_LEN
+        && body.bytes().all(|b| b.is_ascii_hexdigit()))
+    .then_some(prefix)
+}
+
+/// `apiKeyID` → `api_key`, `user_id` → `user`: the resource a path parameter names.
+fn snake_stem(name: &str) -> String {
+    let stem = name
+        .strip_suffix("_id")
+        .or_else(|| name.strip_suffix("ID"))
+        .or_else(|| name.strip_suffix("Id"))
+        .unwrap_or(name);
+    let mut out = String::with_capacity(stem.len() + 4);
+    for c in stem.chars() {
+        if c.is_ascii_uppercase() {
+            if !out.is_empty() {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The path parameter whose value is the `id` of the answer: the last one that names the
+/// answer's object type (`user_id` for a `user`, `invitation_id` for an
+/// `organization_invitation`), or for a delete that answers a `DeletedObject`, the last one.
+/// Never when the answer's `id` has a `pattern` the value may not match.
+fn echo_param(
+    spec: &SpecIndex,
+    op: &OpInfo,
+    schema: &Value,
+    value: &Value,
+    deleted: bool,
+) -> Option<String> {
+    let id_schema = property_schema(&spec.doc, schema, "id", 0)?;
+    if id_schema.get("pattern").is_some()
+        || id_schema.get("format").is_some()
+        || schema_type(id_schema) != Some("string")
+    {
+        return None;
+    }
+    let path_params = op
+        .params
+        .iter()
+        .filter(|p| p.location == super::spec::Location::Path)
+        .filter(|p| op.template.contains(&format!("{{{}}}", p.name)));
+    let mut ordered: Vec<&Param> = path_params.collect();
+    ordered.sort_by_key(|p| op.template.find(&format!("{{{}}}", p.name)));
+    if deleted {
+        return ordered.last().map(|p| p.name.clone());
+    }
+    let object = value.get("object").and_then(Value::as_str)?;
+    ordered.iter().rev().find_map(|p| {
+        let stem = snake_stem(&p.name);
+        (object == stem || object.ends_with(&format!("_{stem}"))).then(|| p.name.clone())
+    })
+}
+
+/// The schema of property `name` of an object schema, looking into `allOf` parts.
+fn property_schema<'a>(
+    doc: &'a Value,
+    schema: &'a Value,
+    name: &str,
+    depth: usize,
+) -> Option<&'a Value> {
+    if depth > 8 {
+        return None;
+    }
+    let schema = deref_in(doc, schema);
+    if let Some(p) = schema.get("properties").and_then(|p| p.get(name)) {
+        return Some(deref_in(doc, p));
+    }
+    schema
+        .get("allOf")
+        .and_then(Value::as_array)?
+        .iter()
+        .find_map(|part| property_schema(doc, part, name, depth + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_stems() {
+        let body = "2abcdefghijklmnopqrstuvwxyz";
+        assert_eq!(body.len(), ID_BODY_LEN);
+        assert_eq!(generated_prefix(&format!("user_{body}")), Some("user_"));
+        assert_eq!(generated_prefix(&format!("user_{body}0")), None);
+        assert_eq!(generated_prefix(&format!("user_{}", &body[1..])), None);
+        let device = format!("trusted_device_{body}");
+        assert_eq!(generated_prefix(&device), Some("trusted_device_"));
+        assert_eq!(generated_prefix(&format!("_{body}")), None);
+        assert_eq!(
+            generated_prefix("ak_0123456789abcdef0123456789abcdef"),
+            None
+        );
+        assert_eq!(
+            hex_prefix("ak_0123456789abcdef0123456789ABCDEF"),
+            Some("ak_")
+        );
+        assert_eq!(hex_prefix("ak_0123456789abcdef0123456789ABCDEX"), None);
+        assert_eq!(snake_stem("apiKeyID"), "api_key");
+        assert_eq!(snake_stem("user_id"), "user");
+        assert_eq!(snake_stem("template_type"), "template_type");
+    }
+}
