@@ -263,6 +263,51 @@ impl State {
         }
         Ok(item)
     }
+
+    /// [`create`](State::create) (`notify: false`, committed) under the id `id`, for tests
+    /// whose requests name fixed ids.
+    pub(crate) fn create_with_id(
+        &mut self,
+        id: &str,
+        raw: &str,
+    ) -> Result<AllowlistIdentifier, MockError> {
+        check_fixed_id(id, self.store.delete(id, false).is_some())?;
+        let mut item = self.create(raw, false, false)?;
+        item.id = id.to_owned();
+        self.store.push(item.clone());
+        Ok(item)
+    }
+
+    /// [`create_blocked`](State::create_blocked) (committed) under the id `id`.
+    pub(crate) fn create_blocked_with_id(
+        &mut self,
+        id: &str,
+        raw: &str,
+    ) -> Result<BlocklistIdentifier, MockError> {
+        check_fixed_id(id, self.blocklist.delete(id, false).is_some())?;
+        let mut item = self.create_blocked(raw, false)?;
+        item.id = id.to_owned();
+        self.blocklist.push(item.clone());
+        Ok(item)
+    }
+}
+
+/// A fixed id given to an inserted item: not empty, not taken (422 otherwise, as for users).
+pub(crate) fn check_fixed_id(id: &str, taken: bool) -> Result<(), MockError> {
+    let refuse = |code: &str, message: &str| {
+        let error = super::validate::param_error(code, message, message, "id");
+        MockError::new(StatusCode::UNPROCESSABLE_ENTITY, error)
+    };
+    if id.is_empty() {
+        return Err(refuse("form_param_value_invalid", "id must not be empty."));
+    }
+    if taken {
+        return Err(refuse(
+            "form_identifier_exists",
+            "That id is taken. Please try another.",
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn now_millis() -> i64 {

@@ -475,6 +475,31 @@ impl MockClerk {
         self.lock().create(identifier, notify, true)
     }
 
+    /// [`insert`](MockClerk::insert) under a fixed id, e.g. the id a test's sample request
+    /// names (`identifier_123`), so that `DELETE /v1/allowlist_identifiers/identifier_123`
+    /// finds it.
+    ///
+    /// ```
+    /// use clerk_tower::mock::MockClerk;
+    ///
+    /// let mock = MockClerk::new();
+    /// let ada = mock.insert_with_id("identifier_123", "ada@example.com").unwrap();
+    /// assert_eq!(ada.id, "identifier_123");
+    /// assert!(mock.insert_with_id("identifier_123", "bob@example.com").is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`insert`](MockClerk::insert); an empty id, or one already listed, is a 422
+    /// (`form_param_value_invalid`, `form_identifier_exists`).
+    pub fn insert_with_id(
+        &self,
+        id: &str,
+        identifier: &str,
+    ) -> Result<AllowlistIdentifier, MockError> {
+        self.lock().create_with_id(id, identifier)
+    }
+
     /// The store, in list order (newest first).
     pub fn identifiers(&self) -> Vec<AllowlistIdentifier> {
         self.lock().sorted()
@@ -489,6 +514,20 @@ impl MockClerk {
     /// `duplicate_record` for one already blocked).
     pub fn insert_blocked(&self, identifier: &str) -> Result<BlocklistIdentifier, MockError> {
         self.lock().create_blocked(identifier, true)
+    }
+
+    /// [`insert_blocked`](MockClerk::insert_blocked) under a fixed id, as
+    /// [`insert_with_id`](MockClerk::insert_with_id) does for the allow-list.
+    ///
+    /// # Errors
+    ///
+    /// As [`insert_with_id`](MockClerk::insert_with_id).
+    pub fn insert_blocked_with_id(
+        &self,
+        id: &str,
+        identifier: &str,
+    ) -> Result<BlocklistIdentifier, MockError> {
+        self.lock().create_blocked_with_id(id, identifier)
     }
 
     /// The block-list, in list order (newest first).
@@ -601,6 +640,36 @@ impl MockClerk {
             .and_then(serde_json::Value::as_str)
             .unwrap_or("");
         Ok(self.lock().users.rename(generated, id).unwrap_or(user))
+    }
+
+    /// Changes the stored user `id` in place, for a test that needs a state no request makes:
+    /// the fixed ids its sample requests name, a `last_sign_in_at` in the past. The mock does
+    /// not validate the result: keep it a Clerk `User` object with its `id`. The user after the
+    /// change, `None` when there is no user `id`.
+    ///
+    /// ```
+    /// use clerk_tower::mock::MockClerk;
+    /// use serde_json::json;
+    ///
+    /// let mock = MockClerk::new();
+    /// let user = mock.insert_user(json!({ "email_address": ["ada@example.com"] })).unwrap();
+    /// let id = user["id"].as_str().unwrap();
+    /// let edited = mock.edit_user(id, |u| {
+    ///     u["email_addresses"][0]["id"] = json!("idn_fixed");
+    ///     u["primary_email_address_id"] = json!("idn_fixed");
+    /// });
+    /// assert_eq!(edited.unwrap()["primary_email_address_id"], "idn_fixed");
+    /// assert!(mock.edit_user("user_missing", |_| {}).is_none());
+    /// ```
+    pub fn edit_user(
+        &self,
+        id: &str,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> Option<serde_json::Value> {
+        let mut state = self.lock();
+        let user = state.users.get_mut(id)?;
+        edit(user);
+        Some(user.clone())
     }
 
     /// The users, in list order (newest first), as Clerk `User` objects.

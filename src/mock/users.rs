@@ -155,6 +155,10 @@ impl UserStore {
         self.position(id).and_then(|i| self.users.get(i))
     }
 
+    pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut Value> {
+        self.position(id).and_then(|i| self.users.get_mut(i))
+    }
+
     /// Whether another user than `except` holds this identifier.
     fn holder(&self, list: &str, field: &str, value: &str, except: Option<&str>) -> bool {
         let fold = field != "phone_number";
