@@ -116,6 +116,54 @@ pub struct Field {
     pub explode: bool,
     /// The spec's default, for the docs.
     pub default: Option<String>,
+    /// What a valid value looks like, for the generated test samples.
+    pub sample: SampleHint,
+}
+
+/// What the spec says a valid value looks like (format, pattern, bounds, example), kept for
+/// the sample requests of the generated tests: a sample the spec refuses would test nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SampleHint {
+    pub format: Option<String>,
+    pub pattern: Option<String>,
+    /// A string `example` of the schema.
+    pub example: Option<String>,
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    /// OpenAPI 3.0's boolean `exclusiveMinimum`.
+    pub exclusive_minimum: bool,
+    pub exclusive_maximum: bool,
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    /// An array's items.
+    pub items: Option<Box<SampleHint>>,
+}
+
+/// The sample hint of a schema (refs followed).
+fn sample_hint(doc: &Node, schema: &Node) -> SampleHint {
+    let Ok(schema) = spec::deref(doc, schema) else {
+        return SampleHint::default();
+    };
+    let length = |key: &str| {
+        schema
+            .get(key)
+            .and_then(Node::as_i64)
+            .and_then(|n| u64::try_from(n).ok())
+    };
+    SampleHint {
+        format: schema.str("format").map(str::to_owned),
+        pattern: schema.str("pattern").map(str::to_owned),
+        example: schema.str("example").map(str::to_owned),
+        minimum: schema.get("minimum").and_then(Node::as_f64),
+        maximum: schema.get("maximum").and_then(Node::as_f64),
+        exclusive_minimum: schema.flag("exclusiveMinimum"),
+        exclusive_maximum: schema.flag("exclusiveMaximum"),
+        min_length: length("minLength"),
+        max_length: length("maxLength"),
+        items: schema
+            .get("items")
+            .map(|items| Box::new(sample_hint(doc, items))),
+    }
 }
 
 impl Field {
@@ -134,7 +182,7 @@ pub enum Body {
     },
     /// A JSON body that is one value of a type (a component object, an array).
     Value {
-        field: Field,
+        field: Box<Field>,
     },
     Multipart {
         fields: Vec<Field>,
@@ -950,6 +998,7 @@ impl<'a> Builder<'a> {
                 location,
                 explode: true,
                 default: resolved.get("default").map(Node::to_string),
+                sample: sample_hint(self.doc, resolved),
             });
         }
         let mut seen = BTreeSet::new();
@@ -1200,6 +1249,7 @@ impl<'a> Builder<'a> {
                 location,
                 explode: !matches!(p.get("explode"), Some(Node::Bool(false))),
                 default: schema.get("default").map(Node::to_string),
+                sample: sample_hint(self.doc, schema),
             });
         }
 
@@ -1294,7 +1344,7 @@ impl<'a> Builder<'a> {
                     _ => "body",
                 };
                 Ok(Body::Value {
-                    field: Field {
+                    field: Box::new(Field {
                         wire: String::new(),
                         rust: rust.to_owned(),
                         ty,
@@ -1310,7 +1360,8 @@ impl<'a> Builder<'a> {
                         location: Location::Body,
                         explode: true,
                         default: None,
-                    },
+                        sample: sample_hint(self.doc, &resolved),
+                    }),
                 })
             }
             "multipart/form-data" => {

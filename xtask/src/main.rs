@@ -14,6 +14,7 @@ mod doc;
 mod emit;
 mod ir;
 mod names;
+mod pattern;
 mod spec;
 
 use std::collections::BTreeMap;

@@ -2,1836 +2,543 @@
 // and spec/overlay.yaml. Do not edit: change the overlay or the generator (xtask/), then run `cargo xtask generate`.
 
 //! Test support over every operation of the spec (generated from the same model as the API): a
-//! request built with a sample value for every parameter (`sample_request`), and a decoder of a
-//! JSON value into the operation's output type (`decode_as_output`). Both answer `None` for an
-//! operation whose feature is off.
+//! request built with a sample value for every parameter (`sample_request`), the same request sent
+//! through a client (`sample_call`), and a decoder of a JSON value into the operation's output type
+//! (`decode_as_output`). All answer `None` for an operation whose feature is off.
 
 use clerk_tower::api::registry::OPERATIONS;
-use clerk_tower::{Error, HttpRequest, Operation, OperationInfo};
+use std::future::Future;
+use std::pin::Pin;
+
+use clerk_tower::{Client, Error, HttpRequest, Operation, OperationInfo};
 use serde_json::Value;
+
+/// Runs `$then` with `$op` bound to operation `$id`'s request with every parameter set to a sample
+/// value; `None` when its feature is off or the id is unknown.
+macro_rules! with_sample {
+($id:expr, |$op:ident| $then:expr) => {
+match $id {
+#[cfg(feature = "domains")]
+"AddDomain" => { let $op = clerk_tower::api::AddDomain::new("name_123", true).proxy_url("proxy_url_123"); Some($then) }
+#[cfg(feature = "role_sets")]
+"AddRolesToRoleSet" => { let $op = clerk_tower::api::AddRolesToRoleSet::new("role_set_key_or_123", ["role_keys_123"]).default_role_key("default_role_key_123").creator_role_key("creator_role_key_123"); Some($then) }
+#[cfg(feature = "organizations")]
+"AdjustOrganizationBillingCreditBalance" => { let $op = clerk_tower::api::AdjustOrganizationBillingCreditBalance::new("organization_123", clerk_tower::models::AdjustCreditBalanceRequest::new(1, "increase", "idempotency_key_123").currency("currency_123").note("note_123")); Some($then) }
+#[cfg(feature = "users")]
+"AdjustUserBillingCreditBalance" => { let $op = clerk_tower::api::AdjustUserBillingCreditBalance::new("user_123", clerk_tower::models::AdjustCreditBalanceRequest::new(1, "increase", "idempotency_key_123").currency("currency_123").note("note_123")); Some($then) }
+#[cfg(feature = "billing")]
+"ApplyBillingSubscriptionItemDiscount" => { let $op = clerk_tower::api::ApplyBillingSubscriptionItemDiscount::new("subscription_item_123", clerk_tower::models::ApplyCommerceDiscountRequest::new("discount_123")); Some($then) }
+#[cfg(feature = "organization_roles")]
+"AssignPermissionToOrganizationRole" => { let $op = clerk_tower::api::AssignPermissionToOrganizationRole::new("organization_role_123", "permission_123"); Some($then) }
+#[cfg(feature = "email_addresses")]
+"AttemptEmailAddressVerification" => { let $op = clerk_tower::api::AttemptEmailAddressVerification::new("email_address_123", "verification_123", "code_123"); Some($then) }
+#[cfg(feature = "phone_numbers")]
+"AttemptPhoneNumberVerification" => { let $op = clerk_tower::api::AttemptPhoneNumberVerification::new("phone_number_123", "verification_123", "code_123"); Some($then) }
+#[cfg(feature = "users")]
+"BanUser" => { let $op = clerk_tower::api::BanUser::new("user_123"); Some($then) }
+#[cfg(feature = "billing")]
+"CancelCommerceSubscriptionItem" => { let $op = clerk_tower::api::CancelCommerceSubscriptionItem::new("subscription_item_123").end_now(true); Some($then) }
+#[cfg(feature = "instance_settings")]
+"ChangeProductionInstanceDomain" => { let $op = clerk_tower::api::ChangeProductionInstanceDomain::new().home_url("home_url_123").is_secondary(true); Some($then) }
+#[cfg(feature = "actor_tokens")]
+"CreateActorToken" => { let $op = clerk_tower::api::CreateActorToken::new("user_123", clerk_tower::models::CreateActorTokenActor::new("sub_123")).expires_in_seconds(1).session_max_duration_in_seconds(1); Some($then) }
+#[cfg(feature = "agent_tasks")]
+"CreateAgentTask" => { let $op = clerk_tower::api::CreateAgentTask::new(clerk_tower::models::CreateAgentTaskOnBehalfOf::default().user_id("user_123").identifier("identifier_123"), "*", "agent_name_123", "task_description_123", "https://example.com/sample").session_max_duration_in_seconds(1); Some($then) }
+#[cfg(feature = "allow_list_block_list")]
+"CreateAllowlistIdentifier" => { let $op = clerk_tower::api::CreateAllowlistIdentifier::new("ada@example.com").notify(true); Some($then) }
+#[cfg(feature = "billing")]
+"CreateBillingPrice" => { let $op = clerk_tower::api::CreateBillingPrice::new(clerk_tower::models::CreateBillingPriceRequest::new("plan_123").currency("currency_123").amount(1).annual_monthly_amount(1).description("description_123").supported_billing_periods("month")); Some($then) }
+#[cfg(feature = "billing")]
+"CreateBillingPriceTransition" => { let $op = clerk_tower::api::CreateBillingPriceTransition::new("subscription_item_123", clerk_tower::models::PriceTransitionRequest::new("from_price_123", "to_price_123")); Some($then) }
+#[cfg(feature = "allow_list_block_list")]
+"CreateBlocklistIdentifier" => { let $op = clerk_tower::api::CreateBlocklistIdentifier::new("blocked@example.com"); Some($then) }
+#[cfg(feature = "invitations")]
+"CreateBulkInvitations" => { let $op = clerk_tower::api::CreateBulkInvitations::new([clerk_tower::models::CreateBulkInvitationsItem::new("email_address_123").public_metadata(serde_json::Map::new()).redirect_url("redirect_url_123").notify(true).ignore_existing(true).expires_in_days(1).template_slug("invitation")]); Some($then) }
+#[cfg(feature = "waitlist_entries")]
+"CreateBulkWaitlistEntries" => { let $op = clerk_tower::api::CreateBulkWaitlistEntries::new([clerk_tower::models::CreateBulkWaitlistEntriesItem::new("sample@example.com").notify(true)]); Some($then) }
+#[cfg(feature = "directories")]
+"CreateDirectory" => { let $op = clerk_tower::api::CreateDirectory::new("enterprise_connection_123", "provider_123").name("name_123").group_role_mappings([clerk_tower::models::CreateDirectoryGroupRoleMappings::new("role_123").directory_group_id("directory_group_123").scim_group_id("scim_group_123").directory_group_display_name("directory_group_display_name_123").scim_group_display_name("scim_group_display_name_123").precedence(1)]); Some($then) }
+#[cfg(feature = "directories")]
+"CreateDirectoryGroupRoleMapping" => { let $op = clerk_tower::api::CreateDirectoryGroupRoleMapping::new("directory_123", "role_123").directory_group_id("directory_group_123").scim_group_id("scim_group_123").precedence(1); Some($then) }
+#[cfg(feature = "email_addresses")]
+"CreateEmailAddress" => { let $op = clerk_tower::api::CreateEmailAddress::new("user_123", "email_address_123").verified(true).primary(true).notify_primary_email_address_changed(true); Some($then) }
+#[cfg(feature = "enterprise_connections")]
+"CreateEnterpriseConnection" => { let $op = clerk_tower::api::CreateEnterpriseConnection::new("name_123", "saml_custom", ["domains_123"]).organization_id("organization_123").allow_organization_account_linking(true).active(true).saml(clerk_tower::models::CreateEnterpriseConnectionSaml::default().idp_entity_id("idp_entity_123").idp_sso_url("idp_sso_url_123").idp_certificate("idp_certificate_123").idp_metadata_url("idp_metadata_url_123").idp_metadata("idp_metadata_123").attribute_mapping(clerk_tower::models::CreateEnterpriseConnectionSamlAttributeMapping::default().user_id("user_123").email_address("email_address_123").first_name("first_name_123").last_name("last_name_123")).allow_subdomains(true).allow_idp_initiated(true).force_authn(true).login_hint(clerk_tower::models::CreateEnterpriseConnectionSamlLoginHint::new("email_address").source("source_123"))).oidc(clerk_tower::models::CreateEnterpriseConnectionOidc::default().client_id("client_123").client_secret("client_secret_123").discovery_url("discovery_url_123").auth_url("auth_url_123").token_url("token_url_123").user_info_url("user_info_url_123").requires_pkce(true)).custom_attributes([clerk_tower::models::CreateEnterpriseConnectionCustomAttributes::new("name_123", "key_123").sso_path("sso_path_123").scim_path("scim_path_123").directory_path("directory_path_123").multi_valued(true)]); Some($then) }
+#[cfg(feature = "enterprise_connections")]
+"CreateEnterpriseConnectionTestRun" => { let $op = clerk_tower::api::CreateEnterpriseConnectionTestRun::new("enterprise_connection_123"); Some($then) }
+#[cfg(feature = "invitations")]
+"CreateInvitation" => { let $op = clerk_tower::api::CreateInvitation::new("email_address_123").public_metadata(serde_json::Map::new()).redirect_url("redirect_url_123").notify(true).ignore_existing(true).expires_in_days(1).template_slug("invitation"); Some($then) }
+#[cfg(feature = "jwt_templates")]
+"CreateJWTTemplate" => { let $op = clerk_tower::api::CreateJwtTemplate::new("name_123", serde_json::Map::new()).lifetime(30).allowed_clock_skew(0).custom_signing_key(true).signing_algorithm("signing_algorithm_123").signing_key("signing_key_123"); Some($then) }
+#[cfg(feature = "machines")]
+"CreateMachine" => { let $op = clerk_tower::api::CreateMachine::new("name_123").scoped_machines(["scoped_machines_123"]).default_token_ttl(1); Some($then) }
+#[cfg(feature = "machines")]
+"CreateMachineScope" => { let $op = clerk_tower::api::CreateMachineScope::new("machine_123", "to_machine_123"); Some($then) }
+#[cfg(feature = "oauth_applications")]
+"CreateOAuthApplication" => { let $op = clerk_tower::api::CreateOAuthApplication::new("name_123").redirect_uris(["redirect_uris_123"]).callback_url("callback_url_123").scopes("profile email public_metadata").consent_screen_enabled(true).pkce_required(true).public(true); Some($then) }
+#[cfg(feature = "organizations")]
+"CreateOrganization" => { let $op = clerk_tower::api::CreateOrganization::new("name_123").created_by("created_by_123").private_metadata(serde_json::Map::new()).public_metadata(serde_json::Map::new()).slug("slug_123").max_allowed_memberships(0).created_at("2026-05-12T10:00:00Z").role_set_key("role_set_key_123"); Some($then) }
+#[cfg(feature = "organization_domains")]
+"CreateOrganizationDomain" => { let $op = clerk_tower::api::CreateOrganizationDomain::new("organization_123").name("name_123").enrollment_mode("enrollment_mode_123").verified(true); Some($then) }
+#[cfg(feature = "organization_invitations")]
+"CreateOrganizationInvitation" => { let $op = clerk_tower::api::CreateOrganizationInvitation::new("organization_123", "email_address_123", "role_123").inviter_user_id("inviter_user_123").public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()).redirect_url("redirect_url_123").expires_in_days(1).notify(true); Some($then) }
+#[cfg(feature = "organization_invitations")]
+"CreateOrganizationInvitationBulk" => { let $op = clerk_tower::api::CreateOrganizationInvitationBulk::new("organization_123", [clerk_tower::models::CreateOrganizationInvitationBulkItem::new("email_address_123", "role_123").inviter_user_id("inviter_user_123").public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()).redirect_url("redirect_url_123").expires_in_days(1).notify(true)]); Some($then) }
+#[cfg(feature = "organization_memberships")]
+"CreateOrganizationMembership" => { let $op = clerk_tower::api::CreateOrganizationMembership::new("organization_123", "user_123", "role_123").public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()); Some($then) }
+#[cfg(feature = "organization_permissions")]
+"CreateOrganizationPermission" => { let $op = clerk_tower::api::CreateOrganizationPermission::new("name_123", "key_123").description("description_123"); Some($then) }
+#[cfg(feature = "organization_roles")]
+"CreateOrganizationRole" => { let $op = clerk_tower::api::CreateOrganizationRole::new("name_123", "key_123").description("description_123").permissions(["permissions_123"]).include_in_initial_role_set(true); Some($then) }
+#[cfg(feature = "phone_numbers")]
+"CreatePhoneNumber" => { let $op = clerk_tower::api::CreatePhoneNumber::new("user_123", "phone_number_123").verified(true).primary(true).reserved_for_second_factor(true); Some($then) }
+#[cfg(feature = "redirect_urls")]
+"CreateRedirectURL" => { let $op = clerk_tower::api::CreateRedirectUrl::new("url_123"); Some($then) }
+#[cfg(feature = "role_sets")]
+"CreateRoleSet" => { let $op = clerk_tower::api::CreateRoleSet::new("name_123", "default_role_key_123", "creator_role_key_123", ["roles_123"]).key("key_123").description("description_123").type_("initial"); Some($then) }
+#[cfg(feature = "saml_connections")]
+"CreateSAMLConnection" => { let $op = clerk_tower::api::CreateSamlConnection::new("name_123", "saml_custom").domain("domain_123").domains(["domains_123"]).idp_entity_id("idp_entity_123").idp_sso_url("idp_sso_url_123").idp_certificate("idp_certificate_123").idp_metadata_url("idp_metadata_url_123").idp_metadata("idp_metadata_123").organization_id("organization_123").attribute_mapping(clerk_tower::models::CreateSamlConnectionAttributeMapping::default().user_id("user_123").email_address("email_address_123").first_name("first_name_123").last_name("last_name_123")).force_authn(true).login_hint(clerk_tower::models::CreateSamlConnectionLoginHint::new("email_address").source("source_123")); Some($then) }
+#[cfg(feature = "scim_directories")]
+"CreateSCIMDirectory" => { let $op = clerk_tower::api::CreateScimDirectory::new("enterprise_connection_123", "provider_123").name("name_123").group_role_mappings([clerk_tower::models::CreateScimDirectoryGroupRoleMappings::new("scim_group_123", "role_123").scim_group_display_name("scim_group_display_name_123").precedence(1)]); Some($then) }
+#[cfg(feature = "scim_directories")]
+"CreateSCIMGroupRoleMapping" => { let $op = clerk_tower::api::CreateScimGroupRoleMapping::new("scim_directory_123", "scim_group_123", "role_123").precedence(1); Some($then) }
+#[cfg(feature = "sessions")]
+"CreateSessionToken" => { let $op = clerk_tower::api::CreateSessionToken::new("session_123").expires_in_seconds(30); Some($then) }
+#[cfg(feature = "sessions")]
+"CreateSessionTokenFromTemplate" => { let $op = clerk_tower::api::CreateSessionTokenFromTemplate::new("session_123", "template_name_123").expires_in_seconds(30); Some($then) }
+#[cfg(feature = "sign_in_tokens")]
+"CreateSignInToken" => { let $op = clerk_tower::api::CreateSignInToken::new("user_123").org_id("org_123").expires_in_seconds(1); Some($then) }
+#[cfg(feature = "webhooks")]
+"CreateSvixApp" => { let $op = clerk_tower::api::CreateSvixApp::new(); Some($then) }
+#[cfg(feature = "testing_tokens")]
+"CreateTestingToken" => { let $op = clerk_tower::api::CreateTestingToken::new(); Some($then) }
+#[cfg(feature = "users")]
+"CreateUser" => { let $op = clerk_tower::api::CreateUser::new().external_id("external_123").first_name("first_name_123").last_name("last_name_123").locale("locale_123").email_address(["email_address_123"]).email_address_identification_status(["verified"]).phone_number(["phone_number_123"]).phone_number_identification_status(["verified"]).web3_wallet(["web3_wallet_123"]).username("username_123").password("password_123").password_digest("password_digest_123").password_hasher("password_hasher_123".to_owned()).skip_password_checks(true).skip_password_requirement(true).totp_secret("totp_secret_123").backup_codes(["backup_codes_123"]).public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()).unsafe_metadata(serde_json::Map::new()).delete_self_enabled(true).legal_accepted_at("2026-05-12T10:00:00Z").skip_legal_checks(true).skip_user_requirement(true).create_organization_enabled(true).create_organizations_limit(1).created_at("2026-05-12T10:00:00Z").bypass_client_trust(true).banned(true).locked(true); Some($then) }
+#[cfg(feature = "waitlist_entries")]
+"CreateWaitlistEntry" => { let $op = clerk_tower::api::CreateWaitlistEntry::new("email_address_123").notify(true); Some($then) }
+#[cfg(feature = "allow_list_block_list")]
+"DeleteAllowlistIdentifier" => { let $op = clerk_tower::api::DeleteAllowlistIdentifier::new("identifier_123"); Some($then) }
+#[cfg(feature = "users")]
+"DeleteBackupCode" => { let $op = clerk_tower::api::DeleteBackupCode::new("user_123"); Some($then) }
+#[cfg(feature = "allow_list_block_list")]
+"DeleteBlocklistIdentifier" => { let $op = clerk_tower::api::DeleteBlocklistIdentifier::new("identifier_123"); Some($then) }
+#[cfg(feature = "directories")]
+"DeleteDirectory" => { let $op = clerk_tower::api::DeleteDirectory::new("directory_123"); Some($then) }
+#[cfg(feature = "directories")]
+"DeleteDirectoryGroupRoleMapping" => { let $op = clerk_tower::api::DeleteDirectoryGroupRoleMapping::new("directory_123", "mapping_123"); Some($then) }
+#[cfg(feature = "domains")]
+"DeleteDomain" => { let $op = clerk_tower::api::DeleteDomain::new("domain_123"); Some($then) }
+#[cfg(feature = "email_addresses")]
+"DeleteEmailAddress" => { let $op = clerk_tower::api::DeleteEmailAddress::new("email_address_123"); Some($then) }
+#[cfg(feature = "enterprise_connections")]
+"DeleteEnterpriseConnection" => { let $op = clerk_tower::api::DeleteEnterpriseConnection::new("enterprise_connection_123"); Some($then) }
+#[cfg(feature = "users")]
+"DeleteExternalAccount" => { let $op = clerk_tower::api::DeleteExternalAccount::new("user_123", "external_account_123"); Some($then) }
+#[cfg(feature = "jwt_templates")]
+"DeleteJWTTemplate" => { let $op = clerk_tower::api::DeleteJwtTemplate::new("template_123"); Some($then) }
+#[cfg(feature = "machines")]
+"DeleteMachine" => { let $op = clerk_tower::api::DeleteMachine::new("machine_123"); Some($then) }
+#[cfg(feature = "machines")]
+"DeleteMachineScope" => { let $op = clerk_tower::api::DeleteMachineScope::new("machine_123", "other_machine_123"); Some($then) }
+#[cfg(feature = "oauth_applications")]
+"DeleteOAuthApplication" => { let $op = clerk_tower::api::DeleteOAuthApplication::new("oauth_application_123"); Some($then) }
+#[cfg(feature = "organizations")]
+"DeleteOrganization" => { let $op = clerk_tower::api::DeleteOrganization::new("organization_123"); Some($then) }
+#[cfg(feature = "organization_domains")]
+"DeleteOrganizationDomain" => { let $op = clerk_tower::api::DeleteOrganizationDomain::new("organization_123", "domain_123"); Some($then) }
+#[cfg(feature = "organizations")]
+"DeleteOrganizationLogo" => { let $op = clerk_tower::api::DeleteOrganizationLogo::new("organization_123"); Some($then) }
+#[cfg(feature = "organization_memberships")]
+"DeleteOrganizationMembership" => { let $op = clerk_tower::api::DeleteOrganizationMembership::new("organization_123", "user_123"); Some($then) }
+#[cfg(feature = "organization_permissions")]
+"DeleteOrganizationPermission" => { let $op = clerk_tower::api::DeleteOrganizationPermission::new("permission_123"); Some($then) }
+#[cfg(feature = "organization_roles")]
+"DeleteOrganizationRole" => { let $op = clerk_tower::api::DeleteOrganizationRole::new("organization_role_123"); Some($then) }
+#[cfg(feature = "phone_numbers")]
+"DeletePhoneNumber" => { let $op = clerk_tower::api::DeletePhoneNumber::new("phone_number_123"); Some($then) }
+#[cfg(feature = "redirect_urls")]
+"DeleteRedirectURL" => { let $op = clerk_tower::api::DeleteRedirectUrl::new("id_123"); Some($then) }
+#[cfg(feature = "saml_connections")]
+"DeleteSAMLConnection" => { let $op = clerk_tower::api::DeleteSamlConnection::new("saml_connection_123"); Some($then) }
+#[cfg(feature = "scim_directories")]
+"DeleteSCIMDirectory" => { let $op = clerk_tower::api::DeleteScimDirectory::new("scim_directory_123"); Some($then) }
+#[cfg(feature = "scim_directories")]
+"DeleteSCIMGroupRoleMapping" => { let $op = clerk_tower::api::DeleteScimGroupRoleMapping::new("scim_directory_123", "mapping_123"); Some($then) }
+#[cfg(feature = "webhooks")]
+"DeleteSvixApp" => { let $op = clerk_tower::api::DeleteSvixApp::new(); Some($then) }
+#[cfg(feature = "users")]
+"DeleteTOTP" => { let $op = clerk_tower::api::DeleteTotp::new("user_123"); Some($then) }
+#[cfg(feature = "users")]
+"DeleteUser" => { let $op = clerk_tower::api::DeleteUser::new("user_123"); Some($then) }
+#[cfg(feature = "users")]
+"DeleteUserProfileImage" => { let $op = clerk_tower::api::DeleteUserProfileImage::new("user_123"); Some($then) }
+#[cfg(feature = "waitlist_entries")]
+"DeleteWaitlistEntry" => { let $op = clerk_tower::api::DeleteWaitlistEntry::new("waitlist_entry_123"); Some($then) }
+#[cfg(feature = "users")]
+"DisableMFA" => { let $op = clerk_tower::api::DisableMfa::new("user_123"); Some($then) }
+#[cfg(feature = "billing")]
+"ExtendBillingSubscriptionItemFreeTrial" => { let $op = clerk_tower::api::ExtendBillingSubscriptionItemFreeTrial::new("subscription_item_123", clerk_tower::models::ExtendFreeTrialRequest::new("2026-05-12T10:00:00Z")); Some($then) }
+#[cfg(feature = "webhooks")]
+"GenerateSvixAuthURL" => { let $op = clerk_tower::api::GenerateSvixAuthUrl::new(); Some($then) }
+#[cfg(feature = "billing")]
+"GetBillingPriceList" => { let $op = clerk_tower::api::GetBillingPriceList::new().paginated(true).limit(1).offset(0).plan_id("plan_123"); Some($then) }
+#[cfg(feature = "billing")]
+"GetBillingStatement" => { let $op = clerk_tower::api::GetBillingStatement::new("statement_123"); Some($then) }
+#[cfg(feature = "billing")]
+"GetBillingStatementList" => { let $op = clerk_tower::api::GetBillingStatementList::new().paginated(true).limit(1).offset(0); Some($then) }
+#[cfg(feature = "billing")]
+"GetBillingStatementPaymentAttempts" => { let $op = clerk_tower::api::GetBillingStatementPaymentAttempts::new("statement_123").paginated(true).limit(1).offset(0); Some($then) }
+#[cfg(feature = "clients")]
+"GetClient" => { let $op = clerk_tower::api::GetClient::new("client_123"); Some($then) }
+#[cfg(feature = "clients")]
+"GetClientList" => { let $op = clerk_tower::api::GetClientList::new().paginated(true).limit(1).offset(0); Some($then) }
+#[cfg(feature = "billing")]
+"GetCommercePlanList" => { let $op = clerk_tower::api::GetCommercePlanList::new().paginated(true).limit(1).offset(0).payer_type("user"); Some($then) }
+#[cfg(feature = "billing")]
+"GetCommerceSubscriptionItemList" => { let $op = clerk_tower::api::GetCommerceSubscriptionItemList::new().paginated(true).limit(1).offset(0).status("active").payer_type("user").plan_id("plan_123").include_free(true).query("query_123"); Some($then) }
+#[cfg(feature = "directories")]
+"GetDirectory" => { let $op = clerk_tower::api::GetDirectory::new("directory_123"); Some($then) }
+#[cfg(feature = "email_addresses")]
+"GetEmailAddress" => { let $op = clerk_tower::api::GetEmailAddress::new("email_address_123"); Some($then) }
+#[cfg(feature = "enterprise_connections")]
+"GetEnterpriseConnection" => { let $op = clerk_tower::api::GetEnterpriseConnection::new("enterprise_connection_123"); Some($then) }
+#[cfg(feature = "instance_settings")]
+"GetInstance" => { let $op = clerk_tower::api::GetInstance::new(); Some($then) }
+#[cfg(feature = "instance_settings")]
+"GetInstanceCommunication" => { let $op = clerk_tower::api::GetInstanceCommunication::new(); Some($then) }
+#[cfg(feature = "instance_settings")]
+"GetInstanceOAuthApplicationSettings" => { let $op = clerk_tower::api::GetInstanceOAuthApplicationSettings::new(); Some($then) }
+#[cfg(feature = "instance_settings")]
+"GetInstanceOrganizationSettings" => { let $op = clerk_tower::api::GetInstanceOrganizationSettings::new(); Some($then) }
+#[cfg(feature = "instance_settings")]
+"GetInstanceProtect" => { let $op = clerk_tower::api::GetInstanceProtect::new(); Some($then) }
+#[cfg(feature = "jwks")]
+"GetJWKS" => { let $op = clerk_tower::api::GetJwks::new(); Some($then) }
+#[cfg(feature = "jwt_templates")]
+"GetJWTTemplate" => { let $op = clerk_tower::api::GetJwtTemplate::new("template_123"); Some($then) }
+#[cfg(feature = "machines")]
+"GetMachine" => { let $op = clerk_tower::api::GetMachine::new("machine_123"); Some($then) }
+#[cfg(feature = "machines")]
+"GetMachineSecretKey" => { let $op = clerk_tower::api::GetMachineSecretKey::new("machine_123"); Some($then) }
+#[cfg(feature = "users")]
+"GetOAuthAccessToken" => { let $op = clerk_tower::api::GetOAuthAccessToken::new("user_123", "provider_123").paginated(true).limit(1).offset(0); Some($then) }
+#[cfg(feature = "oauth_applications")]
+"GetOAuthApplication" => { let $op = clerk_tower::api::GetOAuthApplication::new("oauth_application_123"); Some($then) }
+#[cfg(feature = "organizations")]
+"GetOrganization" => { let $op = clerk_tower::api::GetOrganization::new("organization_123").include_members_count(true).include_missing_member_with_elevated_permissions(true); Some($then) }
+#[cfg(feature = "organizations")]
+"GetOrganizationBillingCreditBalance" => { let $op = clerk_tower::api::GetOrganizationBillingCreditBalance::new("organization_123"); Some($then) }
+#[cfg(feature = "organizations")]
+"GetOrganizationBillingSubscription" => { let $op = clerk_tower::api::GetOrganizationBillingSubscription::new("organization_123"); Some($then) }
+#[cfg(feature = "organization_invitations")]
+"GetOrganizationInvitation" => { let $op = clerk_tower::api::GetOrganizationInvitation::new("organization_123", "invitation_123"); Some($then) }
+#[cfg(feature = "organization_permissions")]
+"GetOrganizationPermission" => { let $op = clerk_tower::api::GetOrganizationPermission::new("permission_123"); Some($then) }
+#[cfg(feature = "organization_roles")]
+"GetOrganizationRole" => { let $op = clerk_tower::api::GetOrganizationRole::new("organization_role_123"); Some($then) }
+#[cfg(feature = "phone_numbers")]
+"GetPhoneNumber" => { let $op = clerk_tower::api::GetPhoneNumber::new("phone_number_123"); Some($then) }
+#[cfg(feature = "miscellaneous")]
+"GetPublicInterstitial" => { let $op = clerk_tower::api::GetPublicInterstitial::new().frontend_api_legacy("frontend_api_legacy_123").frontend_api("frontend_api_123").publishable_key("publishable_key_123").proxy_url("proxy_url_123").domain("domain_123").sign_in_url("sign_in_url_123").use_domain_for_script(true); Some($then) }
+#[cfg(feature = "redirect_urls")]
+"GetRedirectURL" => { let $op = clerk_tower::api::GetRedirectUrl::new("id_123"); Some($then) }
+#[cfg(feature = "role_sets")]
+"GetRoleSet" => { let $op = clerk_tower::api::GetRoleSet::new("role_set_key_or_123"); Some($then) }
+#[cfg(feature = "saml_connections")]
+"GetSAMLConnection" => { let $op = clerk_tower::api::GetSamlConnection::new("saml_connection_123"); Some($then) }
+#[cfg(feature = "scim_directories")]
+"GetSCIMDirectory" => { let $op = clerk_tower::api::GetScimDirectory::new("scim_directory_123"); Some($then) }
+#[cfg(feature = "sessions")]
+"GetSession" => { let $op = clerk_tower::api::GetSession::new("session_123"); Some($then) }
+#[cfg(feature = "sessions")]
+"GetSessionList" => { let $op = clerk_tower::api::GetSessionList::new().client_id("client_123").user_id("user_123").status("abandoned").paginated(true).limit(1).offset(0); Some($then) }
+#[cfg(feature = "sign_ups")]
+"GetSignUp" => { let $op = clerk_tower::api::GetSignUp::new("id_123"); Some($then) }
+#[cfg(feature = "email_sms_templates")]
+"GetTemplate" => { let $op = clerk_tower::api::GetTemplate::new("email", "slug_123"); Some($then) }
+#[cfg(feature = "email_sms_templates")]
+"GetTemplateList" => { let $op = clerk_tower::api::GetTemplateList::new("email").paginated(true).limit(1).offset(0); Some($then) }
+#[cfg(feature = "users")]
+"GetUser" => { let $op = clerk_tower::api::GetUser::new("user_123"); Some($then) }
+#[cfg(feature = "users")]
+"GetUserBillingCreditBalance" => { let $op = clerk_tower::api::GetUserBillingCreditBalance::new("user_123"); Some($then) }
+#[cfg(feature = "users")]
+"GetUserBillingSubscription" => { let $op = clerk_tower::api::GetUserBillingSubscription::new("user_123"); Some($then) }
+#[cfg(feature = "users")]
+"GetUserList" => { let $op = clerk_tower::api::GetUserList::new().email_address(["email_address_123"]).phone_number(["phone_number_123"]).external_id(["external_123"]).username(["username_123"]).web3_wallet(["web3_wallet_123"]).user_id(["user_123"]).organization_id(["organization_123"]).query("query_123").email_address_query("email_address_query_123").phone_number_query("phone_number_query_123").username_query("username_query_123").name_query("name_query_123").banned(true).last_active_at_before(1).last_active_at_after(1).last_active_at_since(1).created_at_before(1).created_at_after(1).last_sign_in_at_before(1).last_sign_in_at_after(1).provider("provider_123").provider_user_id(["provider_user_123"]).limit(1).offset(0).starting_after("starting_after_123").order_by("order_by_123"); Some($then) }
+#[cfg(feature = "users")]
+"GetUsersCount" => { let $op = clerk_tower::api::GetUsersCount::new().email_address(["email_address_123"]).phone_number(["phone_number_123"]).external_id(["external_123"]).username(["username_123"]).web3_wallet(["web3_wallet_123"]).user_id(["user_123"]).organization_id(["organization_123"]).query("query_123").email_address_query("email_address_query_123").phone_number_query("phone_number_query_123").username_query("username_query_123").name_query("name_query_123").banned(true).last_active_at_before(1).last_active_at_after(1).last_active_at_since(1).created_at_before(1).created_at_after(1).last_sign_in_at_before(1).last_sign_in_at_after(1).provider("provider_123").provider_user_id(["provider_user_123"]); Some($then) }
+#[cfg(feature = "users")]
+"InstanceGetOrganizationMemberships" => { let $op = clerk_tower::api::InstanceGetOrganizationMemberships::new().order_by("order_by_123").limit(1).offset(0); Some($then) }
+#[cfg(feature = "waitlist_entries")]
+"InviteWaitlistEntry" => { let $op = clerk_tower::api::InviteWaitlistEntry::new("waitlist_entry_123").ignore_existing(true); Some($then) }
+#[cfg(feature = "organization_domains")]
+"ListAllOrganizationDomains" => { let $op = clerk_tower::api::ListAllOrganizationDomains::new().organization_id("organization_123").verified("true").enrollment_mode(["manual_invitation"]).query("query_123").domains(["domains_123"]).order_by("order_by_123").offset(0).limit(1); Some($then) }
+#[cfg(feature = "allow_list_block_list")]
+"ListAllowlistIdentifiers" => { let $op = clerk_tower::api::ListAllowlistIdentifiers::new().paginated(true).limit(1).offset(0); Some($then) }
+#[cfg(feature = "allow_list_block_list")]
+"ListBlocklistIdentifiers" => { let $op = clerk_tower::api::ListBlocklistIdentifiers::new(); Some($then) }
+#[cfg(feature = "directories")]
+"ListDirectories" => { let $op = clerk_tower::api::ListDirectories::new().limit(1).offset(0); Some($then) }
+#[cfg(feature = "directories")]
+"ListDirectoryGroupRoleMappings" => { let $op = clerk_tower::api::ListDirectoryGroupRoleMappings::new("directory_123"); Some($then) }
+#[cfg(feature = "domains")]
+"ListDomains" => { let $op = clerk_tower::api::ListDomains::new(); Some($then) }
+#[cfg(feature = "enterprise_connections")]
+"ListEnterpriseConnectionTestRuns" => { let $op = clerk_tower::api::ListEnterpriseConnectionTestRuns::new("enterprise_connection_123").status(["pending"]).limit(1).offset(0); Some($then) }
+#[cfg(feature = "enterprise_connections")]
+"ListEnterpriseConnections" => { let $op = clerk_tower::api::ListEnterpriseConnections::new().limit(1).offset(0).organization_id("organization_123").active(true); Some($then) }
+#[cfg(feature = "organization_invitations")]
+"ListInstanceOrganizationInvitations" => { let $op = clerk_tower::api::ListInstanceOrganizationInvitations::new().order_by("order_by_123").status("pending").query("query_123").limit(1).offset(0); Some($then) }
+#[cfg(feature = "invitations")]
+"ListInvitations" => { let $op = clerk_tower::api::ListInvitations::new().status("pending").query("query_123").order_by("order_by_123").paginated(true).limit(1).offset(0); Some($then) }
+#[cfg(feature = "jwt_templates")]
+"ListJWTTemplates" => { let $op = clerk_tower::api::ListJwtTemplates::new().paginated(true).limit(1).offset(0); Some($then) }
+#[cfg(feature = "machines")]
+"ListMachines" => { let $op = clerk_tower::api::ListMachines::new().limit(1).offset(0).query("query_123").order_by("order_by_123"); Some($then) }
+#[cfg(feature = "oauth_applications")]
+"ListOAuthApplications" => { let $op = clerk_tower::api::ListOAuthApplications::new().limit(1).offset(0).order_by("order_by_123").name_query("name_query_123"); Some($then) }
+#[cfg(feature = "organization_domains")]
+"ListOrganizationDomains" => { let $op = clerk_tower::api::ListOrganizationDomains::new("organization_123").verified("verified_123").enrollment_mode("enrollment_mode_123").limit(1).offset(0); Some($then) }
+#[cfg(feature = "organization_invitations")]
+"ListOrganizationInvitations" => { let $op = clerk_tower::api::ListOrganizationInvitations::new("organization_123").status("pending").email_address("email_address_123").order_by("order_by_123").limit(1).offset(0); Some($then) }
+#[cfg(feature = "organization_memberships")]
+"ListOrganizationMemberships" => { let $op = clerk_tower::api::ListOrganizationMemberships::new("organization_123").order_by("order_by_123").user_id(["user_123"]).email_address(["email_address_123"]).phone_number(["phone_number_123"]).username(["username_123"]).web3_wallet(["web3_wallet_123"]).role(["role_123"]).query("query_123").email_address_query("email_address_query_123").phone_number_query("phone_number_query_123").username_query("username_query_123").name_query("name_query_123").last_active_at_before(1).last_active_at_after(1).created_at_before(1).created_at_after(1).limit(1).offset(0); Some($then) }
+#[cfg(feature = "organization_permissions")]
+"ListOrganizationPermissions" => { let $op = clerk_tower::api::ListOrganizationPermissions::new().query("query_123").order_by("order_by_123").limit(1).offset(0); Some($then) }
+#[cfg(feature = "organization_roles")]
+"ListOrganizationRoles" => { let $op = clerk_tower::api::ListOrganizationRoles::new().query("query_123").order_by("order_by_123").limit(1).offset(0); Some($then) }
+#[cfg(feature = "organizations")]
+"ListOrganizations" => { let $op = clerk_tower::api::ListOrganizations::new().include_members_count(true).include_missing_member_with_elevated_permissions(true).query("query_123").user_id(["user_123"]).organization_id(["organization_123"]).order_by("order_by_123").limit(1).offset(0); Some($then) }
+#[cfg(feature = "organization_invitations")]
+"ListPendingOrganizationInvitations" => { let $op = clerk_tower::api::ListPendingOrganizationInvitations::new("organization_123").limit(1).offset(0); Some($then) }
+#[cfg(feature = "redirect_urls")]
+"ListRedirectURLs" => { let $op = clerk_tower::api::ListRedirectUrLs::new().paginated(true).limit(1).offset(0); Some($then) }
+#[cfg(feature = "role_sets")]
+"ListRoleSets" => { let $op = clerk_tower::api::ListRoleSets::new().query("query_123").order_by("order_by_123").limit(1).offset(0); Some($then) }
+#[cfg(feature = "saml_connections")]
+"ListSAMLConnections" => { let $op = clerk_tower::api::ListSamlConnections::new().limit(1).offset(0).query("query_123").order_by("order_by_123").organization_id(["organization_123"]); Some($then) }
+#[cfg(feature = "scim_directories")]
+"ListSCIMDirectories" => { let $op = clerk_tower::api::ListScimDirectories::new().limit(1).offset(0); Some($then) }
+#[cfg(feature = "scim_directories")]
+"ListSCIMGroupRoleMappings" => { let $op = clerk_tower::api::ListScimGroupRoleMappings::new("scim_directory_123"); Some($then) }
+#[cfg(feature = "users")]
+"ListUserTrustedDevices" => { let $op = clerk_tower::api::ListUserTrustedDevices::new("user_123"); Some($then) }
+#[cfg(feature = "waitlist_entries")]
+"ListWaitlistEntries" => { let $op = clerk_tower::api::ListWaitlistEntries::new().limit(1).offset(0).query("query_123").status("pending").order_by("order_by_123"); Some($then) }
+#[cfg(feature = "users")]
+"LockUser" => { let $op = clerk_tower::api::LockUser::new("user_123"); Some($then) }
+#[cfg(feature = "organizations")]
+"MergeOrganizationMetadata" => { let $op = clerk_tower::api::MergeOrganizationMetadata::new("organization_123").public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()); Some($then) }
+#[cfg(feature = "email_addresses")]
+"PrepareEmailAddressVerification" => { let $op = clerk_tower::api::PrepareEmailAddressVerification::new("email_address_123"); Some($then) }
+#[cfg(feature = "phone_numbers")]
+"PreparePhoneNumberVerification" => { let $op = clerk_tower::api::PreparePhoneNumberVerification::new("phone_number_123"); Some($then) }
+#[cfg(feature = "email_sms_templates")]
+"PreviewTemplate" => { let $op = clerk_tower::api::PreviewTemplate::new("template_type_123", "slug_123").subject("subject_123").body("body_123").from_email_name("from_email_name_123").reply_to_email_name("reply_to_email_name_123"); Some($then) }
+#[cfg(feature = "sessions")]
+"RefreshSession" => { let $op = clerk_tower::api::RefreshSession::new("session_123", "expired_token_123", "refresh_token_123", "request_origin_123").request_headers(serde_json::Map::new()).format("token").request_originating_ip("request_originating_ip_123"); Some($then) }
+#[cfg(feature = "waitlist_entries")]
+"RejectWaitlistEntry" => { let $op = clerk_tower::api::RejectWaitlistEntry::new("waitlist_entry_123"); Some($then) }
+#[cfg(feature = "billing")]
+"RemoveBillingSubscriptionItemDiscount" => { let $op = clerk_tower::api::RemoveBillingSubscriptionItemDiscount::new("subscription_item_123", "discount_123"); Some($then) }
+#[cfg(feature = "organization_roles")]
+"RemovePermissionFromOrganizationRole" => { let $op = clerk_tower::api::RemovePermissionFromOrganizationRole::new("organization_role_123", "permission_123"); Some($then) }
+#[cfg(feature = "users")]
+"RemoveUserPassword" => { let $op = clerk_tower::api::RemoveUserPassword::new("user_123").sign_out_of_other_sessions(true); Some($then) }
+#[cfg(feature = "directories")]
+"ReplaceDirectoryGroupRoleMappings" => { let $op = clerk_tower::api::ReplaceDirectoryGroupRoleMappings::new("directory_123", [clerk_tower::models::ReplaceDirectoryGroupRoleMappingsMappings::new("role_123").directory_group_id("directory_group_123").scim_group_id("scim_group_123")]); Some($then) }
+#[cfg(feature = "organizations")]
+"ReplaceOrganizationMetadata" => { let $op = clerk_tower::api::ReplaceOrganizationMetadata::new("organization_123").public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()); Some($then) }
+#[cfg(feature = "role_sets")]
+"ReplaceRoleInRoleSet" => { let $op = clerk_tower::api::ReplaceRoleInRoleSet::new("role_set_key_or_123", "role_key_123", "to_role_key_123"); Some($then) }
+#[cfg(feature = "role_sets")]
+"ReplaceRoleSet" => { let $op = clerk_tower::api::ReplaceRoleSet::new("role_set_key_or_123", "dest_role_set_key_123").reassignment_mappings(std::collections::BTreeMap::new()); Some($then) }
+#[cfg(feature = "scim_directories")]
+"ReplaceSCIMGroupRoleMappings" => { let $op = clerk_tower::api::ReplaceScimGroupRoleMappings::new("scim_directory_123", [clerk_tower::models::ReplaceScimGroupRoleMappingsMappings::new("scim_group_123", "role_123")]); Some($then) }
+#[cfg(feature = "email_addresses")]
+"ReplaceUserEmailAddress" => { let $op = clerk_tower::api::ReplaceUserEmailAddress::new("user_123", "email_address_123").identification_status("verified").notify_primary_email_address_changed(true); Some($then) }
+#[cfg(feature = "users")]
+"ReplaceUserMetadata" => { let $op = clerk_tower::api::ReplaceUserMetadata::new("user_123").public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()).unsafe_metadata(serde_json::Map::new()); Some($then) }
+#[cfg(feature = "phone_numbers")]
+"ReplaceUserPhoneNumber" => { let $op = clerk_tower::api::ReplaceUserPhoneNumber::new("user_123", "phone_number_123").identification_status("verified"); Some($then) }
+#[cfg(feature = "email_sms_templates")]
+"RevertTemplate" => { let $op = clerk_tower::api::RevertTemplate::new("email", "slug_123"); Some($then) }
+#[cfg(feature = "actor_tokens")]
+"RevokeActorToken" => { let $op = clerk_tower::api::RevokeActorToken::new("actor_token_123"); Some($then) }
+#[cfg(feature = "agent_tasks")]
+"RevokeAgentTask" => { let $op = clerk_tower::api::RevokeAgentTask::new("agent_task_123"); Some($then) }
+#[cfg(feature = "invitations")]
+"RevokeInvitation" => { let $op = clerk_tower::api::RevokeInvitation::new("invitation_123"); Some($then) }
+#[cfg(feature = "oauth_applications")]
+"RevokeOAuthApplicationToken" => { let $op = clerk_tower::api::RevokeOAuthApplicationToken::new("oauth_application_123", "token_123"); Some($then) }
+#[cfg(feature = "organization_invitations")]
+"RevokeOrganizationInvitation" => { let $op = clerk_tower::api::RevokeOrganizationInvitation::new("organization_123", "invitation_123").requesting_user_id("requesting_user_123"); Some($then) }
+#[cfg(feature = "sessions")]
+"RevokeSession" => { let $op = clerk_tower::api::RevokeSession::new("session_123"); Some($then) }
+#[cfg(feature = "sign_in_tokens")]
+"RevokeSignInToken" => { let $op = clerk_tower::api::RevokeSignInToken::new("sign_in_token_123"); Some($then) }
+#[cfg(feature = "users")]
+"RevokeUserTrustedDevice" => { let $op = clerk_tower::api::RevokeUserTrustedDevice::new("user_123", "trusted_device_123"); Some($then) }
+#[cfg(feature = "directories")]
+"RotateDirectoryAPIKey" => { let $op = clerk_tower::api::RotateDirectoryApiKey::new("directory_123"); Some($then) }
+#[cfg(feature = "machines")]
+"RotateMachineSecretKey" => { let $op = clerk_tower::api::RotateMachineSecretKey::new("machine_123", 0); Some($then) }
+#[cfg(feature = "oauth_applications")]
+"RotateOAuthApplicationSecret" => { let $op = clerk_tower::api::RotateOAuthApplicationSecret::new("oauth_application_123"); Some($then) }
+#[cfg(feature = "scim_directories")]
+"RotateSCIMDirectoryAPIKey" => { let $op = clerk_tower::api::RotateScimDirectoryApiKey::new("scim_directory_123"); Some($then) }
+#[cfg(feature = "users")]
+"SetUserPasswordCompromised" => { let $op = clerk_tower::api::SetUserPasswordCompromised::new("user_123").revoke_all_sessions(true); Some($then) }
+#[cfg(feature = "users")]
+"SetUserProfileImage" => { let $op = clerk_tower::api::SetUserProfileImage::new("user_123", clerk_tower::api::File::new("logo.png", "image/png", vec![0x89, b'P', b'N', b'G'])); Some($then) }
+#[cfg(feature = "email_sms_templates")]
+"ToggleTemplateDelivery" => { let $op = clerk_tower::api::ToggleTemplateDelivery::new("email", "slug_123").delivered_by_clerk(true); Some($then) }
+#[cfg(feature = "users")]
+"UnbanUser" => { let $op = clerk_tower::api::UnbanUser::new("user_123"); Some($then) }
+#[cfg(feature = "users")]
+"UnlockUser" => { let $op = clerk_tower::api::UnlockUser::new("user_123"); Some($then) }
+#[cfg(feature = "users")]
+"UnsetUserPasswordCompromised" => { let $op = clerk_tower::api::UnsetUserPasswordCompromised::new("user_123"); Some($then) }
+#[cfg(feature = "directories")]
+"UpdateDirectory" => { let $op = clerk_tower::api::UpdateDirectory::new("directory_123").name("name_123").enabled(true).provider("provider_123").attribute_mapping(std::collections::BTreeMap::new()).group_role_mapping_enabled(true); Some($then) }
+#[cfg(feature = "domains")]
+"UpdateDomain" => { let $op = clerk_tower::api::UpdateDomain::new("domain_123").name("name_123").proxy_url("proxy_url_123").is_secondary(true); Some($then) }
+#[cfg(feature = "email_addresses")]
+"UpdateEmailAddress" => { let $op = clerk_tower::api::UpdateEmailAddress::new("email_address_123").verified(true).primary(true).notify_primary_email_address_changed(true); Some($then) }
+#[cfg(feature = "enterprise_connections")]
+"UpdateEnterpriseConnection" => { let $op = clerk_tower::api::UpdateEnterpriseConnection::new("enterprise_connection_123").name("name_123").domains(["domains_123"]).active(true).sync_user_attributes(true).disable_additional_identifications(true).allow_organization_account_linking(true).organization_id("organization_123").saml(clerk_tower::models::UpdateEnterpriseConnectionSaml::default().name("name_123").idp_entity_id("idp_entity_123").idp_sso_url("idp_sso_url_123").idp_certificate("idp_certificate_123").idp_metadata_url("idp_metadata_url_123").idp_metadata("idp_metadata_123").attribute_mapping(clerk_tower::models::UpdateEnterpriseConnectionSamlAttributeMapping::default().user_id("user_123").email_address("email_address_123").first_name("first_name_123").last_name("last_name_123")).allow_subdomains(true).allow_idp_initiated(true).force_authn(true).login_hint(clerk_tower::models::UpdateEnterpriseConnectionSamlLoginHint::new("email_address").source("source_123"))).oidc(clerk_tower::models::UpdateEnterpriseConnectionOidc::default().client_id("client_123").client_secret("client_secret_123").discovery_url("discovery_url_123").auth_url("auth_url_123").token_url("token_url_123").user_info_url("user_info_url_123").requires_pkce(true)).custom_attributes([clerk_tower::models::UpdateEnterpriseConnectionCustomAttributes::new("name_123", "key_123").sso_path("sso_path_123").scim_path("scim_path_123").directory_path("directory_path_123").multi_valued(true)]); Some($then) }
+#[cfg(feature = "instance_settings")]
+"UpdateInstance" => { let $op = clerk_tower::api::UpdateInstance::new().test_mode(true).hibp(true).support_email("support_email_123").clerk_js_version("clerk_js_version_123").development_origin("development_origin_123").allowed_origins(["allowed_origins_123"]).cookieless_dev(true).url_based_session_syncing(true).preferred_sign_in_strategy_when_password_required("password"); Some($then) }
+#[cfg(feature = "beta_features")]
+"UpdateInstanceAuthConfig" => { let $op = clerk_tower::api::UpdateInstanceAuthConfig::new().restricted_to_allowlist(true).from_email_address("from_email_address_123").progressive_sign_up(true).test_mode(true); Some($then) }
+#[cfg(feature = "instance_settings")]
+"UpdateInstanceCommunication" => { let $op = clerk_tower::api::UpdateInstanceCommunication::new().blocked_country_codes(["AA"]); Some($then) }
+#[cfg(feature = "instance_settings")]
+"UpdateInstanceOAuthApplicationSettings" => { let $op = clerk_tower::api::UpdateInstanceOAuthApplicationSettings::new().dynamic_oauth_client_registration(true).default_scopes(["default_scopes_123"]).oauth_jwt_access_tokens(true).client_id_metadata_documents_advertised(true).client_id_metadata_documents_only_allow_pre_registered_clients(true).client_id_metadata_documents_block_implicitly_allowed_clients(true); Some($then) }
+#[cfg(feature = "instance_settings")]
+"UpdateInstanceOrganizationSettings" => { let $op = clerk_tower::api::UpdateInstanceOrganizationSettings::new().enabled(true).max_allowed_memberships(1).admin_delete_enabled(true).domains_enabled(true).slug_disabled(true).domains_enrollment_modes(["domains_enrollment_modes_123"]).creator_role_id("creator_role_123").domains_default_role_id("domains_default_role_123"); Some($then) }
+#[cfg(feature = "instance_settings")]
+"UpdateInstanceProtect" => { let $op = clerk_tower::api::UpdateInstanceProtect::new().rules_enabled(true).specter_enabled(true); Some($then) }
+#[cfg(feature = "instance_settings")]
+"UpdateInstanceRestrictions" => { let $op = clerk_tower::api::UpdateInstanceRestrictions::new().allowlist(true).blocklist(true).allowlist_blocklist_disabled_on_sign_in(true).block_email_subaddresses(true).block_disposable_email_domains(true); Some($then) }
+#[cfg(feature = "jwt_templates")]
+"UpdateJWTTemplate" => { let $op = clerk_tower::api::UpdateJwtTemplate::new("template_123", "name_123", serde_json::Map::new()).lifetime(30).allowed_clock_skew(0).custom_signing_key(true).signing_algorithm("signing_algorithm_123").signing_key("signing_key_123"); Some($then) }
+#[cfg(feature = "machines")]
+"UpdateMachine" => { let $op = clerk_tower::api::UpdateMachine::new("machine_123").name("name_123").default_token_ttl(1); Some($then) }
+#[cfg(feature = "oauth_applications")]
+"UpdateOAuthApplication" => { let $op = clerk_tower::api::UpdateOAuthApplication::new("oauth_application_123").name("name_123").redirect_uris(["redirect_uris_123"]).callback_url("callback_url_123").scopes("profile email public_metadata private_metadata").consent_screen_enabled(true).pkce_required(true).public(true); Some($then) }
+#[cfg(feature = "organizations")]
+"UpdateOrganization" => { let $op = clerk_tower::api::UpdateOrganization::new("organization_123").name("name_123").slug("slug_123").max_allowed_memberships(0).admin_delete_enabled(true).created_at("2026-05-12T10:00:00Z").role_set_key("role_set_key_123"); Some($then) }
+#[cfg(feature = "organization_domains")]
+"UpdateOrganizationDomain" => { let $op = clerk_tower::api::UpdateOrganizationDomain::new("organization_123", "domain_123").enrollment_mode("enrollment_mode_123").verified(true); Some($then) }
+#[cfg(feature = "organization_memberships")]
+"UpdateOrganizationMembership" => { let $op = clerk_tower::api::UpdateOrganizationMembership::new("organization_123", "user_123", "role_123"); Some($then) }
+#[cfg(feature = "organization_memberships")]
+"UpdateOrganizationMembershipMetadata" => { let $op = clerk_tower::api::UpdateOrganizationMembershipMetadata::new("organization_123", "user_123").public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()); Some($then) }
+#[cfg(feature = "organization_permissions")]
+"UpdateOrganizationPermission" => { let $op = clerk_tower::api::UpdateOrganizationPermission::new("permission_123").name("name_123").key("key_123").description("description_123"); Some($then) }
+#[cfg(feature = "organization_roles")]
+"UpdateOrganizationRole" => { let $op = clerk_tower::api::UpdateOrganizationRole::new("organization_role_123").name("name_123").key("key_123").description("description_123").permissions(["permissions_123"]); Some($then) }
+#[cfg(feature = "phone_numbers")]
+"UpdatePhoneNumber" => { let $op = clerk_tower::api::UpdatePhoneNumber::new("phone_number_123").verified(true).primary(true).reserved_for_second_factor(true); Some($then) }
+#[cfg(feature = "beta_features")]
+"UpdateProductionInstanceDomain" => { let $op = clerk_tower::api::UpdateProductionInstanceDomain::new().home_url("home_url_123").is_secondary(true); Some($then) }
+#[cfg(feature = "role_sets")]
+"UpdateRoleSet" => { let $op = clerk_tower::api::UpdateRoleSet::new("role_set_key_or_123").name("name_123").key("key_123").description("description_123").type_("initial").default_role_key("default_role_key_123").creator_role_key("creator_role_key_123"); Some($then) }
+#[cfg(feature = "saml_connections")]
+"UpdateSAMLConnection" => { let $op = clerk_tower::api::UpdateSamlConnection::new("saml_connection_123").name("name_123").domain("domain_123").domains(["domains_123"]).idp_entity_id("idp_entity_123").idp_sso_url("idp_sso_url_123").idp_certificate("idp_certificate_123").idp_metadata_url("idp_metadata_url_123").idp_metadata("idp_metadata_123").organization_id("organization_123").attribute_mapping(clerk_tower::models::UpdateSamlConnectionAttributeMapping::default().user_id("user_123").email_address("email_address_123").first_name("first_name_123").last_name("last_name_123")).active(true).sync_user_attributes(true).allow_subdomains(true).allow_idp_initiated(true).disable_additional_identifications(true).allow_organization_account_linking(true).force_authn(true).login_hint(clerk_tower::models::UpdateSamlConnectionLoginHint::new("email_address").source("source_123")).consent_verified_domains_deletion(true); Some($then) }
+#[cfg(feature = "scim_directories")]
+"UpdateSCIMDirectory" => { let $op = clerk_tower::api::UpdateScimDirectory::new("scim_directory_123").name("name_123").enabled(true).provider("provider_123").attribute_mapping(std::collections::BTreeMap::new()).group_role_mapping_enabled(true); Some($then) }
+#[cfg(feature = "sign_ups")]
+"UpdateSignUp" => { let $op = clerk_tower::api::UpdateSignUp::new("id_123").external_id("external_123").custom_action(true); Some($then) }
+#[cfg(feature = "users")]
+"UpdateUser" => { let $op = clerk_tower::api::UpdateUser::new("user_123").external_id("external_123").first_name("first_name_123").last_name("last_name_123").locale("locale_123").primary_email_address_id("primary_email_address_123").notify_primary_email_address_changed(true).primary_phone_number_id("primary_phone_number_123").primary_web3_wallet_id("primary_web3_wallet_123").username("username_123").profile_image_id("profile_image_123").password("password_123").password_digest("password_digest_123").password_hasher("password_hasher_123".to_owned()).skip_password_checks(true).sign_out_of_other_sessions(true).totp_secret("totp_secret_123").backup_codes(["backup_codes_123"]).delete_self_enabled(true).create_organization_enabled(true).legal_accepted_at("2026-05-12T10:00:00Z").skip_legal_checks(true).create_organizations_limit(1).created_at("2026-05-12T10:00:00Z").bypass_client_trust(true); Some($then) }
+#[cfg(feature = "users")]
+"UpdateUserMetadata" => { let $op = clerk_tower::api::UpdateUserMetadata::new("user_123").public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()).unsafe_metadata(serde_json::Map::new()); Some($then) }
+#[cfg(feature = "oauth_applications")]
+"UploadOAuthApplicationLogo" => { let $op = clerk_tower::api::UploadOAuthApplicationLogo::new("oauth_application_123", clerk_tower::api::File::new("logo.png", "image/png", vec![0x89, b'P', b'N', b'G'])).uploader_user_id("uploader_user_123"); Some($then) }
+#[cfg(feature = "organizations")]
+"UploadOrganizationLogo" => { let $op = clerk_tower::api::UploadOrganizationLogo::new("organization_123", clerk_tower::api::File::new("logo.png", "image/png", vec![0x89, b'P', b'N', b'G'])).uploader_user_id("uploader_user_123"); Some($then) }
+#[cfg(feature = "email_sms_templates")]
+"UpsertTemplate" => { let $op = clerk_tower::api::UpsertTemplate::new("email", "slug_123").name("name_123").subject("subject_123").markup("markup_123").body("body_123").delivered_by_clerk(true).from_email_name("from_email_name_123").reply_to_email_name("reply_to_email_name_123"); Some($then) }
+#[cfg(feature = "users")]
+"UserPasskeyDelete" => { let $op = clerk_tower::api::UserPasskeyDelete::new("user_123", "passkey_identification_123"); Some($then) }
+#[cfg(feature = "users")]
+"UserWeb3WalletDelete" => { let $op = clerk_tower::api::UserWeb3WalletDelete::new("user_123", "web3_wallet_identification_123"); Some($then) }
+#[cfg(feature = "users")]
+"UsersBan" => { let $op = clerk_tower::api::UsersBan::new(["user_ids_123"]); Some($then) }
+#[cfg(feature = "users")]
+"UsersGetOrganizationInvitations" => { let $op = clerk_tower::api::UsersGetOrganizationInvitations::new("user_123").limit(1).offset(0).status("pending"); Some($then) }
+#[cfg(feature = "users")]
+"UsersGetOrganizationMemberships" => { let $op = clerk_tower::api::UsersGetOrganizationMemberships::new("user_123").limit(1).offset(0); Some($then) }
+#[cfg(feature = "users")]
+"UsersUnban" => { let $op = clerk_tower::api::UsersUnban::new(["user_ids_123"]); Some($then) }
+#[cfg(feature = "clients")]
+"VerifyClient" => { let $op = clerk_tower::api::VerifyClient::new("token_123"); Some($then) }
+#[cfg(feature = "proxy_checks")]
+"VerifyDomainProxy" => { let $op = clerk_tower::api::VerifyDomainProxy::new().domain_id("domain_123").proxy_url("proxy_url_123"); Some($then) }
+#[cfg(feature = "organization_domains")]
+"VerifyOrganizationDomainOwnership" => { let $op = clerk_tower::api::VerifyOrganizationDomainOwnership::new("organization_123", "domain_123"); Some($then) }
+#[cfg(feature = "users")]
+"VerifyPassword" => { let $op = clerk_tower::api::VerifyPassword::new("user_123", "password_123"); Some($then) }
+#[cfg(feature = "users")]
+"VerifyTOTP" => { let $op = clerk_tower::api::VerifyTotp::new("user_123", "code_123"); Some($then) }
+#[cfg(feature = "admin_portal_link_tokens")]
+"createAdminPortalLinkToken" => { let $op = clerk_tower::api::CreateAdminPortalLinkToken::new().organization_id("org_aaaaaaaaaaaaaaaaaaaaaaaaaaa").it_contact_id("it_contact_123").scopes(["scopes_123"]).seconds_until_expiration(1); Some($then) }
+#[cfg(feature = "api_keys")]
+"createApiKey" => { let $op = clerk_tower::api::CreateApiKey::new("name_123", "user_aaaaaaaaaaaaaaaaaaaaaaaaaaa").type_("type__123").description("description_123").claims(serde_json::json!({})).scopes(["scopes_123"]).created_by("user_aaaaaaaaaaaaaaaaaaaaaaaaaaa").seconds_until_expiration(0.5); Some($then) }
+#[cfg(feature = "m2m_tokens")]
+"createM2MToken" => { let $op = clerk_tower::api::CreateM2mToken::new().token_format("opaque").seconds_until_expiration(0.5).claims(serde_json::json!({})).min_remaining_ttl_seconds(0); Some($then) }
+#[cfg(feature = "sessions")]
+"createSession" => { let $op = clerk_tower::api::CreateSession::new("user_123").active_organization_id("active_organization_123"); Some($then) }
+#[cfg(feature = "api_keys")]
+"deleteApiKey" => { let $op = clerk_tower::api::DeleteApiKey::new("ak_00000000000000000000000000000000"); Some($then) }
+#[cfg(feature = "api_keys")]
+"getApiKey" => { let $op = clerk_tower::api::GetApiKey::new("ak_00000000000000000000000000000000"); Some($then) }
+#[cfg(feature = "api_keys")]
+"getApiKeySecret" => { let $op = clerk_tower::api::GetApiKeySecret::new("ak_00000000000000000000000000000000"); Some($then) }
+#[cfg(feature = "api_keys")]
+"getApiKeys" => { let $op = clerk_tower::api::GetApiKeys::new("user_aaaaaaaaaaaaaaaaaaaaaaaaaaa").type_("type__123").include_invalid("true").limit(1).offset(0).query("query_123"); Some($then) }
+#[cfg(feature = "m2m_tokens")]
+"getM2MTokens" => { let $op = clerk_tower::api::GetM2mTokens::new("mch_aaaaaaaaaaaaaaaaaaaaaaaaaaa").revoked(true).expired(true).limit(1).offset(0); Some($then) }
+#[cfg(feature = "admin_portal_link_tokens")]
+"revokeAdminPortalLinkToken" => { let $op = clerk_tower::api::RevokeAdminPortalLinkToken::new("aplt_00000000000000000000000000000000").revocation_reason("revocation_reason_123"); Some($then) }
+#[cfg(feature = "api_keys")]
+"revokeApiKey" => { let $op = clerk_tower::api::RevokeApiKey::new("ak_00000000000000000000000000000000").revocation_reason("revocation_reason_123"); Some($then) }
+#[cfg(feature = "m2m_tokens")]
+"revokeM2MToken" => { let $op = clerk_tower::api::RevokeM2mToken::new("mt_00000000000000000000000000000000").revocation_reason("revocation_reason_123"); Some($then) }
+#[cfg(feature = "api_keys")]
+"updateApiKey" => { let $op = clerk_tower::api::UpdateApiKey::new("ak_00000000000000000000000000000000").claims(serde_json::json!({})).scopes(["scopes_123"]).description("description_123").subject("user_aaaaaaaaaaaaaaaaaaaaaaaaaaa").seconds_until_expiration(0.5); Some($then) }
+#[cfg(feature = "api_keys")]
+"verifyApiKey" => { let $op = clerk_tower::api::VerifyApiKey::new("secret_123"); Some($then) }
+#[cfg(feature = "m2m_tokens")]
+"verifyM2MToken" => { let $op = clerk_tower::api::VerifyM2mToken::new("token_123"); Some($then) }
+#[cfg(feature = "oauth_access_tokens")]
+"verifyOAuthAccessToken" => { let $op = clerk_tower::api::VerifyOAuthAccessToken::new().access_token("XXXXXXXXXXXXXX").secret("XXXXXXXXXXXXXX"); Some($then) }
+_ => None,
+}
+};
+}
 
 /// The request of operation `id` with every parameter set to a sample value, built without I/O;
 /// `None` when its feature is off or the id is unknown.
 #[allow(deprecated, unused_variables)]
 pub fn sample_request(id: &str) -> Option<Result<HttpRequest, Error>> {
-    match id {
-        #[cfg(feature = "domains")]
-        "AddDomain" => Some(
-            clerk_tower::api::AddDomain::new("name_123", true)
-                .proxy_url("proxy_url_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "role_sets")]
-        "AddRolesToRoleSet" => Some(
-            clerk_tower::api::AddRolesToRoleSet::new("role_set_key_or_123", ["role_keys_123"])
-                .default_role_key("default_role_key_123")
-                .creator_role_key("creator_role_key_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organizations")]
-        "AdjustOrganizationBillingCreditBalance" => Some(
-            clerk_tower::api::AdjustOrganizationBillingCreditBalance::new(
-                "organization_123",
-                clerk_tower::models::AdjustCreditBalanceRequest::new(
-                    1,
-                    "increase",
-                    "idempotency_key_123",
-                ),
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "AdjustUserBillingCreditBalance" => Some(
-            clerk_tower::api::AdjustUserBillingCreditBalance::new(
-                "user_123",
-                clerk_tower::models::AdjustCreditBalanceRequest::new(
-                    1,
-                    "increase",
-                    "idempotency_key_123",
-                ),
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "billing")]
-        "ApplyBillingSubscriptionItemDiscount" => Some(
-            clerk_tower::api::ApplyBillingSubscriptionItemDiscount::new(
-                "subscription_item_123",
-                clerk_tower::models::ApplyCommerceDiscountRequest::new("discount_123"),
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "organization_roles")]
-        "AssignPermissionToOrganizationRole" => Some(
-            clerk_tower::api::AssignPermissionToOrganizationRole::new(
-                "organization_role_123",
-                "permission_123",
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "email_addresses")]
-        "AttemptEmailAddressVerification" => Some(
-            clerk_tower::api::AttemptEmailAddressVerification::new(
-                "email_address_123",
-                "verification_123",
-                "code_123",
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "phone_numbers")]
-        "AttemptPhoneNumberVerification" => Some(
-            clerk_tower::api::AttemptPhoneNumberVerification::new(
-                "phone_number_123",
-                "verification_123",
-                "code_123",
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "BanUser" => Some(clerk_tower::api::BanUser::new("user_123").to_request(None)),
-        #[cfg(feature = "billing")]
-        "CancelCommerceSubscriptionItem" => Some(
-            clerk_tower::api::CancelCommerceSubscriptionItem::new("subscription_item_123")
-                .end_now(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "instance_settings")]
-        "ChangeProductionInstanceDomain" => Some(
-            clerk_tower::api::ChangeProductionInstanceDomain::new()
-                .home_url("home_url_123")
-                .is_secondary(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "actor_tokens")]
-        "CreateActorToken" => Some(
-            clerk_tower::api::CreateActorToken::new(
-                "user_123",
-                clerk_tower::models::CreateActorTokenActor::new("sub_123"),
-            )
-            .expires_in_seconds(1)
-            .session_max_duration_in_seconds(1)
-            .to_request(None),
-        ),
-        #[cfg(feature = "agent_tasks")]
-        "CreateAgentTask" => Some(
-            clerk_tower::api::CreateAgentTask::new(
-                clerk_tower::models::CreateAgentTaskOnBehalfOf::default(),
-                "*",
-                "agent_name_123",
-                "task_description_123",
-                "redirect_url_123",
-            )
-            .session_max_duration_in_seconds(1)
-            .to_request(None),
-        ),
-        #[cfg(feature = "allow_list_block_list")]
-        "CreateAllowlistIdentifier" => Some(
-            clerk_tower::api::CreateAllowlistIdentifier::new("identifier_123")
-                .notify(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "billing")]
-        "CreateBillingPrice" => Some(
-            clerk_tower::api::CreateBillingPrice::new(
-                clerk_tower::models::CreateBillingPriceRequest::new("plan_123"),
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "billing")]
-        "CreateBillingPriceTransition" => Some(
-            clerk_tower::api::CreateBillingPriceTransition::new(
-                "subscription_item_123",
-                clerk_tower::models::PriceTransitionRequest::new("from_price_123", "to_price_123"),
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "allow_list_block_list")]
-        "CreateBlocklistIdentifier" => Some(
-            clerk_tower::api::CreateBlocklistIdentifier::new("identifier_123").to_request(None),
-        ),
-        #[cfg(feature = "invitations")]
-        "CreateBulkInvitations" => Some(
-            clerk_tower::api::CreateBulkInvitations::new([
-                clerk_tower::models::CreateBulkInvitationsItem::new("email_address_123"),
-            ])
-            .to_request(None),
-        ),
-        #[cfg(feature = "waitlist_entries")]
-        "CreateBulkWaitlistEntries" => Some(
-            clerk_tower::api::CreateBulkWaitlistEntries::new([
-                clerk_tower::models::CreateBulkWaitlistEntriesItem::new("email_address_123"),
-            ])
-            .to_request(None),
-        ),
-        #[cfg(feature = "directories")]
-        "CreateDirectory" => Some(
-            clerk_tower::api::CreateDirectory::new("enterprise_connection_123", "provider_123")
-                .name("name_123")
-                .group_role_mappings([clerk_tower::models::CreateDirectoryGroupRoleMappings::new(
-                    "role_123",
-                )])
-                .to_request(None),
-        ),
-        #[cfg(feature = "directories")]
-        "CreateDirectoryGroupRoleMapping" => Some(
-            clerk_tower::api::CreateDirectoryGroupRoleMapping::new("directory_123", "role_123")
-                .directory_group_id("directory_group_123")
-                .scim_group_id("scim_group_123")
-                .precedence(1)
-                .to_request(None),
-        ),
-        #[cfg(feature = "email_addresses")]
-        "CreateEmailAddress" => Some(
-            clerk_tower::api::CreateEmailAddress::new("user_123", "email_address_123")
-                .verified(true)
-                .primary(true)
-                .notify_primary_email_address_changed(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "enterprise_connections")]
-        "CreateEnterpriseConnection" => Some(
-            clerk_tower::api::CreateEnterpriseConnection::new(
-                "name_123",
-                "saml_custom",
-                ["domains_123"],
-            )
-            .organization_id("organization_123")
-            .allow_organization_account_linking(true)
-            .active(true)
-            .saml(clerk_tower::models::CreateEnterpriseConnectionSaml::default())
-            .oidc(clerk_tower::models::CreateEnterpriseConnectionOidc::default())
-            .custom_attributes([
-                clerk_tower::models::CreateEnterpriseConnectionCustomAttributes::new(
-                    "name_123", "key_123",
-                ),
-            ])
-            .to_request(None),
-        ),
-        #[cfg(feature = "enterprise_connections")]
-        "CreateEnterpriseConnectionTestRun" => Some(
-            clerk_tower::api::CreateEnterpriseConnectionTestRun::new("enterprise_connection_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "invitations")]
-        "CreateInvitation" => Some(
-            clerk_tower::api::CreateInvitation::new("email_address_123")
-                .public_metadata(serde_json::Map::new())
-                .redirect_url("redirect_url_123")
-                .notify(true)
-                .ignore_existing(true)
-                .expires_in_days(1)
-                .template_slug("invitation")
-                .to_request(None),
-        ),
-        #[cfg(feature = "jwt_templates")]
-        "CreateJWTTemplate" => Some(
-            clerk_tower::api::CreateJwtTemplate::new("name_123", serde_json::Map::new())
-                .lifetime(30)
-                .allowed_clock_skew(0)
-                .custom_signing_key(true)
-                .signing_algorithm("signing_algorithm_123")
-                .signing_key("signing_key_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "machines")]
-        "CreateMachine" => Some(
-            clerk_tower::api::CreateMachine::new("name_123")
-                .scoped_machines(["scoped_machines_123"])
-                .default_token_ttl(1)
-                .to_request(None),
-        ),
-        #[cfg(feature = "machines")]
-        "CreateMachineScope" => Some(
-            clerk_tower::api::CreateMachineScope::new("machine_123", "to_machine_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "oauth_applications")]
-        "CreateOAuthApplication" => Some(
-            clerk_tower::api::CreateOAuthApplication::new("name_123")
-                .redirect_uris(["redirect_uris_123"])
-                .callback_url("callback_url_123")
-                .scopes("scopes_123")
-                .consent_screen_enabled(true)
-                .pkce_required(true)
-                .public(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organizations")]
-        "CreateOrganization" => Some(
-            clerk_tower::api::CreateOrganization::new("name_123")
-                .created_by("created_by_123")
-                .private_metadata(serde_json::Map::new())
-                .public_metadata(serde_json::Map::new())
-                .slug("slug_123")
-                .max_allowed_memberships(0)
-                .created_at("created_at_123")
-                .role_set_key("role_set_key_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_domains")]
-        "CreateOrganizationDomain" => Some(
-            clerk_tower::api::CreateOrganizationDomain::new("organization_123")
-                .name("name_123")
-                .enrollment_mode("enrollment_mode_123")
-                .verified(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_invitations")]
-        "CreateOrganizationInvitation" => Some(
-            clerk_tower::api::CreateOrganizationInvitation::new(
-                "organization_123",
-                "email_address_123",
-                "role_123",
-            )
-            .inviter_user_id("inviter_user_123")
-            .public_metadata(serde_json::Map::new())
-            .private_metadata(serde_json::Map::new())
-            .redirect_url("redirect_url_123")
-            .expires_in_days(1)
-            .notify(true)
-            .to_request(None),
-        ),
-        #[cfg(feature = "organization_invitations")]
-        "CreateOrganizationInvitationBulk" => Some(
-            clerk_tower::api::CreateOrganizationInvitationBulk::new(
-                "organization_123",
-                [
-                    clerk_tower::models::CreateOrganizationInvitationBulkItem::new(
-                        "email_address_123",
-                        "role_123",
-                    ),
-                ],
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "organization_memberships")]
-        "CreateOrganizationMembership" => Some(
-            clerk_tower::api::CreateOrganizationMembership::new(
-                "organization_123",
-                "user_123",
-                "role_123",
-            )
-            .public_metadata(serde_json::Map::new())
-            .private_metadata(serde_json::Map::new())
-            .to_request(None),
-        ),
-        #[cfg(feature = "organization_permissions")]
-        "CreateOrganizationPermission" => Some(
-            clerk_tower::api::CreateOrganizationPermission::new("name_123", "key_123")
-                .description("description_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_roles")]
-        "CreateOrganizationRole" => Some(
-            clerk_tower::api::CreateOrganizationRole::new("name_123", "key_123")
-                .description("description_123")
-                .permissions(["permissions_123"])
-                .include_in_initial_role_set(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "phone_numbers")]
-        "CreatePhoneNumber" => Some(
-            clerk_tower::api::CreatePhoneNumber::new("user_123", "phone_number_123")
-                .verified(true)
-                .primary(true)
-                .reserved_for_second_factor(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "redirect_urls")]
-        "CreateRedirectURL" => {
-            Some(clerk_tower::api::CreateRedirectUrl::new("url_123").to_request(None))
-        }
-        #[cfg(feature = "role_sets")]
-        "CreateRoleSet" => Some(
-            clerk_tower::api::CreateRoleSet::new(
-                "name_123",
-                "default_role_key_123",
-                "creator_role_key_123",
-                ["roles_123"],
-            )
-            .key("key_123")
-            .description("description_123")
-            .type_("initial")
-            .to_request(None),
-        ),
-        #[cfg(feature = "saml_connections")]
-        "CreateSAMLConnection" => Some(
-            clerk_tower::api::CreateSamlConnection::new("name_123", "saml_custom")
-                .domain("domain_123")
-                .domains(["domains_123"])
-                .idp_entity_id("idp_entity_123")
-                .idp_sso_url("idp_sso_url_123")
-                .idp_certificate("idp_certificate_123")
-                .idp_metadata_url("idp_metadata_url_123")
-                .idp_metadata("idp_metadata_123")
-                .organization_id("organization_123")
-                .attribute_mapping(
-                    clerk_tower::models::CreateSamlConnectionAttributeMapping::default(),
-                )
-                .force_authn(true)
-                .login_hint(clerk_tower::models::CreateSamlConnectionLoginHint::new(
-                    "email_address",
-                ))
-                .to_request(None),
-        ),
-        #[cfg(feature = "scim_directories")]
-        "CreateSCIMDirectory" => Some(
-            clerk_tower::api::CreateScimDirectory::new("enterprise_connection_123", "provider_123")
-                .name("name_123")
-                .group_role_mappings([
-                    clerk_tower::models::CreateScimDirectoryGroupRoleMappings::new(
-                        "scim_group_123",
-                        "role_123",
-                    ),
-                ])
-                .to_request(None),
-        ),
-        #[cfg(feature = "scim_directories")]
-        "CreateSCIMGroupRoleMapping" => Some(
-            clerk_tower::api::CreateScimGroupRoleMapping::new(
-                "scim_directory_123",
-                "scim_group_123",
-                "role_123",
-            )
-            .precedence(1)
-            .to_request(None),
-        ),
-        #[cfg(feature = "sessions")]
-        "CreateSessionToken" => Some(
-            clerk_tower::api::CreateSessionToken::new("session_123")
-                .expires_in_seconds(30)
-                .to_request(None),
-        ),
-        #[cfg(feature = "sessions")]
-        "CreateSessionTokenFromTemplate" => Some(
-            clerk_tower::api::CreateSessionTokenFromTemplate::new(
-                "session_123",
-                "template_name_123",
-            )
-            .expires_in_seconds(30)
-            .to_request(None),
-        ),
-        #[cfg(feature = "sign_in_tokens")]
-        "CreateSignInToken" => Some(
-            clerk_tower::api::CreateSignInToken::new("user_123")
-                .org_id("org_123")
-                .expires_in_seconds(1)
-                .to_request(None),
-        ),
-        #[cfg(feature = "webhooks")]
-        "CreateSvixApp" => Some(clerk_tower::api::CreateSvixApp::new().to_request(None)),
-        #[cfg(feature = "testing_tokens")]
-        "CreateTestingToken" => Some(clerk_tower::api::CreateTestingToken::new().to_request(None)),
-        #[cfg(feature = "users")]
-        "CreateUser" => Some(
-            clerk_tower::api::CreateUser::new()
-                .external_id("external_123")
-                .first_name("first_name_123")
-                .last_name("last_name_123")
-                .locale("locale_123")
-                .email_address(["email_address_123"])
-                .email_address_identification_status(["verified"])
-                .phone_number(["phone_number_123"])
-                .phone_number_identification_status(["verified"])
-                .web3_wallet(["web3_wallet_123"])
-                .username("username_123")
-                .password("password_123")
-                .password_digest("password_digest_123")
-                .password_hasher("password_hasher_123".to_owned())
-                .skip_password_checks(true)
-                .skip_password_requirement(true)
-                .totp_secret("totp_secret_123")
-                .backup_codes(["backup_codes_123"])
-                .public_metadata(serde_json::Map::new())
-                .private_metadata(serde_json::Map::new())
-                .unsafe_metadata(serde_json::Map::new())
-                .delete_self_enabled(true)
-                .legal_accepted_at("legal_accepted_at_123")
-                .skip_legal_checks(true)
-                .skip_user_requirement(true)
-                .create_organization_enabled(true)
-                .create_organizations_limit(1)
-                .created_at("created_at_123")
-                .bypass_client_trust(true)
-                .banned(true)
-                .locked(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "waitlist_entries")]
-        "CreateWaitlistEntry" => Some(
-            clerk_tower::api::CreateWaitlistEntry::new("email_address_123")
-                .notify(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "allow_list_block_list")]
-        "DeleteAllowlistIdentifier" => Some(
-            clerk_tower::api::DeleteAllowlistIdentifier::new("identifier_123").to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "DeleteBackupCode" => {
-            Some(clerk_tower::api::DeleteBackupCode::new("user_123").to_request(None))
-        }
-        #[cfg(feature = "allow_list_block_list")]
-        "DeleteBlocklistIdentifier" => Some(
-            clerk_tower::api::DeleteBlocklistIdentifier::new("identifier_123").to_request(None),
-        ),
-        #[cfg(feature = "directories")]
-        "DeleteDirectory" => {
-            Some(clerk_tower::api::DeleteDirectory::new("directory_123").to_request(None))
-        }
-        #[cfg(feature = "directories")]
-        "DeleteDirectoryGroupRoleMapping" => Some(
-            clerk_tower::api::DeleteDirectoryGroupRoleMapping::new("directory_123", "mapping_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "domains")]
-        "DeleteDomain" => Some(clerk_tower::api::DeleteDomain::new("domain_123").to_request(None)),
-        #[cfg(feature = "email_addresses")]
-        "DeleteEmailAddress" => {
-            Some(clerk_tower::api::DeleteEmailAddress::new("email_address_123").to_request(None))
-        }
-        #[cfg(feature = "enterprise_connections")]
-        "DeleteEnterpriseConnection" => Some(
-            clerk_tower::api::DeleteEnterpriseConnection::new("enterprise_connection_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "DeleteExternalAccount" => Some(
-            clerk_tower::api::DeleteExternalAccount::new("user_123", "external_account_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "jwt_templates")]
-        "DeleteJWTTemplate" => {
-            Some(clerk_tower::api::DeleteJwtTemplate::new("template_123").to_request(None))
-        }
-        #[cfg(feature = "machines")]
-        "DeleteMachine" => {
-            Some(clerk_tower::api::DeleteMachine::new("machine_123").to_request(None))
-        }
-        #[cfg(feature = "machines")]
-        "DeleteMachineScope" => Some(
-            clerk_tower::api::DeleteMachineScope::new("machine_123", "other_machine_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "oauth_applications")]
-        "DeleteOAuthApplication" => Some(
-            clerk_tower::api::DeleteOAuthApplication::new("oauth_application_123").to_request(None),
-        ),
-        #[cfg(feature = "organizations")]
-        "DeleteOrganization" => {
-            Some(clerk_tower::api::DeleteOrganization::new("organization_123").to_request(None))
-        }
-        #[cfg(feature = "organization_domains")]
-        "DeleteOrganizationDomain" => Some(
-            clerk_tower::api::DeleteOrganizationDomain::new("organization_123", "domain_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organizations")]
-        "DeleteOrganizationLogo" => {
-            Some(clerk_tower::api::DeleteOrganizationLogo::new("organization_123").to_request(None))
-        }
-        #[cfg(feature = "organization_memberships")]
-        "DeleteOrganizationMembership" => Some(
-            clerk_tower::api::DeleteOrganizationMembership::new("organization_123", "user_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_permissions")]
-        "DeleteOrganizationPermission" => Some(
-            clerk_tower::api::DeleteOrganizationPermission::new("permission_123").to_request(None),
-        ),
-        #[cfg(feature = "organization_roles")]
-        "DeleteOrganizationRole" => Some(
-            clerk_tower::api::DeleteOrganizationRole::new("organization_role_123").to_request(None),
-        ),
-        #[cfg(feature = "phone_numbers")]
-        "DeletePhoneNumber" => {
-            Some(clerk_tower::api::DeletePhoneNumber::new("phone_number_123").to_request(None))
-        }
-        #[cfg(feature = "redirect_urls")]
-        "DeleteRedirectURL" => {
-            Some(clerk_tower::api::DeleteRedirectUrl::new("id_123").to_request(None))
-        }
-        #[cfg(feature = "saml_connections")]
-        "DeleteSAMLConnection" => Some(
-            clerk_tower::api::DeleteSamlConnection::new("saml_connection_123").to_request(None),
-        ),
-        #[cfg(feature = "scim_directories")]
-        "DeleteSCIMDirectory" => {
-            Some(clerk_tower::api::DeleteScimDirectory::new("scim_directory_123").to_request(None))
-        }
-        #[cfg(feature = "scim_directories")]
-        "DeleteSCIMGroupRoleMapping" => Some(
-            clerk_tower::api::DeleteScimGroupRoleMapping::new("scim_directory_123", "mapping_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "webhooks")]
-        "DeleteSvixApp" => Some(clerk_tower::api::DeleteSvixApp::new().to_request(None)),
-        #[cfg(feature = "users")]
-        "DeleteTOTP" => Some(clerk_tower::api::DeleteTotp::new("user_123").to_request(None)),
-        #[cfg(feature = "users")]
-        "DeleteUser" => Some(clerk_tower::api::DeleteUser::new("user_123").to_request(None)),
-        #[cfg(feature = "users")]
-        "DeleteUserProfileImage" => {
-            Some(clerk_tower::api::DeleteUserProfileImage::new("user_123").to_request(None))
-        }
-        #[cfg(feature = "waitlist_entries")]
-        "DeleteWaitlistEntry" => {
-            Some(clerk_tower::api::DeleteWaitlistEntry::new("waitlist_entry_123").to_request(None))
-        }
-        #[cfg(feature = "users")]
-        "DisableMFA" => Some(clerk_tower::api::DisableMfa::new("user_123").to_request(None)),
-        #[cfg(feature = "billing")]
-        "ExtendBillingSubscriptionItemFreeTrial" => Some(
-            clerk_tower::api::ExtendBillingSubscriptionItemFreeTrial::new(
-                "subscription_item_123",
-                clerk_tower::models::ExtendFreeTrialRequest::new("extend_to_123"),
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "webhooks")]
-        "GenerateSvixAuthURL" => {
-            Some(clerk_tower::api::GenerateSvixAuthUrl::new().to_request(None))
-        }
-        #[cfg(feature = "billing")]
-        "GetBillingPriceList" => Some(
-            clerk_tower::api::GetBillingPriceList::new()
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .plan_id("plan_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "billing")]
-        "GetBillingStatement" => {
-            Some(clerk_tower::api::GetBillingStatement::new("statement_123").to_request(None))
-        }
-        #[cfg(feature = "billing")]
-        "GetBillingStatementList" => Some(
-            clerk_tower::api::GetBillingStatementList::new()
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "billing")]
-        "GetBillingStatementPaymentAttempts" => Some(
-            clerk_tower::api::GetBillingStatementPaymentAttempts::new("statement_123")
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "clients")]
-        "GetClient" => Some(clerk_tower::api::GetClient::new("client_123").to_request(None)),
-        #[cfg(feature = "clients")]
-        "GetClientList" => Some(
-            clerk_tower::api::GetClientList::new()
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "billing")]
-        "GetCommercePlanList" => Some(
-            clerk_tower::api::GetCommercePlanList::new()
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .payer_type("user")
-                .to_request(None),
-        ),
-        #[cfg(feature = "billing")]
-        "GetCommerceSubscriptionItemList" => Some(
-            clerk_tower::api::GetCommerceSubscriptionItemList::new()
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .status("active")
-                .payer_type("user")
-                .plan_id("plan_123")
-                .include_free(true)
-                .query("query_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "directories")]
-        "GetDirectory" => {
-            Some(clerk_tower::api::GetDirectory::new("directory_123").to_request(None))
-        }
-        #[cfg(feature = "email_addresses")]
-        "GetEmailAddress" => {
-            Some(clerk_tower::api::GetEmailAddress::new("email_address_123").to_request(None))
-        }
-        #[cfg(feature = "enterprise_connections")]
-        "GetEnterpriseConnection" => Some(
-            clerk_tower::api::GetEnterpriseConnection::new("enterprise_connection_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "instance_settings")]
-        "GetInstance" => Some(clerk_tower::api::GetInstance::new().to_request(None)),
-        #[cfg(feature = "instance_settings")]
-        "GetInstanceCommunication" => {
-            Some(clerk_tower::api::GetInstanceCommunication::new().to_request(None))
-        }
-        #[cfg(feature = "instance_settings")]
-        "GetInstanceOAuthApplicationSettings" => {
-            Some(clerk_tower::api::GetInstanceOAuthApplicationSettings::new().to_request(None))
-        }
-        #[cfg(feature = "instance_settings")]
-        "GetInstanceOrganizationSettings" => {
-            Some(clerk_tower::api::GetInstanceOrganizationSettings::new().to_request(None))
-        }
-        #[cfg(feature = "instance_settings")]
-        "GetInstanceProtect" => Some(clerk_tower::api::GetInstanceProtect::new().to_request(None)),
-        #[cfg(feature = "jwks")]
-        "GetJWKS" => Some(clerk_tower::api::GetJwks::new().to_request(None)),
-        #[cfg(feature = "jwt_templates")]
-        "GetJWTTemplate" => {
-            Some(clerk_tower::api::GetJwtTemplate::new("template_123").to_request(None))
-        }
-        #[cfg(feature = "machines")]
-        "GetMachine" => Some(clerk_tower::api::GetMachine::new("machine_123").to_request(None)),
-        #[cfg(feature = "machines")]
-        "GetMachineSecretKey" => {
-            Some(clerk_tower::api::GetMachineSecretKey::new("machine_123").to_request(None))
-        }
-        #[cfg(feature = "users")]
-        "GetOAuthAccessToken" => Some(
-            clerk_tower::api::GetOAuthAccessToken::new("user_123", "provider_123")
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "oauth_applications")]
-        "GetOAuthApplication" => Some(
-            clerk_tower::api::GetOAuthApplication::new("oauth_application_123").to_request(None),
-        ),
-        #[cfg(feature = "organizations")]
-        "GetOrganization" => Some(
-            clerk_tower::api::GetOrganization::new("organization_123")
-                .include_members_count(true)
-                .include_missing_member_with_elevated_permissions(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organizations")]
-        "GetOrganizationBillingCreditBalance" => Some(
-            clerk_tower::api::GetOrganizationBillingCreditBalance::new("organization_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organizations")]
-        "GetOrganizationBillingSubscription" => Some(
-            clerk_tower::api::GetOrganizationBillingSubscription::new("organization_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_invitations")]
-        "GetOrganizationInvitation" => Some(
-            clerk_tower::api::GetOrganizationInvitation::new("organization_123", "invitation_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_permissions")]
-        "GetOrganizationPermission" => Some(
-            clerk_tower::api::GetOrganizationPermission::new("permission_123").to_request(None),
-        ),
-        #[cfg(feature = "organization_roles")]
-        "GetOrganizationRole" => Some(
-            clerk_tower::api::GetOrganizationRole::new("organization_role_123").to_request(None),
-        ),
-        #[cfg(feature = "phone_numbers")]
-        "GetPhoneNumber" => {
-            Some(clerk_tower::api::GetPhoneNumber::new("phone_number_123").to_request(None))
-        }
-        #[cfg(feature = "miscellaneous")]
-        "GetPublicInterstitial" => Some(
-            clerk_tower::api::GetPublicInterstitial::new()
-                .frontend_api_legacy("frontend_api_legacy_123")
-                .frontend_api("frontend_api_123")
-                .publishable_key("publishable_key_123")
-                .proxy_url("proxy_url_123")
-                .domain("domain_123")
-                .sign_in_url("sign_in_url_123")
-                .use_domain_for_script(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "redirect_urls")]
-        "GetRedirectURL" => Some(clerk_tower::api::GetRedirectUrl::new("id_123").to_request(None)),
-        #[cfg(feature = "role_sets")]
-        "GetRoleSet" => {
-            Some(clerk_tower::api::GetRoleSet::new("role_set_key_or_123").to_request(None))
-        }
-        #[cfg(feature = "saml_connections")]
-        "GetSAMLConnection" => {
-            Some(clerk_tower::api::GetSamlConnection::new("saml_connection_123").to_request(None))
-        }
-        #[cfg(feature = "scim_directories")]
-        "GetSCIMDirectory" => {
-            Some(clerk_tower::api::GetScimDirectory::new("scim_directory_123").to_request(None))
-        }
-        #[cfg(feature = "sessions")]
-        "GetSession" => Some(clerk_tower::api::GetSession::new("session_123").to_request(None)),
-        #[cfg(feature = "sessions")]
-        "GetSessionList" => Some(
-            clerk_tower::api::GetSessionList::new()
-                .client_id("client_123")
-                .user_id("user_123")
-                .status("abandoned")
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "sign_ups")]
-        "GetSignUp" => Some(clerk_tower::api::GetSignUp::new("id_123").to_request(None)),
-        #[cfg(feature = "email_sms_templates")]
-        "GetTemplate" => {
-            Some(clerk_tower::api::GetTemplate::new("email", "slug_123").to_request(None))
-        }
-        #[cfg(feature = "email_sms_templates")]
-        "GetTemplateList" => Some(
-            clerk_tower::api::GetTemplateList::new("email")
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "GetUser" => Some(clerk_tower::api::GetUser::new("user_123").to_request(None)),
-        #[cfg(feature = "users")]
-        "GetUserBillingCreditBalance" => {
-            Some(clerk_tower::api::GetUserBillingCreditBalance::new("user_123").to_request(None))
-        }
-        #[cfg(feature = "users")]
-        "GetUserBillingSubscription" => {
-            Some(clerk_tower::api::GetUserBillingSubscription::new("user_123").to_request(None))
-        }
-        #[cfg(feature = "users")]
-        "GetUserList" => Some(
-            clerk_tower::api::GetUserList::new()
-                .email_address(["email_address_123"])
-                .phone_number(["phone_number_123"])
-                .external_id(["external_123"])
-                .username(["username_123"])
-                .web3_wallet(["web3_wallet_123"])
-                .user_id(["user_123"])
-                .organization_id(["organization_123"])
-                .query("query_123")
-                .email_address_query("email_address_query_123")
-                .phone_number_query("phone_number_query_123")
-                .username_query("username_query_123")
-                .name_query("name_query_123")
-                .banned(true)
-                .last_active_at_before(1)
-                .last_active_at_after(1)
-                .last_active_at_since(1)
-                .created_at_before(1)
-                .created_at_after(1)
-                .last_sign_in_at_before(1)
-                .last_sign_in_at_after(1)
-                .provider("provider_123")
-                .provider_user_id(["provider_user_123"])
-                .limit(1)
-                .offset(0)
-                .starting_after("starting_after_123")
-                .order_by("order_by_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "GetUsersCount" => Some(
-            clerk_tower::api::GetUsersCount::new()
-                .email_address(["email_address_123"])
-                .phone_number(["phone_number_123"])
-                .external_id(["external_123"])
-                .username(["username_123"])
-                .web3_wallet(["web3_wallet_123"])
-                .user_id(["user_123"])
-                .organization_id(["organization_123"])
-                .query("query_123")
-                .email_address_query("email_address_query_123")
-                .phone_number_query("phone_number_query_123")
-                .username_query("username_query_123")
-                .name_query("name_query_123")
-                .banned(true)
-                .last_active_at_before(1)
-                .last_active_at_after(1)
-                .last_active_at_since(1)
-                .created_at_before(1)
-                .created_at_after(1)
-                .last_sign_in_at_before(1)
-                .last_sign_in_at_after(1)
-                .provider("provider_123")
-                .provider_user_id(["provider_user_123"])
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "InstanceGetOrganizationMemberships" => Some(
-            clerk_tower::api::InstanceGetOrganizationMemberships::new()
-                .order_by("order_by_123")
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "waitlist_entries")]
-        "InviteWaitlistEntry" => Some(
-            clerk_tower::api::InviteWaitlistEntry::new("waitlist_entry_123")
-                .ignore_existing(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_domains")]
-        "ListAllOrganizationDomains" => Some(
-            clerk_tower::api::ListAllOrganizationDomains::new()
-                .organization_id("organization_123")
-                .verified("true")
-                .enrollment_mode(["manual_invitation"])
-                .query("query_123")
-                .domains(["domains_123"])
-                .order_by("order_by_123")
-                .offset(0)
-                .limit(1)
-                .to_request(None),
-        ),
-        #[cfg(feature = "allow_list_block_list")]
-        "ListAllowlistIdentifiers" => Some(
-            clerk_tower::api::ListAllowlistIdentifiers::new()
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "allow_list_block_list")]
-        "ListBlocklistIdentifiers" => {
-            Some(clerk_tower::api::ListBlocklistIdentifiers::new().to_request(None))
-        }
-        #[cfg(feature = "directories")]
-        "ListDirectories" => Some(
-            clerk_tower::api::ListDirectories::new()
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "directories")]
-        "ListDirectoryGroupRoleMappings" => Some(
-            clerk_tower::api::ListDirectoryGroupRoleMappings::new("directory_123").to_request(None),
-        ),
-        #[cfg(feature = "domains")]
-        "ListDomains" => Some(clerk_tower::api::ListDomains::new().to_request(None)),
-        #[cfg(feature = "enterprise_connections")]
-        "ListEnterpriseConnectionTestRuns" => Some(
-            clerk_tower::api::ListEnterpriseConnectionTestRuns::new("enterprise_connection_123")
-                .status(["pending"])
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "enterprise_connections")]
-        "ListEnterpriseConnections" => Some(
-            clerk_tower::api::ListEnterpriseConnections::new()
-                .limit(1)
-                .offset(0)
-                .organization_id("organization_123")
-                .active(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_invitations")]
-        "ListInstanceOrganizationInvitations" => Some(
-            clerk_tower::api::ListInstanceOrganizationInvitations::new()
-                .order_by("order_by_123")
-                .status("pending")
-                .query("query_123")
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "invitations")]
-        "ListInvitations" => Some(
-            clerk_tower::api::ListInvitations::new()
-                .status("pending")
-                .query("query_123")
-                .order_by("order_by_123")
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "jwt_templates")]
-        "ListJWTTemplates" => Some(
-            clerk_tower::api::ListJwtTemplates::new()
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "machines")]
-        "ListMachines" => Some(
-            clerk_tower::api::ListMachines::new()
-                .limit(1)
-                .offset(0)
-                .query("query_123")
-                .order_by("order_by_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "oauth_applications")]
-        "ListOAuthApplications" => Some(
-            clerk_tower::api::ListOAuthApplications::new()
-                .limit(1)
-                .offset(0)
-                .order_by("order_by_123")
-                .name_query("name_query_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_domains")]
-        "ListOrganizationDomains" => Some(
-            clerk_tower::api::ListOrganizationDomains::new("organization_123")
-                .verified("verified_123")
-                .enrollment_mode("enrollment_mode_123")
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_invitations")]
-        "ListOrganizationInvitations" => Some(
-            clerk_tower::api::ListOrganizationInvitations::new("organization_123")
-                .status("pending")
-                .email_address("email_address_123")
-                .order_by("order_by_123")
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_memberships")]
-        "ListOrganizationMemberships" => Some(
-            clerk_tower::api::ListOrganizationMemberships::new("organization_123")
-                .order_by("order_by_123")
-                .user_id(["user_123"])
-                .email_address(["email_address_123"])
-                .phone_number(["phone_number_123"])
-                .username(["username_123"])
-                .web3_wallet(["web3_wallet_123"])
-                .role(["role_123"])
-                .query("query_123")
-                .email_address_query("email_address_query_123")
-                .phone_number_query("phone_number_query_123")
-                .username_query("username_query_123")
-                .name_query("name_query_123")
-                .last_active_at_before(1)
-                .last_active_at_after(1)
-                .created_at_before(1)
-                .created_at_after(1)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_permissions")]
-        "ListOrganizationPermissions" => Some(
-            clerk_tower::api::ListOrganizationPermissions::new()
-                .query("query_123")
-                .order_by("order_by_123")
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_roles")]
-        "ListOrganizationRoles" => Some(
-            clerk_tower::api::ListOrganizationRoles::new()
-                .query("query_123")
-                .order_by("order_by_123")
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organizations")]
-        "ListOrganizations" => Some(
-            clerk_tower::api::ListOrganizations::new()
-                .include_members_count(true)
-                .include_missing_member_with_elevated_permissions(true)
-                .query("query_123")
-                .user_id(["user_123"])
-                .organization_id(["organization_123"])
-                .order_by("order_by_123")
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_invitations")]
-        "ListPendingOrganizationInvitations" => Some(
-            clerk_tower::api::ListPendingOrganizationInvitations::new("organization_123")
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "redirect_urls")]
-        "ListRedirectURLs" => Some(
-            clerk_tower::api::ListRedirectUrLs::new()
-                .paginated(true)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "role_sets")]
-        "ListRoleSets" => Some(
-            clerk_tower::api::ListRoleSets::new()
-                .query("query_123")
-                .order_by("order_by_123")
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "saml_connections")]
-        "ListSAMLConnections" => Some(
-            clerk_tower::api::ListSamlConnections::new()
-                .limit(1)
-                .offset(0)
-                .query("query_123")
-                .order_by("order_by_123")
-                .organization_id(["organization_123"])
-                .to_request(None),
-        ),
-        #[cfg(feature = "scim_directories")]
-        "ListSCIMDirectories" => Some(
-            clerk_tower::api::ListScimDirectories::new()
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "scim_directories")]
-        "ListSCIMGroupRoleMappings" => Some(
-            clerk_tower::api::ListScimGroupRoleMappings::new("scim_directory_123").to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "ListUserTrustedDevices" => {
-            Some(clerk_tower::api::ListUserTrustedDevices::new("user_123").to_request(None))
-        }
-        #[cfg(feature = "waitlist_entries")]
-        "ListWaitlistEntries" => Some(
-            clerk_tower::api::ListWaitlistEntries::new()
-                .limit(1)
-                .offset(0)
-                .query("query_123")
-                .status("pending")
-                .order_by("order_by_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "LockUser" => Some(clerk_tower::api::LockUser::new("user_123").to_request(None)),
-        #[cfg(feature = "organizations")]
-        "MergeOrganizationMetadata" => Some(
-            clerk_tower::api::MergeOrganizationMetadata::new("organization_123")
-                .public_metadata(serde_json::Map::new())
-                .private_metadata(serde_json::Map::new())
-                .to_request(None),
-        ),
-        #[cfg(feature = "email_addresses")]
-        "PrepareEmailAddressVerification" => Some(
-            clerk_tower::api::PrepareEmailAddressVerification::new("email_address_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "phone_numbers")]
-        "PreparePhoneNumberVerification" => Some(
-            clerk_tower::api::PreparePhoneNumberVerification::new("phone_number_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "email_sms_templates")]
-        "PreviewTemplate" => Some(
-            clerk_tower::api::PreviewTemplate::new("template_type_123", "slug_123")
-                .subject("subject_123")
-                .body("body_123")
-                .from_email_name("from_email_name_123")
-                .reply_to_email_name("reply_to_email_name_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "sessions")]
-        "RefreshSession" => Some(
-            clerk_tower::api::RefreshSession::new(
-                "session_123",
-                "expired_token_123",
-                "refresh_token_123",
-                "request_origin_123",
-            )
-            .request_headers(serde_json::Map::new())
-            .format("token")
-            .request_originating_ip("request_originating_ip_123")
-            .to_request(None),
-        ),
-        #[cfg(feature = "waitlist_entries")]
-        "RejectWaitlistEntry" => {
-            Some(clerk_tower::api::RejectWaitlistEntry::new("waitlist_entry_123").to_request(None))
-        }
-        #[cfg(feature = "billing")]
-        "RemoveBillingSubscriptionItemDiscount" => Some(
-            clerk_tower::api::RemoveBillingSubscriptionItemDiscount::new(
-                "subscription_item_123",
-                "discount_123",
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "organization_roles")]
-        "RemovePermissionFromOrganizationRole" => Some(
-            clerk_tower::api::RemovePermissionFromOrganizationRole::new(
-                "organization_role_123",
-                "permission_123",
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "RemoveUserPassword" => Some(
-            clerk_tower::api::RemoveUserPassword::new("user_123")
-                .sign_out_of_other_sessions(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "directories")]
-        "ReplaceDirectoryGroupRoleMappings" => Some(
-            clerk_tower::api::ReplaceDirectoryGroupRoleMappings::new(
-                "directory_123",
-                [clerk_tower::models::ReplaceDirectoryGroupRoleMappingsMappings::new("role_123")],
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "organizations")]
-        "ReplaceOrganizationMetadata" => Some(
-            clerk_tower::api::ReplaceOrganizationMetadata::new("organization_123")
-                .public_metadata(serde_json::Map::new())
-                .private_metadata(serde_json::Map::new())
-                .to_request(None),
-        ),
-        #[cfg(feature = "role_sets")]
-        "ReplaceRoleInRoleSet" => Some(
-            clerk_tower::api::ReplaceRoleInRoleSet::new(
-                "role_set_key_or_123",
-                "role_key_123",
-                "to_role_key_123",
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "role_sets")]
-        "ReplaceRoleSet" => Some(
-            clerk_tower::api::ReplaceRoleSet::new("role_set_key_or_123", "dest_role_set_key_123")
-                .reassignment_mappings(std::collections::BTreeMap::new())
-                .to_request(None),
-        ),
-        #[cfg(feature = "scim_directories")]
-        "ReplaceSCIMGroupRoleMappings" => Some(
-            clerk_tower::api::ReplaceScimGroupRoleMappings::new(
-                "scim_directory_123",
-                [
-                    clerk_tower::models::ReplaceScimGroupRoleMappingsMappings::new(
-                        "scim_group_123",
-                        "role_123",
-                    ),
-                ],
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "email_addresses")]
-        "ReplaceUserEmailAddress" => Some(
-            clerk_tower::api::ReplaceUserEmailAddress::new("user_123", "email_address_123")
-                .identification_status("verified")
-                .notify_primary_email_address_changed(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "ReplaceUserMetadata" => Some(
-            clerk_tower::api::ReplaceUserMetadata::new("user_123")
-                .public_metadata(serde_json::Map::new())
-                .private_metadata(serde_json::Map::new())
-                .unsafe_metadata(serde_json::Map::new())
-                .to_request(None),
-        ),
-        #[cfg(feature = "phone_numbers")]
-        "ReplaceUserPhoneNumber" => Some(
-            clerk_tower::api::ReplaceUserPhoneNumber::new("user_123", "phone_number_123")
-                .identification_status("verified")
-                .to_request(None),
-        ),
-        #[cfg(feature = "email_sms_templates")]
-        "RevertTemplate" => {
-            Some(clerk_tower::api::RevertTemplate::new("email", "slug_123").to_request(None))
-        }
-        #[cfg(feature = "actor_tokens")]
-        "RevokeActorToken" => {
-            Some(clerk_tower::api::RevokeActorToken::new("actor_token_123").to_request(None))
-        }
-        #[cfg(feature = "agent_tasks")]
-        "RevokeAgentTask" => {
-            Some(clerk_tower::api::RevokeAgentTask::new("agent_task_123").to_request(None))
-        }
-        #[cfg(feature = "invitations")]
-        "RevokeInvitation" => {
-            Some(clerk_tower::api::RevokeInvitation::new("invitation_123").to_request(None))
-        }
-        #[cfg(feature = "oauth_applications")]
-        "RevokeOAuthApplicationToken" => Some(
-            clerk_tower::api::RevokeOAuthApplicationToken::new(
-                "oauth_application_123",
-                "token_123",
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "organization_invitations")]
-        "RevokeOrganizationInvitation" => Some(
-            clerk_tower::api::RevokeOrganizationInvitation::new(
-                "organization_123",
-                "invitation_123",
-            )
-            .requesting_user_id("requesting_user_123")
-            .to_request(None),
-        ),
-        #[cfg(feature = "sessions")]
-        "RevokeSession" => {
-            Some(clerk_tower::api::RevokeSession::new("session_123").to_request(None))
-        }
-        #[cfg(feature = "sign_in_tokens")]
-        "RevokeSignInToken" => {
-            Some(clerk_tower::api::RevokeSignInToken::new("sign_in_token_123").to_request(None))
-        }
-        #[cfg(feature = "users")]
-        "RevokeUserTrustedDevice" => Some(
-            clerk_tower::api::RevokeUserTrustedDevice::new("user_123", "trusted_device_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "directories")]
-        "RotateDirectoryAPIKey" => {
-            Some(clerk_tower::api::RotateDirectoryApiKey::new("directory_123").to_request(None))
-        }
-        #[cfg(feature = "machines")]
-        "RotateMachineSecretKey" => {
-            Some(clerk_tower::api::RotateMachineSecretKey::new("machine_123", 0).to_request(None))
-        }
-        #[cfg(feature = "oauth_applications")]
-        "RotateOAuthApplicationSecret" => Some(
-            clerk_tower::api::RotateOAuthApplicationSecret::new("oauth_application_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "scim_directories")]
-        "RotateSCIMDirectoryAPIKey" => Some(
-            clerk_tower::api::RotateScimDirectoryApiKey::new("scim_directory_123").to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "SetUserPasswordCompromised" => Some(
-            clerk_tower::api::SetUserPasswordCompromised::new("user_123")
-                .revoke_all_sessions(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "SetUserProfileImage" => Some(
-            clerk_tower::api::SetUserProfileImage::new(
-                "user_123",
-                clerk_tower::api::File::new("logo.png", "image/png", vec![0x89, b'P', b'N', b'G']),
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "email_sms_templates")]
-        "ToggleTemplateDelivery" => Some(
-            clerk_tower::api::ToggleTemplateDelivery::new("email", "slug_123")
-                .delivered_by_clerk(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "UnbanUser" => Some(clerk_tower::api::UnbanUser::new("user_123").to_request(None)),
-        #[cfg(feature = "users")]
-        "UnlockUser" => Some(clerk_tower::api::UnlockUser::new("user_123").to_request(None)),
-        #[cfg(feature = "users")]
-        "UnsetUserPasswordCompromised" => {
-            Some(clerk_tower::api::UnsetUserPasswordCompromised::new("user_123").to_request(None))
-        }
-        #[cfg(feature = "directories")]
-        "UpdateDirectory" => Some(
-            clerk_tower::api::UpdateDirectory::new("directory_123")
-                .name("name_123")
-                .enabled(true)
-                .provider("provider_123")
-                .attribute_mapping(std::collections::BTreeMap::new())
-                .group_role_mapping_enabled(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "domains")]
-        "UpdateDomain" => Some(
-            clerk_tower::api::UpdateDomain::new("domain_123")
-                .name("name_123")
-                .proxy_url("proxy_url_123")
-                .is_secondary(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "email_addresses")]
-        "UpdateEmailAddress" => Some(
-            clerk_tower::api::UpdateEmailAddress::new("email_address_123")
-                .verified(true)
-                .primary(true)
-                .notify_primary_email_address_changed(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "enterprise_connections")]
-        "UpdateEnterpriseConnection" => Some(
-            clerk_tower::api::UpdateEnterpriseConnection::new("enterprise_connection_123")
-                .name("name_123")
-                .domains(["domains_123"])
-                .active(true)
-                .sync_user_attributes(true)
-                .disable_additional_identifications(true)
-                .allow_organization_account_linking(true)
-                .organization_id("organization_123")
-                .saml(clerk_tower::models::UpdateEnterpriseConnectionSaml::default())
-                .oidc(clerk_tower::models::UpdateEnterpriseConnectionOidc::default())
-                .custom_attributes([
-                    clerk_tower::models::UpdateEnterpriseConnectionCustomAttributes::new(
-                        "name_123", "key_123",
-                    ),
-                ])
-                .to_request(None),
-        ),
-        #[cfg(feature = "instance_settings")]
-        "UpdateInstance" => Some(
-            clerk_tower::api::UpdateInstance::new()
-                .test_mode(true)
-                .hibp(true)
-                .support_email("support_email_123")
-                .clerk_js_version("clerk_js_version_123")
-                .development_origin("development_origin_123")
-                .allowed_origins(["allowed_origins_123"])
-                .cookieless_dev(true)
-                .url_based_session_syncing(true)
-                .preferred_sign_in_strategy_when_password_required("password")
-                .to_request(None),
-        ),
-        #[cfg(feature = "beta_features")]
-        "UpdateInstanceAuthConfig" => Some(
-            clerk_tower::api::UpdateInstanceAuthConfig::new()
-                .restricted_to_allowlist(true)
-                .from_email_address("from_email_address_123")
-                .progressive_sign_up(true)
-                .test_mode(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "instance_settings")]
-        "UpdateInstanceCommunication" => Some(
-            clerk_tower::api::UpdateInstanceCommunication::new()
-                .blocked_country_codes(["blocked_country_codes_123"])
-                .to_request(None),
-        ),
-        #[cfg(feature = "instance_settings")]
-        "UpdateInstanceOAuthApplicationSettings" => Some(
-            clerk_tower::api::UpdateInstanceOAuthApplicationSettings::new()
-                .dynamic_oauth_client_registration(true)
-                .default_scopes(["default_scopes_123"])
-                .oauth_jwt_access_tokens(true)
-                .client_id_metadata_documents_advertised(true)
-                .client_id_metadata_documents_only_allow_pre_registered_clients(true)
-                .client_id_metadata_documents_block_implicitly_allowed_clients(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "instance_settings")]
-        "UpdateInstanceOrganizationSettings" => Some(
-            clerk_tower::api::UpdateInstanceOrganizationSettings::new()
-                .enabled(true)
-                .max_allowed_memberships(1)
-                .admin_delete_enabled(true)
-                .domains_enabled(true)
-                .slug_disabled(true)
-                .domains_enrollment_modes(["domains_enrollment_modes_123"])
-                .creator_role_id("creator_role_123")
-                .domains_default_role_id("domains_default_role_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "instance_settings")]
-        "UpdateInstanceProtect" => Some(
-            clerk_tower::api::UpdateInstanceProtect::new()
-                .rules_enabled(true)
-                .specter_enabled(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "instance_settings")]
-        "UpdateInstanceRestrictions" => Some(
-            clerk_tower::api::UpdateInstanceRestrictions::new()
-                .allowlist(true)
-                .blocklist(true)
-                .allowlist_blocklist_disabled_on_sign_in(true)
-                .block_email_subaddresses(true)
-                .block_disposable_email_domains(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "jwt_templates")]
-        "UpdateJWTTemplate" => Some(
-            clerk_tower::api::UpdateJwtTemplate::new(
-                "template_123",
-                "name_123",
-                serde_json::Map::new(),
-            )
-            .lifetime(30)
-            .allowed_clock_skew(0)
-            .custom_signing_key(true)
-            .signing_algorithm("signing_algorithm_123")
-            .signing_key("signing_key_123")
-            .to_request(None),
-        ),
-        #[cfg(feature = "machines")]
-        "UpdateMachine" => Some(
-            clerk_tower::api::UpdateMachine::new("machine_123")
-                .name("name_123")
-                .default_token_ttl(1)
-                .to_request(None),
-        ),
-        #[cfg(feature = "oauth_applications")]
-        "UpdateOAuthApplication" => Some(
-            clerk_tower::api::UpdateOAuthApplication::new("oauth_application_123")
-                .name("name_123")
-                .redirect_uris(["redirect_uris_123"])
-                .callback_url("callback_url_123")
-                .scopes("scopes_123")
-                .consent_screen_enabled(true)
-                .pkce_required(true)
-                .public(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organizations")]
-        "UpdateOrganization" => Some(
-            clerk_tower::api::UpdateOrganization::new("organization_123")
-                .name("name_123")
-                .slug("slug_123")
-                .max_allowed_memberships(0)
-                .admin_delete_enabled(true)
-                .created_at("created_at_123")
-                .role_set_key("role_set_key_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_domains")]
-        "UpdateOrganizationDomain" => Some(
-            clerk_tower::api::UpdateOrganizationDomain::new("organization_123", "domain_123")
-                .enrollment_mode("enrollment_mode_123")
-                .verified(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_memberships")]
-        "UpdateOrganizationMembership" => Some(
-            clerk_tower::api::UpdateOrganizationMembership::new(
-                "organization_123",
-                "user_123",
-                "role_123",
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "organization_memberships")]
-        "UpdateOrganizationMembershipMetadata" => Some(
-            clerk_tower::api::UpdateOrganizationMembershipMetadata::new(
-                "organization_123",
-                "user_123",
-            )
-            .public_metadata(serde_json::Map::new())
-            .private_metadata(serde_json::Map::new())
-            .to_request(None),
-        ),
-        #[cfg(feature = "organization_permissions")]
-        "UpdateOrganizationPermission" => Some(
-            clerk_tower::api::UpdateOrganizationPermission::new("permission_123")
-                .name("name_123")
-                .key("key_123")
-                .description("description_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_roles")]
-        "UpdateOrganizationRole" => Some(
-            clerk_tower::api::UpdateOrganizationRole::new("organization_role_123")
-                .name("name_123")
-                .key("key_123")
-                .description("description_123")
-                .permissions(["permissions_123"])
-                .to_request(None),
-        ),
-        #[cfg(feature = "phone_numbers")]
-        "UpdatePhoneNumber" => Some(
-            clerk_tower::api::UpdatePhoneNumber::new("phone_number_123")
-                .verified(true)
-                .primary(true)
-                .reserved_for_second_factor(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "beta_features")]
-        "UpdateProductionInstanceDomain" => Some(
-            clerk_tower::api::UpdateProductionInstanceDomain::new()
-                .home_url("home_url_123")
-                .is_secondary(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "role_sets")]
-        "UpdateRoleSet" => Some(
-            clerk_tower::api::UpdateRoleSet::new("role_set_key_or_123")
-                .name("name_123")
-                .key("key_123")
-                .description("description_123")
-                .type_("initial")
-                .default_role_key("default_role_key_123")
-                .creator_role_key("creator_role_key_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "saml_connections")]
-        "UpdateSAMLConnection" => Some(
-            clerk_tower::api::UpdateSamlConnection::new("saml_connection_123")
-                .name("name_123")
-                .domain("domain_123")
-                .domains(["domains_123"])
-                .idp_entity_id("idp_entity_123")
-                .idp_sso_url("idp_sso_url_123")
-                .idp_certificate("idp_certificate_123")
-                .idp_metadata_url("idp_metadata_url_123")
-                .idp_metadata("idp_metadata_123")
-                .organization_id("organization_123")
-                .attribute_mapping(
-                    clerk_tower::models::UpdateSamlConnectionAttributeMapping::default(),
-                )
-                .active(true)
-                .sync_user_attributes(true)
-                .allow_subdomains(true)
-                .allow_idp_initiated(true)
-                .disable_additional_identifications(true)
-                .allow_organization_account_linking(true)
-                .force_authn(true)
-                .login_hint(clerk_tower::models::UpdateSamlConnectionLoginHint::new(
-                    "email_address",
-                ))
-                .consent_verified_domains_deletion(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "scim_directories")]
-        "UpdateSCIMDirectory" => Some(
-            clerk_tower::api::UpdateScimDirectory::new("scim_directory_123")
-                .name("name_123")
-                .enabled(true)
-                .provider("provider_123")
-                .attribute_mapping(std::collections::BTreeMap::new())
-                .group_role_mapping_enabled(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "sign_ups")]
-        "UpdateSignUp" => Some(
-            clerk_tower::api::UpdateSignUp::new("id_123")
-                .external_id("external_123")
-                .custom_action(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "UpdateUser" => Some(
-            clerk_tower::api::UpdateUser::new("user_123")
-                .external_id("external_123")
-                .first_name("first_name_123")
-                .last_name("last_name_123")
-                .locale("locale_123")
-                .primary_email_address_id("primary_email_address_123")
-                .notify_primary_email_address_changed(true)
-                .primary_phone_number_id("primary_phone_number_123")
-                .primary_web3_wallet_id("primary_web3_wallet_123")
-                .username("username_123")
-                .profile_image_id("profile_image_123")
-                .password("password_123")
-                .password_digest("password_digest_123")
-                .password_hasher("password_hasher_123".to_owned())
-                .skip_password_checks(true)
-                .sign_out_of_other_sessions(true)
-                .totp_secret("totp_secret_123")
-                .backup_codes(["backup_codes_123"])
-                .delete_self_enabled(true)
-                .create_organization_enabled(true)
-                .legal_accepted_at("legal_accepted_at_123")
-                .skip_legal_checks(true)
-                .create_organizations_limit(1)
-                .created_at("created_at_123")
-                .bypass_client_trust(true)
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "UpdateUserMetadata" => Some(
-            clerk_tower::api::UpdateUserMetadata::new("user_123")
-                .public_metadata(serde_json::Map::new())
-                .private_metadata(serde_json::Map::new())
-                .unsafe_metadata(serde_json::Map::new())
-                .to_request(None),
-        ),
-        #[cfg(feature = "oauth_applications")]
-        "UploadOAuthApplicationLogo" => Some(
-            clerk_tower::api::UploadOAuthApplicationLogo::new(
-                "oauth_application_123",
-                clerk_tower::api::File::new("logo.png", "image/png", vec![0x89, b'P', b'N', b'G']),
-            )
-            .uploader_user_id("uploader_user_123")
-            .to_request(None),
-        ),
-        #[cfg(feature = "organizations")]
-        "UploadOrganizationLogo" => Some(
-            clerk_tower::api::UploadOrganizationLogo::new(
-                "organization_123",
-                clerk_tower::api::File::new("logo.png", "image/png", vec![0x89, b'P', b'N', b'G']),
-            )
-            .uploader_user_id("uploader_user_123")
-            .to_request(None),
-        ),
-        #[cfg(feature = "email_sms_templates")]
-        "UpsertTemplate" => Some(
-            clerk_tower::api::UpsertTemplate::new("email", "slug_123")
-                .name("name_123")
-                .subject("subject_123")
-                .markup("markup_123")
-                .body("body_123")
-                .delivered_by_clerk(true)
-                .from_email_name("from_email_name_123")
-                .reply_to_email_name("reply_to_email_name_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "UserPasskeyDelete" => Some(
-            clerk_tower::api::UserPasskeyDelete::new("user_123", "passkey_identification_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "UserWeb3WalletDelete" => Some(
-            clerk_tower::api::UserWeb3WalletDelete::new(
-                "user_123",
-                "web3_wallet_identification_123",
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "UsersBan" => Some(clerk_tower::api::UsersBan::new(["user_ids_123"]).to_request(None)),
-        #[cfg(feature = "users")]
-        "UsersGetOrganizationInvitations" => Some(
-            clerk_tower::api::UsersGetOrganizationInvitations::new("user_123")
-                .limit(1)
-                .offset(0)
-                .status("pending")
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "UsersGetOrganizationMemberships" => Some(
-            clerk_tower::api::UsersGetOrganizationMemberships::new("user_123")
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "UsersUnban" => Some(clerk_tower::api::UsersUnban::new(["user_ids_123"]).to_request(None)),
-        #[cfg(feature = "clients")]
-        "VerifyClient" => Some(clerk_tower::api::VerifyClient::new("token_123").to_request(None)),
-        #[cfg(feature = "proxy_checks")]
-        "VerifyDomainProxy" => Some(
-            clerk_tower::api::VerifyDomainProxy::new()
-                .domain_id("domain_123")
-                .proxy_url("proxy_url_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "organization_domains")]
-        "VerifyOrganizationDomainOwnership" => Some(
-            clerk_tower::api::VerifyOrganizationDomainOwnership::new(
-                "organization_123",
-                "domain_123",
-            )
-            .to_request(None),
-        ),
-        #[cfg(feature = "users")]
-        "VerifyPassword" => {
-            Some(clerk_tower::api::VerifyPassword::new("user_123", "password_123").to_request(None))
-        }
-        #[cfg(feature = "users")]
-        "VerifyTOTP" => {
-            Some(clerk_tower::api::VerifyTotp::new("user_123", "code_123").to_request(None))
-        }
-        #[cfg(feature = "admin_portal_link_tokens")]
-        "createAdminPortalLinkToken" => Some(
-            clerk_tower::api::CreateAdminPortalLinkToken::new()
-                .organization_id("organization_123")
-                .it_contact_id("it_contact_123")
-                .scopes(["scopes_123"])
-                .seconds_until_expiration(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "api_keys")]
-        "createApiKey" => Some(
-            clerk_tower::api::CreateApiKey::new("name_123", "subject_123")
-                .type_("type__123")
-                .description("description_123")
-                .claims(serde_json::json!({}))
-                .scopes(["scopes_123"])
-                .created_by("created_by_123")
-                .seconds_until_expiration(0.0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "m2m_tokens")]
-        "createM2MToken" => Some(
-            clerk_tower::api::CreateM2mToken::new()
-                .token_format("opaque")
-                .seconds_until_expiration(0.0)
-                .claims(serde_json::json!({}))
-                .min_remaining_ttl_seconds(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "sessions")]
-        "createSession" => Some(
-            clerk_tower::api::CreateSession::new("user_123")
-                .active_organization_id("active_organization_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "api_keys")]
-        "deleteApiKey" => Some(clerk_tower::api::DeleteApiKey::new("api_key_123").to_request(None)),
-        #[cfg(feature = "api_keys")]
-        "getApiKey" => Some(clerk_tower::api::GetApiKey::new("api_key_123").to_request(None)),
-        #[cfg(feature = "api_keys")]
-        "getApiKeySecret" => {
-            Some(clerk_tower::api::GetApiKeySecret::new("api_key_123").to_request(None))
-        }
-        #[cfg(feature = "api_keys")]
-        "getApiKeys" => Some(
-            clerk_tower::api::GetApiKeys::new("subject_123")
-                .type_("type__123")
-                .include_invalid("true")
-                .limit(1)
-                .offset(0)
-                .query("query_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "m2m_tokens")]
-        "getM2MTokens" => Some(
-            clerk_tower::api::GetM2mTokens::new("subject_123")
-                .revoked(true)
-                .expired(true)
-                .limit(1)
-                .offset(0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "admin_portal_link_tokens")]
-        "revokeAdminPortalLinkToken" => Some(
-            clerk_tower::api::RevokeAdminPortalLinkToken::new("admin_portal_link_token_123")
-                .revocation_reason("revocation_reason_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "api_keys")]
-        "revokeApiKey" => Some(
-            clerk_tower::api::RevokeApiKey::new("api_key_123")
-                .revocation_reason("revocation_reason_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "m2m_tokens")]
-        "revokeM2MToken" => Some(
-            clerk_tower::api::RevokeM2mToken::new("m2m_token_123")
-                .revocation_reason("revocation_reason_123")
-                .to_request(None),
-        ),
-        #[cfg(feature = "api_keys")]
-        "updateApiKey" => Some(
-            clerk_tower::api::UpdateApiKey::new("api_key_123")
-                .claims(serde_json::json!({}))
-                .scopes(["scopes_123"])
-                .description("description_123")
-                .subject("subject_123")
-                .seconds_until_expiration(0.0)
-                .to_request(None),
-        ),
-        #[cfg(feature = "api_keys")]
-        "verifyApiKey" => Some(clerk_tower::api::VerifyApiKey::new("secret_123").to_request(None)),
-        #[cfg(feature = "m2m_tokens")]
-        "verifyM2MToken" => {
-            Some(clerk_tower::api::VerifyM2mToken::new("token_123").to_request(None))
-        }
-        #[cfg(feature = "oauth_access_tokens")]
-        "verifyOAuthAccessToken" => Some(
-            clerk_tower::api::VerifyOAuthAccessToken::new()
-                .access_token("access_token_123")
-                .secret("secret_123")
-                .to_request(None),
-        ),
-        _ => None,
-    }
+    with_sample!(id, |op| op.to_request(None))
+}
+
+/// A call in flight whose output was decoded and dropped.
+pub type SampleCall = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+
+/// Operation `id`'s sample request sent through `client`, the whole stack, its answer decoded into
+/// the operation's output type; `None` when its feature is off or the id is unknown.
+#[allow(deprecated, unused_variables)]
+pub fn sample_call(client: &Client, id: &str) -> Option<SampleCall> {
+    with_sample!(id, |op| {
+        let call = client.call(op);
+        Box::pin(async move { call.await.map(|_| ()) }) as SampleCall
+    })
 }
 
 /// Decodes `value` as operation `id`'s output type would be decoded from a 2xx body; `None` when

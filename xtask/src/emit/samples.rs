@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::{header, W};
 use crate::emit::api::sample_id;
-use crate::ir::{Api, Field, Kind, Op, Output, Ty};
+use crate::ir::{Api, Field, Kind, Op, Output, SampleHint, Ty};
 
 pub fn file(api: &Api) -> Result<String, String> {
     let mut w = W::default();
@@ -14,22 +14,28 @@ pub fn file(api: &Api) -> Result<String, String> {
     w.blank();
     w.inner_doc(
         "Test support over every operation of the spec (generated from the same model as the \
-         API): a request built with a sample value for every parameter (`sample_request`), and \
-         a decoder of a JSON value into the operation's output type (`decode_as_output`). Both \
+         API): a request built with a sample value for every parameter (`sample_request`), the \
+         same request sent through a client (`sample_call`), and a decoder of a JSON value into the operation's output type (`decode_as_output`). All \
          answer `None` for an operation whose feature is off.",
     );
     w.blank();
     w.line("use clerk_tower::api::registry::OPERATIONS;");
-    w.line("use clerk_tower::{Error, HttpRequest, Operation, OperationInfo};");
+    w.line("use std::future::Future;");
+    w.line("use std::pin::Pin;");
+    w.blank();
+    w.line("use clerk_tower::{Client, Error, HttpRequest, Operation, OperationInfo};");
     w.line("use serde_json::Value;");
     w.blank();
     let mut ops: Vec<&Op> = api.ops.iter().collect();
     ops.sort_by(|a, b| a.id.cmp(&b.id));
 
-    w.doc("The request of operation `id` with every parameter set to a sample value, built without I/O; `None` when its feature is off or the id is unknown.");
-    w.line("#[allow(deprecated, unused_variables)]");
-    w.line("pub fn sample_request(id: &str) -> Option<Result<HttpRequest, Error>> {");
-    w.line("match id {");
+    w.doc(
+        "Runs `$then` with `$op` bound to operation `$id`'s request with every parameter set to a \
+         sample value; `None` when its feature is off or the id is unknown.",
+    );
+    w.line("macro_rules! with_sample {");
+    w.line("($id:expr, |$op:ident| $then:expr) => {");
+    w.line("match $id {");
     for op in &ops {
         let mut call = format!(
             "clerk_tower::api::{}::new({})",
@@ -45,13 +51,34 @@ pub fn file(api: &Api) -> Result<String, String> {
             let _ = write!(call, ".{}({value})", f.rust);
         }
         w.line(format!("#[cfg(feature = \"{}\")]", op.feature));
-        w.line(format!("{:?} => Some({call}.to_request(None)),", op.id));
+        w.line(format!(
+            "{:?} => {{ let $op = {call}; Some($then) }}",
+            op.id
+        ));
     }
     w.line("_ => None,");
     w.line("}");
+    w.line("};");
     w.line("}");
     w.blank();
-
+    w.doc("The request of operation `id` with every parameter set to a sample value, built without I/O; `None` when its feature is off or the id is unknown.");
+    w.line("#[allow(deprecated, unused_variables)]");
+    w.line("pub fn sample_request(id: &str) -> Option<Result<HttpRequest, Error>> {");
+    w.line("with_sample!(id, |op| op.to_request(None))");
+    w.line("}");
+    w.blank();
+    w.doc("A call in flight whose output was decoded and dropped.");
+    w.line("pub type SampleCall = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;");
+    w.blank();
+    w.doc("Operation `id`'s sample request sent through `client`, the whole stack, its answer decoded into the operation's output type; `None` when its feature is off or the id is unknown.");
+    w.line("#[allow(deprecated, unused_variables)]");
+    w.line("pub fn sample_call(client: &Client, id: &str) -> Option<SampleCall> {");
+    w.line("with_sample!(id, |op| {");
+    w.line("let call = client.call(op);");
+    w.line("Box::pin(async move { call.await.map(|_| ()) }) as SampleCall");
+    w.line("})");
+    w.line("}");
+    w.blank();
     w.doc("Decodes `value` as operation `id`'s output type would be decoded from a 2xx body; `None` when its feature is off or the id is unknown.");
     w.line("pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {");
     w.line("match id {");
@@ -117,35 +144,70 @@ pub fn file(api: &Api) -> Result<String, String> {
     Ok(w.out)
 }
 
-/// A sample value for a parameter; `exact`: the position takes the type itself, not
-/// `impl Into<..>`.
+/// A sample value for a parameter or field that the spec accepts: its format, pattern, bounds
+/// or example when it has them (a `{name}_123` id otherwise); `exact`: the position takes the
+/// type itself, not `impl Into<..>`. Models get every optional field too, a few levels deep.
 fn sample(api: &Api, field: &Field, ty: &Ty, exact: bool, depth: usize) -> Result<String, String> {
+    sample_of(api, &field.rust, &field.sample, ty, exact, depth)
+}
+
+fn sample_of(
+    api: &Api,
+    name: &str,
+    hint: &SampleHint,
+    ty: &Ty,
+    exact: bool,
+    depth: usize,
+) -> Result<String, String> {
     if depth > 8 {
-        return Err(format!("{}: samples nest too deep", field.wire));
+        return Err(format!("{name}: samples nest too deep"));
     }
-    let number = |default: f64| {
-        let v = field.checks.minimum.unwrap_or(default);
-        field.checks.maximum.map_or(v, |max| v.min(max))
+    let number = |integer: bool| {
+        let step = if integer { 1.0 } else { 0.5 };
+        let mut v = match hint.minimum {
+            Some(min) if hint.exclusive_minimum => min + step,
+            Some(min) => min,
+            None => 1.0,
+        };
+        if let Some(max) = hint.maximum {
+            let max = if hint.exclusive_maximum {
+                max - step
+            } else {
+                max
+            };
+            v = v.min(max);
+        }
+        v
     };
     Ok(match ty {
         Ty::String => {
-            let s = format!("{:?}", sample_id(&field.rust));
+            let s = format!("{:?}", string_sample(name, hint));
             if exact {
                 format!("{s}.to_owned()")
             } else {
                 s
             }
         }
-        Ty::U32 | Ty::U64 | Ty::I32 | Ty::I64 => format!("{}", number(1.0) as i64),
-        Ty::F64 => format!("{:?}", number(1.0)),
+        Ty::U32 | Ty::U64 | Ty::I32 | Ty::I64 => format!("{}", number(true) as i64),
+        Ty::F64 => format!("{:?}", number(false)),
         Ty::Bool => "true".to_owned(),
         Ty::Json => "serde_json::json!({})".to_owned(),
         Ty::JsonObject => "serde_json::Map::new()".to_owned(),
         Ty::Map(_) => "std::collections::BTreeMap::new()".to_owned(),
-        Ty::Vec(item) if exact => format!("vec![{}]", sample(api, field, item, true, depth + 1)?),
-        Ty::Vec(item) => format!("[{}]", sample(api, field, item, false, depth + 1)?),
-        Ty::Option(inner) => format!("Some({})", sample(api, field, inner, true, depth + 1)?),
-        Ty::List(_) => return Err(format!("{}: a list as a parameter", field.wire)),
+        Ty::Vec(item) => {
+            let item_hint = hint.items.as_deref().unwrap_or(hint);
+            let value = sample_of(api, name, item_hint, item, exact, depth + 1)?;
+            if exact {
+                format!("vec![{value}]")
+            } else {
+                format!("[{value}]")
+            }
+        }
+        Ty::Option(inner) => format!(
+            "Some({})",
+            sample_of(api, name, hint, inner, true, depth + 1)?
+        ),
+        Ty::List(_) => return Err(format!("{name}: a list as a parameter")),
         Ty::File => {
             "clerk_tower::api::File::new(\"logo.png\", \"image/png\", vec![0x89, b'P', b'N', b'G'])"
                 .to_owned()
@@ -164,7 +226,7 @@ fn sample(api: &Api, field: &Field, ty: &Ty, exact: bool, depth: usize) -> Resul
                 Kind::Struct { fields } => {
                     let required: Vec<&Field> =
                         fields.iter().filter(|f| f.plain_in_model()).collect();
-                    if required.is_empty() && def.default {
+                    let mut value = if required.is_empty() && def.default {
                         format!("clerk_tower::models::{n}::default()")
                     } else {
                         let args = required
@@ -172,11 +234,57 @@ fn sample(api: &Api, field: &Field, ty: &Ty, exact: bool, depth: usize) -> Resul
                             .map(|f| sample(api, f, &f.ty, false, depth + 1))
                             .collect::<Result<Vec<_>, _>>()?;
                         format!("clerk_tower::models::{n}::new({})", args.join(", "))
+                    };
+                    // The optional fields too (the models requests carry have a setter per
+                    // optional field), short of recursive models.
+                    if depth < 3 {
+                        for f in fields.iter().filter(|f| !f.plain_in_model()) {
+                            let v = sample(api, f, &f.ty, false, depth + 1)?;
+                            let _ = write!(value, ".{}({v})", f.rust);
+                        }
                     }
+                    value
                 }
-                Kind::Alias(inner) => sample(api, field, inner, true, depth + 1)?,
+                Kind::Alias(inner) => sample_of(api, name, hint, inner, true, depth + 1)?,
                 _ => format!("clerk_tower::models::{n}::default()"),
             }
         }
     })
+}
+
+/// A string the spec accepts for `name`: one its pattern matches, one of its format, its
+/// example, or a plausible id (`user_id` → `user_123`), in that order.
+fn string_sample(name: &str, hint: &SampleHint) -> String {
+    if let Some(s) = hint
+        .pattern
+        .as_deref()
+        .and_then(crate::pattern::pattern_sample)
+    {
+        return s;
+    }
+    let formatted = match hint.format.as_deref() {
+        Some("date-time") => Some("2026-05-12T10:00:00Z"),
+        Some("date") => Some("2026-05-12"),
+        Some("email") => Some("sample@example.com"),
+        Some("uri" | "url") => Some("https://example.com/sample"),
+        Some("uuid") => Some("6f1c7a6e-2b1a-4c8e-9d0b-3f2e1a5b7c9d"),
+        Some("hostname") => Some("example.com"),
+        Some("ipv4") => Some("192.0.2.1"),
+        _ => None,
+    };
+    let mut s = match (formatted, &hint.example) {
+        (Some(f), _) => f.to_owned(),
+        (None, Some(example)) => example.clone(),
+        (None, None) => sample_id(name),
+    };
+    // Pad or cut to the length bounds.
+    if let Some(min) = hint.min_length.and_then(|n| usize::try_from(n).ok()) {
+        while s.chars().count() < min {
+            s.push('x');
+        }
+    }
+    if let Some(max) = hint.max_length.and_then(|n| usize::try_from(n).ok()) {
+        s = s.chars().take(max).collect();
+    }
+    s
 }
