@@ -38,6 +38,40 @@ pub fn spec() -> &'static Spec {
     })
 }
 
+/// The vendored spec with `spec/overlay.yaml` applied, as the generator reads it (the same
+/// code: `xtask/src/spec.rs`), loaded once per test binary. The contract tests over every
+/// operation check against it: the corrections are part of the contract.
+///
+/// # Panics
+/// When a file cannot be read or parsed, or an overlay action selects nothing.
+pub fn corrected_spec() -> &'static Spec {
+    use crate::xtask_spec::{apply_overlay, parse_yaml, Node};
+    fn json(node: &Node) -> Value {
+        match node {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(*b),
+            Node::Int(i) => json!(i),
+            Node::Float(f) => json!(f),
+            Node::Str(s) => Value::String(s.clone()),
+            Node::Seq(items) => Value::Array(items.iter().map(json).collect()),
+            Node::Map(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (k.clone(), json(v))).collect())
+            }
+        }
+    }
+    static SPEC: OnceLock<Spec> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let read = |path: &str| {
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+        };
+        let mut doc = parse_yaml(&read(SPEC_PATH), SPEC_PATH).unwrap_or_else(|e| panic!("{e}"));
+        let overlay =
+            parse_yaml(&read(OVERLAY_PATH), OVERLAY_PATH).unwrap_or_else(|e| panic!("{e}"));
+        apply_overlay(&mut doc, &overlay).unwrap_or_else(|e| panic!("{OVERLAY_PATH}: {e}"));
+        Spec::from_json(json(&doc)).unwrap_or_else(|e| panic!("{SPEC_PATH} + overlay: {e}"))
+    })
+}
+
 /// The overlay of corrections the generator applies to the spec (`spec/overlay.yaml`, OpenAPI
 /// Overlay 1.0), vendored beside it.
 pub const OVERLAY_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/overlay.yaml");
@@ -165,7 +199,11 @@ impl Spec {
         let [yaml] = docs.as_slice() else {
             return Err(format!("expected one YAML document, found {}", docs.len()));
         };
-        let doc = yaml_to_json(yaml)?;
+        Spec::from_json(yaml_to_json(yaml)?)
+    }
+
+    /// The spec from its JSON form.
+    pub fn from_json(doc: Value) -> Result<Spec, String> {
         let version = doc["openapi"].as_str().unwrap_or_default();
         if !version.starts_with("3.0.") {
             return Err(format!(

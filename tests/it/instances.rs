@@ -81,6 +81,16 @@ impl Builder<'_> {
                     }
                 }
             }
+            // A part that declares a property again narrows it (`status: enum [revoked]` over
+            // an `Invitation`): the last declaration of a property present decides its value.
+            for part in all {
+                let part = self.spec.deref(part);
+                for (key, property) in part["properties"].as_object().into_iter().flatten() {
+                    if merged.contains_key(key) {
+                        merged.insert(key.clone(), self.build(property, depth + 1, Some(key)));
+                    }
+                }
+            }
             // Names required around the parts that none of them declares stay placeholders.
             return Value::Object(merged);
         }
@@ -236,14 +246,20 @@ impl Builder<'_> {
             }
         }
         if self.shape == Shape::ExtraField {
-            out.insert(EXTRA_FIELD.into(), json!({ "nested": [1, "two", null] }));
+            // In a map with typed values, an unknown key is one more entry of that type.
+            let value = match schema.get("additionalProperties") {
+                Some(Value::Object(values)) if !values.is_empty() && depth < MAX_DEPTH => {
+                    self.build(&Value::Object(values.clone()), depth + 1, None)
+                }
+                _ => json!({ "nested": [1, "two", null] }),
+            };
+            out.insert(EXTRA_FIELD.into(), value);
         }
         Value::Object(out)
     }
 }
 
-/// A sample for the simple patterns the spec uses (`^oauth_[a-z]+$`): the pattern's literal
-/// start, then lowercase letters.
+/// For a pattern the sampler cannot read: the pattern's literal start, then `sample`.
 fn literal_prefix(pattern: &str) -> String {
     let body = pattern.strip_prefix('^').unwrap_or(pattern);
     let literal: String = body
@@ -279,7 +295,7 @@ fn string(schema: &Value, name: Option<&str>) -> Value {
     let pattern_prefix = schema
         .get("pattern")
         .and_then(Value::as_str)
-        .map(literal_prefix);
+        .map(|p| crate::pattern::pattern_sample(p).unwrap_or_else(|| literal_prefix(p)));
     let mut text = by_format.or(pattern_prefix).unwrap_or_else(|| match name {
         Some("id") => "obj_2sample".to_owned(),
         Some(field) if field.ends_with("_id") => {

@@ -12,7 +12,14 @@ mod contract_support;
 mod e2e;
 mod generated;
 mod instances;
+#[path = "../../xtask/src/pattern.rs"]
+mod pattern;
+// The generator's spec tree and overlay application, so that the contract tests check against
+// the spec exactly as corrected for the generator.
 mod raw_http;
+#[path = "../../xtask/src/spec.rs"]
+#[allow(dead_code)]
+mod xtask_spec;
 
 #[cfg(feature = "auth")]
 mod auth;
@@ -21,6 +28,7 @@ mod budget;
 #[cfg(feature = "cli")]
 mod cli;
 mod contract;
+mod contract_every_op;
 mod endpoints;
 mod errors;
 mod faults;

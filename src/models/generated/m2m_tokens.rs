@@ -58,7 +58,7 @@ pub struct GetM2mTokensResponse {
     /// `m2m_tokens`.
     pub m2m_tokens: Vec<GetM2mTokensResponseM2mTokens>,
     /// `total_count`.
-    pub total_count: f64,
+    pub total_count: i64,
 }
 
 open_enum! {
