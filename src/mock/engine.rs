@@ -292,7 +292,7 @@ impl State {
     }
 }
 
-/// A fixed id given to an inserted item: not empty, not taken (422 otherwise, as for users).
+/// A fixed id given to an inserted user or identifier: not empty, not taken (422 otherwise).
 pub(crate) fn check_fixed_id(id: &str, taken: bool) -> Result<(), MockError> {
     let refuse = |code: &str, message: &str| {
         let error = super::validate::param_error(code, message, message, "id");

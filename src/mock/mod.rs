@@ -621,19 +621,8 @@ impl MockClerk {
         id: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, MockError> {
-        let refuse = |code: &str, message: &str| {
-            let error = validate::param_error(code, message, message, "id");
-            MockError::new(StatusCode::UNPROCESSABLE_ENTITY, error)
-        };
-        if id.is_empty() {
-            return Err(refuse("form_param_value_invalid", "id must not be empty."));
-        }
-        if self.lock().users.get(id).is_some() {
-            return Err(refuse(
-                "form_identifier_exists",
-                "That id is taken. Please try another.",
-            ));
-        }
+        let taken = self.lock().users.get(id).is_some();
+        engine::check_fixed_id(id, taken)?;
         let user = self.insert_user(body)?;
         let generated = user
             .get("id")
