@@ -16,7 +16,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use crate::contract_support::{query_pairs, typed_parameter, Route, Spec};
+use crate::contract_support::{
+    check_parameters_and_body, full_body, query_pairs, route_to, typed_parameter, CheckedRequest,
+    Route, Spec,
+};
 use bytes::Bytes;
 use clerk_tower::api::{
     CreateAllowlistIdentifier, DeleteAllowlistIdentifier, ListAllowlistIdentifiers,
@@ -91,20 +94,10 @@ fn paginated_list_schema() -> Value {
 // Requests
 // ---------------------------------------------------------------------------------------
 
-/// What [`check_request`] read from a request that conforms.
-#[derive(Debug)]
-struct CheckedRequest {
-    path_params: Vec<(String, String)>,
-    query: Vec<(String, Value)>,
-    body: Option<Value>,
-}
-
 /// Checks one request against the operation `expected` of the spec: the method and path name
-/// exactly that operation; path parameters decode and validate; every query parameter is
-/// declared (once) for it and its value has the declared type and range; the body is JSON
-/// valid against the request schema, or absent when the operation has none. With `headers`
-/// (a request that went through the whole client stack), the bearer token and the
-/// `Content-Type` are checked too.
+/// exactly that operation, and its parameters and body conform
+/// ([`check_parameters_and_body`]; a body is read as JSON). With `headers` (a request that went
+/// through the whole client stack), the bearer token and the `Content-Type` are checked too.
 fn check_request(
     spec: &Spec,
     expected: &str,
@@ -126,87 +119,9 @@ fn check_request(
     } else {
         raw_path
     };
-    let (op, captures) = match spec.route(method.as_str(), path) {
-        Route::Operation(op, captures) => (op, captures),
-        Route::MethodNotDeclared(t) => {
-            return Err(format!("{method} {path}: {t} has no {method} in the spec"))
-        }
-        Route::NoPath => return Err(format!("{method} {path}: no path of the spec matches")),
-    };
-    if op.id != expected {
-        return Err(format!(
-            "{method} {path} is {} in the spec, not {expected}",
-            op.id
-        ));
-    }
-
-    let mut path_params = Vec::new();
-    for (name, value) in captures {
-        let param = spec
-            .parameter(&op, "path", &name)
-            .ok_or_else(|| format!("path parameter {name} is not declared"))?;
-        let typed = typed_parameter(&param["schema"], &value)
-            .ok_or_else(|| format!("path parameter {name}={value:?} is not of its type"))?;
-        let errors = spec.validator(&param["schema"]).errors(&typed);
-        if !errors.is_empty() {
-            return Err(format!("path parameter {name}={value:?}: {errors:?}"));
-        }
-        path_params.push((name, value));
-    }
-
-    let mut query = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (name, text) in query_pairs(uri.query().unwrap_or("")) {
-        let param = spec
-            .parameter(&op, "query", &name)
-            .ok_or_else(|| format!("query parameter {name:?} is not declared for {}", op.id))?;
-        if !seen.insert(name.clone()) {
-            return Err(format!("query parameter {name} sent twice"));
-        }
-        let typed = typed_parameter(&param["schema"], &text).ok_or_else(|| {
-            format!(
-                "query parameter {name}={text:?} is not a {}",
-                param["schema"]["type"]
-            )
-        })?;
-        let errors = spec.validator(&param["schema"]).errors(&typed);
-        if !errors.is_empty() {
-            return Err(format!("query parameter {name}={text:?}: {errors:?}"));
-        }
-        query.push((name, typed));
-    }
-    for p in spec.parameters(&op) {
-        if p["required"] == true
-            && p["in"] == "query"
-            && !seen.contains(p["name"].as_str().unwrap_or_default())
-        {
-            return Err(format!("required query parameter {} missing", p["name"]));
-        }
-    }
-
-    let body = match spec.request_body(&op) {
-        None if body.is_empty() => None,
-        None => return Err(format!("{} takes no body, got {} bytes", op.id, body.len())),
-        Some(request_body) => {
-            if body.is_empty() {
-                if request_body["required"] == true {
-                    return Err(format!("{} requires a body", op.id));
-                }
-                None
-            } else {
-                let schema = spec
-                    .media_schema(request_body, "application/json")
-                    .ok_or_else(|| format!("{} has no application/json body", op.id))?;
-                let value: Value = serde_json::from_slice(body)
-                    .map_err(|e| format!("the body is not JSON: {e}"))?;
-                let errors = spec.validator(schema).errors(&value);
-                if !errors.is_empty() {
-                    return Err(format!("body {value}: {errors:?}"));
-                }
-                Some(value)
-            }
-        }
-    };
+    let (op, captures) = route_to(spec, expected, method.as_str(), path)?;
+    let checked =
+        check_parameters_and_body(spec, &op, captures, uri.query().unwrap_or(""), None, body)?;
 
     if let Some(headers) = headers {
         let auth = headers
@@ -221,7 +136,7 @@ fn check_request(
                 "Authorization is not `Bearer sk_...` (the spec's bearerFormat)".to_owned(),
             );
         }
-        if body.is_some() {
+        if checked.body.is_some() {
             let ct = headers
                 .get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
@@ -231,11 +146,7 @@ fn check_request(
             }
         }
     }
-    Ok(CheckedRequest {
-        path_params,
-        query,
-        body,
-    })
+    Ok(checked)
 }
 
 /// Builds the request the client would send for `endpoint` (no I/O) and checks it.
@@ -254,20 +165,6 @@ fn check_endpoint<E: Operation>(
     let body = full_body(body);
     check_request(spec, E::INFO.id, req.method(), req.uri(), None, &body)
         .map_err(TestCaseError::fail)
-}
-
-/// The bytes of a `Full<Bytes>` body (it is always ready: no runtime needed).
-fn full_body(body: Full<Bytes>) -> Bytes {
-    use http_body::Body as _;
-    let mut body = std::pin::pin!(body);
-    let waker = std::task::Waker::noop();
-    let mut cx = Context::from_waker(waker);
-    let mut out = Vec::new();
-    while let Poll::Ready(Some(frame)) = body.as_mut().poll_frame(&mut cx) {
-        let Ok(frame) = frame;
-        out.extend_from_slice(&frame.into_data().unwrap_or_default());
-    }
-    Bytes::from(out)
 }
 
 #[test]

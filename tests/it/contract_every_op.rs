@@ -13,7 +13,7 @@
 //! With fewer features than `full`, the operations compiled out are skipped (and counted);
 //! `.ci/run` runs these with every feature.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use clerk_tower::api::registry::OPERATIONS;
 use clerk_tower::mock::MockClerk;
@@ -25,7 +25,7 @@ use hyper::body::Bytes;
 use serde_json::{json, Value};
 
 use crate::contract_support::{
-    corrected_spec as spec, query_pairs, typed_parameter, Operation, Route, Spec,
+    check_parameters_and_body, corrected_spec as spec, full_body, route_to, Operation, Spec,
 };
 use crate::generated::{decode_as_output, sample_call, sample_request};
 use crate::instances::{instance, Shape, UNKNOWN_ENUM_VALUE};
@@ -112,227 +112,80 @@ fn every_sample_request_validates_against_the_spec() {
     }
 }
 
-/// Checks a sample request against the operation `op`: the method and path route to it; each
-/// path parameter, each query parameter (arrays exploded or comma-joined as declared) and the
-/// body (JSON, or multipart parts) validates against its schema; every parameter and top-level
-/// body field the spec declares was sent (the samples set them all), so that none escapes the
-/// check; the `Content-Type` is the spec's media type.
+/// Checks a sample request against the operation `op`: it routes to `op`, and its
+/// parameters and body conform ([`check_parameters_and_body`], the body read as its
+/// `Content-Type` says); every query parameter and top-level body field or part the spec
+/// declares was sent (the samples set them all), so that none escapes the check.
 fn check_request(
     spec: &Spec,
     op: &Operation<'_>,
     request: &Request<Full<Bytes>>,
     kinds: &mut Kinds,
 ) -> Result<(), String> {
-    let path = request.uri().path();
-    let captures = match spec.route(request.method().as_str(), path) {
-        Route::Operation(found, captures) if found.id == op.id => captures,
-        Route::Operation(found, _) => return Err(format!("{path} routes to {}", found.id)),
-        Route::MethodNotDeclared(t) => return Err(format!("{t} has no {}", request.method())),
-        Route::NoPath => return Err(format!("no path of the spec matches {path}")),
-    };
-    for (name, value) in &captures {
-        let param = spec
-            .parameter(op, "path", name)
-            .ok_or_else(|| format!("path parameter {name} is not declared"))?;
-        let typed = typed_parameter(&param["schema"], value)
-            .ok_or_else(|| format!("path parameter {name}={value:?} is not of its type"))?;
-        let errors = spec.validator(&param["schema"]).errors(&typed);
-        if !errors.is_empty() {
-            return Err(format!("path parameter {name}={value:?}: {errors:?}"));
-        }
-        kinds.path += 1;
-    }
-
-    let mut sent: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, value) in query_pairs(request.uri().query().unwrap_or("")) {
-        sent.entry(name).or_default().push(value);
-    }
-    for (name, values) in &sent {
-        let param = spec
-            .parameter(op, "query", name)
-            .ok_or_else(|| format!("query parameter {name:?} is not declared"))?;
-        let schema = spec.deref(&param["schema"]);
-        let value = if schema["type"] == "array" {
-            // OpenAPI's default for query parameters: style form, explode true.
-            let exploded = param["explode"].as_bool().unwrap_or(true);
-            let texts: Vec<&str> = match (exploded, values.as_slice()) {
-                (true, _) => values.iter().map(String::as_str).collect(),
-                (false, [one]) => one.split(',').collect(),
-                (false, _) => return Err(format!("{name} is comma-joined, sent {values:?}")),
-            };
-            let items = spec.deref(&schema["items"]);
-            let typed = texts
-                .iter()
-                .map(|t| typed_parameter(items, t))
-                .collect::<Option<Vec<Value>>>()
-                .ok_or_else(|| format!("query parameter {name}={values:?}: item types"))?;
-            kinds.query_array += 1;
-            Value::Array(typed)
-        } else {
-            let [text] = values.as_slice() else {
-                return Err(format!(
-                    "query parameter {name} sent {} times",
-                    values.len()
-                ));
-            };
-            kinds.query_scalar += 1;
-            typed_parameter(schema, text)
-                .ok_or_else(|| format!("query parameter {name}={text:?} is not of its type"))?
-        };
-        let errors = spec.validator(&param["schema"]).errors(&value);
-        if !errors.is_empty() {
-            return Err(format!("query parameter {name}={values:?}: {errors:?}"));
-        }
-    }
-    for param in spec.parameters(op) {
-        let name = param["name"].as_str().unwrap_or_default();
-        if param["in"] == "query" && !sent.contains_key(name) {
-            return Err(format!("query parameter {name} was not sent"));
-        }
-    }
-
-    let body: &[u8] = &full_bytes(request.body());
+    let uri = request.uri();
+    let (_, captures) = route_to(spec, op.id, request.method().as_str(), uri.path())?;
+    let body = full_body(request.body().clone());
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let Some(request_body) = spec.request_body(op) else {
-        return match (body.is_empty(), content_type) {
-            (true, None) => Ok(()),
-            _ => Err(format!(
-                "no body declared, sent {} bytes ({content_type:?})",
-                body.len()
-            )),
+    match (body.is_empty(), content_type) {
+        (true, Some(ct)) => return Err(format!("no body, but Content-Type {ct}")),
+        (false, None) => return Err("a body without Content-Type".to_owned()),
+        _ => {}
+    }
+    let checked = check_parameters_and_body(
+        spec,
+        op,
+        captures,
+        uri.query().unwrap_or(""),
+        content_type,
+        &body,
+    )?;
+
+    for param in spec.parameters(op) {
+        let name = param["name"].as_str().unwrap_or_default();
+        if param["in"] == "query" && !checked.query.iter().any(|(n, _)| n == name) {
+            return Err(format!("query parameter {name} was not sent"));
+        }
+    }
+    if let Some(request_body) = spec.request_body(op) {
+        let media = content_type
+            .and_then(|ct| ct.split(';').next())
+            .ok_or("the operation has a body; none was sent")?;
+        let schema = spec
+            .media_schema(request_body, media.trim())
+            .map_or(&Value::Null, |s| spec.deref(s));
+        // Top-level fields of an object body, or parts; a body that is an array has none.
+        let sent: Option<Vec<&str>> = match &checked.body {
+            Some(Value::Object(fields)) => Some(fields.keys().map(String::as_str).collect()),
+            Some(_) => None,
+            None => Some(checked.parts.iter().map(String::as_str).collect()),
         };
-    };
-    let media = content_type
-        .and_then(|ct| ct.split(';').next())
-        .map(str::trim)
-        .ok_or("a body without Content-Type")?;
-    let schema = spec
-        .media_schema(request_body, media)
-        .ok_or_else(|| format!("{media} is not a media type of the request body"))?;
-    let schema = spec.deref(schema);
-    let declared: BTreeSet<&str> = schema["properties"]
-        .as_object()
-        .map(|p| p.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    match media {
-        "application/json" => {
-            let value: Value =
-                serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
-            let errors = spec.validator(schema).errors(&value);
-            if !errors.is_empty() {
-                return Err(format!("body {value}: {errors:?}"));
+        let declared = schema["properties"].as_object().into_iter().flatten();
+        for (name, _) in declared {
+            if sent
+                .as_ref()
+                .is_some_and(|sent| !sent.contains(&name.as_str()))
+            {
+                return Err(format!("body field {name} was not sent"));
             }
-            if let Some(fields) = value.as_object() {
-                if let Some(missing) = declared.iter().find(|k| !fields.contains_key(**k)) {
-                    return Err(format!("body field {missing} was not sent"));
-                }
-            }
-            kinds.json_body += 1;
         }
-        "multipart/form-data" => {
-            let boundary = content_type
-                .and_then(|ct| ct.split("boundary=").nth(1))
-                .map(|b| b.trim_matches('"'))
-                .ok_or("multipart without a boundary")?;
-            let parts = multipart_parts(body, boundary)?;
-            for part in &parts {
-                let property = &schema["properties"][&part.name];
-                if property.is_null() {
-                    return Err(format!("part {} is not declared", part.name));
-                }
-                let property = spec.deref(property);
-                if property["format"] == "binary" {
-                    if part.filename.is_none() {
-                        return Err(format!("file part {} has no filename", part.name));
-                    }
-                } else {
-                    let text = std::str::from_utf8(&part.data)
-                        .map_err(|_| format!("part {} is not text", part.name))?;
-                    let typed = typed_parameter(property, text)
-                        .ok_or_else(|| format!("part {}={text:?} is not of its type", part.name))?;
-                    let errors = spec.validator(property).errors(&typed);
-                    if !errors.is_empty() {
-                        return Err(format!("part {}: {errors:?}", part.name));
-                    }
-                }
-            }
-            let names: BTreeSet<&str> = parts.iter().map(|p| p.name.as_str()).collect();
-            if let Some(missing) = declared.iter().find(|k| !names.contains(**k)) {
-                return Err(format!("part {missing} was not sent"));
-            }
-            kinds.multipart_body += 1;
+    }
+
+    kinds.path += checked.path_params.len();
+    for (_, value) in &checked.query {
+        match value {
+            Value::Array(_) => kinds.query_array += 1,
+            _ => kinds.query_scalar += 1,
         }
-        other => return Err(format!("a body of {other}, which the test cannot read")),
+    }
+    match (&checked.body, checked.parts.is_empty()) {
+        (Some(_), _) => kinds.json_body += 1,
+        (None, false) => kinds.multipart_body += 1,
+        (None, true) => {}
     }
     Ok(())
-}
-
-/// One part of a `multipart/form-data` body.
-struct Part {
-    name: String,
-    filename: Option<String>,
-    data: Vec<u8>,
-}
-
-/// Splits a multipart body (RFC 7578) into its parts; strict about the framing our client
-/// writes (CRLF line ends, a closing delimiter).
-fn multipart_parts(body: &[u8], boundary: &str) -> Result<Vec<Part>, String> {
-    let delimiter = format!("--{boundary}");
-    let text = body.to_vec();
-    let mut parts = Vec::new();
-    let mut rest: &[u8] = &text;
-    rest = rest
-        .strip_prefix(delimiter.as_bytes())
-        .ok_or("the body does not start with the boundary")?;
-    loop {
-        if rest.starts_with(b"--") {
-            return Ok(parts);
-        }
-        rest = rest
-            .strip_prefix(b"\r\n")
-            .ok_or("no CRLF after a boundary")?;
-        let head_end = find(rest, b"\r\n\r\n").ok_or("a part without headers")?;
-        let head = std::str::from_utf8(&rest[..head_end]).map_err(|_| "non-UTF-8 headers")?;
-        rest = &rest[head_end + 4..];
-        let next = format!("\r\n{delimiter}");
-        let data_end = find(rest, next.as_bytes()).ok_or("a part without a closing boundary")?;
-        let data = rest[..data_end].to_vec();
-        rest = &rest[data_end + next.len()..];
-        let disposition = head
-            .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
-            .ok_or("a part without Content-Disposition")?;
-        let param = |key: &str| {
-            let start = disposition.find(&format!("{key}=\""))? + key.len() + 2;
-            let len = disposition[start..].find('"')?;
-            Some(disposition[start..start + len].to_owned())
-        };
-        parts.push(Part {
-            name: param("name").ok_or("a part without a name")?,
-            filename: param("filename"),
-            data,
-        });
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The bytes of a `Full<Bytes>` body (always ready: no runtime needed).
-fn full_bytes(body: &Full<Bytes>) -> Bytes {
-    use http_body::Body as _;
-    let mut body = std::pin::pin!(body.clone());
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    let mut out = Vec::new();
-    while let std::task::Poll::Ready(Some(frame)) = body.as_mut().poll_frame(&mut cx) {
-        let Ok(frame) = frame;
-        out.extend_from_slice(&frame.into_data().unwrap_or_default());
-    }
-    Bytes::from(out)
 }
 
 #[test]

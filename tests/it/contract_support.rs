@@ -639,3 +639,262 @@ pub fn typed_parameter(schema: &Value, text: &str) -> Option<Value> {
         Some(_) => None,
     }
 }
+
+/// Routes `method` `path` (relative to the server URL) as a server would, and checks that it
+/// names the operation `expected`; its path parameters, percent-decoded.
+pub fn route_to<'a>(
+    spec: &'a Spec,
+    expected: &str,
+    method: &str,
+    path: &str,
+) -> Result<(Operation<'a>, Vec<(String, String)>), String> {
+    match spec.route(method, path) {
+        Route::Operation(op, captures) if op.id == expected => Ok((op, captures)),
+        Route::Operation(op, _) => Err(format!(
+            "{method} {path} is {} in the spec, not {expected}",
+            op.id
+        )),
+        Route::MethodNotDeclared(t) => {
+            Err(format!("{method} {path}: {t} has no {method} in the spec"))
+        }
+        Route::NoPath => Err(format!("{method} {path}: no path of the spec matches")),
+    }
+}
+
+/// What [`check_parameters_and_body`] read from a request that conforms.
+#[derive(Debug)]
+pub struct CheckedRequest {
+    /// Path parameters, percent-decoded, in template order.
+    pub path_params: Vec<(String, String)>,
+    /// Query parameters as typed values (an array parameter as one JSON array), in the order
+    /// first sent.
+    pub query: Vec<(String, Value)>,
+    /// The JSON body.
+    pub body: Option<Value>,
+    /// The names of the parts of a multipart body.
+    pub parts: Vec<String>,
+}
+
+/// Checks the parameters and body of a request already routed to `op` (its path parameters
+/// `captures`): each path parameter validates against its schema; every query parameter is
+/// declared for `op`, sent once (an array parameter: repeated when exploded, the OpenAPI
+/// default, or comma-joined), of its type and range, and the required ones are there; the body
+/// is absent when `op` has none, present when required, and otherwise valid against the
+/// schema of its media type: `content_type` (with its parameters), or JSON when `None`.
+/// Multipart parts must be declared, files must have a filename, text parts validate, and
+/// required parts must be there.
+pub fn check_parameters_and_body(
+    spec: &Spec,
+    op: &Operation<'_>,
+    captures: Vec<(String, String)>,
+    query: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<CheckedRequest, String> {
+    let mut path_params = Vec::new();
+    for (name, value) in captures {
+        let param = spec
+            .parameter(op, "path", &name)
+            .ok_or_else(|| format!("path parameter {name} is not declared"))?;
+        let typed = typed_parameter(&param["schema"], &value)
+            .ok_or_else(|| format!("path parameter {name}={value:?} is not of its type"))?;
+        let errors = spec.validator(&param["schema"]).errors(&typed);
+        if !errors.is_empty() {
+            return Err(format!("path parameter {name}={value:?}: {errors:?}"));
+        }
+        path_params.push((name, value));
+    }
+
+    // Values by name, in the order first sent.
+    let mut sent: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, value) in query_pairs(query) {
+        match sent.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values.push(value),
+            None => sent.push((name, vec![value])),
+        }
+    }
+    let mut typed_query = Vec::new();
+    for (name, values) in sent {
+        let param = spec
+            .parameter(op, "query", &name)
+            .ok_or_else(|| format!("query parameter {name:?} is not declared for {}", op.id))?;
+        let schema = spec.deref(&param["schema"]);
+        let value = if schema["type"] == "array" {
+            let exploded = param["explode"].as_bool().unwrap_or(true);
+            let texts: Vec<&str> = match (exploded, values.as_slice()) {
+                (true, _) => values.iter().map(String::as_str).collect(),
+                (false, [one]) => one.split(',').collect(),
+                (false, _) => return Err(format!("{name} is comma-joined, sent {values:?}")),
+            };
+            let items = spec.deref(&schema["items"]);
+            texts
+                .iter()
+                .map(|t| typed_parameter(items, t))
+                .collect::<Option<Vec<Value>>>()
+                .map(Value::Array)
+                .ok_or_else(|| format!("query parameter {name}={values:?}: item types"))?
+        } else {
+            let [text] = values.as_slice() else {
+                return Err(format!(
+                    "query parameter {name} sent {} times",
+                    values.len()
+                ));
+            };
+            typed_parameter(schema, text).ok_or_else(|| {
+                format!(
+                    "query parameter {name}={text:?} is not a {}",
+                    schema["type"]
+                )
+            })?
+        };
+        let errors = spec.validator(&param["schema"]).errors(&value);
+        if !errors.is_empty() {
+            return Err(format!("query parameter {name}={values:?}: {errors:?}"));
+        }
+        typed_query.push((name, value));
+    }
+    for p in spec.parameters(op) {
+        let name = p["name"].as_str().unwrap_or_default();
+        if p["required"] == true
+            && p["in"] == "query"
+            && !typed_query.iter().any(|(n, _)| n == name)
+        {
+            return Err(format!("required query parameter {name} missing"));
+        }
+    }
+
+    let mut checked = CheckedRequest {
+        path_params,
+        query: typed_query,
+        body: None,
+        parts: Vec::new(),
+    };
+    let Some(request_body) = spec.request_body(op) else {
+        if !body.is_empty() {
+            return Err(format!("{} takes no body, got {} bytes", op.id, body.len()));
+        }
+        return Ok(checked);
+    };
+    if body.is_empty() {
+        if request_body["required"] == true {
+            return Err(format!("{} requires a body", op.id));
+        }
+        return Ok(checked);
+    }
+    let media = content_type
+        .and_then(|ct| ct.split(';').next())
+        .map_or("application/json", str::trim);
+    let schema = spec
+        .media_schema(request_body, media)
+        .map(|s| spec.deref(s))
+        .ok_or_else(|| format!("{} has no {media} body", op.id))?;
+    match media {
+        "application/json" => {
+            let value: Value =
+                serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+            let errors = spec.validator(schema).errors(&value);
+            if !errors.is_empty() {
+                return Err(format!("body {value}: {errors:?}"));
+            }
+            checked.body = Some(value);
+        }
+        "multipart/form-data" => {
+            let boundary = content_type
+                .and_then(|ct| ct.split("boundary=").nth(1))
+                .map(|b| b.trim_matches('"'))
+                .ok_or("multipart without a boundary")?;
+            for part in multipart_parts(body, boundary)? {
+                let property = &schema["properties"][&part.name];
+                if property.is_null() {
+                    return Err(format!("part {} is not declared", part.name));
+                }
+                let property = spec.deref(property);
+                if property["format"] == "binary" {
+                    if part.filename.is_none() {
+                        return Err(format!("file part {} has no filename", part.name));
+                    }
+                } else {
+                    let text = std::str::from_utf8(&part.data)
+                        .map_err(|_| format!("part {} is not text", part.name))?;
+                    let typed = typed_parameter(property, text)
+                        .ok_or_else(|| format!("part {}={text:?} is not of its type", part.name))?;
+                    let errors = spec.validator(property).errors(&typed);
+                    if !errors.is_empty() {
+                        return Err(format!("part {}: {errors:?}", part.name));
+                    }
+                }
+                checked.parts.push(part.name);
+            }
+            for required in schema["required"].as_array().into_iter().flatten() {
+                let required = required.as_str().unwrap_or_default();
+                if !checked.parts.iter().any(|p| p == required) {
+                    return Err(format!("required part {required} missing"));
+                }
+            }
+        }
+        other => return Err(format!("a body of {other}, which the checks cannot read")),
+    }
+    Ok(checked)
+}
+
+/// One part of a `multipart/form-data` body.
+struct Part {
+    name: String,
+    filename: Option<String>,
+    data: Vec<u8>,
+}
+
+/// Splits a multipart body (RFC 7578) into its parts; strict about the framing our client
+/// writes (CRLF line ends, a closing delimiter).
+fn multipart_parts(body: &[u8], boundary: &str) -> Result<Vec<Part>, String> {
+    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        haystack.windows(needle.len()).position(|w| w == needle)
+    }
+    let delimiter = format!("--{boundary}");
+    let next = format!("\r\n{delimiter}");
+    let mut parts = Vec::new();
+    let mut rest = body
+        .strip_prefix(delimiter.as_bytes())
+        .ok_or("the body does not start with the boundary")?;
+    loop {
+        if rest.starts_with(b"--") {
+            return Ok(parts);
+        }
+        rest = rest
+            .strip_prefix(b"\r\n")
+            .ok_or("no CRLF after a boundary")?;
+        let head_end = find(rest, b"\r\n\r\n").ok_or("a part without headers")?;
+        let head = std::str::from_utf8(&rest[..head_end]).map_err(|_| "non-UTF-8 headers")?;
+        rest = &rest[head_end + 4..];
+        let data_end = find(rest, next.as_bytes()).ok_or("a part without a closing boundary")?;
+        let data = rest[..data_end].to_vec();
+        rest = &rest[data_end + next.len()..];
+        let disposition = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
+            .ok_or("a part without Content-Disposition")?;
+        let param = |key: &str| {
+            let start = disposition.find(&format!("{key}=\""))? + key.len() + 2;
+            let len = disposition[start..].find('"')?;
+            Some(disposition[start..start + len].to_owned())
+        };
+        parts.push(Part {
+            name: param("name").ok_or("a part without a name")?,
+            filename: param("filename"),
+            data,
+        });
+    }
+}
+
+/// The bytes of a `Full<Bytes>` body (it is always ready: no runtime needed).
+pub fn full_body(body: http_body_util::Full<bytes::Bytes>) -> bytes::Bytes {
+    use http_body::Body as _;
+    let mut body = std::pin::pin!(body);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut out = Vec::new();
+    while let std::task::Poll::Ready(Some(frame)) = body.as_mut().poll_frame(&mut cx) {
+        let Ok(frame) = frame;
+        out.extend_from_slice(&frame.into_data().unwrap_or_default());
+    }
+    bytes::Bytes::from(out)
+}
