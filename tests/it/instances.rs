@@ -283,15 +283,11 @@ fn schema_type(schema: &Value) -> Option<&str> {
 
 /// A string that fits the schema's format and length, with an id-like prefix for ids.
 fn string(schema: &Value, name: Option<&str>) -> Value {
-    let by_format = match schema.get("format").and_then(Value::as_str) {
-        Some("date-time") => Some("2026-05-12T10:20:30Z".to_owned()),
-        Some("date") => Some("2026-05-12".to_owned()),
-        Some("email") => Some("sample@example.com".to_owned()),
-        Some("uri") | Some("url") => Some("https://example.com/sample".to_owned()),
-        Some("uuid") => Some("123e4567-e89b-12d3-a456-426614174000".to_owned()),
-        Some("byte") => Some("c2FtcGxl".to_owned()),
-        _ => None,
-    };
+    let by_format = schema
+        .get("format")
+        .and_then(Value::as_str)
+        .and_then(crate::pattern::format_sample)
+        .map(str::to_owned);
     let pattern_prefix = schema
         .get("pattern")
         .and_then(Value::as_str)

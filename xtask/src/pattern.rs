@@ -1,9 +1,25 @@
-//! The simplest string a regular expression of Clerk's spec matches, for sample values: the
-//! generator's sample requests (`tests/it/generated`) and the contract tests' schema instances
-//! (`tests/it/instances.rs`, which includes this file with `#[path]`). Deterministic and
-//! dependency-free, so both use the same one; the mock has its own, seeded, for varied answers.
+//! Sample strings for a schema's `pattern` (the simplest string the regular expression matches)
+//! and `format`: the generator's sample requests (`tests/it/generated`) and the contract tests'
+//! schema instances (`tests/it/instances.rs`, which includes this file with `#[path]`).
+//! Deterministic and dependency-free, so both use the same one; the mock has its own, seeded,
+//! for varied answers.
 //! No crate does this without a regex engine's weight (`rand_regex` needs `regex-syntax` and
 //! `rand`).
+
+/// A string of the OpenAPI `format`, for the formats Clerk's spec uses; `None` for others.
+pub fn format_sample(format: &str) -> Option<&'static str> {
+    Some(match format {
+        "date-time" => "2026-05-12T10:20:30Z",
+        "date" => "2026-05-12",
+        "email" => "sample@example.com",
+        "uri" | "url" => "https://example.com/sample",
+        "uuid" => "123e4567-e89b-12d3-a456-426614174000",
+        "byte" => "c2FtcGxl",
+        "hostname" => "example.com",
+        "ipv4" => "192.0.2.1",
+        _ => return None,
+    })
+}
 
 /// The simplest string a regular expression matches, for the patterns Clerk's spec uses:
 /// anchors, literals, escapes (`\w`, `\d`, `\s`, escaped punctuation), classes, groups with

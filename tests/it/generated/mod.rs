@@ -77,7 +77,7 @@ match $id {
 #[cfg(feature = "oauth_applications")]
 "CreateOAuthApplication" => { let $op = clerk_tower::api::CreateOAuthApplication::new("name_123").redirect_uris(["redirect_uris_123"]).callback_url("callback_url_123").scopes("profile email public_metadata").consent_screen_enabled(true).pkce_required(true).public(true); Some($then) }
 #[cfg(feature = "organizations")]
-"CreateOrganization" => { let $op = clerk_tower::api::CreateOrganization::new("name_123").created_by("created_by_123").private_metadata(serde_json::Map::new()).public_metadata(serde_json::Map::new()).slug("slug_123").max_allowed_memberships(0).created_at("2026-05-12T10:00:00Z").role_set_key("role_set_key_123"); Some($then) }
+"CreateOrganization" => { let $op = clerk_tower::api::CreateOrganization::new("name_123").created_by("created_by_123").private_metadata(serde_json::Map::new()).public_metadata(serde_json::Map::new()).slug("slug_123").max_allowed_memberships(0).created_at("2026-05-12T10:20:30Z").role_set_key("role_set_key_123"); Some($then) }
 #[cfg(feature = "organization_domains")]
 "CreateOrganizationDomain" => { let $op = clerk_tower::api::CreateOrganizationDomain::new("organization_123").name("name_123").enrollment_mode("enrollment_mode_123").verified(true); Some($then) }
 #[cfg(feature = "organization_invitations")]
@@ -113,7 +113,7 @@ match $id {
 #[cfg(feature = "testing_tokens")]
 "CreateTestingToken" => { let $op = clerk_tower::api::CreateTestingToken::new(); Some($then) }
 #[cfg(feature = "users")]
-"CreateUser" => { let $op = clerk_tower::api::CreateUser::new().external_id("external_123").first_name("first_name_123").last_name("last_name_123").locale("locale_123").email_address(["email_address_123"]).email_address_identification_status(["verified"]).phone_number(["phone_number_123"]).phone_number_identification_status(["verified"]).web3_wallet(["web3_wallet_123"]).username("username_123").password("password_123").password_digest("password_digest_123").password_hasher("password_hasher_123".to_owned()).skip_password_checks(true).skip_password_requirement(true).totp_secret("totp_secret_123").backup_codes(["backup_codes_123"]).public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()).unsafe_metadata(serde_json::Map::new()).delete_self_enabled(true).legal_accepted_at("2026-05-12T10:00:00Z").skip_legal_checks(true).skip_user_requirement(true).create_organization_enabled(true).create_organizations_limit(1).created_at("2026-05-12T10:00:00Z").bypass_client_trust(true).banned(true).locked(true); Some($then) }
+"CreateUser" => { let $op = clerk_tower::api::CreateUser::new().external_id("external_123").first_name("first_name_123").last_name("last_name_123").locale("locale_123").email_address(["email_address_123"]).email_address_identification_status(["verified"]).phone_number(["phone_number_123"]).phone_number_identification_status(["verified"]).web3_wallet(["web3_wallet_123"]).username("username_123").password("password_123").password_digest("password_digest_123").password_hasher("password_hasher_123".to_owned()).skip_password_checks(true).skip_password_requirement(true).totp_secret("totp_secret_123").backup_codes(["backup_codes_123"]).public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()).unsafe_metadata(serde_json::Map::new()).delete_self_enabled(true).legal_accepted_at("2026-05-12T10:20:30Z").skip_legal_checks(true).skip_user_requirement(true).create_organization_enabled(true).create_organizations_limit(1).created_at("2026-05-12T10:20:30Z").bypass_client_trust(true).banned(true).locked(true); Some($then) }
 #[cfg(feature = "waitlist_entries")]
 "CreateWaitlistEntry" => { let $op = clerk_tower::api::CreateWaitlistEntry::new("email_address_123").notify(true); Some($then) }
 #[cfg(feature = "allow_list_block_list")]
@@ -177,7 +177,7 @@ match $id {
 #[cfg(feature = "users")]
 "DisableMFA" => { let $op = clerk_tower::api::DisableMfa::new("user_123"); Some($then) }
 #[cfg(feature = "billing")]
-"ExtendBillingSubscriptionItemFreeTrial" => { let $op = clerk_tower::api::ExtendBillingSubscriptionItemFreeTrial::new("subscription_item_123", clerk_tower::models::ExtendFreeTrialRequest::new("2026-05-12T10:00:00Z")); Some($then) }
+"ExtendBillingSubscriptionItemFreeTrial" => { let $op = clerk_tower::api::ExtendBillingSubscriptionItemFreeTrial::new("subscription_item_123", clerk_tower::models::ExtendFreeTrialRequest::new("2026-05-12T10:20:30Z")); Some($then) }
 #[cfg(feature = "webhooks")]
 "GenerateSvixAuthURL" => { let $op = clerk_tower::api::GenerateSvixAuthUrl::new(); Some($then) }
 #[cfg(feature = "billing")]
@@ -429,7 +429,7 @@ match $id {
 #[cfg(feature = "oauth_applications")]
 "UpdateOAuthApplication" => { let $op = clerk_tower::api::UpdateOAuthApplication::new("oauth_application_123").name("name_123").redirect_uris(["redirect_uris_123"]).callback_url("callback_url_123").scopes("profile email public_metadata private_metadata").consent_screen_enabled(true).pkce_required(true).public(true); Some($then) }
 #[cfg(feature = "organizations")]
-"UpdateOrganization" => { let $op = clerk_tower::api::UpdateOrganization::new("organization_123").name("name_123").slug("slug_123").max_allowed_memberships(0).admin_delete_enabled(true).created_at("2026-05-12T10:00:00Z").role_set_key("role_set_key_123"); Some($then) }
+"UpdateOrganization" => { let $op = clerk_tower::api::UpdateOrganization::new("organization_123").name("name_123").slug("slug_123").max_allowed_memberships(0).admin_delete_enabled(true).created_at("2026-05-12T10:20:30Z").role_set_key("role_set_key_123"); Some($then) }
 #[cfg(feature = "organization_domains")]
 "UpdateOrganizationDomain" => { let $op = clerk_tower::api::UpdateOrganizationDomain::new("organization_123", "domain_123").enrollment_mode("enrollment_mode_123").verified(true); Some($then) }
 #[cfg(feature = "organization_memberships")]
@@ -453,7 +453,7 @@ match $id {
 #[cfg(feature = "sign_ups")]
 "UpdateSignUp" => { let $op = clerk_tower::api::UpdateSignUp::new("id_123").external_id("external_123").custom_action(true); Some($then) }
 #[cfg(feature = "users")]
-"UpdateUser" => { let $op = clerk_tower::api::UpdateUser::new("user_123").external_id("external_123").first_name("first_name_123").last_name("last_name_123").locale("locale_123").primary_email_address_id("primary_email_address_123").notify_primary_email_address_changed(true).primary_phone_number_id("primary_phone_number_123").primary_web3_wallet_id("primary_web3_wallet_123").username("username_123").profile_image_id("profile_image_123").password("password_123").password_digest("password_digest_123").password_hasher("password_hasher_123".to_owned()).skip_password_checks(true).sign_out_of_other_sessions(true).totp_secret("totp_secret_123").backup_codes(["backup_codes_123"]).delete_self_enabled(true).create_organization_enabled(true).legal_accepted_at("2026-05-12T10:00:00Z").skip_legal_checks(true).create_organizations_limit(1).created_at("2026-05-12T10:00:00Z").bypass_client_trust(true); Some($then) }
+"UpdateUser" => { let $op = clerk_tower::api::UpdateUser::new("user_123").external_id("external_123").first_name("first_name_123").last_name("last_name_123").locale("locale_123").primary_email_address_id("primary_email_address_123").notify_primary_email_address_changed(true).primary_phone_number_id("primary_phone_number_123").primary_web3_wallet_id("primary_web3_wallet_123").username("username_123").profile_image_id("profile_image_123").password("password_123").password_digest("password_digest_123").password_hasher("password_hasher_123".to_owned()).skip_password_checks(true).sign_out_of_other_sessions(true).totp_secret("totp_secret_123").backup_codes(["backup_codes_123"]).delete_self_enabled(true).create_organization_enabled(true).legal_accepted_at("2026-05-12T10:20:30Z").skip_legal_checks(true).create_organizations_limit(1).created_at("2026-05-12T10:20:30Z").bypass_client_trust(true); Some($then) }
 #[cfg(feature = "users")]
 "UpdateUserMetadata" => { let $op = clerk_tower::api::UpdateUserMetadata::new("user_123").public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()).unsafe_metadata(serde_json::Map::new()); Some($then) }
 #[cfg(feature = "oauth_applications")]

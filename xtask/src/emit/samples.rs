@@ -262,16 +262,10 @@ fn string_sample(name: &str, hint: &SampleHint) -> String {
     {
         return s;
     }
-    let formatted = match hint.format.as_deref() {
-        Some("date-time") => Some("2026-05-12T10:00:00Z"),
-        Some("date") => Some("2026-05-12"),
-        Some("email") => Some("sample@example.com"),
-        Some("uri" | "url") => Some("https://example.com/sample"),
-        Some("uuid") => Some("6f1c7a6e-2b1a-4c8e-9d0b-3f2e1a5b7c9d"),
-        Some("hostname") => Some("example.com"),
-        Some("ipv4") => Some("192.0.2.1"),
-        _ => None,
-    };
+    let formatted = hint
+        .format
+        .as_deref()
+        .and_then(crate::pattern::format_sample);
     let mut s = match (formatted, &hint.example) {
         (Some(f), _) => f.to_owned(),
         (None, Some(example)) => example.clone(),
