@@ -12,8 +12,8 @@ use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 use clerk_tower::layer::{RateLimitConfig, RateLimitLayer};
 use clerk_tower::mock::{MockClerk, MockServer};
 use clerk_tower::sync::{
-    parse_list, Identifier, LineIssue, Notify, RemoteEntry, SyncBuilder, SyncError, SyncPlan,
-    SyncProgress, SyncReport, SyncTarget,
+    CsvColumn, Identifier, LineIssue, ListFormat, MaxDeletes, Notify, RemoteEntry, SyncBuilder,
+    SyncError, SyncPlan, SyncProgress, SyncReport, SyncTarget,
 };
 use clerk_tower::{Client, Error};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -29,8 +29,12 @@ mod exit {
     /// Clerk or the network refused the command as a whole (reading the list, a bad key);
     /// nothing (more) was changed.
     pub const API: u8 = 3;
-    /// Done, but some input lines or arguments were not identifiers and were skipped.
+    /// Some input lines or arguments were not identifiers: skipped, or (a sync with
+    /// `--delete-extra`, a file that is not text, an unclear CSV column) nothing was changed.
     pub const BAD_INPUT: u8 = 4;
+    /// The deletion guard refused the sync (the file names nothing, or the plan deletes more
+    /// than `--max-deletes`); nothing was changed.
+    pub const REFUSED: u8 = 5;
 }
 
 const AFTER_HELP: &str = "\
@@ -38,13 +42,17 @@ Environment: CLERK_SECRET_KEY (required unless --mock), CLERK_API_URL (default
 https://api.clerk.com/v1). Requests are paced for the key: 1000 per 10 s for sk_live_ keys, 100 per
 10 s for sk_test_ keys (--rate-limit to change it); a 429 pauses every request until Retry-After.
 
-Input files: one identifier per line (e-mail address, *@domain, E.164 phone number, web3 wallet);
-blank lines and lines starting with # are skipped; a CSV line gives its first field. Bad lines are
-reported with their line numbers and skipped.
+Input files: UTF-8 (with or without BOM) or UTF-16 with BOM; LF, CRLF or CR line endings; one
+identifier per line (e-mail address, *@domain, E.164 phone number, web3 wallet), or CSV (the column
+holding identifiers, or --column). Blank lines and lines starting with # are skipped. A file that is
+not text is refused. With --delete-extra, a line that is not an identifier stops the sync before any
+change (--skip-bad-lines to go on), a file naming nothing never empties the list, and deleting more
+than --max-deletes (10% of the list) needs --yes; --dry-run shows the plan and the same refusals.
 
-Exit codes: 0 done; 1 some changes failed (run again); 2 bad arguments, configuration or file;
-3 Clerk or the network refused the command (nothing more was changed); 4 done, but some input
-lines were skipped.";
+Exit codes: 0 done; 1 some changes failed (run again); 2 bad arguments, configuration or
+unreadable file; 3 Clerk or the network refused the command (nothing more was changed); 4 some
+input lines were not identifiers (skipped, or with --delete-extra nothing was changed); 5 the
+deletion guard refused the sync (nothing was changed).";
 
 /// clerk-allowlist: keep a Clerk instance's allow-list (and block-list) equal to a file
 #[derive(Debug, Parser)]
@@ -136,9 +144,46 @@ struct SyncArgs {
     /// Also remove what the list holds and FILE does not
     #[arg(long)]
     delete_extra: bool,
+    /// With --delete-extra, sync even if some lines are not identifiers (what they meant may be deleted)
+    #[arg(long)]
+    skip_bad_lines: bool,
+    /// Most deletes allowed: a share of the list (10%) or a count (25)
+    #[arg(long, value_name = "N%|N", default_value = "10%", value_parser = parse_max_deletes)]
+    max_deletes: MaxDeletes,
+    /// Allow any number of deletes (past --max-deletes)
+    #[arg(long)]
+    yes: bool,
+    /// How FILE is laid out [default: CSV when a line has a comma, else one per line]
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    format: Format,
+    /// The CSV column of the identifiers: its header or its number from 1 (implies --format csv)
+    #[arg(long, value_name = "NAME|N", conflicts_with = "format")]
+    column: Option<String>,
     /// Send new e-mail addresses and phone numbers an invitation (allow-list only)
     #[arg(long)]
     notify: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Auto,
+    Lines,
+    Csv,
+}
+
+fn parse_max_deletes(raw: &str) -> Result<MaxDeletes, String> {
+    let expected = "expected a share such as 10% (0-100) or a count such as 25";
+    let raw = raw.trim();
+    match raw.strip_suffix('%') {
+        Some(percent) => match percent.trim().parse::<u8>() {
+            Ok(p) if p <= 100 => Ok(MaxDeletes::Percent(p)),
+            _ => Err(format!("{expected}, not {raw:?}")),
+        },
+        None => raw
+            .parse::<usize>()
+            .map(MaxDeletes::Count)
+            .map_err(|_| format!("{expected}, not {raw:?}")),
+    }
 }
 
 #[derive(Debug, ClapArgs)]
@@ -209,13 +254,22 @@ impl Failure {
     }
 
     fn sync(error: &SyncError) -> Self {
-        let code = match error {
-            SyncError::InvalidOption { .. } => exit::USAGE,
-            _ => exit::API,
+        let (code, hint) = match error {
+            SyncError::InvalidOption { .. } => (exit::USAGE, ""),
+            SyncError::BadInput { .. } => (
+                exit::BAD_INPUT,
+                " (fix the lines, or add --skip-bad-lines to sync without them)",
+            ),
+            SyncError::TooManyDeletes { .. } => (
+                exit::REFUSED,
+                " (read the plan with --dry-run, then allow it with --max-deletes or --yes)",
+            ),
+            SyncError::NothingDesired { .. } => (exit::REFUSED, ""),
+            _ => (exit::API, ""),
         };
         Self {
             code,
-            message: error.to_string(),
+            message: format!("{error}{hint}"),
         }
     }
 }
@@ -392,7 +446,11 @@ fn progress_callback(bar: &ProgressBar, list: &'static str) -> impl Fn(SyncProgr
     }
 }
 
-fn builder<T: SyncTarget>(ctx: &Context, target: T, desired: Vec<Identifier>) -> SyncBuilder<T> {
+fn builder<T: SyncTarget>(
+    ctx: &Context,
+    target: T,
+    desired: impl Into<clerk_tower::sync::ParsedList>,
+) -> SyncBuilder<T> {
     SyncBuilder::new(target, desired).concurrency(ctx.concurrency)
 }
 
@@ -508,21 +566,43 @@ async fn remove<T: SyncTarget>(ctx: &Context, target: T, args: &RemoveArgs) -> R
 
 async fn sync<T: SyncTarget>(ctx: &Context, target: T, args: &SyncArgs) -> Result<u8, Failure> {
     let mut outcome = Outcome::default();
-    let text = std::fs::read_to_string(&args.file)
+    let bytes = std::fs::read(&args.file)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;
-    let parsed = parse_list(&text);
+    let format = match (&args.column, args.format) {
+        (Some(column), _) => ListFormat::Csv(match column.trim().parse::<usize>() {
+            Ok(number) => CsvColumn::Number(number),
+            Err(_) => CsvColumn::Name(column.clone()),
+        }),
+        (None, Format::Auto) => ListFormat::Auto,
+        (None, Format::Lines) => ListFormat::Lines,
+        (None, Format::Csv) => ListFormat::Csv(CsvColumn::Auto),
+    };
+    // Understood as a whole, or refused as a whole: never read line by line when not text.
+    let parsed = format.read(&bytes).map_err(|e| Failure {
+        code: exit::BAD_INPUT,
+        message: format!("{}: {e}", args.file.display()),
+    })?;
     report_lines(&args.file, &parsed.issues, &mut outcome);
     let list = T::LIST.as_str();
+    let max_deletes = if args.yes {
+        MaxDeletes::Unlimited
+    } else {
+        args.max_deletes
+    };
     let bar = bar(ctx);
-    let sync = builder(ctx, target, parsed.identifiers)
+    let sync = builder(ctx, target, parsed)
         .delete_extra(args.delete_extra)
+        .skip_bad_lines(args.skip_bad_lines)
+        .max_deletes(max_deletes)
         .notify(notify(args.notify))
-        .dry_run(args.dry_run)
         .on_progress(progress_callback(&bar, list));
-    let report = sync.run().await;
+    // Plan, show the plan of a dry run, then refuse what a run would refuse.
+    let plan = sync.plan().await;
     bar.finish_and_clear();
-    let report = report.map_err(|e| Failure::sync(&e))?;
-    if report.dry_run {
+    let plan = plan.map_err(|e| Failure::sync(&e))?;
+    let checked = sync.check_plan(&plan);
+    if args.dry_run {
+        let report = SyncReport::planned(plan);
         let mut out = std::io::stdout().lock();
         for created in &report.created {
             let _ = writeln!(out, "+ {created}");
@@ -530,7 +610,13 @@ async fn sync<T: SyncTarget>(ctx: &Context, target: T, args: &SyncArgs) -> Resul
         for deleted in &report.deleted {
             let _ = writeln!(out, "- {deleted}");
         }
+        drop(out);
+        summarize(list, &report, &mut outcome);
+        checked.map_err(|e| Failure::sync(&e))?;
+        return Ok(outcome.code);
     }
+    checked.map_err(|e| Failure::sync(&e))?;
+    let report = apply(ctx, sync, plan, list).await?;
     summarize(list, &report, &mut outcome);
     Ok(outcome.code)
 }
@@ -546,7 +632,10 @@ fn notify(on: bool) -> Notify {
 fn report_lines(file: &std::path::Path, issues: &[LineIssue], outcome: &mut Outcome) {
     for issue in issues {
         eprintln!("{}: {issue}", file.display());
-        if matches!(issue.problem, clerk_tower::sync::LineProblem::Invalid(_)) {
+        if !matches!(
+            issue.problem,
+            clerk_tower::sync::LineProblem::Duplicate { .. }
+        ) {
             outcome.raise(exit::BAD_INPUT);
         }
     }

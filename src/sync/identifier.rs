@@ -1,7 +1,5 @@
-//! Identifiers as a sync compares them: normalized, classified, with a comparison key; and the
-//! line format of an identifier file.
+//! Identifiers as a sync compares them: normalized, classified, with a comparison key.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -265,127 +263,6 @@ impl fmt::Display for InvalidIdentifier {
 
 impl std::error::Error for InvalidIdentifier {}
 
-/// An identifier file, read: the identifiers in order of first appearance, and what was wrong
-/// with the other lines.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct ParsedList {
-    /// The identifiers, each once, in the order of their first line.
-    pub identifiers: Vec<Identifier>,
-    /// The lines that were skipped, with why.
-    pub issues: Vec<LineIssue>,
-}
-
-/// A line of an identifier file that was skipped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LineIssue {
-    /// The line number, from 1.
-    pub line: usize,
-    /// What was wrong.
-    pub problem: LineProblem,
-}
-
-/// What was wrong with a line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LineProblem {
-    /// Not an identifier.
-    Invalid(InvalidIdentifier),
-    /// The same identifier (after normalization) as an earlier line.
-    Duplicate {
-        /// The line it first appeared on.
-        first_line: usize,
-    },
-}
-
-impl fmt::Display for LineIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.problem {
-            LineProblem::Invalid(why) => write!(f, "line {}: {why}", self.line),
-            LineProblem::Duplicate { first_line } => write!(
-                f,
-                "line {}: duplicate of line {first_line} (kept once)",
-                self.line
-            ),
-        }
-    }
-}
-
-/// Reads an identifier file: one identifier per line.
-///
-/// Blank lines and lines starting with `#` are skipped. A line with commas is read as CSV and
-/// its first field taken (surrounding double quotes removed), so a CSV export whose first
-/// column holds the identifiers works as it is; a first line that is a header (letters,
-/// digits, spaces, `_` and `-` only, such as `email` or `identifier`) is skipped. A line
-/// that is not an identifier, or repeats an earlier one, is reported in
-/// [`ParsedList::issues`] with its number and never stops the rest.
-///
-/// ```
-/// use clerk_tower::sync::{parse_list, LineProblem};
-///
-/// let parsed = parse_list("email,name\nada@example.com,Ada\n\n# partners\n*@partner.example\nnot an id\nADA@example.com\n");
-/// assert_eq!(parsed.identifiers.len(), 2);
-/// assert_eq!(parsed.issues.len(), 2);
-/// assert_eq!(parsed.issues[0].line, 6);
-/// assert_eq!(parsed.issues[1].problem, LineProblem::Duplicate { first_line: 2 });
-/// ```
-pub fn parse_list(text: &str) -> ParsedList {
-    let mut parsed = ParsedList::default();
-    let mut first_seen: HashMap<String, usize> = HashMap::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = index.saturating_add(1);
-        let raw = if line == 1 {
-            raw.trim_start_matches('\u{feff}')
-        } else {
-            raw
-        };
-        let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let field = match trimmed.split_once(',') {
-            Some((first, _)) => first.trim(),
-            None => trimmed,
-        };
-        let field = field
-            .strip_prefix('"')
-            .and_then(|f| f.strip_suffix('"'))
-            .unwrap_or(field);
-        match Identifier::parse(field) {
-            Ok(identifier) => {
-                let key = identifier.key();
-                match first_seen.get(&key) {
-                    Some(first_line) => parsed.issues.push(LineIssue {
-                        line,
-                        problem: LineProblem::Duplicate {
-                            first_line: *first_line,
-                        },
-                    }),
-                    None => {
-                        first_seen.insert(key, line);
-                        parsed.identifiers.push(identifier);
-                    }
-                }
-            }
-            Err(_) if line == 1 && is_header(field) => {}
-            Err(why) => parsed.issues.push(LineIssue {
-                line,
-                problem: LineProblem::Invalid(why),
-            }),
-        }
-    }
-    parsed
-}
-
-fn is_header(field: &str) -> bool {
-    field
-        .chars()
-        .all(|c| c.is_alphanumeric() || c == ' ' || c == '_' || c == '-')
-        && field.chars().any(char::is_alphabetic)
-        && !field.chars().any(|c| c.is_ascii_digit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,24 +321,5 @@ mod tests {
         assert_eq!(Identifier::key_of(" Odd Value "), "odd value");
         let err = Identifier::parse("secret person@localhost").unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");
-    }
-
-    #[test]
-    fn files_with_csv_headers_comments_duplicates_and_bad_lines() {
-        let text = "\u{feff}identifier\n# comment\n\"bob@example.com\",x\n+44 20 7946 0958\n\nbob@EXAMPLE.com\n555\n0044 20 7946 0958\n";
-        let parsed = parse_list(text);
-        let values: Vec<&str> = parsed.identifiers.iter().map(Identifier::as_str).collect();
-        assert_eq!(values, ["bob@example.com", "+442079460958"]);
-        let issues: Vec<String> = parsed.issues.iter().map(ToString::to_string).collect();
-        assert_eq!(
-            issues,
-            [
-                "line 6: duplicate of line 3 (kept once)",
-                "line 7: phone number without a country code (write +<country><number> or 00...)",
-                "line 8: duplicate of line 4 (kept once)",
-            ]
-        );
-        // A header is only skipped on line 1.
-        assert_eq!(parse_list("a@b.co\nemail\n").issues.len(), 1);
     }
 }

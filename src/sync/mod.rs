@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! use clerk_tower::layer::{RateLimitConfig, RateLimitLayer};
-//! use clerk_tower::sync::{parse_list, Notify};
+//! use clerk_tower::sync::{read_list, Notify};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let key = std::env::var("CLERK_SECRET_KEY")?;
@@ -13,13 +13,14 @@
 //!     .layer(RateLimitLayer::new(RateLimitConfig::for_secret_key(&key)?)?)
 //!     .build()?;
 //!
-//! let parsed = parse_list(&std::fs::read_to_string("allowlist.txt")?);
+//! // UTF-8 or UTF-16 text, any line ending, one per line or CSV; not text: refused.
+//! let parsed = read_list(&std::fs::read("allowlist.txt")?)?;
 //! for issue in &parsed.issues {
 //!     eprintln!("allowlist.txt: {issue}"); // "line 12: phone number without a country code"
 //! }
 //! let report = client
 //!     .allowlist_identifiers()
-//!     .sync(parsed.identifiers)
+//!     .sync(parsed)              // with its issues: a bad line stops a sync that deletes
 //!     .delete_extra(true)        // also remove what the file does not list
 //!     .notify(Notify::Never)     // no invitations for new identifiers
 //!     .run()
@@ -50,7 +51,31 @@
 //!    failures.
 //!
 //! A [dry run](SyncBuilder::dry_run) stops after the plan: its report lists what a run would
-//! create and delete.
+//! create and delete, and it refuses what a run would refuse.
+//!
+//! # Never deleting on doubt
+//!
+//! With [`delete_extra`](SyncBuilder::delete_extra), whatever the desired list does not name
+//! is deleted, so a run refuses, before its first change (and a dry run the same way), when:
+//!
+//! - **a line of the input was not understood** ([`SyncError::BadInput`]): give the sync the
+//!   [`ParsedList`] of [`read_list`] / [`parse_list`], not only its identifiers, and a line
+//!   that is not an identifier stops it (what that line meant to name would be deleted).
+//!   [`skip_bad_lines`](SyncBuilder::skip_bad_lines) says to go on without those lines.
+//!   Without `delete_extra` the bad lines are only skipped: nothing is deleted. A file that is
+//!   not text, or a CSV whose identifier column is not clear, is refused by [`read_list`]
+//!   already ([`InputError`]);
+//! - **the input names nothing** (an empty or comments-only file) and the list is not empty
+//!   ([`SyncError::NothingDesired`]): a sync never empties a list; remove entries one by one
+//!   ([`apply`](SyncBuilder::apply) with a plan) if that is really meant;
+//! - **the plan deletes more than [`max_deletes`](SyncBuilder::max_deletes)** (default: 10 %
+//!   of the entries listed, [`MaxDeletes::Percent`]) ([`SyncError::TooManyDeletes`]): read the
+//!   plan (a dry run), then allow it with a larger share, a count, or
+//!   [`MaxDeletes::Unlimited`] (the CLI's `--yes`).
+//!
+//! [`plan`](SyncBuilder::plan) only reads and plans; [`check_plan`](SyncBuilder::check_plan)
+//! says whether a run would refuse that plan. [`apply`](SyncBuilder::apply) applies a plan as
+//! given (the CLI's `remove` deletes entries named one by one this way).
 //!
 //! # Idempotent, and safe to run again after a crash
 //!
@@ -68,6 +93,7 @@
 //! ([`Client::instance_settings`](crate::Client::instance_settings)): a sync never changes it.
 
 mod identifier;
+mod input;
 mod target;
 
 use std::collections::HashMap;
@@ -82,8 +108,11 @@ use tokio::time::Instant;
 use crate::Error;
 
 pub use identifier::{
-    parse_list, Identifier, IdentifierKind, InvalidIdentifier, InvalidReason, LineIssue,
-    LineProblem, ParsedList, MAX_IDENTIFIER_BYTES,
+    Identifier, IdentifierKind, InvalidIdentifier, InvalidReason, MAX_IDENTIFIER_BYTES,
+};
+pub use input::{
+    parse_list, read_list, CsvColumn, InputError, LineIssue, LineProblem, ListFormat, NotText,
+    ParsedList, ReadAs,
 };
 pub use target::{ListKind, RemoteEntry, SyncTarget};
 
@@ -95,6 +124,43 @@ pub const MAX_CONCURRENCY: usize = 256;
 
 /// The longest a sync waits after a 429 before sending the change again.
 pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// How many deletes a sync with `delete_extra` may make; more stops it before its first change
+/// ([`SyncError::TooManyDeletes`]). See [`SyncBuilder::max_deletes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MaxDeletes {
+    /// At most this share of the entries listed when the sync reads, in percent (0 to 100):
+    /// deletes × 100 ≤ listed × percent. The default is 10.
+    Percent(u8),
+    /// At most this many.
+    Count(usize),
+    /// No limit.
+    Unlimited,
+}
+
+impl Default for MaxDeletes {
+    fn default() -> Self {
+        MaxDeletes::Percent(10)
+    }
+}
+
+impl MaxDeletes {
+    /// How many deletes of a list of `listed` entries this allows.
+    pub fn allowed(self, listed: usize) -> usize {
+        match self {
+            MaxDeletes::Percent(percent) => {
+                let share = u128::try_from(listed)
+                    .unwrap_or(u128::MAX)
+                    .saturating_mul(u128::from(percent.min(100)))
+                    / 100;
+                usize::try_from(share).unwrap_or(usize::MAX)
+            }
+            MaxDeletes::Count(count) => count,
+            MaxDeletes::Unlimited => usize::MAX,
+        }
+    }
+}
 
 /// Whether new allow-list identifiers get an invitation from Clerk (`notify`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -132,6 +198,15 @@ impl SyncPlan {
     /// Whether the plan changes nothing.
     pub fn is_empty(&self) -> bool {
         self.creates.is_empty() && self.deletes.is_empty()
+    }
+
+    /// How many entries the list held when it was read (each is unchanged, deleted or
+    /// extra).
+    pub fn listed(&self) -> usize {
+        self.unchanged
+            .len()
+            .saturating_add(self.deletes.len())
+            .saturating_add(self.extra.len())
     }
 }
 
@@ -211,6 +286,19 @@ impl SyncReport {
     pub fn is_success(&self) -> bool {
         self.failed.is_empty()
     }
+
+    /// The report of a dry run that made `plan`: `created` and `deleted` are what a run
+    /// would do.
+    pub fn planned(plan: SyncPlan) -> Self {
+        SyncReport {
+            dry_run: true,
+            created: plan.creates.iter().map(ToString::to_string).collect(),
+            deleted: plan.deletes.into_iter().map(|e| e.identifier).collect(),
+            unchanged: plan.unchanged,
+            extra: plan.extra.into_iter().map(|e| e.identifier).collect(),
+            ..SyncReport::default()
+        }
+    }
 }
 
 /// How far a sync is: for progress bars.
@@ -245,6 +333,31 @@ pub enum SyncError {
         /// How many the list said it holds.
         total: u64,
     },
+    /// Some lines of the input were not identifiers, and the sync would delete what the list
+    /// holds and the input does not name (`delete_extra`): nothing was changed. Fix the lines,
+    /// or say [`skip_bad_lines`](SyncBuilder::skip_bad_lines).
+    BadInput {
+        /// How many lines.
+        lines: usize,
+        /// The first of them, from 1.
+        first_line: usize,
+    },
+    /// The input names no identifier, and the sync would delete every entry of the list:
+    /// nothing was changed. A sync never empties a list.
+    NothingDesired {
+        /// How many entries the list holds.
+        listed: usize,
+    },
+    /// The plan deletes more entries than [`max_deletes`](SyncBuilder::max_deletes) allows:
+    /// nothing was changed.
+    TooManyDeletes {
+        /// The deletes planned.
+        deletes: usize,
+        /// The entries listed.
+        listed: usize,
+        /// The deletes allowed.
+        allowed: usize,
+    },
     /// A setting of the sync is out of range.
     InvalidOption {
         /// The setting.
@@ -261,6 +374,26 @@ impl fmt::Display for SyncError {
             SyncError::Incomplete { listed, total } => write!(
                 f,
                 "the list returned {listed} of its {total} entries; nothing was changed"
+            ),
+            SyncError::BadInput { lines, first_line } => write!(
+                f,
+                "{lines} input line(s) are not identifiers (the first: line {first_line}), and \
+                 a sync that deletes what its input does not name would delete what they meant; \
+                 nothing was changed"
+            ),
+            SyncError::NothingDesired { listed } => write!(
+                f,
+                "the input names no identifier and the sync would delete all {listed} entries; \
+                 a sync never empties a list; nothing was changed"
+            ),
+            SyncError::TooManyDeletes {
+                deletes,
+                listed,
+                allowed,
+            } => write!(
+                f,
+                "the plan deletes {deletes} of the {listed} entries listed, more than the {allowed} \
+                 allowed; nothing was changed"
             ),
             SyncError::InvalidOption { option, message } => write!(f, "{option}: {message}"),
         }
@@ -294,7 +427,11 @@ type ProgressFn = Arc<dyn Fn(SyncProgress) + Send + Sync>;
 pub struct SyncBuilder<T> {
     target: T,
     desired: Vec<Identifier>,
+    /// The lines of the input that were not identifiers: how many, and the first.
+    bad_lines: (usize, usize),
     delete_extra: bool,
+    skip_bad_lines: bool,
+    max_deletes: MaxDeletes,
     notify: Notify,
     concurrency: usize,
     dry_run: bool,
@@ -306,7 +443,10 @@ impl<T> fmt::Debug for SyncBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SyncBuilder")
             .field("desired", &self.desired.len())
+            .field("bad_lines", &self.bad_lines.0)
             .field("delete_extra", &self.delete_extra)
+            .field("skip_bad_lines", &self.skip_bad_lines)
+            .field("max_deletes", &self.max_deletes)
             .field("notify", &self.notify)
             .field("concurrency", &self.concurrency)
             .field("dry_run", &self.dry_run)
@@ -315,17 +455,30 @@ impl<T> fmt::Debug for SyncBuilder<T> {
 }
 
 impl<T: SyncTarget> SyncBuilder<T> {
-    /// A sync of `target` to `desired` (duplicates are kept once).
-    pub fn new(target: T, desired: impl IntoIterator<Item = Identifier>) -> Self {
+    /// A sync of `target` to `desired`: a [`ParsedList`] (with the lines that were not
+    /// understood, which stop a sync with `delete_extra`), or identifiers made by code
+    /// (`Vec<Identifier>`). Duplicates are kept once.
+    pub fn new(target: T, desired: impl Into<ParsedList>) -> Self {
+        let desired = desired.into();
+        let bad_lines = desired
+            .bad_lines()
+            .fold((0usize, 0usize), |(n, first), issue| {
+                let first = if n == 0 { issue.line } else { first };
+                (n.saturating_add(1), first)
+            });
         let mut seen = std::collections::HashSet::new();
         let desired = desired
+            .identifiers
             .into_iter()
             .filter(|identifier| seen.insert(identifier.key()))
             .collect();
         Self {
             target,
             desired,
+            bad_lines,
             delete_extra: false,
+            skip_bad_lines: false,
+            max_deletes: MaxDeletes::default(),
             notify: Notify::Never,
             concurrency: DEFAULT_CONCURRENCY,
             dry_run: false,
@@ -335,9 +488,24 @@ impl<T: SyncTarget> SyncBuilder<T> {
     }
 
     /// Also delete what the list holds and `desired` does not (default: keep it, and report
-    /// it as `extra`).
+    /// it as `extra`). See [never deleting on doubt](self#never-deleting-on-doubt).
     pub fn delete_extra(mut self, delete_extra: bool) -> Self {
         self.delete_extra = delete_extra;
+        self
+    }
+
+    /// With `delete_extra`, run even when some lines of the input were not identifiers
+    /// (default: refuse, [`SyncError::BadInput`]). What those lines meant to name is deleted
+    /// if the list holds it.
+    pub fn skip_bad_lines(mut self, skip: bool) -> Self {
+        self.skip_bad_lines = skip;
+        self
+    }
+
+    /// How many deletes a run may make (default [`MaxDeletes::Percent`]`(10)`: a tenth of
+    /// the entries listed); a plan with more is refused ([`SyncError::TooManyDeletes`]).
+    pub fn max_deletes(mut self, max: MaxDeletes) -> Self {
+        self.max_deletes = max;
         self
     }
 
@@ -391,23 +559,52 @@ impl<T: SyncTarget> SyncBuilder<T> {
         Ok(plan(&self.desired, listed, self.delete_extra))
     }
 
+    /// Whether a run would refuse `plan` (see [never deleting on
+    /// doubt](self#never-deleting-on-doubt)); a dry run refuses it the same way.
+    ///
+    /// # Errors
+    /// [`SyncError::BadInput`], [`SyncError::NothingDesired`], [`SyncError::TooManyDeletes`].
+    pub fn check_plan(&self, plan: &SyncPlan) -> Result<(), SyncError> {
+        self.check_input()?;
+        if plan.deletes.is_empty() {
+            return Ok(());
+        }
+        let listed = plan.listed();
+        if self.desired.is_empty() {
+            return Err(SyncError::NothingDesired { listed });
+        }
+        let allowed = self.max_deletes.allowed(listed);
+        if plan.deletes.len() > allowed {
+            return Err(SyncError::TooManyDeletes {
+                deletes: plan.deletes.len(),
+                listed,
+                allowed,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_input(&self) -> Result<(), SyncError> {
+        let (lines, first_line) = self.bad_lines;
+        if self.delete_extra && lines > 0 && !self.skip_bad_lines {
+            return Err(SyncError::BadInput { lines, first_line });
+        }
+        Ok(())
+    }
+
     /// Reads, plans and (unless a dry run) applies; see the [module docs](self).
     ///
     /// # Errors
-    /// As [`plan`](Self::plan), and [`SyncError::InvalidOption`] for a concurrency outside
-    /// 1..=256. Changes that fail are in the report.
+    /// As [`plan`](Self::plan) and [`check_plan`](Self::check_plan) (a bad input line stops
+    /// the run before the list is read), and [`SyncError::InvalidOption`] for a concurrency
+    /// outside 1..=256 or a share over 100 %. Changes that fail are in the report.
     pub async fn run(self) -> Result<SyncReport, SyncError> {
         self.check()?;
+        self.check_input()?;
         let plan = self.plan().await?;
+        self.check_plan(&plan)?;
         if self.dry_run {
-            return Ok(SyncReport {
-                dry_run: true,
-                created: plan.creates.iter().map(ToString::to_string).collect(),
-                deleted: plan.deletes.into_iter().map(|e| e.identifier).collect(),
-                unchanged: plan.unchanged,
-                extra: plan.extra.into_iter().map(|e| e.identifier).collect(),
-                ..SyncReport::default()
-            });
+            return Ok(SyncReport::planned(plan));
         }
         self.apply(plan).await
     }
@@ -417,6 +614,12 @@ impl<T: SyncTarget> SyncBuilder<T> {
             return Err(SyncError::InvalidOption {
                 option: "concurrency",
                 message: "must be between 1 and 256",
+            });
+        }
+        if matches!(self.max_deletes, MaxDeletes::Percent(p) if p > 100) {
+            return Err(SyncError::InvalidOption {
+                option: "max_deletes",
+                message: "a share is at most 100 percent",
             });
         }
         Ok(())

@@ -5,7 +5,7 @@ use std::future::Future;
 use crate::api::{AllowlistIdentifiers, BlocklistIdentifiers};
 use crate::Error;
 
-use super::{Identifier, SyncBuilder};
+use super::{Identifier, ParsedList, SyncBuilder};
 
 /// Which list a sync works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -168,21 +168,17 @@ impl SyncTarget for BlocklistIdentifiers {
 impl AllowlistIdentifiers {
     /// A sync that makes the allow-list hold exactly `desired` (with
     /// [`delete_extra`](SyncBuilder::delete_extra)), or at least `desired`; see
-    /// [`crate::sync`].
-    pub fn sync<I>(&self, desired: I) -> SyncBuilder<AllowlistIdentifiers>
-    where
-        I: IntoIterator<Item = Identifier>,
-    {
+    /// [`crate::sync`]. `desired` is a [`ParsedList`] (its bad lines stop a sync that
+    /// deletes) or a `Vec<Identifier>`.
+    pub fn sync(&self, desired: impl Into<ParsedList>) -> SyncBuilder<AllowlistIdentifiers> {
         SyncBuilder::new(self.clone(), desired)
     }
 }
 
 impl BlocklistIdentifiers {
-    /// A sync of the block-list to `desired`; see [`crate::sync`].
-    pub fn sync<I>(&self, desired: I) -> SyncBuilder<BlocklistIdentifiers>
-    where
-        I: IntoIterator<Item = Identifier>,
-    {
+    /// A sync of the block-list to `desired`; see [`crate::sync`] and
+    /// [`AllowlistIdentifiers::sync`].
+    pub fn sync(&self, desired: impl Into<ParsedList>) -> SyncBuilder<BlocklistIdentifiers> {
         SyncBuilder::new(self.clone(), desired)
     }
 }

@@ -29,8 +29,8 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn file(contents: &str) -> tempfile_lite::File {
-    tempfile_lite::File::new(contents)
+fn file(contents: impl AsRef<[u8]>) -> tempfile_lite::File {
+    tempfile_lite::File::new(contents.as_ref())
 }
 
 /// A temporary file without a dependency: a unique path under the target directory's temp.
@@ -41,7 +41,7 @@ mod tempfile_lite {
     pub struct File(PathBuf);
 
     impl File {
-        pub fn new(contents: &str) -> Self {
+        pub fn new(contents: &[u8]) -> Self {
             static N: AtomicU64 = AtomicU64::new(0);
             let path = std::env::temp_dir().join(format!(
                 "clerk-allowlist-test-{}-{}.txt",
@@ -82,13 +82,19 @@ async fn sync_converges_under_the_rate_limit_with_no_429_and_then_has_nothing_to
     }
     lines.push_str("not an identifier\n(555) 555-0100\nuser007@EXAMPLE.com\n");
     let input = file(&lines);
-    let args = [
+    let mut args = vec![
         "--rate-limit",
         "40/1s",
         "sync",
         input.path(),
         "--delete-extra",
     ];
+    // Bad lines stop a sync that deletes: nothing changed.
+    let out = run(Some(&server), MockClerk::DEFAULT_SECRET_KEY, &args).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_eq!(mock.identifiers().len(), 7, "nothing changed");
+    // Told to skip them, and to delete past the 10 % guard.
+    args.extend(["--skip-bad-lines", "--yes"]);
     let out = run(Some(&server), MockClerk::DEFAULT_SECRET_KEY, &args).await;
     let stderr = text(&out.stderr);
     assert_eq!(
@@ -113,7 +119,7 @@ async fn sync_converges_under_the_rate_limit_with_no_429_and_then_has_nothing_to
     assert_eq!(mock.identifiers().len(), 60);
     assert_eq!(mock.rate_limited_count(), 0, "no 429");
 
-    let clean = file(&lines.replace("not an identifier\n(555) 555-0100\n", ""));
+    let clean = file(lines.replace("not an identifier\n(555) 555-0100\n", ""));
     let out = run(
         Some(&server),
         MockClerk::DEFAULT_SECRET_KEY,
@@ -172,7 +178,13 @@ async fn list_add_remove_dry_run_and_formats() {
     let out = run(
         Some(&server),
         key,
-        &["sync", wanted.path(), "--dry-run", "--delete-extra"],
+        &[
+            "sync",
+            wanted.path(),
+            "--dry-run",
+            "--delete-extra",
+            "--yes",
+        ],
     )
     .await;
     assert_eq!(out.status.code(), Some(0));
@@ -278,4 +290,287 @@ async fn the_embedded_mock_needs_no_key() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("1 created"));
     let _ = std::io::stderr().flush();
+}
+
+/// The five identifiers of the files below, as the allow-list holds them.
+const FIVE: [&str; 5] = [
+    "ada@example.com",
+    "bob@example.com",
+    "+15555550100",
+    "*@partner.example",
+    "0x52908400098527886e0f7030069857d2e4169ee7",
+];
+
+fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let units = bom
+        .then_some(0xfeff_u16)
+        .into_iter()
+        .chain(text.encode_utf16());
+    for unit in units {
+        let bytes = if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        };
+        out.extend_from_slice(&bytes);
+    }
+    out
+}
+
+/// Issue 19: with `--delete-extra`, no input file makes the sync delete an identifier the file
+/// names. The allow-list holds five identifiers; each file below names the same five (or is
+/// not understood): afterwards the five are still there, and the exit code says why.
+#[tokio::test]
+async fn no_input_file_makes_delete_extra_delete_what_it_names() {
+    let lf = FIVE.join("\n") + "\n";
+    let cases: Vec<(&str, Vec<u8>, i32)> = vec![
+        // Understood: nothing to do.
+        ("LF", lf.clone().into_bytes(), 0),
+        ("CRLF", lf.replace('\n', "\r\n").into_bytes(), 0),
+        ("CR only (old Mac)", lf.replace('\n', "\r").into_bytes(), 0),
+        ("UTF-8 with BOM", format!("\u{feff}{lf}").into_bytes(), 0),
+        ("UTF-16LE with BOM", utf16(&lf, false, true), 0),
+        (
+            "UTF-16BE with BOM, CRLF",
+            utf16(&lf.replace('\n', "\r\n"), true, true),
+            0,
+        ),
+        (
+            "CSV, names in the first column",
+            format!(
+                "name,email\n{}",
+                FIVE.iter()
+                    .enumerate()
+                    .map(|(i, id)| format!("\"Person {i}, Jr.\",{id}\n"))
+                    .collect::<String>()
+            )
+            .into_bytes(),
+            0,
+        ),
+        // Not text: refused as a whole.
+        ("UTF-16LE without BOM", utf16(&lf, false, false), 4),
+        ("UTF-16BE without BOM", utf16(&lf, true, false), 4),
+        (
+            "a stray NUL",
+            lf.replacen("bob@", "bob\0@", 1).into_bytes(),
+            4,
+        ),
+        (
+            "invalid UTF-8",
+            {
+                let mut bytes = lf.clone().into_bytes();
+                bytes.insert(3, 0xff);
+                bytes
+            },
+            4,
+        ),
+        // A line that is not an identifier stops the run before its first change.
+        (
+            "a bad line",
+            format!("{lf}not an identifier\n").into_bytes(),
+            4,
+        ),
+        // Names nothing: never empties the list.
+        ("empty file", Vec::new(), 5),
+        ("comments only", b"# nobody\n\n# at all\n".to_vec(), 5),
+        ("a CSV header only", b"name,email\n".to_vec(), 5),
+    ];
+    let mock = MockClerk::new();
+    let server = mock.serve().await.unwrap();
+    let key = MockClerk::DEFAULT_SECRET_KEY;
+    let mut wrong = Vec::new();
+    for (name, bytes, expected) in cases {
+        mock.reset();
+        for id in FIVE {
+            mock.insert(id).unwrap();
+        }
+        let input = file(&bytes);
+        let out = run(
+            Some(&server),
+            key,
+            &["sync", input.path(), "--delete-extra"],
+        )
+        .await;
+        let mut left: Vec<String> = mock
+            .identifiers()
+            .into_iter()
+            .map(|i| i.identifier)
+            .collect();
+        left.sort();
+        let mut five: Vec<String> = FIVE.iter().map(|s| s.to_string()).collect();
+        five.sort();
+        if left != five || out.status.code() != Some(expected) {
+            wrong.push(format!(
+                "{name}: exit {:?} (expected {expected}), {} of 5 left; stderr: {}",
+                out.status.code(),
+                left.len(),
+                text(&out.stderr).trim()
+            ));
+        }
+    }
+    server.shutdown().await;
+    assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+}
+
+/// Deleting more than a share of the list (10 % by default) needs `--yes`; `--dry-run` shows
+/// the same plan and the same refusal; a bad line stops even the creates; `--skip-bad-lines`
+/// says to go on anyway.
+#[tokio::test]
+async fn deletes_past_the_share_need_yes_and_a_dry_run_shows_the_same_refusal() {
+    let mock = MockClerk::new();
+    let server = mock.serve().await.unwrap();
+    let key = MockClerk::DEFAULT_SECRET_KEY;
+    for id in FIVE {
+        mock.insert(id).unwrap();
+    }
+    // Keeps three of five and adds one: two deletes, 40 % of the list.
+    let three = file("ada@example.com\nbob@example.com\n+1 555 555 0100\nnew@example.com\n");
+    let dry = run(
+        Some(&server),
+        key,
+        &["sync", three.path(), "--delete-extra", "--dry-run"],
+    )
+    .await;
+    let stdout = text(&dry.stdout);
+    let stderr = text(&dry.stderr);
+    assert_eq!(dry.status.code(), Some(5), "{stdout}{stderr}");
+    assert!(stdout.contains("+ new@example.com\n"), "{stdout}");
+    assert!(stdout.contains("- *@partner.example\n"), "{stdout}");
+    assert!(stderr.contains("--yes"), "{stderr}");
+    let real = run(
+        Some(&server),
+        key,
+        &["sync", three.path(), "--delete-extra"],
+    )
+    .await;
+    assert_eq!(real.status.code(), Some(5), "{}", text(&real.stderr));
+    assert_eq!(
+        text(&real.stderr),
+        stderr,
+        "the dry run's refusal is the run's"
+    );
+    assert_eq!(
+        mock.identifiers().len(),
+        5,
+        "nothing changed, not even the create"
+    );
+    // A larger share allows it; so does --yes.
+    let wider = run(
+        Some(&server),
+        key,
+        &[
+            "sync",
+            three.path(),
+            "--delete-extra",
+            "--max-deletes",
+            "40%",
+            "--dry-run",
+        ],
+    )
+    .await;
+    assert_eq!(wider.status.code(), Some(0), "{}", text(&wider.stderr));
+    let yes = run(
+        Some(&server),
+        key,
+        &["sync", three.path(), "--delete-extra", "--yes"],
+    )
+    .await;
+    assert_eq!(yes.status.code(), Some(0), "{}", text(&yes.stderr));
+    assert!(
+        text(&yes.stdout).contains("1 created, 2 deleted"),
+        "{}",
+        text(&yes.stdout)
+    );
+    assert_eq!(mock.identifiers().len(), 4);
+
+    // A bad line: nothing at all, dry run or not; --skip-bad-lines goes on, and says so.
+    let bad = file("ada@example.com\nbob@example.com\nnot an identifier\n");
+    for extra in [&["--dry-run"][..], &[]] {
+        let mut args = vec!["sync", bad.path(), "--delete-extra", "--yes"];
+        args.extend_from_slice(extra);
+        let out = run(Some(&server), key, &args).await;
+        assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("line 3:"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("--skip-bad-lines"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(mock.identifiers().len(), 4);
+    let out = run(
+        Some(&server),
+        key,
+        &[
+            "sync",
+            bad.path(),
+            "--delete-extra",
+            "--yes",
+            "--skip-bad-lines",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_eq!(mock.identifiers().len(), 2);
+    // Without --delete-extra, a bad line skips that line only (nothing can be deleted).
+    let additive = file("carol@example.com\nnonsense\n");
+    let out = run(Some(&server), key, &["sync", additive.path()]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_eq!(mock.identifiers().len(), 3);
+    server.shutdown().await;
+}
+
+/// A CSV's column named by header or by number; two columns of identifiers need one named.
+#[tokio::test]
+async fn csv_columns_by_name_or_number() {
+    let mock = MockClerk::new();
+    let server = mock.serve().await.unwrap();
+    let key = MockClerk::DEFAULT_SECRET_KEY;
+    let csv = file(
+        "Name,Email,Manager\n\"Lovelace, Ada\",ada@example.com,boss@example.com\n\
+         Bob,\"bob@example.com\",boss@example.com\n",
+    );
+    let out = run(Some(&server), key, &["sync", csv.path(), "--delete-extra"]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--column"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(mock.identifiers().is_empty());
+    let out = run(
+        Some(&server),
+        key,
+        &["sync", csv.path(), "--delete-extra", "--column", "email"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut listed: Vec<String> = mock
+        .identifiers()
+        .into_iter()
+        .map(|i| i.identifier)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["ada@example.com", "bob@example.com"]);
+    let out = run(
+        Some(&server),
+        key,
+        &["sync", csv.path(), "--column", "3", "--dry-run"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("+ boss@example.com\n"));
+    let out = run(
+        Some(&server),
+        key,
+        &["sync", csv.path(), "--column", "phone"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    server.shutdown().await;
 }

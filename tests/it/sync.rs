@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clerk_tower::layer::{RateLimitConfig, RateLimitLayer};
 use clerk_tower::mock::{Fault, FaultPlan, MockClerk, MockOperation};
-use clerk_tower::sync::{parse_list, Identifier, Notify, SyncAction, SyncError};
+use clerk_tower::sync::{parse_list, Identifier, MaxDeletes, Notify, SyncAction, SyncError};
 use clerk_tower::{Client, Error, RetryConfig};
 
 use crate::e2e::service_builder;
@@ -51,7 +51,7 @@ async fn converges_from_preexisting_entries_and_a_second_run_has_nothing_to_do()
     mock.insert("old@example.com").unwrap(); // not desired
     let file = "identifier\nada@example.com\n+1 (555) 555-0100\nnew@example.com\nNEW@example.com\n\
                 not an identifier\n555-0199\n*@partner.example\n0x52908400098527886E0F7030069857D2E4169EE7\n";
-    let parsed = parse_list(file);
+    let parsed = parse_list(file).unwrap();
     assert_eq!(parsed.identifiers.len(), 5);
     let lines: Vec<usize> = parsed.issues.iter().map(|i| i.line).collect();
     assert_eq!(
@@ -62,8 +62,11 @@ async fn converges_from_preexisting_entries_and_a_second_run_has_nothing_to_do()
 
     let report = client
         .allowlist_identifiers()
-        .sync(parsed.identifiers.clone())
+        .sync(parsed.clone())
         .delete_extra(true)
+        // The file's bad lines would stop a sync that deletes; this one says to go on.
+        .skip_bad_lines(true)
+        .max_deletes(MaxDeletes::Unlimited)
         .run()
         .await
         .unwrap();
@@ -100,8 +103,9 @@ async fn converges_from_preexisting_entries_and_a_second_run_has_nothing_to_do()
     mock.clear_requests();
     let again = client
         .allowlist_identifiers()
-        .sync(parsed.identifiers)
+        .sync(parsed)
         .delete_extra(true)
+        .skip_bad_lines(true)
         .run()
         .await
         .unwrap();
@@ -122,6 +126,7 @@ async fn a_dry_run_plans_only_and_extra_entries_are_kept_by_default() {
         .allowlist_identifiers()
         .sync(desired.clone())
         .delete_extra(true)
+        .max_deletes(MaxDeletes::Unlimited)
         .dry_run(true)
         .run()
         .await
@@ -151,7 +156,8 @@ async fn concurrent_changes_by_others_count_as_done() {
     let sync = client
         .allowlist_identifiers()
         .sync(ids(["raced@example.com", "mine@example.com"]))
-        .delete_extra(true);
+        .delete_extra(true)
+        .max_deletes(MaxDeletes::Count(1));
     let plan = sync.plan().await.unwrap();
     assert_eq!(plan.creates.len(), 2);
     assert_eq!(plan.deletes.len(), 1);
@@ -281,6 +287,7 @@ async fn a_429_that_ends_a_call_is_sent_again_after_retry_after() {
         .allowlist_identifiers()
         .sync(ids(["a@example.com", "b@example.com", "c@example.com"]))
         .delete_extra(true)
+        .max_deletes(MaxDeletes::Unlimited)
         .concurrency(1)
         .run()
         .await
@@ -364,6 +371,7 @@ async fn the_blocklist_syncs_the_same_way() {
         .blocklist_identifiers()
         .sync(desired.clone())
         .delete_extra(true)
+        .max_deletes(MaxDeletes::Percent(50))
         .notify(Notify::Always)
         .run()
         .await
@@ -431,6 +439,7 @@ async fn progress_is_reported_while_reading_and_applying() {
         .allowlist_identifiers()
         .sync(ids(["new@example.com"]))
         .delete_extra(true)
+        .max_deletes(MaxDeletes::Unlimited)
         .on_progress(move |p| seen2.lock().unwrap().push(p))
         .run()
         .await
@@ -439,4 +448,158 @@ async fn progress_is_reported_while_reading_and_applying() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.first(), Some(&Reading { read: 3 }));
     assert_eq!(seen.last(), Some(&Applying { done: 4, total: 4 }));
+}
+
+/// Issue 19: a line that was not understood stops a sync that deletes, before any request
+/// (dry run included); without `delete_extra` it is only skipped.
+#[tokio::test(start_paused = true)]
+async fn a_bad_line_stops_a_sync_that_deletes_before_any_request() {
+    let (mock, client, _) = limited();
+    mock.insert("ada@example.com").unwrap();
+    mock.insert("bob@example.com").unwrap();
+    // Line 3 meant bob; a sync that deleted what the file does not name would delete him.
+    let parsed = parse_list("ada@example.com\nnew@example.com\nbob@example,com\n").unwrap();
+    assert_eq!(parsed.bad_lines().count(), 1);
+    mock.clear_requests();
+    for dry_run in [true, false] {
+        let err = client
+            .allowlist_identifiers()
+            .sync(parsed.clone())
+            .delete_extra(true)
+            .max_deletes(MaxDeletes::Unlimited)
+            .dry_run(dry_run)
+            .run()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SyncError::BadInput {
+                    lines: 1,
+                    first_line: 3
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    assert!(mock.requests().is_empty(), "refused before the read");
+    assert_eq!(allowlist(&mock).len(), 2);
+    // check_plan says the same of a plan made by hand.
+    let sync = client
+        .allowlist_identifiers()
+        .sync(parsed.clone())
+        .delete_extra(true);
+    let plan = sync.plan().await.unwrap();
+    assert_eq!(plan.deletes.len(), 1);
+    assert!(matches!(
+        sync.check_plan(&plan),
+        Err(SyncError::BadInput { .. })
+    ));
+    // Without delete_extra nothing can be deleted: the good lines are synced.
+    let additive = client
+        .allowlist_identifiers()
+        .sync(parsed)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(additive.created, ["new@example.com"]);
+    assert_eq!(additive.extra, ["bob@example.com"]);
+}
+
+/// Issue 19: an input that names nothing never empties the list, whatever `max_deletes`.
+#[tokio::test(start_paused = true)]
+async fn an_input_naming_nothing_never_empties_the_list() {
+    let (mock, client, _) = limited();
+    mock.insert("ada@example.com").unwrap();
+    for input in ["", "# nobody\n\n", "email\n", "name,email\n"] {
+        let parsed = parse_list(input).unwrap();
+        assert!(parsed.is_understood(), "{input:?}");
+        for dry_run in [true, false] {
+            let err = client
+                .allowlist_identifiers()
+                .sync(parsed.clone())
+                .delete_extra(true)
+                .max_deletes(MaxDeletes::Unlimited)
+                .dry_run(dry_run)
+                .run()
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, SyncError::NothingDesired { listed: 1 }),
+                "{input:?}: {err:?}"
+            );
+        }
+    }
+    assert_eq!(mock.request_count(MockOperation::Delete), 0);
+    assert_eq!(allowlist(&mock).len(), 1);
+    // An empty list and an empty input: nothing to do, nothing refused.
+    mock.reset();
+    let report = client
+        .allowlist_identifiers()
+        .sync(Vec::new())
+        .delete_extra(true)
+        .run()
+        .await
+        .unwrap();
+    assert!(report.nothing_to_do());
+}
+
+/// Issue 19: deleting more than `max_deletes` (10 % of the list by default) is refused before
+/// any change, dry run included.
+#[tokio::test(start_paused = true)]
+async fn deletes_past_max_deletes_are_refused() {
+    let (mock, client, _) = limited();
+    let all: Vec<String> = (0..20).map(|i| format!("user{i:02}@example.com")).collect();
+    for id in &all {
+        mock.insert(id).unwrap();
+    }
+    let keep = |n: usize| ids(all.iter().take(n).map(String::as_str));
+    let sync = |n: usize, max: Option<MaxDeletes>, dry_run: bool| {
+        let mut sync = client
+            .allowlist_identifiers()
+            .sync(keep(n))
+            .delete_extra(true)
+            .dry_run(dry_run);
+        if let Some(max) = max {
+            sync = sync.max_deletes(max);
+        }
+        sync.run()
+    };
+    // 2 of 20 is 10 %: allowed by default.
+    let dry = sync(18, None, true).await.unwrap();
+    assert_eq!(dry.deleted.len(), 2);
+    for dry_run in [true, false] {
+        let err = sync(17, None, dry_run).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SyncError::TooManyDeletes {
+                    deletes: 3,
+                    listed: 20,
+                    allowed: 2
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("nothing was changed"), "{err}");
+    }
+    assert_eq!(mock.request_count(MockOperation::Delete), 0);
+    assert!(sync(17, Some(MaxDeletes::Percent(15)), true).await.is_ok());
+    assert!(sync(17, Some(MaxDeletes::Count(3)), true).await.is_ok());
+    assert!(sync(17, Some(MaxDeletes::Count(2)), true).await.is_err());
+    assert!(sync(1, Some(MaxDeletes::Percent(90)), true).await.is_err());
+    let done = sync(1, Some(MaxDeletes::Unlimited), false).await.unwrap();
+    assert_eq!(done.deleted.len(), 19);
+    assert_eq!(allowlist(&mock).len(), 1);
+    let err = sync(1, Some(MaxDeletes::Percent(101)), true)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        SyncError::InvalidOption {
+            option: "max_deletes",
+            ..
+        }
+    ));
+    assert_eq!(MaxDeletes::Percent(10).allowed(usize::MAX), usize::MAX / 10);
 }
