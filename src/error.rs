@@ -70,6 +70,9 @@ pub enum Error {
     Config(Box<ConfigError>),
     /// A user layer failed with an error that is not one of ours.
     Middleware(SharedError),
+    /// Auto-pagination stopped: the server kept answering pages that bring nothing new, or
+    /// the next request was the one just sent (see [`crate::list`]).
+    Pagination(Box<PaginationError>),
 }
 
 impl Error {
@@ -178,7 +181,7 @@ impl Error {
             Error::Transport(e) => e.attempts,
             Error::Decode(e) => e.attempts,
             Error::Middleware(_) => 1,
-            Error::InvalidRequest(_) | Error::Config(_) => 0,
+            Error::InvalidRequest(_) | Error::Config(_) | Error::Pagination(_) => 0,
         }
     }
 
@@ -212,6 +215,7 @@ impl fmt::Display for Error {
             Error::InvalidRequest(e) => e.fmt(f),
             Error::Config(e) => e.fmt(f),
             Error::Middleware(e) => write!(f, "middleware error: {e}"),
+            Error::Pagination(e) => e.fmt(f),
         }
     }
 }
@@ -743,6 +747,59 @@ impl InvalidRequestError {
 impl fmt::Display for InvalidRequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "invalid request: `{}` {}", self.field, self.message)
+    }
+}
+
+/// Why auto-pagination stopped a stream (see [`crate::list`]): the server kept answering
+/// without progress, and asking again would loop.
+#[derive(Debug, Clone)]
+pub struct PaginationError {
+    pub(crate) operation: &'static str,
+    pub(crate) kind: PaginationErrorKind,
+    pub(crate) pages: u32,
+}
+
+/// What the last page without progress looked like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PaginationErrorKind {
+    /// Every item on the page had been yielded before (a repeated page, an offset that is
+    /// ignored, a cursor that goes back).
+    NoNewItems,
+    /// The request for the next page was the request just sent (a cursor that does not
+    /// move).
+    RequestRepeated,
+}
+
+impl PaginationError {
+    /// The list operation, e.g. `"GetUserList"`.
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+
+    /// What the last page without progress looked like.
+    pub fn kind(&self) -> PaginationErrorKind {
+        self.kind
+    }
+
+    /// How many pages in a row brought no progress
+    /// ([`MAX_STALLED_PAGES`](crate::list::MAX_STALLED_PAGES)).
+    pub fn pages(&self) -> u32 {
+        self.pages
+    }
+}
+
+impl fmt::Display for PaginationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            PaginationErrorKind::NoNewItems => "brought no new item",
+            PaginationErrorKind::RequestRepeated => "asked for the page just read",
+        };
+        write!(
+            f,
+            "pagination of {} stopped: {} pages in a row {what}",
+            self.operation, self.pages
+        )
     }
 }
 

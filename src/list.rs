@@ -18,6 +18,27 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # How a walk ends
+//!
+//! - **At the end of the list**: on an empty or short page, once `offset` reaches
+//!   `total_count`, or (cursor paging) on a page shorter than `limit`.
+//! - **After an error** of a page call: the error is the stream's last item.
+//! - **When the server makes no progress**: a page is *stalled* when every item on it was
+//!   yielded before (a server or proxy that repeats a page, ignores `offset` or a cursor, or a
+//!   cursor that goes back), or when the request for the next page is the request just sent
+//!   (a cursor that does not move). After [`MAX_STALLED_PAGES`] (3) stalled pages in a row
+//!   the stream ends with [`Error::Pagination`] (its [`PaginationErrorKind`] says which),
+//!   after yielding what was new, instead of asking again forever; `collect_all` returns that
+//!   error. A page that brings something new resets the count. So a walk sends at most
+//!   `MAX_STALLED_PAGES` requests more than it needs.
+//!
+//! **Memory.** The streams remember every item they yielded, to never yield one twice, as a
+//! 128-bit keyed hash of its id (two SipHash keys drawn per stream): 16 bytes per item
+//! whatever the length of the ids a server sends, plus the hash table's overhead (at most
+//! about twice that). Two different ids with the same 128-bit hash would make the second
+//! one skipped; with random keys the chance is about n²/2¹²⁹ for n items (below 10⁻²⁴ for
+//! ten million).
+//!
 //! # Paging while the list changes
 //!
 //! Offset paging (`limit`/`offset`, up to 500 per page) reads a list that may change between
@@ -25,7 +46,9 @@
 //!
 //! - an identifier **added** while paging moves every older one down by one place: the next
 //!   page starts with an item already seen. The streams remember the ids they have yielded
-//!   and **never yield one id twice** (memory: one id per item yielded).
+//!   and **never yield one id twice**. (Were more items added between two reads than a
+//!   page holds, [`MAX_STALLED_PAGES`] pages in a row could hold only items already seen,
+//!   and the walk would end with [`Error::Pagination`]: read again.)
 //! - an identifier **deleted** from a page already read moves every later one up by one
 //!   place: the next page starts one item further on, and the item that moved across the
 //!   page boundary is **not yielded** at all. No offset-based reader can see it; if you need
@@ -33,13 +56,15 @@
 //!   deletes.
 //! - items added or deleted on pages not read yet are simply read or not read.
 //!
-//! The walk ends on an empty or short page, or once `offset` reaches `total_count`. Cursor
-//! paging (`starting_after`, as Clerk's user list has) fits the same trait: its
-//! [`Paginate::next_page`] takes the last item's id instead of an offset.
+//! Cursor paging (`starting_after`, as Clerk's user list has) fits the same trait: its
+//! [`Paginate::next_page`] takes the last item's id instead of an offset. A cursor never
+//! moves an item across pages, so nothing is skipped or repeated while the list changes.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
+use std::hash::BuildHasher;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -47,6 +72,13 @@ use std::task::{Context, Poll};
 use crate::operation::Operation;
 use crate::service::{CallBuilder, CallFuture};
 use crate::{Client, Error, RequestOptions};
+
+pub use crate::error::{PaginationError, PaginationErrorKind};
+
+/// How many pages in a row may bring no progress (no new item, or a next request equal to
+/// the one just sent) before a walk ends with [`Error::Pagination`]; see the [module
+/// docs](self#how-a-walk-ends).
+pub const MAX_STALLED_PAGES: u32 = 3;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -209,8 +241,45 @@ pub struct Pages<O: Paginate> {
     options: Option<RequestOptions>,
     next: Option<O>,
     current: Option<O>,
+    /// The URI (path and query) of the request in flight.
+    sent: Option<String>,
     in_flight: Option<Pin<Box<CallFuture<O>>>>,
-    seen: HashSet<String>,
+    seen: Seen,
+    /// Pages in a row without progress.
+    stalled: u32,
+    /// The error that ends the stream after the page being yielded.
+    ending: Option<Error>,
+}
+
+/// The ids yielded so far, as 128-bit keyed hashes: 16 bytes each whatever their length.
+#[derive(Default)]
+struct Seen {
+    keys: (RandomState, RandomState),
+    hashes: HashSet<u128>,
+}
+
+impl Seen {
+    /// Whether `id` is new (and remembers it).
+    fn insert(&mut self, id: &str) -> bool {
+        let high = u128::from(self.keys.0.hash_one(id));
+        let low = u128::from(self.keys.1.hash_one(id));
+        self.hashes.insert((high << 64) | low)
+    }
+
+    fn len(&self) -> usize {
+        self.hashes.len()
+    }
+}
+
+/// The path and query a request would be sent to, to tell two requests apart.
+fn target_of<O: Operation>(request: &O) -> Option<String> {
+    let request = request.to_request(None).ok()?;
+    Some(
+        request
+            .uri()
+            .path_and_query()
+            .map_or_else(String::new, ToString::to_string),
+    )
 }
 
 // Nothing is pinned in place: the in-flight future is boxed.
@@ -223,6 +292,7 @@ impl<O: Paginate> fmt::Debug for Pages<O> {
             .field("in_flight", &self.in_flight.is_some())
             .field("done", &(self.next.is_none() && self.in_flight.is_none()))
             .field("seen", &self.seen.len())
+            .field("stalled", &self.stalled)
             .finish()
     }
 }
@@ -234,8 +304,11 @@ impl<O: Paginate> Pages<O> {
             options,
             next: Some(request.first_page()),
             current: None,
+            sent: None,
             in_flight: None,
-            seen: HashSet::new(),
+            seen: Seen::default(),
+            stalled: 0,
+            ending: None,
         }
     }
 
@@ -254,10 +327,14 @@ impl<O: Paginate> Pages<O> {
 
     fn poll_page(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<List<O::Item>, Error>>> {
         loop {
+            if let Some(error) = self.ending.take() {
+                return Poll::Ready(Some(Err(error)));
+            }
             if let Some(future) = self.in_flight.as_mut() {
                 let result = std::task::ready!(future.as_mut().poll(cx));
                 self.in_flight = None;
                 let current = self.current.take();
+                let sent = self.sent.take();
                 let mut page = match result {
                     Ok(page) => page,
                     Err(err) => {
@@ -267,16 +344,38 @@ impl<O: Paginate> Pages<O> {
                 };
                 self.next = current.and_then(|request| request.next_page(&page));
                 let seen = &mut self.seen;
-                page.data.retain(|item| seen.insert(item.id().to_owned()));
-                if page.data.is_empty() && self.next.is_some() {
-                    // Everything on it was yielded before (the list moved): read on.
-                    continue;
+                page.data.retain(|item| seen.insert(item.id()));
+                if let Some(next) = &self.next {
+                    let repeated = sent.is_some() && target_of(next) == sent;
+                    if repeated || page.data.is_empty() {
+                        self.stalled = self.stalled.saturating_add(1);
+                        if self.stalled >= MAX_STALLED_PAGES {
+                            self.next = None;
+                            self.ending = Some(Error::Pagination(Box::new(PaginationError {
+                                operation: O::INFO.id,
+                                kind: if repeated {
+                                    PaginationErrorKind::RequestRepeated
+                                } else {
+                                    PaginationErrorKind::NoNewItems
+                                },
+                                pages: self.stalled,
+                            })));
+                        }
+                    } else {
+                        self.stalled = 0;
+                    }
+                    if page.data.is_empty() {
+                        // Nothing new on it (the list moved, or the server repeats): read
+                        // on, or end with the error above.
+                        continue;
+                    }
                 }
                 return Poll::Ready(Some(Ok(page)));
             }
             let Some(request) = self.next.take() else {
                 return Poll::Ready(None);
             };
+            self.sent = target_of(&request);
             self.current = Some(request.clone());
             let call = CallBuilder::new(self.client.clone(), request, self.options).send();
             self.in_flight = Some(Box::pin(call));

@@ -133,6 +133,7 @@ mod enabled {
             Error::InvalidRequest(_) => "invalid_request",
             Error::Config(_) => "config",
             Error::Middleware(_) => "middleware",
+            Error::Pagination(_) => "pagination",
         }
     }
 }

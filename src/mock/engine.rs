@@ -881,22 +881,10 @@ impl State {
             }
             MockOperation::GetUserList => {
                 let pairs = super::validate::query_pairs(query);
-                let number = |name: &str, default: usize| {
-                    pairs
-                        .iter()
-                        .find(|(k, v)| k == name && !v.is_empty())
-                        .and_then(|(_, v)| v.parse::<usize>().ok())
-                        .unwrap_or(default)
-                };
-                let (limit, offset) = (number("limit", 10), number("offset", 0));
-                let page: Vec<serde_json::Value> = self
-                    .users
-                    .select(&pairs)
-                    .into_iter()
-                    .skip(offset)
-                    .take(limit)
-                    .collect();
-                (self.json_ok(&page), false)
+                match self.users.page(&pairs) {
+                    Ok(page) => (self.json_ok(&page), false),
+                    Err(refusal) => (self.error_response(refusal.status, refusal.error), false),
+                }
             }
             MockOperation::GetUsersCount => {
                 let pairs = super::validate::query_pairs(query);

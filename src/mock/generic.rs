@@ -4,6 +4,12 @@
 //! Per operation a skeleton is built once ([`Skeleton`], from [`instance::maximal`]) and each
 //! answer is a copy of it with fresh ids, the path parameter echoed as the `id` of the object
 //! asked for, and lists filled with a few items.
+//!
+//! A generated list is a fixed list of [`LIST_ITEMS`] items per operation and path
+//! parameters, paged as Clerk pages: `offset` skips, `limit` bounds the page (when the
+//! operation has them), `total_count` is the whole list's length, and an item keeps its ids
+//! from one page to the next, so a client can walk the list to its end and see each item
+//! once.
 
 use http::{Method, StatusCode};
 use serde_json::Value;
@@ -13,7 +19,7 @@ use super::instance::{self, schema_type};
 use super::spec::{deref_in, OpInfo, Param, SpecIndex};
 use super::validate::query_pairs;
 
-/// How many items a generated list holds (fewer when `limit` asks for fewer).
+/// How many items a generated list holds (a page holds fewer when `limit` or `offset` say).
 pub(crate) const LIST_ITEMS: usize = 3;
 
 /// How long a generated id's random part is: Clerk's ids are a prefix and 27 base62
@@ -132,19 +138,32 @@ impl Skeleton {
                 deleted,
             } => (value, list, echo, *deleted),
         };
-        let count = list_len(op, query);
+        let window = list_window(op, query);
         let mut value = value.clone();
+        // The page's items, taken out while the rest gets fresh ids, then put back.
+        let mut page = None;
         match (list, &mut value) {
-            (ListKind::Bare, Value::Array(items)) => fill(items, count),
+            (ListKind::Bare, Value::Array(items)) => {
+                page = Some(page_items(items, window, op, path_params));
+            }
             (ListKind::Paged(key), Value::Object(map)) => {
                 if let Some(Value::Array(items)) = map.get_mut(key) {
-                    fill(items, count);
+                    page = Some(page_items(items, window, op, path_params));
                 }
-                map.insert("total_count".to_owned(), Value::from(count));
+                map.insert("total_count".to_owned(), Value::from(LIST_ITEMS));
             }
             _ => {}
         }
         refresh_ids(&mut value, rng);
+        if let Some(page) = page {
+            match (list, &mut value) {
+                (ListKind::Bare, Value::Array(items)) => *items = page,
+                (ListKind::Paged(key), Value::Object(map)) => {
+                    map.insert(key.clone(), Value::Array(page));
+                }
+                _ => {}
+            }
+        }
         if let (Some(name), Value::Object(map)) = (echo, &mut value) {
             if let Some((_, given)) = path_params.iter().find(|(n, _)| n == name) {
                 map.insert("id".to_owned(), Value::String(given.clone()));
@@ -164,25 +183,62 @@ impl Skeleton {
 
 const HTML_PAGE: &str = "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Clerk interstitial (clerk-mock)</title></head>\n<body></body>\n</html>\n";
 
-/// How many items a list answer holds: [`LIST_ITEMS`], or fewer when a valid `limit` asks.
-fn list_len(op: &OpInfo, query: Option<&str>) -> usize {
-    if !op.params.iter().any(|p: &Param| p.name == "limit") {
-        return LIST_ITEMS;
-    }
-    query_pairs(query)
-        .iter()
-        .find(|(k, _)| k == "limit")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .map_or(LIST_ITEMS, |limit| limit.min(LIST_ITEMS))
+/// The `offset` and `limit` of a list request, for the parameters the operation has
+/// (validated before: a value that does not parse counts as absent). Clerk's defaults: offset
+/// 0, limit 10 (the spec's `LimitParameter`); without a `limit` parameter, the whole list.
+fn list_window(op: &OpInfo, query: Option<&str>) -> (usize, usize) {
+    let pairs = query_pairs(query);
+    let param = |name: &str, default: usize| {
+        if !op.params.iter().any(|p: &Param| p.name == name) {
+            return default;
+        }
+        pairs
+            .iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let has_limit = op.params.iter().any(|p: &Param| p.name == "limit");
+    (
+        param("offset", 0),
+        param("limit", if has_limit { 10 } else { LIST_ITEMS }),
+    )
 }
 
-/// Makes `items` hold `count` copies of its first item (none when it is empty).
-fn fill(items: &mut Vec<Value>, count: usize) {
-    let Some(first) = items.first().cloned() else {
-        return;
+/// The items `offset..offset + limit` of the operation's list of [`LIST_ITEMS`] copies of the
+/// skeleton's first item. Item `i` gets the same ids on every page (seeded by the operation,
+/// its path parameters and `i`), so a walk sees each item once.
+fn page_items(
+    items: &[Value],
+    (offset, limit): (usize, usize),
+    op: &OpInfo,
+    path_params: &[(&str, String)],
+) -> Vec<Value> {
+    let Some(first) = items.first() else {
+        return Vec::new();
     };
-    items.clear();
-    items.resize(count, first);
+    let end = offset.saturating_add(limit).min(LIST_ITEMS);
+    (offset.min(end)..end)
+        .map(|index| {
+            let mut item = first.clone();
+            refresh_ids(
+                &mut item,
+                &mut SplitMix64::new(item_seed(op, path_params, index)),
+            );
+            item
+        })
+        .collect()
+}
+
+/// A seed for item `index` of a generated list: the same for the same operation and path
+/// parameters within a process.
+fn item_seed(op: &OpInfo, path_params: &[(&str, String)], index: usize) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    op.id.hash(&mut hasher);
+    path_params.hash(&mut hasher);
+    index.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Gives every `id` that has the shape of a generated Clerk id (`prefix_` and 27

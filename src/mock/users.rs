@@ -565,6 +565,78 @@ impl UserStore {
         }
     }
 
+    /// `GET /v1/users`: one page of what the query selects, with the spec's paging
+    /// parameters: `limit` (default 10), `offset` (default 0) and the `starting_after` cursor
+    /// (the users that follow that user in the list's order). As the spec says, the cursor
+    /// needs a `created_at` ordering and no non-zero `offset` (else 422
+    /// `form_param_value_invalid`). A cursor naming no user is a 422 too (the spec does not
+    /// say; the mock refuses rather than guess a place in the list).
+    pub(crate) fn page(&self, pairs: &[(String, String)]) -> Result<Vec<Value>, Refusal> {
+        let value = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| v.as_str())
+        };
+        let number = |name: &str, default: usize| {
+            value(name)
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(default)
+        };
+        let (limit, offset) = (number("limit", 10), number("offset", 0));
+        let selected = self.select(pairs);
+        let Some(cursor) = value("starting_after") else {
+            return Ok(selected.into_iter().skip(offset).take(limit).collect());
+        };
+        let invalid = |long: &str| Refusal {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            error: param_error(
+                "form_param_value_invalid",
+                "is invalid",
+                long,
+                "starting_after",
+            ),
+        };
+        if !matches!(
+            value("order_by"),
+            None | Some("created_at" | "+created_at" | "-created_at")
+        ) {
+            return Err(invalid(
+                "starting_after requires ordering by created_at (order_by omitted, created_at, +created_at or -created_at).",
+            ));
+        }
+        if offset != 0 {
+            return Err(invalid(
+                "starting_after cannot be combined with a non-zero offset.",
+            ));
+        }
+        // Where each user sits in the list's order, filters aside: the cursor user need not
+        // match the filters.
+        let order: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k == "order_by")
+            .cloned()
+            .collect();
+        let position: std::collections::HashMap<String, usize> = self
+            .select(&order)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| text(u, "id").map(|id| (id.to_owned(), i)))
+            .collect();
+        let Some(&after) = position.get(cursor) else {
+            return Err(invalid("starting_after must be the id of a user."));
+        };
+        Ok(selected
+            .into_iter()
+            .filter(|u| {
+                text(u, "id")
+                    .and_then(|id| position.get(id))
+                    .is_some_and(|&p| p > after)
+            })
+            .take(limit)
+            .collect())
+    }
+
     /// The users a list or count query selects, in its order (before `limit` / `offset`).
     pub(crate) fn select(&self, pairs: &[(String, String)]) -> Vec<Value> {
         let values = |name: &str| -> Vec<&str> {

@@ -29,6 +29,7 @@ mod budget;
 mod cli;
 mod contract;
 mod contract_every_op;
+mod contract_pagination;
 mod endpoints;
 mod errors;
 mod faults;

@@ -265,7 +265,7 @@ match $id {
 #[cfg(feature = "users")]
 "GetUserBillingSubscription" => { let $op = clerk_tower::api::GetUserBillingSubscription::new("user_123"); Some($then) }
 #[cfg(feature = "users")]
-"GetUserList" => { let $op = clerk_tower::api::GetUserList::new().email_address(["email_address_123"]).phone_number(["phone_number_123"]).external_id(["external_123"]).username(["username_123"]).web3_wallet(["web3_wallet_123"]).user_id(["user_123"]).organization_id(["organization_123"]).query("query_123").email_address_query("email_address_query_123").phone_number_query("phone_number_query_123").username_query("username_query_123").name_query("name_query_123").banned(true).last_active_at_before(1).last_active_at_after(1).last_active_at_since(1).created_at_before(1).created_at_after(1).last_sign_in_at_before(1).last_sign_in_at_after(1).provider("provider_123").provider_user_id(["provider_user_123"]).limit(1).offset(0).starting_after("starting_after_123").order_by("order_by_123"); Some($then) }
+"GetUserList" => { let $op = clerk_tower::api::GetUserList::new().email_address(["email_address_123"]).phone_number(["phone_number_123"]).external_id(["external_123"]).username(["username_123"]).web3_wallet(["web3_wallet_123"]).user_id(["user_123"]).organization_id(["organization_123"]).query("query_123").email_address_query("email_address_query_123").phone_number_query("phone_number_query_123").username_query("username_query_123").name_query("name_query_123").banned(true).last_active_at_before(1).last_active_at_after(1).last_active_at_since(1).created_at_before(1).created_at_after(1).last_sign_in_at_before(1).last_sign_in_at_after(1).provider("provider_123").provider_user_id(["provider_user_123"]).limit(1).offset(0).starting_after("user_123").order_by("-created_at"); Some($then) }
 #[cfg(feature = "users")]
 "GetUsersCount" => { let $op = clerk_tower::api::GetUsersCount::new().email_address(["email_address_123"]).phone_number(["phone_number_123"]).external_id(["external_123"]).username(["username_123"]).web3_wallet(["web3_wallet_123"]).user_id(["user_123"]).organization_id(["organization_123"]).query("query_123").email_address_query("email_address_query_123").phone_number_query("phone_number_query_123").username_query("username_query_123").name_query("name_query_123").banned(true).last_active_at_before(1).last_active_at_after(1).last_active_at_since(1).created_at_before(1).created_at_after(1).last_sign_in_at_before(1).last_sign_in_at_after(1).provider("provider_123").provider_user_id(["provider_user_123"]); Some($then) }
 #[cfg(feature = "users")]
@@ -539,6 +539,327 @@ pub fn sample_call(client: &Client, id: &str) -> Option<SampleCall> {
         let call = client.call(op);
         Box::pin(async move { call.await.map(|_| ()) }) as SampleCall
     })
+}
+
+/// A walk of a paginated operation in flight: the ids of the items it yielded, in order, or its
+/// error.
+pub type PaginateCall = Pin<Box<dyn Future<Output = Result<Vec<String>, Error>> + Send>>;
+
+/// Walks paginated operation `id` to its end through `client` with pages of `limit` items (its
+/// required parameters set to sample values, the others unset): the ids of the items yielded;
+/// `None` when its feature is off or it is not paginated.
+#[allow(deprecated, unused_variables)]
+pub fn paginate_ids(client: &Client, id: &str, limit: u32) -> Option<PaginateCall> {
+    match id {
+        #[cfg(feature = "billing")]
+        "GetBillingPriceList" => {
+            let items = client
+                .call(clerk_tower::api::GetBillingPriceList::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "billing")]
+        "GetBillingStatementList" => {
+            let items = client
+                .call(clerk_tower::api::GetBillingStatementList::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "billing")]
+        "GetBillingStatementPaymentAttempts" => {
+            let items = client
+                .call(
+                    clerk_tower::api::GetBillingStatementPaymentAttempts::new("statement_123")
+                        .limit(limit),
+                )
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "clients")]
+        "GetClientList" => {
+            let items = client
+                .call(clerk_tower::api::GetClientList::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "billing")]
+        "GetCommercePlanList" => {
+            let items = client
+                .call(clerk_tower::api::GetCommercePlanList::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "billing")]
+        "GetCommerceSubscriptionItemList" => {
+            let items = client
+                .call(clerk_tower::api::GetCommerceSubscriptionItemList::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "sessions")]
+        "GetSessionList" => {
+            let items = client
+                .call(clerk_tower::api::GetSessionList::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "users")]
+        "GetUserList" => {
+            let items = client
+                .call(clerk_tower::api::GetUserList::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "users")]
+        "InstanceGetOrganizationMemberships" => {
+            let items = client
+                .call(clerk_tower::api::InstanceGetOrganizationMemberships::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "organization_domains")]
+        "ListAllOrganizationDomains" => {
+            let items = client
+                .call(clerk_tower::api::ListAllOrganizationDomains::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "allow_list_block_list")]
+        "ListAllowlistIdentifiers" => {
+            let items = client
+                .call(clerk_tower::api::ListAllowlistIdentifiers::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "directories")]
+        "ListDirectories" => {
+            let items = client
+                .call(clerk_tower::api::ListDirectories::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "enterprise_connections")]
+        "ListEnterpriseConnectionTestRuns" => {
+            let items = client
+                .call(
+                    clerk_tower::api::ListEnterpriseConnectionTestRuns::new(
+                        "enterprise_connection_123",
+                    )
+                    .limit(limit),
+                )
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "enterprise_connections")]
+        "ListEnterpriseConnections" => {
+            let items = client
+                .call(clerk_tower::api::ListEnterpriseConnections::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "organization_invitations")]
+        "ListInstanceOrganizationInvitations" => {
+            let items = client
+                .call(clerk_tower::api::ListInstanceOrganizationInvitations::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "invitations")]
+        "ListInvitations" => {
+            let items = client
+                .call(clerk_tower::api::ListInvitations::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "jwt_templates")]
+        "ListJWTTemplates" => {
+            let items = client
+                .call(clerk_tower::api::ListJwtTemplates::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "machines")]
+        "ListMachines" => {
+            let items = client
+                .call(clerk_tower::api::ListMachines::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "oauth_applications")]
+        "ListOAuthApplications" => {
+            let items = client
+                .call(clerk_tower::api::ListOAuthApplications::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "organization_domains")]
+        "ListOrganizationDomains" => {
+            let items = client
+                .call(
+                    clerk_tower::api::ListOrganizationDomains::new("organization_123").limit(limit),
+                )
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "organization_invitations")]
+        "ListOrganizationInvitations" => {
+            let items = client
+                .call(
+                    clerk_tower::api::ListOrganizationInvitations::new("organization_123")
+                        .limit(limit),
+                )
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "organization_memberships")]
+        "ListOrganizationMemberships" => {
+            let items = client
+                .call(
+                    clerk_tower::api::ListOrganizationMemberships::new("organization_123")
+                        .limit(limit),
+                )
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "organization_permissions")]
+        "ListOrganizationPermissions" => {
+            let items = client
+                .call(clerk_tower::api::ListOrganizationPermissions::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "organization_roles")]
+        "ListOrganizationRoles" => {
+            let items = client
+                .call(clerk_tower::api::ListOrganizationRoles::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "organizations")]
+        "ListOrganizations" => {
+            let items = client
+                .call(clerk_tower::api::ListOrganizations::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "organization_invitations")]
+        "ListPendingOrganizationInvitations" => {
+            let items = client
+                .call(
+                    clerk_tower::api::ListPendingOrganizationInvitations::new("organization_123")
+                        .limit(limit),
+                )
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "redirect_urls")]
+        "ListRedirectURLs" => {
+            let items = client
+                .call(clerk_tower::api::ListRedirectUrLs::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "role_sets")]
+        "ListRoleSets" => {
+            let items = client
+                .call(clerk_tower::api::ListRoleSets::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "saml_connections")]
+        "ListSAMLConnections" => {
+            let items = client
+                .call(clerk_tower::api::ListSamlConnections::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "scim_directories")]
+        "ListSCIMDirectories" => {
+            let items = client
+                .call(clerk_tower::api::ListScimDirectories::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "waitlist_entries")]
+        "ListWaitlistEntries" => {
+            let items = client
+                .call(clerk_tower::api::ListWaitlistEntries::new().limit(limit))
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "users")]
+        "UsersGetOrganizationInvitations" => {
+            let items = client
+                .call(
+                    clerk_tower::api::UsersGetOrganizationInvitations::new("user_123").limit(limit),
+                )
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "users")]
+        "UsersGetOrganizationMemberships" => {
+            let items = client
+                .call(
+                    clerk_tower::api::UsersGetOrganizationMemberships::new("user_123").limit(limit),
+                )
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        #[cfg(feature = "api_keys")]
+        "getApiKeys" => {
+            let items = client
+                .call(
+                    clerk_tower::api::GetApiKeys::new("user_aaaaaaaaaaaaaaaaaaaaaaaaaaa")
+                        .limit(limit),
+                )
+                .paginate()
+                .items();
+            Some(Box::pin(async move { walk(items).await }) as PaginateCall)
+        }
+        _ => None,
+    }
+}
+
+#[allow(dead_code)]
+async fn walk<O: clerk_tower::Paginate>(
+    items: clerk_tower::list::Items<O>,
+) -> Result<Vec<String>, Error> {
+    use clerk_tower::list::Identified;
+    let all = items.collect_all().await?;
+    Ok(all.iter().map(|item| item.id().to_owned()).collect())
 }
 
 /// Decodes `value` as operation `id`'s output type would be decoded from a 2xx body; `None` when

@@ -79,6 +79,51 @@ pub fn file(api: &Api) -> Result<String, String> {
     w.line("})");
     w.line("}");
     w.blank();
+    w.doc("A walk of a paginated operation in flight: the ids of the items it yielded, in order, or its error.");
+    w.line(
+        "pub type PaginateCall = Pin<Box<dyn Future<Output = Result<Vec<String>, Error>> + Send>>;",
+    );
+    w.blank();
+    w.doc("Walks paginated operation `id` to its end through `client` with pages of `limit` items (its required parameters set to sample values, the others unset): the ids of the items yielded; `None` when its feature is off or it is not paginated.");
+    w.line("#[allow(deprecated, unused_variables)]");
+    w.line("pub fn paginate_ids(client: &Client, id: &str, limit: u32) -> Option<PaginateCall> {");
+    w.line("match id {");
+    for op in ops.iter().filter(|op| op.pagination.is_some()) {
+        let args = op
+            .required()
+            .iter()
+            .map(|f| sample(api, f, &f.ty, false, 0))
+            .collect::<Result<Vec<_>, _>>()?
+            .join(", ");
+        // `limit` as the setter takes it (u32 in most lists).
+        let limit_u32 = op.params.iter().any(|f| {
+            f.wire == "limit"
+                && match &f.ty {
+                    Ty::Option(inner) => **inner == Ty::U32,
+                    ty => *ty == Ty::U32,
+                }
+        });
+        let limit = if limit_u32 { "limit" } else { "limit.into()" };
+        w.line(format!("#[cfg(feature = \"{}\")]", op.feature));
+        w.line(format!("{:?} => {{", op.id));
+        w.line(format!(
+            "let items = client.call(clerk_tower::api::{}::new({args}).limit({limit})).paginate().items();",
+            op.type_name
+        ));
+        w.line("Some(Box::pin(async move { walk(items).await }) as PaginateCall)");
+        w.line("}");
+    }
+    w.line("_ => None,");
+    w.line("}");
+    w.line("}");
+    w.blank();
+    w.line("#[allow(dead_code)]");
+    w.line("async fn walk<O: clerk_tower::Paginate>(items: clerk_tower::list::Items<O>) -> Result<Vec<String>, Error> {");
+    w.line("use clerk_tower::list::Identified;");
+    w.line("let all = items.collect_all().await?;");
+    w.line("Ok(all.iter().map(|item| item.id().to_owned()).collect())");
+    w.line("}");
+    w.blank();
     w.doc("Decodes `value` as operation `id`'s output type would be decoded from a 2xx body; `None` when its feature is off or the id is unknown.");
     w.line("pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {");
     w.line("match id {");
