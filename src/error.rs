@@ -262,10 +262,18 @@ impl ApiError {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
-        let parsed = if body.is_empty() {
-            None
+        // A body that is not UTF-8 everywhere (one Latin-1 byte from a proxy or a bug) is read
+        // with its bad bytes replaced by U+FFFD, so that its code and message are kept.
+        let (parsed, lossy) = if body.is_empty() {
+            (None, false)
         } else {
-            serde_json::from_slice::<ClerkErrors>(&body).ok()
+            match std::str::from_utf8(&body) {
+                Ok(text) => (serde_json::from_str::<ClerkErrors>(text).ok(), false),
+                Err(_) => (
+                    serde_json::from_str::<ClerkErrors>(&String::from_utf8_lossy(&body)).ok(),
+                    true,
+                ),
+            }
         };
         match parsed {
             Some(ClerkErrors {
@@ -278,7 +286,7 @@ impl ApiError {
                 meta,
                 clerk_trace_id: clerk_trace_id.or_else(header_trace_id),
                 retry_after,
-                raw_body: None,
+                raw_body: lossy.then_some(body),
                 attempts: 1,
             },
             None => ApiError {
@@ -325,7 +333,8 @@ impl ApiError {
     }
 
     /// The body as received, when it was not a `ClerkErrors` JSON document (an HTML error page
-    /// from a proxy, plain text, an empty body).
+    /// from a proxy, plain text, an empty body), or was one only once its bytes that are not
+    /// UTF-8 were replaced (the errors then hold U+FFFD in their place).
     pub fn raw_body(&self) -> Option<&Bytes> {
         self.raw_body.as_ref()
     }

@@ -271,6 +271,8 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 #[derive(Debug, Default)]
 pub struct QueryWriter {
     out: String,
+    /// The first value that cannot be written (a comma inside a joined array's value).
+    refused: Option<Error>,
 }
 
 impl QueryWriter {
@@ -312,7 +314,12 @@ impl QueryWriter {
 
     /// An array with `explode: false`: `name=a,b` (the comma percent-encoded, as a form
     /// encoder writes it). Nothing for an empty array.
-    pub fn joined<I>(&mut self, name: &str, values: I)
+    ///
+    /// A value that holds a comma would be read as two by the server, and no encoding tells
+    /// it apart from the separator: the array is not written, and the request is refused
+    /// before any I/O ([`Error::InvalidRequest`] naming `name`, from
+    /// [`Operation::to_request`]; see [`refused`](Self::refused)).
+    pub fn joined<I>(&mut self, name: &'static str, values: I)
     where
         I: IntoIterator,
         I::Item: Display,
@@ -324,11 +331,27 @@ impl QueryWriter {
                 joined.push(',');
             }
             any = true;
+            let start = joined.len();
             let _ = fmt::write(&mut joined, format_args!("{value}"));
+            if joined.get(start..).is_some_and(|v| v.contains(',')) {
+                if self.refused.is_none() {
+                    self.refused = Some(Error::invalid_request(
+                        name,
+                        "a value of this comma-separated list holds a comma",
+                    ));
+                }
+                return;
+            }
         }
         if any {
             self.param(name, joined);
         }
+    }
+
+    /// The first value that could not be written (a comma inside a value of
+    /// [`joined`](Self::joined)), as the error the request is refused with.
+    pub fn refused(&self) -> Option<&Error> {
+        self.refused.as_ref()
     }
 
     /// The query written so far, without the leading `?`.
@@ -484,14 +507,15 @@ impl Multipart {
 }
 
 /// Writes a quoted-string's content as HTML forms do (RFC 7578 section 4.2): `"`, CR and LF
-/// percent-encoded.
+/// percent-encoded, and so is every other ASCII control byte (NUL included), which no
+/// quoted-string may hold: a name can never end the header line or the quoted string.
 fn push_quoted(out: &mut Vec<u8>, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in value.bytes() {
-        match b {
-            b'"' => out.extend_from_slice(b"%22"),
-            b'\r' => out.extend_from_slice(b"%0D"),
-            b'\n' => out.extend_from_slice(b"%0A"),
-            other => out.push(other),
+        if b == b'"' || b.is_ascii_control() {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
+        } else {
+            out.push(b);
         }
     }
 }
@@ -576,6 +600,9 @@ pub(crate) fn to_request<O: Operation>(
     operation.validate()?;
     let mut query = QueryWriter::new();
     operation.query(&mut query);
+    if let Some(refused) = query.refused.take() {
+        return Err(refused);
+    }
     let template = O::INFO.path_template;
     let uri = if query.is_empty() && !template.contains('{') {
         // A constant path: the request points at the static string, no buffer to fill.
@@ -618,6 +645,31 @@ where
         Some(v) if v < min || v > max => Err(Error::invalid_request(
             field,
             format!("must be between {min} and {max}, got {v}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that a number is finite: JSON has no NaN or infinity (serde_json would send `null`,
+/// which Clerk reads as "no value").
+///
+/// ```
+/// use clerk_tower::operation::check_finite;
+///
+/// assert!(check_finite("seconds_until_expiration", Some(60.0)).is_ok());
+/// assert!(check_finite("seconds_until_expiration", None).is_ok());
+/// for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+///     assert!(check_finite("seconds_until_expiration", Some(bad)).is_err());
+/// }
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidRequest`] naming `field`.
+pub fn check_finite(field: &'static str, value: Option<f64>) -> Result<(), Error> {
+    match value {
+        Some(v) if !v.is_finite() => Err(Error::invalid_request(
+            field,
+            "must be a finite number (not NaN or an infinity)",
         )),
         _ => Ok(()),
     }
@@ -695,8 +747,13 @@ mod tests {
         q.exploded("b", Vec::<u32>::new());
         assert!(q.is_empty());
         q.param("q", "a b&c=d+é");
-        q.joined("ids", ["x,y", "z"]);
+        q.joined("ids", ["x", "y", "z"]);
         assert_eq!(q.as_str(), "q=a+b%26c%3Dd%2B%C3%A9&ids=x%2Cy%2Cz");
+        assert!(q.refused().is_none());
+        // A comma inside a value would split it in two on the server: refused, not written.
+        q.joined("split", ["", "x,y", "z"]);
+        assert_eq!(q.as_str(), "q=a+b%26c%3Dd%2B%C3%A9&ids=x%2Cy%2Cz");
+        assert!(matches!(q.refused(), Some(Error::InvalidRequest(e)) if e.field() == "split"));
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod endpoints;
 mod errors;
 mod faults;
 mod hardening;
+mod inputs;
 mod local_server;
 mod middleware;
 mod mock_ci;

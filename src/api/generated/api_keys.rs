@@ -16,7 +16,7 @@ use crate::models::{
     VerifyApiKeyResponse,
 };
 use crate::operation::{
-    check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
+    check_finite, check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
 use crate::{CallBuilder, Client, Error, RequestOptions};
 
@@ -97,6 +97,10 @@ impl Operation for CreateApiKey {
             self.description.as_ref().and_then(Option::as_deref),
             None,
             Some(255),
+        )?;
+        check_finite(
+            "seconds_until_expiration",
+            self.seconds_until_expiration.flatten(),
         )?;
         check_range(
             "seconds_until_expiration",
@@ -395,6 +399,10 @@ impl Operation for UpdateApiKey {
             self.description.as_ref().and_then(Option::as_deref),
             None,
             Some(255),
+        )?;
+        check_finite(
+            "seconds_until_expiration",
+            self.seconds_until_expiration.flatten(),
         )?;
         check_range(
             "seconds_until_expiration",

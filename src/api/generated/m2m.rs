@@ -14,7 +14,7 @@ use crate::models::{
     RevokeM2mTokenResponse, VerifyM2mTokenResponse,
 };
 use crate::operation::{
-    check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
+    check_finite, check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
 use crate::{CallBuilder, Client, Error, RequestOptions};
 
@@ -87,6 +87,10 @@ impl Operation for CreateM2mToken {
     const INFO: OperationInfo = OperationInfo::post("createM2MToken", "/m2m_tokens");
 
     fn validate(&self) -> Result<(), Error> {
+        check_finite(
+            "seconds_until_expiration",
+            self.seconds_until_expiration.flatten(),
+        )?;
         check_range(
             "seconds_until_expiration",
             self.seconds_until_expiration.flatten(),

@@ -656,7 +656,7 @@ fn request(
         .collect();
     if !checks.is_empty() {
         for c in &checks {
-            for helper in ["check_range", "check_not_blank"] {
+            for helper in ["check_range", "check_not_blank", "check_finite"] {
                 if c.contains(helper) {
                     uses.insert(format!("crate::operation::{helper}"));
                 }

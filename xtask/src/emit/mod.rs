@@ -261,16 +261,21 @@ pub fn check_lines(field: &Field, access: &str) -> Vec<String> {
         (false, true) => format!("{access}{name}.flatten()"),
         _ => format!("{access}{name}"),
     };
-    if c.minimum.is_some() || c.maximum.is_some() {
-        let ty = match &field.ty {
-            Ty::Option(t) => t.as_ref(),
-            t => t,
-        };
-        if matches!(ty, Ty::U32 | Ty::U64 | Ty::I32 | Ty::I64 | Ty::F64) {
-            let min = c.minimum.map_or_else(|| type_min(ty), |m| literal(ty, m));
-            let max = c.maximum.map_or_else(|| type_max(ty), |m| literal(ty, m));
-            out.push(format!("check_range(\"{wire}\", {value}, {min}, {max})?;"));
-        }
+    let ty = match &field.ty {
+        Ty::Option(t) => t.as_ref(),
+        t => t,
+    };
+    if matches!(ty, Ty::F64) {
+        // JSON has no NaN or infinity: serde_json would send `null` (for
+        // `seconds_until_expiration`, "never expires").
+        out.push(format!("check_finite(\"{wire}\", {value})?;"));
+    }
+    if (c.minimum.is_some() || c.maximum.is_some())
+        && matches!(ty, Ty::U32 | Ty::U64 | Ty::I32 | Ty::I64 | Ty::F64)
+    {
+        let min = c.minimum.map_or_else(|| type_min(ty), |m| literal(ty, m));
+        let max = c.maximum.map_or_else(|| type_max(ty), |m| literal(ty, m));
+        out.push(format!("check_range(\"{wire}\", {value}, {min}, {max})?;"));
     }
     if matches!(field.ty, Ty::String) {
         let value = match (field.required, field.nullable) {
