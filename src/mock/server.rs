@@ -1,4 +1,11 @@
 //! The TCP transport: a hyper 1 HTTP/1.x server on a loopback (or any) address.
+//!
+//! Requests hyper cannot parse (bad bytes in the request line or a header, a URI over 65,534
+//! bytes, a head over hyper's buffer or with more than 100 headers) are answered by hyper
+//! itself, before any service sees them, with a bodiless 400, 414 or 431. [`ProtocolErrors`]
+//! turns those answers into Clerk's error shape on their way out; a body that breaks off
+//! mid-way or is malformed chunked gets a 400 `request_body_invalid` from [`handle`]. Each is
+//! followed by the end of the connection.
 
 use std::fmt;
 use std::future::Future;
@@ -15,13 +22,15 @@ use hyper::body::Incoming as IncomingBody;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Sleep;
 
-use super::engine::{Action, Incoming, MAX_BODY_BYTES};
+use super::engine::{Action, Incoming, SplitMix64, MAX_BODY_BYTES};
 use super::MockClerk;
+use crate::models::{ClerkError, ClerkErrors};
 use crate::BoxError;
 
 /// How long a `CloseMidBody` body waits after its first half, so the half is flushed to the
@@ -161,7 +170,7 @@ async fn accept_loop(
                         .timer(TokioTimer::new())
                         .header_read_timeout(settings.header_timeout)
                         .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service)
+                        .serve_connection(TokioIo::new(ProtocolErrors::new(stream)), service)
                         .await;
                 });
             }
@@ -203,8 +212,32 @@ async fn handle(
         match tokio::time::timeout(body_timeout, read).await {
             Ok(Ok(collected)) => (collected.to_bytes(), false),
             Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => (Bytes::new(), true),
-            // The client went away while sending its body: nobody to answer.
-            Ok(Err(err)) => return Err(err),
+            // A malformed chunked body, or one cut off: answered (if the client is gone, the
+            // write fails and nothing is lost), then hyper closes the connection, whose
+            // reading cannot go on.
+            Ok(Err(_)) => {
+                let status = http::StatusCode::BAD_REQUEST;
+                let (body, trace_id) = protocol_error_body(ClerkError::new(
+                    "request_body_invalid",
+                    "Request body invalid",
+                    "The request body could not be read: malformed chunked encoding, or cut off.",
+                ));
+                let mut response = Response::new(MockBody::full(Bytes::from(body)));
+                *response.status_mut() = status;
+                let headers = response.headers_mut();
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                headers.insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+                if let Ok(value) = http::HeaderValue::from_str(&trace_id) {
+                    headers.insert("clerk-trace-id", value);
+                }
+                return Ok(response);
+            }
             // The body stalls: a 408 with `Connection: close`, then hyper closes the
             // connection (it cannot be reused with a body half read).
             Err(_elapsed) => {
@@ -246,6 +279,154 @@ async fn handle(
         _ => MockBody::full(bytes),
     };
     Ok(Response::from_parts(parts, body))
+}
+
+/// The Clerk error hyper's bodiless answer with `status` stands for.
+fn parse_error(status: http::StatusCode) -> ClerkError {
+    match status.as_u16() {
+        414 => ClerkError::new(
+            "request_uri_too_long",
+            "Request URI too long",
+            "The request's URI is longer than the server accepts.",
+        ),
+        431 => ClerkError::new(
+            "request_header_fields_too_large",
+            "Request header fields too large",
+            "The request's header fields are larger, or more, than the server accepts.",
+        ),
+        _ if status == http::StatusCode::BAD_REQUEST => ClerkError::new(
+            "request_invalid",
+            "Request invalid",
+            "The request is not valid HTTP: its request line or a header could not be parsed.",
+        ),
+        _ => ClerkError::new("bad_request", "Bad request", "Bad request"),
+    }
+}
+
+/// A `ClerkErrors` body (JSON bytes) holding `error`, and its trace id.
+fn protocol_error_body(error: ClerkError) -> (Vec<u8>, String) {
+    let trace_id = SplitMix64::new(SplitMix64::entropy()).trace_id();
+    let body = ClerkErrors {
+        errors: vec![error],
+        meta: None,
+        clerk_trace_id: Some(trace_id.clone()),
+    };
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"errors\":[]}".to_vec());
+    (bytes, trace_id)
+}
+
+/// A connection whose bodiless 400, 414 and 431 answers (hyper's own, for requests it cannot
+/// parse: the mock's services always send a JSON body) are rewritten into Clerk's error shape
+/// with `Connection: close`. Everything else passes through untouched.
+///
+/// It tells hyper it has no vectored writes, so that hyper hands it each response in one
+/// buffer, head first.
+pub(crate) struct ProtocolErrors<S> {
+    inner: S,
+    /// A rewritten answer being written: its bytes, how many are written, and how many bytes
+    /// of hyper's to report once it is.
+    pending: Option<(Vec<u8>, usize, usize)>,
+}
+
+impl<S> ProtocolErrors<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        Self {
+            inner,
+            pending: None,
+        }
+    }
+}
+
+/// The status of `buf` when it is a whole response head with `content-length: 0` and a status
+/// hyper answers parse errors with.
+fn bodiless_parse_error(buf: &[u8]) -> Option<http::StatusCode> {
+    if buf.len() > 1024 || !buf.ends_with(b"\r\n\r\n") {
+        return None;
+    }
+    let rest = buf
+        .strip_prefix(b"HTTP/1.1 ")
+        .or_else(|| buf.strip_prefix(b"HTTP/1.0 "))?;
+    let status = match rest.get(..4)? {
+        b"400 " => http::StatusCode::BAD_REQUEST,
+        b"414 " => http::StatusCode::URI_TOO_LONG,
+        b"431 " => http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        _ => return None,
+    };
+    let head = String::from_utf8_lossy(buf).to_ascii_lowercase();
+    head.contains("\r\ncontent-length: 0\r\n").then_some(status)
+}
+
+/// The whole response that replaces hyper's bodiless answer with `status`.
+fn clerk_shaped(status: http::StatusCode) -> Vec<u8> {
+    let (body, trace_id) = protocol_error_body(parse_error(status));
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nclerk-trace-id: {trace_id}\r\nconnection: close\r\n\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for ProtocolErrors<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for ProtocolErrors<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        if this.pending.is_none() {
+            match bodiless_parse_error(buf) {
+                Some(status) => this.pending = Some((clerk_shaped(status), 0, buf.len())),
+                None => return Pin::new(&mut this.inner).poll_write(cx, buf),
+            }
+        }
+        loop {
+            let Some((bytes, written, report)) = this.pending.as_mut() else {
+                return Poll::Ready(Ok(0));
+            };
+            let Some(rest) = bytes.get(*written..).filter(|r| !r.is_empty()) else {
+                let report = *report;
+                this.pending = None;
+                return Poll::Ready(Ok(report));
+            };
+            match std::task::ready!(Pin::new(&mut this.inner).poll_write(cx, rest)) {
+                Ok(0) => {
+                    this.pending = None;
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Ok(n) => *written = written.saturating_add(n),
+                Err(e) => {
+                    this.pending = None;
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        false
+    }
 }
 
 /// The response body of the TCP server: whole, delayed, or cut off with an error.

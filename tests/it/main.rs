@@ -40,6 +40,7 @@ mod middleware;
 mod mock_ci;
 mod mock_compat;
 mod mock_every_op;
+mod mock_protocol;
 mod pagination;
 mod rate_limit;
 mod retry;
