@@ -742,6 +742,17 @@ mod tests {
                 ..
             })
         ));
+        let cli = parse(&["sync", "f.csv", "--max-deletes", "25%", "--column", "email"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Sync(SyncArgs {
+                max_deletes: MaxDeletes::Percent(25),
+                column: Some(_),
+                yes: false,
+                ..
+            })
+        ));
+        assert_eq!(parse_max_deletes("30"), Ok(MaxDeletes::Count(30)));
         let cli = parse(&["blocklist", "add", "a@b.co", "--rate-limit", "50/500ms"]).unwrap();
         assert_eq!(cli.rate_limit, Some((50, Duration::from_millis(500))));
         assert!(matches!(
@@ -764,6 +775,9 @@ mod tests {
             &["--rate-limit", "0/10s", "list"],
             &["--rate-limit", "10", "list"],
             &["restrictions", "--allowlist", "maybe"],
+            &["sync", "f.txt", "--max-deletes", "101%"],
+            &["sync", "f.txt", "--max-deletes", "ten"],
+            &["sync", "f.txt", "--format", "lines", "--column", "2"],
             &["frobnicate"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
