@@ -417,7 +417,8 @@ impl<O: Paginate> Items<O> {
     /// Every remaining item, or the first error.
     ///
     /// # Errors
-    /// The first error of a page call.
+    /// The first error of a page call, or [`Error::Pagination`] when the server stopped
+    /// making progress (see [how a walk ends](self#how-a-walk-ends)).
     pub async fn collect_all(mut self) -> Result<Vec<O::Item>, Error> {
         let mut all = Vec::new();
         while let Some(item) = self.next().await {
