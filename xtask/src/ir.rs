@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::names;
-use crate::spec::{self, Action, Node};
+use crate::spec::{self, Action, Json, Node};
 
 /// The overlay's vocabulary (extensions on spec objects). Documented in `spec/overlay.yaml`.
 pub mod ext {
@@ -586,12 +586,12 @@ impl<'a> Builder<'a> {
             self.enums.insert(key, name.to_owned());
         }
         match node {
-            Node::Map(entries) => {
-                for (_, v) in entries {
+            Node::Object(entries) => {
+                for v in entries.values() {
                     self.preregister_enum_names(v)?;
                 }
             }
-            Node::Seq(items) => {
+            Node::Array(items) => {
                 for v in items {
                     self.preregister_enum_names(v)?;
                 }
@@ -708,7 +708,7 @@ impl<'a> Builder<'a> {
                 item
             })));
         }
-        if let Some(value @ Node::Map(entries)) = schema.get("additionalProperties") {
+        if let Some(value @ Node::Object(entries)) = schema.get("additionalProperties") {
             if !entries.is_empty() {
                 let (value, nullable) =
                     self.ty(value, &format!("{name}Value"), context, Side::Model, origin)?;
@@ -737,7 +737,7 @@ impl<'a> Builder<'a> {
         let branches: Vec<&Node> = list
             .items()
             .iter()
-            .filter(|b| b.entries().iter().any(|(k, _)| k != "required"))
+            .filter(|b| b.entries().any(|(k, _)| k != "required"))
             .collect();
         if branches.is_empty() {
             None
@@ -797,9 +797,8 @@ impl<'a> Builder<'a> {
             let mut tags = Vec::new();
             if let Some(prop) = &discriminator {
                 let explicit: Vec<String> = mapping
-                    .map(Node::entries)
-                    .unwrap_or_default()
-                    .iter()
+                    .into_iter()
+                    .flat_map(Node::entries)
                     .filter(|(_, r)| {
                         r.as_str()
                             .and_then(|r| r.strip_prefix(SCHEMA_PREFIX))
@@ -885,7 +884,7 @@ impl<'a> Builder<'a> {
         let Some(props) = schema.get("properties") else {
             return Ok(None);
         };
-        let keys: BTreeSet<&str> = props.entries().iter().map(|(k, _)| k.as_str()).collect();
+        let keys: BTreeSet<&str> = props.entries().map(|(k, _)| k.as_str()).collect();
         if keys != BTreeSet::from(["data", "total_count"]) {
             return Ok(None);
         }
@@ -913,11 +912,7 @@ impl<'a> Builder<'a> {
                 merged.absorb(inner);
             }
         }
-        for (k, v) in schema
-            .get("properties")
-            .map(Node::entries)
-            .unwrap_or_default()
-        {
+        for (k, v) in schema.get("properties").into_iter().flat_map(Node::entries) {
             match merged.properties.iter_mut().find(|(n, _)| n == k) {
                 Some((_, existing)) => *existing = v.clone(),
                 None => merged.properties.push((k.clone(), v.clone())),
@@ -1052,7 +1047,7 @@ impl<'a> Builder<'a> {
                 let real: Vec<&Node> = list
                     .items()
                     .iter()
-                    .filter(|b| b.entries().iter().any(|(k, _)| k != "required"))
+                    .filter(|b| b.entries().any(|(k, _)| k != "required"))
                     .collect();
                 if real.len() == 1
                     && schema.get("properties").is_none()
@@ -1309,8 +1304,8 @@ impl<'a> Builder<'a> {
         let content = body
             .get("content")
             .ok_or_else(|| format!("{context}: a body without content"))?;
-        let entries = content.entries();
-        let [(media, media_object)] = entries else {
+        let entries: Vec<_> = content.entries().collect();
+        let [(media, media_object)] = entries[..] else {
             return Err(format!(
                 "{context}: a body with {} media types",
                 entries.len()
@@ -1406,7 +1401,6 @@ impl<'a> Builder<'a> {
             .ok_or_else(|| format!("{context}: no responses"))?;
         let mut success: Vec<(&str, &Node)> = responses
             .entries()
-            .iter()
             .filter(|(code, _)| code.starts_with('2'))
             .map(|(c, r)| (c.as_str(), r))
             .collect();
@@ -1456,14 +1450,13 @@ impl<'a> Builder<'a> {
             }
             if content
                 .entries()
-                .iter()
                 .any(|(media, _)| media.starts_with("text/"))
             {
                 return Ok((Output::Text, None));
             }
             return Err(format!(
                 "{context}: unsupported response media types {:?}",
-                content.entries().iter().map(|(k, _)| k).collect::<Vec<_>>()
+                content.entries().map(|(k, _)| k).collect::<Vec<_>>()
             ));
         }
         Ok((Output::Unit, None))
@@ -1547,7 +1540,7 @@ fn enum_values(schema: &Node, context: &str) -> Result<Option<Vec<String>>, Stri
     let mut out = Vec::new();
     for v in values.items() {
         match v {
-            Node::Str(s) => {
+            Node::String(s) => {
                 if !out.contains(s) {
                     out.push(s.clone());
                 }
