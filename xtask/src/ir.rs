@@ -860,17 +860,10 @@ impl<'a> Builder<'a> {
         if let Some(branches) = self.union_branches(schema) {
             let mut items = BTreeSet::new();
             for branch in &branches {
-                let branch = spec::deref(self.doc, branch)?;
-                if let Some(item) = self.envelope(branch, name, context)? {
+                let resolved = spec::deref(self.doc, branch)?;
+                if let Some(item) = self.envelope(resolved, name, context)? {
                     items.insert(item);
-                } else if branch.str("type") == Some("array") {
-                    let (item, _) = self.ty(
-                        branch.get("items").ok_or("an array without items")?,
-                        &format!("{name}Item"),
-                        context,
-                        Side::Model,
-                        context,
-                    )?;
+                } else if let Some(item) = self.array_item(branch, name, context)? {
                     items.insert(item);
                 } else {
                     return Ok(None);
@@ -888,16 +881,36 @@ impl<'a> Builder<'a> {
         if keys != BTreeSet::from(["data", "total_count"]) {
             return Ok(None);
         }
-        let mut data = props.get("data").ok_or("no data")?;
-        if let Some(component) = data.str("$ref").and_then(|r| r.strip_prefix(SCHEMA_PREFIX)) {
-            data = self.component_node(component)?;
+        let data = props.get("data").ok_or("no data")?;
+        self.array_item(data, name, context)
+    }
+
+    /// The item type of an array schema: the item of a component that is an array (its alias
+    /// `Vec<T>`), or of an array written in place.
+    fn array_item(
+        &mut self,
+        schema: &Node,
+        name: &str,
+        context: &str,
+    ) -> Result<Option<Ty>, String> {
+        if let Some(component) = schema
+            .str("$ref")
+            .and_then(|r| r.strip_prefix(SCHEMA_PREFIX))
+        {
+            let rust = self.component(component)?;
+            if let Some(Kind::Alias(Ty::Vec(item) | Ty::List(item))) =
+                self.types.get(&rust).map(|d| &d.kind)
+            {
+                return Ok(Some((**item).clone()));
+            }
         }
-        if data.str("type") != Some("array") {
+        let schema = spec::deref(self.doc, schema)?;
+        if schema.str("type") != Some("array") {
             return Ok(None);
         }
-        let items = data
+        let items = schema
             .get("items")
-            .ok_or_else(|| format!("{context}: data without items"))?;
+            .ok_or_else(|| format!("{context}: an array without items"))?;
         let (item, _) = self.ty(items, &format!("{name}Item"), context, Side::Model, context)?;
         Ok(Some(item))
     }
