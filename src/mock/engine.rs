@@ -1,6 +1,5 @@
 //! The transport-free core of the mock: state, routing, validation and responses.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,12 +11,11 @@ use http::{HeaderMap, Method, Response, StatusCode, Uri};
 use serde_json::{json, Map, Value};
 
 use super::fault::{Fault, FaultKind, FaultPlan, MockOperation};
-use super::generic::Skeleton;
 use super::lists::ListStore;
 use super::rate_limit::{retry_after_secs, RateLimiter};
 use super::reqlog::{headers_to_record, RequestLog};
 use super::server::ServerSettings;
-use super::spec::{self, OpInfo, SpecError, SpecIndex, SpecRoute};
+use super::spec::{self, SpecError, SpecIndex};
 use super::users::{self, Flag, UserStore};
 use super::validate::decode_query;
 use super::{MockError, RecordedRequest};
@@ -26,6 +24,7 @@ use crate::models::{
     BlocklistIdentifiers, BlocklistObject, ClerkError, ClerkErrors, DeletedObject, IdentifierType,
     InstanceRestrictions,
 };
+use clerk_tower_spec::{Operation, Route};
 
 /// Request bodies larger than this are refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -45,55 +44,8 @@ const TRACE_HEADER: &str = "clerk-trace-id";
 /// was dropped), with the time since the request arrived.
 pub(crate) type Hook = Arc<dyn Fn(&RecordedRequest, Duration) + Send + Sync>;
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, good enough for ids and fault draws.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// A seed that differs between mocks and between runs.
-    pub(crate) fn entropy() -> u64 {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let t = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let mut mix = SplitMix64(t ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        mix.next_u64()
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub(crate) fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// `prefix` + 27 base62 characters, the shape of Clerk's KSUID-based ids.
-    pub(crate) fn id(&mut self, prefix: &str) -> String {
-        const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        let mut id = String::with_capacity(prefix.len() + 27);
-        id.push_str(prefix);
-        for _ in 0..27 {
-            id.push(char::from(BASE62[(self.next_u64() % 62) as usize]));
-        }
-        id
-    }
-
-    /// 32 lowercase hex characters, the shape of Clerk's `clerk_trace_id`.
-    pub(crate) fn trace_id(&mut self) -> String {
-        format!("{:016x}{:016x}", self.next_u64(), self.next_u64())
-    }
-}
+/// The mock's random numbers: ids, trace ids, fault draws (the spec engine's SplitMix64).
+pub(crate) use clerk_tower_spec::SplitMix64;
 
 /// Which bearer tokens the mock accepts.
 #[derive(Debug, Clone)]
@@ -466,11 +418,11 @@ pub(crate) enum Target {
     Users(
         MockOperation,
         &'static SpecIndex,
-        &'static OpInfo,
+        &'static Operation,
         Vec<(&'static str, String)>,
     ),
     Jwks,
-    Spec(&'static SpecIndex, SpecRoute<'static>),
+    Spec(&'static SpecIndex, Route<'static>),
     /// A path under `/v1` that is not stateful, while the embedded spec cannot be used.
     SpecUnavailable(&'static SpecError),
     /// Not under `/v1/`.
@@ -494,11 +446,11 @@ impl Target {
             return Target::Outside;
         };
         match spec::index() {
-            Ok(index) => match index.route(method, rest) {
-                SpecRoute::Operation(op, params) => {
+            Ok(index) => match index.spec.route(method.as_str(), rest) {
+                Route::Operation(op, params) => {
                     match MockOperation::USERS.iter().find(|u| u.name() == op.id) {
                         Some(user_op) => Target::Users(*user_op, index, op, params),
-                        None => Target::Spec(index, SpecRoute::Operation(op, params)),
+                        None => Target::Spec(index, Route::Operation(op, params)),
                     }
                 }
                 other => Target::Spec(index, other),
@@ -512,7 +464,7 @@ impl Target {
         match self {
             Target::Stateful(op) | Target::Users(op, ..) => Some(op.name()),
             Target::Jwks => Some("GetJWKS"),
-            Target::Spec(_, SpecRoute::Operation(op, _)) => Some(op.id.as_str()),
+            Target::Spec(_, Route::Operation(op, _)) => Some(op.id.as_str()),
             _ => None,
         }
     }
@@ -526,7 +478,7 @@ impl Target {
 
     /// An operation the spec declares without security (`security: []`): no key needed.
     fn public(&self) -> bool {
-        matches!(self, Target::Spec(_, SpecRoute::Operation(op, _)) if op.public)
+        matches!(self, Target::Spec(_, Route::Operation(op, _)) if op.public)
     }
 }
 
@@ -731,7 +683,7 @@ impl State {
                 Some(response) => return (Some(response), false),
                 None => return (Some(self.internal_error()), false),
             },
-            Target::Spec(index, SpecRoute::Operation(op, params)) => {
+            Target::Spec(index, Route::Operation(op, params)) => {
                 return (Some(self.generic(req, index, op, params)), false)
             }
             Target::Users(user_op, index, op, params) => {
@@ -739,10 +691,10 @@ impl State {
                     self.users_request(*user_op, req, commit, index, op, params);
                 return (Some(response), applied);
             }
-            Target::Spec(_, SpecRoute::MethodNotAllowed(allow)) => {
+            Target::Spec(_, Route::MethodNotAllowed { allow, .. }) => {
                 return (Some(self.method_not_allowed(req.method, allow)), false)
             }
-            Target::Spec(_, SpecRoute::NoPath) | Target::Outside => {
+            Target::Spec(_, Route::NoPath) | Target::Outside => {
                 let err = ClerkError::new("resource_not_found", "not found", "Resource not found");
                 return (Some(self.error_response(StatusCode::NOT_FOUND, err)), false);
             }
@@ -845,12 +797,12 @@ impl State {
         req: &Incoming<'_>,
         commit: bool,
         index: &'static SpecIndex,
-        info: &'static OpInfo,
+        info: &'static Operation,
         params: &[(&'static str, String)],
     ) -> (Response<Bytes>, bool) {
         let query = req.uri.query();
         if let Err(refusal) =
-            super::validate::check(&index.doc, info, params, query, req.headers, &req.body)
+            super::validate::check(index.doc(), info, params, query, req.headers, &req.body)
         {
             return (self.error_response(refusal.status, refusal.error), false);
         }
@@ -955,16 +907,23 @@ impl State {
         &mut self,
         req: &Incoming<'_>,
         index: &'static SpecIndex,
-        op: &'static OpInfo,
+        op: &'static Operation,
         params: &[(&'static str, String)],
     ) -> Response<Bytes> {
         let query = req.uri.query();
         if let Err(refusal) =
-            super::validate::check(&index.doc, op, params, query, req.headers, &req.body)
+            super::validate::check(index.doc(), op, params, query, req.headers, &req.body)
         {
             return self.error_response(refusal.status, refusal.error);
         }
-        let skeleton = op.skeleton.get_or_init(|| Skeleton::build(index, op));
+        // A list the overlay gives both shapes answers `{data, total_count}` to
+        // `paginated=true` (validated above: a boolean as Go's strconv.ParseBool reads it).
+        let paginated = super::validate::query_pairs(query).iter().any(|(k, v)| {
+            k == "paginated" && matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True")
+        });
+        let Some(skeleton) = index.skeleton(op, paginated) else {
+            return self.internal_error();
+        };
         let answer = match skeleton.answer(op, params, query, &mut self.rng) {
             Ok(answer) => answer,
             Err(_) => return self.internal_error(),

@@ -5,12 +5,13 @@
 //! answer is a copy of it with fresh ids, the path parameter echoed as the `id` of the object
 //! asked for, and lists filled with a few items.
 
-use http::{Method, StatusCode};
+use clerk_tower_spec::json::{resolve, schema_type};
+use clerk_tower_spec::{Location, Operation, Param};
+use http::StatusCode;
 use serde_json::Value;
 
 use super::engine::SplitMix64;
-use super::instance::{self, schema_type};
-use super::spec::{deref_in, OpInfo, Param, SpecIndex};
+use super::spec::{self, SpecIndex};
 use super::validate::query_pairs;
 
 /// How many items a generated list holds (fewer when `limit` asks for fewer).
@@ -62,16 +63,17 @@ pub(crate) struct Answer {
 }
 
 impl Skeleton {
-    /// The skeleton of `op`'s answer.
-    pub(crate) fn build(spec: &SpecIndex, op: &OpInfo) -> Skeleton {
-        let Some(schema) = &op.answer.json_schema else {
-            return if op.answer.status == StatusCode::OK {
+    /// The skeleton of `op`'s answer, whose JSON schema is `schema` (see
+    /// [`SpecIndex::answer_schema`]).
+    pub(crate) fn build(index: &SpecIndex, op: &Operation, schema: Option<&Value>) -> Skeleton {
+        let Some(schema) = schema else {
+            return if index.answers_media(op, "text/html") {
                 Skeleton::Html
             } else {
                 Skeleton::Empty
             };
         };
-        let value = instance::maximal(&spec.doc, schema);
+        let value = spec::maximal(index.doc(), schema);
         let list = match &value {
             Value::Array(_) => ListKind::Bare,
             Value::Object(map) if map.get("total_count").is_some_and(Value::is_number) => {
@@ -83,14 +85,14 @@ impl Skeleton {
             }
             _ => ListKind::None,
         };
-        let deleted = op.method == Method::DELETE
+        let deleted = op.method == "DELETE"
             && value.get("deleted").is_some()
             && value
                 .get("object")
                 .and_then(Value::as_str)
                 .is_some_and(|o| o.starts_with("sample"));
         let echo = match &list {
-            ListKind::None => echo_param(spec, op, schema, &value, deleted),
+            ListKind::None => echo_param(index, op, schema, &value, deleted),
             _ => None,
         };
         Skeleton::Json {
@@ -104,12 +106,12 @@ impl Skeleton {
     /// One answer: a copy with fresh ids, the echoed path parameter, and list items.
     pub(crate) fn answer(
         &self,
-        op: &OpInfo,
+        op: &Operation,
         path_params: &[(&str, String)],
         query: Option<&str>,
         rng: &mut SplitMix64,
     ) -> Result<Answer, serde_json::Error> {
-        let status = op.answer.status;
+        let status = StatusCode::from_u16(op.success).unwrap_or(StatusCode::OK);
         let (value, list, echo, deleted) = match self {
             Skeleton::Empty => {
                 return Ok(Answer {
@@ -165,7 +167,7 @@ impl Skeleton {
 const HTML_PAGE: &str = "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Clerk interstitial (clerk-mock)</title></head>\n<body></body>\n</html>\n";
 
 /// How many items a list answer holds: [`LIST_ITEMS`], or fewer when a valid `limit` asks.
-fn list_len(op: &OpInfo, query: Option<&str>) -> usize {
+fn list_len(op: &Operation, query: Option<&str>) -> usize {
     if !op.params.iter().any(|p: &Param| p.name == "limit") {
         return LIST_ITEMS;
     }
@@ -260,13 +262,13 @@ fn snake_stem(name: &str) -> String {
 /// `organization_invitation`), or for a delete that answers a `DeletedObject`, the last one.
 /// Never when the answer's `id` has a `pattern` the value may not match.
 fn echo_param(
-    spec: &SpecIndex,
-    op: &OpInfo,
+    index: &SpecIndex,
+    op: &Operation,
     schema: &Value,
     value: &Value,
     deleted: bool,
 ) -> Option<String> {
-    let id_schema = property_schema(&spec.doc, schema, "id", 0)?;
+    let id_schema = property_schema(index.doc(), schema, "id", 0)?;
     if id_schema.get("pattern").is_some()
         || id_schema.get("format").is_some()
         || schema_type(id_schema) != Some("string")
@@ -276,10 +278,10 @@ fn echo_param(
     let path_params = op
         .params
         .iter()
-        .filter(|p| p.location == super::spec::Location::Path)
-        .filter(|p| op.template.contains(&format!("{{{}}}", p.name)));
+        .filter(|p| p.location == Location::Path)
+        .filter(|p| op.path.contains(&format!("{{{}}}", p.name)));
     let mut ordered: Vec<&Param> = path_params.collect();
-    ordered.sort_by_key(|p| op.template.find(&format!("{{{}}}", p.name)));
+    ordered.sort_by_key(|p| op.path.find(&format!("{{{}}}", p.name)));
     if deleted {
         return ordered.last().map(|p| p.name.clone());
     }
@@ -300,9 +302,9 @@ fn property_schema<'a>(
     if depth > 8 {
         return None;
     }
-    let schema = deref_in(doc, schema);
+    let schema = resolve(doc, schema);
     if let Some(p) = schema.get("properties").and_then(|p| p.get(name)) {
-        return Some(deref_in(doc, p));
+        return Some(resolve(doc, p));
     }
     schema
         .get("allOf")

@@ -254,10 +254,8 @@
 mod engine;
 mod fault;
 mod generic;
-mod instance;
 mod lists;
 mod log;
-mod pattern;
 mod rate_limit;
 mod reqlog;
 mod server;
@@ -587,7 +585,7 @@ impl MockClerk {
                 ClerkError::new("internal_clerk_error", "no CreateUser", "no CreateUser"),
             )
         })?;
-        validate::check(&index.doc, create, &[], None, &headers, &bytes)
+        validate::check(index.doc(), create, &[], None, &headers, &bytes)
             .map_err(|r| MockError::new(r.status, r.error))?;
         let fields = users::body_object(&bytes);
         let mut state = self.lock();

@@ -90,6 +90,8 @@ pub struct Operation {
     pub public: bool,
     /// The lowest 2xx status the operation declares.
     pub success: u16,
+    /// Its position in [`Spec::operations`], for tables kept beside the spec.
+    pub index: usize,
     /// Where the operation object is in the document (a JSON pointer).
     object: String,
 }
@@ -227,7 +229,8 @@ impl Spec {
                     continue;
                 };
                 let pointer = format!("/paths/{}/{lower}", escape(template));
-                let op = operation(&doc, template, upper, item, object, pointer)?;
+                let mut op = operation(&doc, template, upper, item, object, pointer)?;
+                op.index = ops.len();
                 if ops.iter().any(|o: &Operation| o.id == op.id) {
                     return Err(format!("two operations are {}", op.id));
                 }
@@ -484,6 +487,7 @@ fn operation(
             .get("security")
             .is_some_and(|s| s.items().is_empty() && s.is_array()),
         success,
+        index: 0,
         object: pointer,
     })
 }

@@ -9,7 +9,7 @@ use crate::json::schema_type;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reading {
     /// What Clerk's servers take: booleans as Go's `strconv.ParseBool` reads them (`1`, `t`,
-    /// `TRUE`, ...), integers with a sign or leading zeros.
+    /// `TRUE`, ...), integers with a sign or leading zeros, within int64.
     Lenient,
     /// What a client should send: `true` / `false`, integers without a `+` or leading zeros.
     Canonical,
@@ -34,13 +34,16 @@ pub fn typed(schema: &Value, text: &str, reading: Reading) -> Option<Value> {
                     && digits.bytes().all(|b| b.is_ascii_digit())
                     && (digits == "0" || !digits.starts_with('0'))
             };
-            if reading == Reading::Canonical && !canonical {
-                return None;
+            match reading {
+                // Clerk reads integers as int64.
+                Reading::Lenient => text.parse::<i64>().map(Value::from).ok(),
+                Reading::Canonical if !canonical => None,
+                Reading::Canonical => text
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .or_else(|_| text.parse::<u64>().map(Value::from))
+                    .ok(),
             }
-            text.parse::<i64>()
-                .map(Value::from)
-                .or_else(|_| text.parse::<u64>().map(Value::from))
-                .ok()
         }
         Some("number") => text
             .parse::<f64>()
