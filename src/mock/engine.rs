@@ -716,7 +716,7 @@ impl State {
             }
             MockOperation::ListBlocklistIdentifiers => {
                 let data = self.blocklist.sorted();
-                let total_count = Some(data.len() as u64);
+                let total_count = i64::try_from(data.len()).ok();
                 (
                     Some(self.json_ok(&BlocklistIdentifiers { data, total_count })),
                     false,
@@ -975,7 +975,7 @@ impl State {
         };
         let all = self.sorted();
         if params.paginated {
-            let total_count = all.len() as u64;
+            let total_count = i64::try_from(all.len()).unwrap_or(i64::MAX);
             let data = all
                 .into_iter()
                 .skip(params.offset)

@@ -1407,6 +1407,33 @@ fn gap_list_response_is_documented_as_a_bare_array() {
     );
 }
 
+/// "JWKS key shapes": the spec's keys are `oneOf` public and private key schemas, and a private
+/// key (RFC 7517: the public members plus `d`) matches both its own schema and its public
+/// key's, so none is a valid `oneOf` instance; the overlay makes the list `anyOf`.
+#[test]
+fn gap_jwks_private_keys_match_two_branches() {
+    let spec = contract_support::raw_spec();
+    let items = &spec.component("JWKS")["properties"]["keys"]["items"];
+    assert_eq!(items["oneOf"].as_array().map(Vec::len), Some(7));
+    let private = json!({
+        "kid": "k", "alg": "EdDSA", "use": "sig", "kty": "OKP", "crv": "Ed25519",
+        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"
+    });
+    let public = spec.validator(spec.component("JWKS.ed25519.PublicKey"));
+    let own = spec.validator(spec.component("JWKS.ed25519.PrivateKey"));
+    assert!(public.errors(&private).is_empty() && own.errors(&private).is_empty());
+    let key_set = json!({ "keys": [private] });
+    assert!(!spec
+        .validator(spec.component("JWKS"))
+        .errors(&key_set)
+        .is_empty());
+    contract_support::overlay_action("$.components.schemas.JWKS.properties.keys.items");
+    let corrected = contract_support::spec();
+    corrected
+        .validator(corrected.component("JWKS"))
+        .assert_valid(&key_set, "a private key under anyOf");
+}
+
 /// "No 429, no 5xx": none of the three operations declares 429 or any 5xx; which statuses
 /// each declares is pinned here, and so is "401 on every operation" (only the list has it)
 /// and create's 402/422.

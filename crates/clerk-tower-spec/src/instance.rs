@@ -504,12 +504,20 @@ impl Builder<'_> {
             Shape::Random => min + self.rng.below(max.saturating_sub(min).min(3) + 1),
             _ => min.max(1),
         };
-        let count = count.min(max).min(MAX_ITEMS);
-        Value::Array(
-            (0..count)
-                .map(|_| self.build(items, depth + 1, name, object))
-                .collect(),
-        )
+        let count = usize::try_from(count.min(max).min(MAX_ITEMS)).unwrap_or(0);
+        let unique = schema.flag("uniqueItems");
+        let mut out: Vec<Value> = Vec::with_capacity(count);
+        // Distinct items where the schema asks for them: a few more tries than items.
+        for _ in 0..count.saturating_mul(if unique { 8 } else { 1 }) {
+            if out.len() == count {
+                break;
+            }
+            let item = self.build(items, depth + 1, name, object);
+            if !(unique && out.contains(&item)) {
+                out.push(item);
+            }
+        }
+        Value::Array(out)
     }
 
     /// A string that fits the schema's format, pattern and length; ids get Clerk's prefixes.
@@ -686,6 +694,7 @@ mod tests {
                         "at": { "type": "string", "format": "date-time" },
                         "created_at": { "type": "integer" },
                         "tags": { "type": "array", "items": { "type": "string" }, "minItems": 1, "maxItems": 2 },
+                        "flags": { "type": "array", "items": { "type": "boolean" }, "uniqueItems": true, "minItems": 2 },
                         "meta": { "type": "object", "additionalProperties": true }
                     }
                 }
@@ -749,6 +758,9 @@ mod tests {
             if let Some(tags) = v.get("tags").and_then(Value::as_array) {
                 assert!((1..=2).contains(&tags.len()));
                 many_tags += usize::from(tags.len() == 2);
+            }
+            if let Some(flags) = v.get("flags").and_then(Value::as_array) {
+                assert!(flags.len() == 2 && flags[0] != flags[1], "{flags:?}");
             }
             if let Some(code) = v.get("code").and_then(Value::as_str) {
                 assert!(code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()));
