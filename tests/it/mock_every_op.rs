@@ -646,6 +646,90 @@ async fn generic_routes_refuse_unknown_paths_wrong_methods_and_missing_keys() {
     server.shutdown().await;
 }
 
+/// The mock reads the contract the client is generated from (the spec with the overlay
+/// applied), so the overlay's corrections show in its validation and its answers: `limit` of
+/// the API key list is an integer (the spec says `number`: `limit=1.5` was accepted), and
+/// every list with the `paginated` parameter answers `{data, total_count}` to
+/// `paginated=true` (the spec declares bare arrays; Clerk's JS SDK reads the envelope).
+#[tokio::test]
+async fn overlay_corrections_reach_the_mock_validation_and_answers() {
+    let (spec, raw) = (spec(), crate::contract_support::raw_spec());
+    let limit = |s: &Spec| {
+        s.op("getApiKeys")
+            .param(Location::Query, "limit")
+            .unwrap()
+            .schema["type"]
+            .clone()
+    };
+    assert_eq!(
+        (limit(raw), limit(spec)),
+        (json!("number"), json!("integer"))
+    );
+    let mock = MockClerk::new();
+    let server = mock.serve().await.unwrap();
+    let mut conn = Conn::open(server.addr()).await;
+    let get = |target: &str| request(&format!("GET /v1{target} HTTP/1.1"), &[], "");
+    let res = send(&mut conn, &get("/api_keys?subject=user_1&limit=1.5")).await;
+    check_refusal(
+        &res,
+        422,
+        "form_param_type_invalid",
+        Some("limit"),
+        "limit=1.5",
+    )
+    .unwrap();
+    assert_eq!(
+        send(&mut conn, &get("/api_keys?subject=user_1&limit=2"))
+            .await
+            .status,
+        200
+    );
+
+    let mut lists = 0;
+    for op in spec.operations() {
+        if op.param(Location::Query, "paginated").is_none() {
+            continue;
+        }
+        lists += 1;
+        let schema = spec.success_schema(op).unwrap();
+        let path = op
+            .params
+            .iter()
+            .filter(|p| p.location == Location::Path)
+            .fold(op.path.clone(), |path, p| {
+                path.replace(
+                    &format!("{{{}}}", p.name),
+                    &sample_text(spec, &p.schema, &p.name),
+                )
+            });
+        let required: String = op
+            .params
+            .iter()
+            .filter(|p| p.location == Location::Query && p.required)
+            .map(|p| format!("&{}={}", p.name, sample_text(spec, &p.schema, &p.name)))
+            .collect();
+        for paginated in [true, false] {
+            let target = format!("{path}?paginated={paginated}{required}");
+            let res = send(&mut conn, &get(&target)).await;
+            assert_eq!(res.status, 200, "{} {target}: {:?}", op.id, res.body);
+            let body = res.json();
+            spec.validator(schema).assert_valid(&body, &target);
+            let enveloped = body["data"].is_array() && body["total_count"].is_i64();
+            let declared = spec.deref(schema);
+            let bare_without = declared["oneOf"].is_array() || declared["type"] == "array";
+            assert_eq!(
+                enveloped,
+                paginated || !bare_without,
+                "{} {target}: {body}",
+                op.id
+            );
+        }
+    }
+    // The seven lists the overlay corrects, the allow-list and five billing lists.
+    assert_eq!(lists, 13);
+    server.shutdown().await;
+}
+
 /// What the answers carry beyond the schema: the id asked for, Clerk's prefixes, fresh ids,
 /// and lists of a few items whose `total_count` matches.
 #[tokio::test]
