@@ -120,7 +120,7 @@ fn check_request(
     };
     let (op, captures) = route_to(spec, expected, method.as_str(), path)?;
     let checked =
-        check_parameters_and_body(spec, &op, captures, uri.query().unwrap_or(""), None, body)?;
+        check_parameters_and_body(spec, op, captures, uri.query().unwrap_or(""), None, body)?;
 
     if let Some(headers) = headers {
         let auth = headers
@@ -588,7 +588,7 @@ fn check_response(spec: &Spec, ex: &Exchange) -> Result<(String, u16), String> {
     }
     let (covered, schema, model) = match spec.route(ex.method.as_str(), path) {
         Route::Operation(op, _) => {
-            let declared = spec.response(&op, status);
+            let declared = spec.response(op, status);
             let schema = match declared {
                 Some(response) => spec
                     .media_schema(response, "application/json")
@@ -599,7 +599,7 @@ fn check_response(spec: &Spec, ex: &Exchange) -> Result<(String, u16), String> {
                     return Err(format!(
                         "{ctx}: {} declares {:?}; {status} is neither declared nor a documented general status",
                         op.id,
-                        spec.declared_statuses(&op)
+                        spec.declared_statuses(op)
                     ))
                 }
             };
@@ -1207,7 +1207,7 @@ fn spec_examples_decode_with_our_models() {
     ] {
         let op = spec.op(id);
         // Request body examples: our client must be able to send them.
-        if let Some(body) = spec.request_body(&op) {
+        if let Some(body) = spec.request_body(op) {
             let mut examples = Vec::new();
             collect_examples(spec, body, &mut BTreeSet::new(), &mut examples);
             for (name, example) in examples {
@@ -1292,7 +1292,7 @@ fn documented_examples_validate_and_decode() {
     let deleted = spec.validator(&json!({ "$ref": "#/components/schemas/DeletedObject" }));
     let list_op = spec.op("ListAllowlistIdentifiers");
     let bare = spec.validator(
-        spec.media_schema(spec.response(&list_op, 200).unwrap(), "application/json")
+        spec.media_schema(spec.response(list_op, 200).unwrap(), "application/json")
             .unwrap(),
     );
     let paged = spec.validator(&paginated_list_schema());
@@ -1372,7 +1372,7 @@ fn gap_list_response_is_documented_as_a_bare_array() {
     let spec = contract_support::raw_spec();
     let op = spec.op("ListAllowlistIdentifiers");
     let schema = spec.deref(
-        spec.media_schema(spec.response(&op, 200).unwrap(), "application/json")
+        spec.media_schema(spec.response(op, 200).unwrap(), "application/json")
             .unwrap(),
     );
     assert_eq!(
@@ -1441,7 +1441,7 @@ fn gap_jwks_private_keys_match_two_branches() {
 fn gap_declared_statuses() {
     let spec = contract_support::raw_spec();
     let declared = |id: &str| {
-        spec.declared_statuses(&spec.op(id))
+        spec.declared_statuses(spec.op(id))
             .into_iter()
             .collect::<Vec<_>>()
     };
@@ -1890,7 +1890,7 @@ fn gap_wildcard_identifiers() {
     let wildcard = MockClerk::new().insert("*@example.com").expect("accepted");
     assert_eq!(wildcard.identifier_type, IdentifierType::EmailAddress);
     let create = spec
-        .request_body(&spec.op("CreateAllowlistIdentifier"))
+        .request_body(spec.op("CreateAllowlistIdentifier"))
         .unwrap();
     let notify = &spec.media_schema(create, "application/json").unwrap()["properties"]["notify"];
     assert_eq!(

@@ -315,6 +315,9 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// An operation and its path parameters (name, percent-decoded value).
+pub type Routed<'a> = (&'a Operation, Vec<(String, String)>);
+
 /// Routes `method` `path` (relative to the server URL) as a server would, and checks that it
 /// names the operation `expected`; its path parameters, percent-decoded.
 pub fn route_to<'a>(
@@ -322,7 +325,7 @@ pub fn route_to<'a>(
     expected: &str,
     method: &str,
     path: &str,
-) -> Result<(&'a Operation, Vec<(String, String)>), String> {
+) -> Result<Routed<'a>, String> {
     match spec.route(method, path) {
         Route::Operation(op, captures) if op.id == expected => Ok((
             op,

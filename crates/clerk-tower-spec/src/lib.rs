@@ -17,6 +17,9 @@
 //! Nothing here panics on any document: a broken spec is an `Err`, a `$ref` to nowhere a schema
 //! that allows anything.
 
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
 pub mod instance;
 pub mod json;
 pub mod multipart;
