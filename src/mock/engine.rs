@@ -17,14 +17,15 @@ use super::reqlog::{headers_to_record, RequestLog};
 use super::server::ServerSettings;
 use super::spec::{self, SpecError, SpecIndex};
 use super::users::{self, Flag, UserStore};
-use super::validate::decode_query;
+use super::validate::{decode_query, param_error, type_invalid, unknown};
 use super::{MockError, RecordedRequest};
 use crate::models::{
     AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, BlocklistIdentifier,
     BlocklistIdentifiers, BlocklistObject, ClerkError, ClerkErrors, DeletedObject, IdentifierType,
     InstanceRestrictions,
 };
-use clerk_tower_spec::{Operation, Route};
+use clerk_tower_spec::text::{typed, Reading};
+use clerk_tower_spec::{Location, Operation, Route};
 
 /// Request bodies larger than this are refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -247,7 +248,7 @@ impl State {
 /// A fixed id given to an inserted user or identifier: not empty, not taken (422 otherwise).
 pub(crate) fn check_fixed_id(id: &str, taken: bool) -> Result<(), MockError> {
     let refuse = |code: &str, message: &str| {
-        let error = super::validate::param_error(code, message, message, "id");
+        let error = param_error(code, message, message, "id");
         MockError::new(StatusCode::UNPROCESSABLE_ENTITY, error)
     };
     if id.is_empty() {
@@ -338,15 +339,6 @@ pub(crate) fn validate_identifier(raw: &str) -> Result<(&str, IdentifierType), M
                 "identifier",
             ),
         )),
-    }
-}
-
-fn param_error(code: &str, message: &str, long_message: &str, param: &str) -> ClerkError {
-    ClerkError {
-        message: message.to_owned(),
-        long_message: Some(long_message.to_owned()),
-        code: code.to_owned(),
-        meta: Some(json!({ "param_name": param })),
     }
 }
 
@@ -918,8 +910,10 @@ impl State {
         }
         // A list the overlay gives both shapes answers `{data, total_count}` to
         // `paginated=true` (validated above: a boolean as Go's strconv.ParseBool reads it).
-        let paginated = super::validate::query_pairs(query).iter().any(|(k, v)| {
-            k == "paginated" && matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True")
+        let paginated = op.param(Location::Query, "paginated").is_some_and(|p| {
+            super::validate::query_pairs(query).iter().any(|(k, v)| {
+                k == "paginated" && typed(&p.schema, v, Reading::Lenient) == Some(Value::Bool(true))
+            })
         });
         let Some(skeleton) = index.skeleton(op, paginated) else {
             return self.internal_error();
@@ -1033,14 +1027,6 @@ impl State {
             Ok(fields) => fields,
             Err(response) => return (response, false),
         };
-        let type_invalid = |param: &str, ty: &str| {
-            param_error(
-                "form_param_type_invalid",
-                "is invalid",
-                &format!("`{param}` must be a `{ty}`."),
-                param,
-            )
-        };
         let mut identifier = None;
         let mut notify = false;
         for (key, value) in &fields {
@@ -1068,12 +1054,7 @@ impl State {
                     )
                 }
                 (other, _) => {
-                    let err = param_error(
-                        "form_param_unknown",
-                        "is unknown",
-                        &format!("{other} is not a valid parameter for this request."),
-                        other,
-                    );
+                    let err = unknown(other);
                     return (
                         self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
                         false,
@@ -1103,14 +1084,14 @@ impl State {
                 ("identifier", Value::String(s)) => identifier = s.as_str(),
                 ("identifier", Value::Null) => {}
                 ("identifier", _) => {
-                    let err = type_error("identifier", "string");
+                    let err = type_invalid("identifier", "string");
                     return (
                         self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
                         false,
                     );
                 }
                 (other, _) => {
-                    let err = unknown_param(other);
+                    let err = unknown(other);
                     return (
                         self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
                         false,
@@ -1142,7 +1123,7 @@ impl State {
                 "block_email_subaddresses" => &mut next.block_email_subaddresses,
                 "block_disposable_email_domains" => &mut next.block_disposable_email_domains,
                 other => {
-                    let err = unknown_param(other);
+                    let err = unknown(other);
                     return (
                         self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
                         false,
@@ -1153,7 +1134,7 @@ impl State {
                 Value::Bool(b) => *slot = *b,
                 Value::Null => {}
                 _ => {
-                    let err = type_error(key, "boolean");
+                    let err = type_invalid(key, "boolean");
                     return (
                         self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
                         false,
@@ -1347,11 +1328,11 @@ impl ListParams {
                     params.paginated = match value.as_str() {
                         "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
                         "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
-                        _ => return Err(type_error(&key, "boolean")),
+                        _ => return Err(type_invalid(&key, "boolean")),
                     }
                 }
                 _ => {
-                    let n: i64 = value.parse().map_err(|_| type_error(&key, "integer"))?;
+                    let n: i64 = value.parse().map_err(|_| type_invalid(&key, "integer"))?;
                     let (min, max) = if index == 1 { (1, 500) } else { (0, i64::MAX) };
                     if n < min || n > max {
                         let range = if index == 1 {
@@ -1377,22 +1358,4 @@ impl ListParams {
         }
         Ok(params)
     }
-}
-
-fn type_error(param: &str, ty: &str) -> ClerkError {
-    param_error(
-        "form_param_type_invalid",
-        "is invalid",
-        &format!("`{param}` must be a `{ty}`."),
-        param,
-    )
-}
-
-fn unknown_param(param: &str) -> ClerkError {
-    param_error(
-        "form_param_unknown",
-        "is unknown",
-        &format!("{param} is not a valid parameter for this request."),
-        param,
-    )
 }

@@ -5,7 +5,7 @@
 //! answer is a copy of it with fresh ids, the path parameter echoed as the `id` of the object
 //! asked for, and lists filled with a few items.
 
-use clerk_tower_spec::json::{resolve, schema_type};
+use clerk_tower_spec::json::{property, schema_type};
 use clerk_tower_spec::{Location, Operation, Param};
 use http::StatusCode;
 use serde_json::Value;
@@ -268,7 +268,7 @@ fn echo_param(
     value: &Value,
     deleted: bool,
 ) -> Option<String> {
-    let id_schema = property_schema(index.doc(), schema, "id", 0)?;
+    let id_schema = property(index.doc(), schema, "id")?;
     if id_schema.get("pattern").is_some()
         || id_schema.get("format").is_some()
         || schema_type(id_schema) != Some("string")
@@ -290,27 +290,6 @@ fn echo_param(
         let stem = snake_stem(&p.name);
         (object == stem || object.ends_with(&format!("_{stem}"))).then(|| p.name.clone())
     })
-}
-
-/// The schema of property `name` of an object schema, looking into `allOf` parts.
-fn property_schema<'a>(
-    doc: &'a Value,
-    schema: &'a Value,
-    name: &str,
-    depth: usize,
-) -> Option<&'a Value> {
-    if depth > 8 {
-        return None;
-    }
-    let schema = resolve(doc, schema);
-    if let Some(p) = schema.get("properties").and_then(|p| p.get(name)) {
-        return Some(resolve(doc, p));
-    }
-    schema
-        .get("allOf")
-        .and_then(Value::as_array)?
-        .iter()
-        .find_map(|part| property_schema(doc, part, name, depth + 1))
 }
 
 #[cfg(test)]

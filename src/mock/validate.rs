@@ -46,7 +46,7 @@ pub(crate) fn param_error(
     }
 }
 
-fn missing(param: &str) -> ClerkError {
+pub(crate) fn missing(param: &str) -> ClerkError {
     param_error(
         "form_param_missing",
         "is missing",
@@ -55,7 +55,7 @@ fn missing(param: &str) -> ClerkError {
     )
 }
 
-fn type_invalid(param: &str, ty: &str) -> ClerkError {
+pub(crate) fn type_invalid(param: &str, ty: &str) -> ClerkError {
     param_error(
         "form_param_type_invalid",
         "is invalid",
@@ -64,7 +64,7 @@ fn type_invalid(param: &str, ty: &str) -> ClerkError {
     )
 }
 
-fn value_invalid(param: &str, why: &str) -> ClerkError {
+pub(crate) fn value_invalid(param: &str, why: &str) -> ClerkError {
     param_error(
         "form_param_value_invalid",
         "is invalid",
@@ -73,7 +73,7 @@ fn value_invalid(param: &str, why: &str) -> ClerkError {
     )
 }
 
-fn too_long(param: &str, max: u64) -> ClerkError {
+pub(crate) fn too_long(param: &str, max: u64) -> ClerkError {
     param_error(
         "form_param_max_length_exceeded",
         "exceeds maximum length",
@@ -82,7 +82,7 @@ fn too_long(param: &str, max: u64) -> ClerkError {
     )
 }
 
-fn unknown(param: &str) -> ClerkError {
+pub(crate) fn unknown(param: &str) -> ClerkError {
     param_error(
         "form_param_unknown",
         "is unknown",
@@ -91,7 +91,7 @@ fn unknown(param: &str) -> ClerkError {
     )
 }
 
-fn duplicate(param: &str) -> ClerkError {
+pub(crate) fn duplicate(param: &str) -> ClerkError {
     param_error(
         "form_param_duplicate",
         "is duplicate",

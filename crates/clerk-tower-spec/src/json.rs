@@ -126,6 +126,26 @@ pub fn nullable(schema: &Value) -> bool {
             .is_some_and(|t| t.items().iter().any(|t| t == "null"))
 }
 
+/// The schema (refs resolved) of property `name` of an object schema, looking into its `allOf`
+/// parts.
+pub fn property<'a>(doc: &'a Value, schema: &'a Value, name: &str) -> Option<&'a Value> {
+    fn find<'a>(doc: &'a Value, schema: &'a Value, name: &str, depth: usize) -> Option<&'a Value> {
+        let schema = resolve(doc, schema);
+        if let Some(p) = schema.get("properties").and_then(|p| p.get(name)) {
+            return Some(resolve(doc, p));
+        }
+        if depth >= MAX_REF_HOPS {
+            return None;
+        }
+        schema
+            .get("allOf")?
+            .items()
+            .iter()
+            .find_map(|part| find(doc, part, name, depth + 1))
+    }
+    find(doc, schema, name, 0)
+}
+
 /// The names a schema requires.
 pub fn required(schema: &Value) -> Vec<&str> {
     schema
@@ -162,6 +182,13 @@ mod tests {
         assert!(nullable(&json!({ "enum": ["a", null] })));
         assert!(!nullable(&json!({ "type": "string" })));
         assert_eq!(required(&json!({ "required": ["a", 1, "b"] })), ["a", "b"]);
+        let parts = json!({ "allOf": [{ "$ref": "#/components/schemas/P" }] });
+        let doc = json!({ "components": { "schemas": { "P": { "properties": { "id": { "type": "string" } } } } } });
+        assert_eq!(
+            property(&doc, &parts, "id"),
+            Some(&json!({ "type": "string" }))
+        );
+        assert_eq!(property(&doc, &parts, "other"), None);
         let v = json!({ "s": "x", "f": true, "l": ["a", 2], "m": { "k": 1 } });
         assert_eq!(v.str("s"), Some("x"));
         assert!(v.flag("f") && !v.flag("s"));

@@ -531,6 +531,9 @@ mod tests {
         assert!(
             matches!(spec.route("GET", "/users/count"), Route::Operation(op, _) if op.id == "Count")
         );
+        assert!(
+            matches!(spec.route("GET", "/users/a%2Fb"), Route::Operation(_, c) if c[0].1 == "a/b")
+        );
         assert!(matches!(
             spec.route("PUT", "/users/x"),
             Route::MethodNotAllowed {
