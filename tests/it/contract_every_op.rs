@@ -263,7 +263,8 @@ fn every_response_schema_instance_decodes_into_the_output_type() {
 
 /// How many instances the random run draws per response schema (`CONTRACT_INSTANCES`
 /// changes it), and the base of their seeds (`CONTRACT_SEED`: another value explores other
-/// instances; a failure names the seed that reproduces it).
+/// instances; a failure names the seed that reproduces it). `CONTRACT_DUMP` prints every
+/// failure, not only the first 20.
 fn random_run() -> (u64, u64) {
     let var = |name: &str, default: u64| {
         std::env::var(name)
