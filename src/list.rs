@@ -89,14 +89,15 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 ///
 /// `total_count` is Clerk's count of all items across pages when it sends one (the
 /// `{data, total_count}` shape); `None` for a bare array, which says nothing about other
-/// pages.
+/// pages. It is signed because the spec types it so (`integer`, `int64`, no minimum): every
+/// value the spec allows decodes, as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct List<T> {
     /// The items.
     pub data: Vec<T>,
     /// How many items exist across all pages, when Clerk says.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub total_count: Option<u64>,
+    pub total_count: Option<i64>,
 }
 
 impl<T> Default for List<T> {
@@ -141,7 +142,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut data: Option<Vec<T>> = None;
-                let mut total_count: Option<u64> = None;
+                let mut total_count: Option<i64> = None;
                 while let Some(key) = map.next_key::<Key>()? {
                     match key {
                         Key::Data => {
@@ -217,19 +218,20 @@ pub trait Paginate: Operation<Output = List<Self::Item>> + Clone {
 }
 
 /// The offset of the page after one of `page_len` items fetched at `offset` with `limit`, or
-/// `None` when that page was the last: empty, short, or reaching `total_count`.
+/// `None` when that page was the last: empty, short, or reaching `total_count` (a negative
+/// count says nothing: the page lengths decide).
 pub fn next_offset(
     limit: u32,
     offset: u64,
     page_len: usize,
-    total_count: Option<u64>,
+    total_count: Option<i64>,
 ) -> Option<u64> {
     let len = u64::try_from(page_len).ok()?;
     if len == 0 || len < u64::from(limit) {
         return None;
     }
     let next = offset.checked_add(len)?;
-    match total_count {
+    match total_count.and_then(|t| u64::try_from(t).ok()) {
         Some(total) if next >= total => None,
         _ => Some(next),
     }
@@ -482,5 +484,21 @@ mod tests {
         assert!(serde_json::from_str::<List<u32>>(r#""nope""#).is_err());
         assert!(serde_json::from_str::<List<u32>>(r#"{"total_count":3}"#).is_err());
         assert!(serde_json::from_str::<List<u32>>(r#"{"data":[],"data":[]}"#).is_err());
+    }
+
+    /// The spec types `total_count` as a signed 64-bit integer with no minimum: every value it
+    /// allows decodes, kept as sent (a negative count says nothing about other pages).
+    #[test]
+    fn every_total_count_the_spec_allows_decodes() {
+        for total in [i64::MIN, -1, 0, i64::MAX] {
+            let page: List<u32> =
+                serde_json::from_str(&format!(r#"{{"data":[],"total_count":{total}}}"#)).unwrap();
+            assert_eq!(page.total_count, Some(total));
+        }
+        assert_eq!(
+            next_offset(10, 0, 10, Some(-1)),
+            Some(10),
+            "no count to go by"
+        );
     }
 }

@@ -1,6 +1,5 @@
 //! The transport-free core of the mock: state, routing, validation and responses.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,20 +11,21 @@ use http::{HeaderMap, Method, Response, StatusCode, Uri};
 use serde_json::{json, Map, Value};
 
 use super::fault::{Fault, FaultKind, FaultPlan, MockOperation};
-use super::generic::Skeleton;
 use super::lists::ListStore;
 use super::rate_limit::{retry_after_secs, RateLimiter};
 use super::reqlog::{headers_to_record, RequestLog};
 use super::server::ServerSettings;
-use super::spec::{self, OpInfo, SpecError, SpecIndex, SpecRoute};
+use super::spec::{self, SpecError, SpecIndex};
 use super::users::{self, Flag, UserStore};
-use super::validate::decode_query;
+use super::validate::{decode_query, param_error, type_invalid, unknown};
 use super::{MockError, RecordedRequest};
 use crate::models::{
     AllowlistIdentifier, AllowlistIdentifierList, AllowlistObject, BlocklistIdentifier,
     BlocklistIdentifiers, BlocklistObject, ClerkError, ClerkErrors, DeletedObject, IdentifierType,
     InstanceRestrictions,
 };
+use clerk_tower_spec::text::{typed, Reading};
+use clerk_tower_spec::{Location, Operation, Route};
 
 /// Request bodies larger than this are refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -45,55 +45,8 @@ const TRACE_HEADER: &str = "clerk-trace-id";
 /// was dropped), with the time since the request arrived.
 pub(crate) type Hook = Arc<dyn Fn(&RecordedRequest, Duration) + Send + Sync>;
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, good enough for ids and fault draws.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// A seed that differs between mocks and between runs.
-    pub(crate) fn entropy() -> u64 {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let t = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let mut mix = SplitMix64(t ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        mix.next_u64()
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub(crate) fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// `prefix` + 27 base62 characters, the shape of Clerk's KSUID-based ids.
-    pub(crate) fn id(&mut self, prefix: &str) -> String {
-        const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        let mut id = String::with_capacity(prefix.len() + 27);
-        id.push_str(prefix);
-        for _ in 0..27 {
-            id.push(char::from(BASE62[(self.next_u64() % 62) as usize]));
-        }
-        id
-    }
-
-    /// 32 lowercase hex characters, the shape of Clerk's `clerk_trace_id`.
-    pub(crate) fn trace_id(&mut self) -> String {
-        format!("{:016x}{:016x}", self.next_u64(), self.next_u64())
-    }
-}
+/// The mock's random numbers: ids, trace ids, fault draws (the spec engine's SplitMix64).
+pub(crate) use clerk_tower_spec::SplitMix64;
 
 /// Which bearer tokens the mock accepts.
 #[derive(Debug, Clone)]
@@ -295,7 +248,7 @@ impl State {
 /// A fixed id given to an inserted user or identifier: not empty, not taken (422 otherwise).
 pub(crate) fn check_fixed_id(id: &str, taken: bool) -> Result<(), MockError> {
     let refuse = |code: &str, message: &str| {
-        let error = super::validate::param_error(code, message, message, "id");
+        let error = param_error(code, message, message, "id");
         MockError::new(StatusCode::UNPROCESSABLE_ENTITY, error)
     };
     if id.is_empty() {
@@ -389,15 +342,6 @@ pub(crate) fn validate_identifier(raw: &str) -> Result<(&str, IdentifierType), M
     }
 }
 
-fn param_error(code: &str, message: &str, long_message: &str, param: &str) -> ClerkError {
-    ClerkError {
-        message: message.to_owned(),
-        long_message: Some(long_message.to_owned()),
-        code: code.to_owned(),
-        meta: Some(json!({ "param_name": param })),
-    }
-}
-
 /// What the transport must do with a prepared response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
@@ -466,11 +410,11 @@ pub(crate) enum Target {
     Users(
         MockOperation,
         &'static SpecIndex,
-        &'static OpInfo,
+        &'static Operation,
         Vec<(&'static str, String)>,
     ),
     Jwks,
-    Spec(&'static SpecIndex, SpecRoute<'static>),
+    Spec(&'static SpecIndex, Route<'static>),
     /// A path under `/v1` that is not stateful, while the embedded spec cannot be used.
     SpecUnavailable(&'static SpecError),
     /// Not under `/v1/`.
@@ -494,11 +438,11 @@ impl Target {
             return Target::Outside;
         };
         match spec::index() {
-            Ok(index) => match index.route(method, rest) {
-                SpecRoute::Operation(op, params) => {
+            Ok(index) => match index.spec.route(method.as_str(), rest) {
+                Route::Operation(op, params) => {
                     match MockOperation::USERS.iter().find(|u| u.name() == op.id) {
                         Some(user_op) => Target::Users(*user_op, index, op, params),
-                        None => Target::Spec(index, SpecRoute::Operation(op, params)),
+                        None => Target::Spec(index, Route::Operation(op, params)),
                     }
                 }
                 other => Target::Spec(index, other),
@@ -512,7 +456,7 @@ impl Target {
         match self {
             Target::Stateful(op) | Target::Users(op, ..) => Some(op.name()),
             Target::Jwks => Some("GetJWKS"),
-            Target::Spec(_, SpecRoute::Operation(op, _)) => Some(op.id.as_str()),
+            Target::Spec(_, Route::Operation(op, _)) => Some(op.id.as_str()),
             _ => None,
         }
     }
@@ -526,7 +470,7 @@ impl Target {
 
     /// An operation the spec declares without security (`security: []`): no key needed.
     fn public(&self) -> bool {
-        matches!(self, Target::Spec(_, SpecRoute::Operation(op, _)) if op.public)
+        matches!(self, Target::Spec(_, Route::Operation(op, _)) if op.public)
     }
 }
 
@@ -731,7 +675,7 @@ impl State {
                 Some(response) => return (Some(response), false),
                 None => return (Some(self.internal_error()), false),
             },
-            Target::Spec(index, SpecRoute::Operation(op, params)) => {
+            Target::Spec(index, Route::Operation(op, params)) => {
                 return (Some(self.generic(req, index, op, params)), false)
             }
             Target::Users(user_op, index, op, params) => {
@@ -739,10 +683,10 @@ impl State {
                     self.users_request(*user_op, req, commit, index, op, params);
                 return (Some(response), applied);
             }
-            Target::Spec(_, SpecRoute::MethodNotAllowed(allow)) => {
+            Target::Spec(_, Route::MethodNotAllowed { allow, .. }) => {
                 return (Some(self.method_not_allowed(req.method, allow)), false)
             }
-            Target::Spec(_, SpecRoute::NoPath) | Target::Outside => {
+            Target::Spec(_, Route::NoPath) | Target::Outside => {
                 let err = ClerkError::new("resource_not_found", "not found", "Resource not found");
                 return (Some(self.error_response(StatusCode::NOT_FOUND, err)), false);
             }
@@ -764,7 +708,7 @@ impl State {
             }
             MockOperation::ListBlocklistIdentifiers => {
                 let data = self.blocklist.sorted();
-                let total_count = Some(data.len() as u64);
+                let total_count = i64::try_from(data.len()).ok();
                 (
                     Some(self.json_ok(&BlocklistIdentifiers { data, total_count })),
                     false,
@@ -845,12 +789,12 @@ impl State {
         req: &Incoming<'_>,
         commit: bool,
         index: &'static SpecIndex,
-        info: &'static OpInfo,
+        info: &'static Operation,
         params: &[(&'static str, String)],
     ) -> (Response<Bytes>, bool) {
         let query = req.uri.query();
         if let Err(refusal) =
-            super::validate::check(&index.doc, info, params, query, req.headers, &req.body)
+            super::validate::check(index.doc(), info, params, query, req.headers, &req.body)
         {
             return (self.error_response(refusal.status, refusal.error), false);
         }
@@ -943,16 +887,25 @@ impl State {
         &mut self,
         req: &Incoming<'_>,
         index: &'static SpecIndex,
-        op: &'static OpInfo,
+        op: &'static Operation,
         params: &[(&'static str, String)],
     ) -> Response<Bytes> {
         let query = req.uri.query();
         if let Err(refusal) =
-            super::validate::check(&index.doc, op, params, query, req.headers, &req.body)
+            super::validate::check(index.doc(), op, params, query, req.headers, &req.body)
         {
             return self.error_response(refusal.status, refusal.error);
         }
-        let skeleton = op.skeleton.get_or_init(|| Skeleton::build(index, op));
+        // A list the overlay gives both shapes answers `{data, total_count}` to
+        // `paginated=true` (validated above: a boolean as Go's strconv.ParseBool reads it).
+        let paginated = op.param(Location::Query, "paginated").is_some_and(|p| {
+            super::validate::query_pairs(query).iter().any(|(k, v)| {
+                k == "paginated" && typed(&p.schema, v, Reading::Lenient) == Some(Value::Bool(true))
+            })
+        });
+        let Some(skeleton) = index.skeleton(op, paginated) else {
+            return self.internal_error();
+        };
         let answer = match skeleton.answer(op, params, query, &mut self.rng) {
             Ok(answer) => answer,
             Err(_) => return self.internal_error(),
@@ -1004,7 +957,7 @@ impl State {
         };
         let all = self.sorted();
         if params.paginated {
-            let total_count = all.len() as u64;
+            let total_count = i64::try_from(all.len()).unwrap_or(i64::MAX);
             let data = all
                 .into_iter()
                 .skip(params.offset)
@@ -1062,14 +1015,6 @@ impl State {
             Ok(fields) => fields,
             Err(response) => return (response, false),
         };
-        let type_invalid = |param: &str, ty: &str| {
-            param_error(
-                "form_param_type_invalid",
-                "is invalid",
-                &format!("`{param}` must be a `{ty}`."),
-                param,
-            )
-        };
         let mut identifier = None;
         let mut notify = false;
         for (key, value) in &fields {
@@ -1097,12 +1042,7 @@ impl State {
                     )
                 }
                 (other, _) => {
-                    let err = param_error(
-                        "form_param_unknown",
-                        "is unknown",
-                        &format!("{other} is not a valid parameter for this request."),
-                        other,
-                    );
+                    let err = unknown(other);
                     return (
                         self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
                         false,
@@ -1132,14 +1072,14 @@ impl State {
                 ("identifier", Value::String(s)) => identifier = s.as_str(),
                 ("identifier", Value::Null) => {}
                 ("identifier", _) => {
-                    let err = type_error("identifier", "string");
+                    let err = type_invalid("identifier", "string");
                     return (
                         self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
                         false,
                     );
                 }
                 (other, _) => {
-                    let err = unknown_param(other);
+                    let err = unknown(other);
                     return (
                         self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
                         false,
@@ -1171,7 +1111,7 @@ impl State {
                 "block_email_subaddresses" => &mut next.block_email_subaddresses,
                 "block_disposable_email_domains" => &mut next.block_disposable_email_domains,
                 other => {
-                    let err = unknown_param(other);
+                    let err = unknown(other);
                     return (
                         self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
                         false,
@@ -1182,7 +1122,7 @@ impl State {
                 Value::Bool(b) => *slot = *b,
                 Value::Null => {}
                 _ => {
-                    let err = type_error(key, "boolean");
+                    let err = type_invalid(key, "boolean");
                     return (
                         self.error_response(StatusCode::UNPROCESSABLE_ENTITY, err),
                         false,
@@ -1376,11 +1316,11 @@ impl ListParams {
                     params.paginated = match value.as_str() {
                         "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
                         "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
-                        _ => return Err(type_error(&key, "boolean")),
+                        _ => return Err(type_invalid(&key, "boolean")),
                     }
                 }
                 _ => {
-                    let n: i64 = value.parse().map_err(|_| type_error(&key, "integer"))?;
+                    let n: i64 = value.parse().map_err(|_| type_invalid(&key, "integer"))?;
                     let (min, max) = if index == 1 { (1, 500) } else { (0, i64::MAX) };
                     if n < min || n > max {
                         let range = if index == 1 {
@@ -1406,22 +1346,4 @@ impl ListParams {
         }
         Ok(params)
     }
-}
-
-fn type_error(param: &str, ty: &str) -> ClerkError {
-    param_error(
-        "form_param_type_invalid",
-        "is invalid",
-        &format!("`{param}` must be a `{ty}`."),
-        param,
-    )
-}
-
-fn unknown_param(param: &str) -> ClerkError {
-    param_error(
-        "form_param_unknown",
-        "is unknown",
-        &format!("{param} is not a valid parameter for this request."),
-        param,
-    )
 }

@@ -11,12 +11,13 @@
 //! from one page to the next, so a client can walk the list to its end and see each item
 //! once.
 
-use http::{Method, StatusCode};
+use clerk_tower_spec::json::{property, schema_type};
+use clerk_tower_spec::{Location, Operation, Param};
+use http::StatusCode;
 use serde_json::Value;
 
 use super::engine::SplitMix64;
-use super::instance::{self, schema_type};
-use super::spec::{deref_in, OpInfo, Param, SpecIndex};
+use super::spec::{self, SpecIndex};
 use super::validate::query_pairs;
 
 /// How many items a generated list holds (a page holds fewer when `limit` or `offset` say).
@@ -68,16 +69,17 @@ pub(crate) struct Answer {
 }
 
 impl Skeleton {
-    /// The skeleton of `op`'s answer.
-    pub(crate) fn build(spec: &SpecIndex, op: &OpInfo) -> Skeleton {
-        let Some(schema) = &op.answer.json_schema else {
-            return if op.answer.status == StatusCode::OK {
+    /// The skeleton of `op`'s answer, whose JSON schema is `schema` (see
+    /// [`SpecIndex::answer_schema`]).
+    pub(crate) fn build(index: &SpecIndex, op: &Operation, schema: Option<&Value>) -> Skeleton {
+        let Some(schema) = schema else {
+            return if index.answers_media(op, "text/html") {
                 Skeleton::Html
             } else {
                 Skeleton::Empty
             };
         };
-        let value = instance::maximal(&spec.doc, schema);
+        let value = spec::maximal(index.doc(), schema);
         let list = match &value {
             Value::Array(_) => ListKind::Bare,
             Value::Object(map) if map.get("total_count").is_some_and(Value::is_number) => {
@@ -89,14 +91,14 @@ impl Skeleton {
             }
             _ => ListKind::None,
         };
-        let deleted = op.method == Method::DELETE
+        let deleted = op.method == "DELETE"
             && value.get("deleted").is_some()
             && value
                 .get("object")
                 .and_then(Value::as_str)
                 .is_some_and(|o| o.starts_with("sample"));
         let echo = match &list {
-            ListKind::None => echo_param(spec, op, schema, &value, deleted),
+            ListKind::None => echo_param(index, op, schema, &value, deleted),
             _ => None,
         };
         Skeleton::Json {
@@ -110,12 +112,12 @@ impl Skeleton {
     /// One answer: a copy with fresh ids, the echoed path parameter, and list items.
     pub(crate) fn answer(
         &self,
-        op: &OpInfo,
+        op: &Operation,
         path_params: &[(&str, String)],
         query: Option<&str>,
         rng: &mut SplitMix64,
     ) -> Result<Answer, serde_json::Error> {
-        let status = op.answer.status;
+        let status = StatusCode::from_u16(op.success).unwrap_or(StatusCode::OK);
         let (value, list, echo, deleted) = match self {
             Skeleton::Empty => {
                 return Ok(Answer {
@@ -186,7 +188,7 @@ const HTML_PAGE: &str = "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\">
 /// The `offset` and `limit` of a list request, for the parameters the operation has
 /// (validated before: a value that does not parse counts as absent). Clerk's defaults: offset
 /// 0, limit 10 (the spec's `LimitParameter`); without a `limit` parameter, the whole list.
-fn list_window(op: &OpInfo, query: Option<&str>) -> (usize, usize) {
+fn list_window(op: &Operation, query: Option<&str>) -> (usize, usize) {
     let pairs = query_pairs(query);
     let param = |name: &str, default: usize| {
         if !op.params.iter().any(|p: &Param| p.name == name) {
@@ -211,7 +213,7 @@ fn list_window(op: &OpInfo, query: Option<&str>) -> (usize, usize) {
 fn page_items(
     items: &[Value],
     (offset, limit): (usize, usize),
-    op: &OpInfo,
+    op: &Operation,
     path_params: &[(&str, String)],
 ) -> Vec<Value> {
     let Some(first) = items.first() else {
@@ -232,7 +234,7 @@ fn page_items(
 
 /// A seed for item `index` of a generated list: the same for the same operation and path
 /// parameters within a process.
-fn item_seed(op: &OpInfo, path_params: &[(&str, String)], index: usize) -> u64 {
+fn item_seed(op: &Operation, path_params: &[(&str, String)], index: usize) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     op.id.hash(&mut hasher);
@@ -316,13 +318,13 @@ fn snake_stem(name: &str) -> String {
 /// `organization_invitation`), or for a delete that answers a `DeletedObject`, the last one.
 /// Never when the answer's `id` has a `pattern` the value may not match.
 fn echo_param(
-    spec: &SpecIndex,
-    op: &OpInfo,
+    index: &SpecIndex,
+    op: &Operation,
     schema: &Value,
     value: &Value,
     deleted: bool,
 ) -> Option<String> {
-    let id_schema = property_schema(&spec.doc, schema, "id", 0)?;
+    let id_schema = property(index.doc(), schema, "id")?;
     if id_schema.get("pattern").is_some()
         || id_schema.get("format").is_some()
         || schema_type(id_schema) != Some("string")
@@ -332,10 +334,10 @@ fn echo_param(
     let path_params = op
         .params
         .iter()
-        .filter(|p| p.location == super::spec::Location::Path)
-        .filter(|p| op.template.contains(&format!("{{{}}}", p.name)));
+        .filter(|p| p.location == Location::Path)
+        .filter(|p| op.path.contains(&format!("{{{}}}", p.name)));
     let mut ordered: Vec<&Param> = path_params.collect();
-    ordered.sort_by_key(|p| op.template.find(&format!("{{{}}}", p.name)));
+    ordered.sort_by_key(|p| op.path.find(&format!("{{{}}}", p.name)));
     if deleted {
         return ordered.last().map(|p| p.name.clone());
     }
@@ -344,27 +346,6 @@ fn echo_param(
         let stem = snake_stem(&p.name);
         (object == stem || object.ends_with(&format!("_{stem}"))).then(|| p.name.clone())
     })
-}
-
-/// The schema of property `name` of an object schema, looking into `allOf` parts.
-fn property_schema<'a>(
-    doc: &'a Value,
-    schema: &'a Value,
-    name: &str,
-    depth: usize,
-) -> Option<&'a Value> {
-    if depth > 8 {
-        return None;
-    }
-    let schema = deref_in(doc, schema);
-    if let Some(p) = schema.get("properties").and_then(|p| p.get(name)) {
-        return Some(deref_in(doc, p));
-    }
-    schema
-        .get("allOf")
-        .and_then(Value::as_array)?
-        .iter()
-        .find_map(|part| property_schema(doc, part, name, depth + 1))
 }
 
 #[cfg(test)]

@@ -1711,9 +1711,10 @@ fn spec_routes_never_panic() {
 
     let templates: Vec<String> = super::spec::index()
         .unwrap()
-        .ops
+        .spec
+        .operations()
         .iter()
-        .map(|op| op.template.clone())
+        .map(|op| op.path.clone())
         .collect();
     let mock = MockClerk::new().with_seed(3);
     let segment = prop_oneof![

@@ -12,8 +12,7 @@ use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::engine::SplitMix64;
-use super::instance;
-use super::spec::SpecIndex;
+use super::spec::{self, SpecIndex};
 use super::validate::{param_error, Refusal};
 use crate::models::ClerkError;
 
@@ -50,9 +49,8 @@ const EMPTY_LISTS: [&str; 5] = [
 /// A `User` with every field of the spec's schema (values replaced on create), built once.
 pub(crate) fn template(index: &SpecIndex) -> &'static Value {
     static TEMPLATE: OnceLock<Value> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        instance::maximal(&index.doc, &json!({ "$ref": "#/components/schemas/User" }))
-    })
+    TEMPLATE
+        .get_or_init(|| spec::maximal(index.doc(), &json!({ "$ref": "#/components/schemas/User" })))
 }
 
 /// The flag operations: ban, unban, lock, unlock.
@@ -809,11 +807,11 @@ mod tests {
         assert_eq!(parse_rfc3339_millis("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(
             parse_rfc3339_millis("2026-05-12T10:20:30Z"),
-            Some(instance::SAMPLE_MILLIS)
+            Some(spec::SAMPLE_MILLIS)
         );
         assert_eq!(
             parse_rfc3339_millis("2026-05-12T12:20:30.5+02:00"),
-            Some(instance::SAMPLE_MILLIS + 500)
+            Some(spec::SAMPLE_MILLIS + 500)
         );
         assert_eq!(
             parse_rfc3339_millis("2012-10-20T07:15:20.902123Z"),

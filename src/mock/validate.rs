@@ -6,12 +6,13 @@
 //! range, recursively), and last the required fields that are missing (in the order the spec
 //! lists them). The first problem found is the one answered.
 
+use clerk_tower_spec::json::{required, resolve, schema_type, Json};
+use clerk_tower_spec::text::{typed, Reading};
+use clerk_tower_spec::{multipart, Location, Operation, Param, RequestBody};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::instance::schema_type;
-use super::spec::{deref_in, BodyKind, BodySpec, Location, OpInfo};
 use crate::models::ClerkError;
 
 /// Why a request is refused: the status and the Clerk error it gets.
@@ -45,7 +46,7 @@ pub(crate) fn param_error(
     }
 }
 
-fn missing(param: &str) -> ClerkError {
+pub(crate) fn missing(param: &str) -> ClerkError {
     param_error(
         "form_param_missing",
         "is missing",
@@ -54,7 +55,7 @@ fn missing(param: &str) -> ClerkError {
     )
 }
 
-fn type_invalid(param: &str, ty: &str) -> ClerkError {
+pub(crate) fn type_invalid(param: &str, ty: &str) -> ClerkError {
     param_error(
         "form_param_type_invalid",
         "is invalid",
@@ -63,7 +64,7 @@ fn type_invalid(param: &str, ty: &str) -> ClerkError {
     )
 }
 
-fn value_invalid(param: &str, why: &str) -> ClerkError {
+pub(crate) fn value_invalid(param: &str, why: &str) -> ClerkError {
     param_error(
         "form_param_value_invalid",
         "is invalid",
@@ -72,7 +73,7 @@ fn value_invalid(param: &str, why: &str) -> ClerkError {
     )
 }
 
-fn too_long(param: &str, max: u64) -> ClerkError {
+pub(crate) fn too_long(param: &str, max: u64) -> ClerkError {
     param_error(
         "form_param_max_length_exceeded",
         "exceeds maximum length",
@@ -81,7 +82,7 @@ fn too_long(param: &str, max: u64) -> ClerkError {
     )
 }
 
-fn unknown(param: &str) -> ClerkError {
+pub(crate) fn unknown(param: &str) -> ClerkError {
     param_error(
         "form_param_unknown",
         "is unknown",
@@ -90,7 +91,7 @@ fn unknown(param: &str) -> ClerkError {
     )
 }
 
-fn duplicate(param: &str) -> ClerkError {
+pub(crate) fn duplicate(param: &str) -> ClerkError {
     param_error(
         "form_param_duplicate",
         "is duplicate",
@@ -134,21 +135,15 @@ pub(crate) fn decode_query(s: &str) -> String {
 
 /// The query as decoded `(name, value)` pairs, in order.
 pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_query(k), decode_query(v))
-        })
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
         .collect()
 }
 
 /// Checks a request to `op`; `Ok` when it may be answered.
 pub(crate) fn check(
     doc: &Value,
-    op: &OpInfo,
+    op: &Operation,
     path_params: &[(&str, String)],
     query: Option<&str>,
     headers: &HeaderMap,
@@ -177,7 +172,7 @@ pub(crate) fn check(
 fn check_query_param(
     doc: &Value,
     pairs: &[(String, String)],
-    param: &super::spec::Param,
+    param: &Param,
 ) -> Result<(), ClerkError> {
     let name = param.name.as_str();
     // An empty value (`limit=`) counts as absent.
@@ -207,7 +202,7 @@ fn check_query_param(
             };
         }
         check_count(schema, items.len(), name)?;
-        let item_schema = deref_in(doc, schema.get("items").unwrap_or(&Value::Null));
+        let item_schema = resolve(doc, schema.get("items").unwrap_or(&Value::Null));
         for item in items {
             check_text(doc, item, item_schema, name)?;
         }
@@ -223,26 +218,13 @@ fn check_query_param(
 
 /// A path or query value (text) against a scalar schema.
 fn check_text(doc: &Value, text: &str, schema: &Value, name: &str) -> Result<(), ClerkError> {
-    let schema = deref_in(doc, schema);
+    let schema = resolve(doc, schema);
     let value = match schema_type(schema) {
-        Some("boolean") => match text {
-            // What Go's strconv.ParseBool takes, as Clerk's servers do.
-            "1" | "t" | "T" | "true" | "TRUE" | "True" => Value::Bool(true),
-            "0" | "f" | "F" | "false" | "FALSE" | "False" => Value::Bool(false),
-            _ => return Err(type_invalid(name, "boolean")),
-        },
-        Some("integer") => match text.parse::<i64>() {
-            Ok(n) => Value::from(n),
-            Err(_) => return Err(type_invalid(name, "integer")),
-        },
-        Some("number") => match text
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-        {
-            Some(n) => Value::Number(n),
-            None => return Err(type_invalid(name, "number")),
-        },
+        // Booleans as Go's strconv.ParseBool takes them, integers within int64, as Clerk's
+        // servers read them.
+        Some(ty @ ("boolean" | "integer" | "number")) => {
+            typed(schema, text, Reading::Lenient).ok_or_else(|| type_invalid(name, ty))?
+        }
         _ => Value::String(text.to_owned()),
     };
     check_scalar(&value, schema, name)
@@ -348,18 +330,21 @@ fn media_type(headers: &HeaderMap) -> Option<(String, &[u8])> {
 
 fn check_body(
     doc: &Value,
-    spec: &BodySpec,
+    spec: &RequestBody,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(), Refusal> {
-    match spec.kind {
-        BodyKind::Json => {
+    match (
+        spec.schema("application/json"),
+        spec.schema("multipart/form-data"),
+    ) {
+        (Some(schema), _) => {
             if let Some((essence, raw)) = media_type(headers) {
                 if essence != "application/json" {
                     return Err(unsupported(raw, "application/json"));
                 }
             }
-            let schema = deref_in(doc, &spec.schema);
+            let schema = resolve(doc, schema);
             let empty = body.iter().all(u8::is_ascii_whitespace);
             let value = if empty {
                 match schema_type(schema) {
@@ -382,37 +367,26 @@ fn check_body(
             }
             check_json(doc, &value, schema, "").map_err(Refusal::unprocessable)
         }
-        BodyKind::Multipart => {
+        (None, Some(schema)) => {
             let Some((essence, raw)) = media_type(headers) else {
                 return Err(unsupported(b"(none)", "multipart/form-data"));
             };
             if essence != "multipart/form-data" {
                 return Err(unsupported(raw, "multipart/form-data"));
             }
-            let boundary = boundary(raw).ok_or_else(body_invalid)?;
-            let names = part_names(body, &boundary).ok_or_else(body_invalid)?;
-            let schema = deref_in(doc, &spec.schema);
-            for name in required_of(schema) {
-                if !names.contains(&name) {
-                    return Err(Refusal::unprocessable(missing(&name)));
+            let content_type = std::str::from_utf8(raw).map_err(|_| body_invalid())?;
+            let boundary = multipart::boundary(content_type).ok_or_else(body_invalid)?;
+            let parts = multipart::parse(body, &boundary).map_err(|_| body_invalid())?;
+            for name in required(resolve(doc, schema)) {
+                if !parts.parts.iter().any(|p| p.name == name) {
+                    return Err(Refusal::unprocessable(missing(name)));
                 }
             }
             Ok(())
         }
+        // A body of another media type: not checked.
+        (None, None) => Ok(()),
     }
-}
-
-fn required_of(schema: &Value) -> Vec<String> {
-    schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| {
-            r.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// `parent.child`, `list[0]`, or the name alone at the top.
@@ -428,7 +402,7 @@ fn child_path(parent: &str, name: &str) -> String {
 /// fields, recursively. `null` is accepted where the schema is `nullable`, and for fields that
 /// are not required (Clerk's servers read it as "not given").
 fn check_json(doc: &Value, value: &Value, schema: &Value, path: &str) -> Result<(), ClerkError> {
-    let schema = deref_in(doc, schema);
+    let schema = resolve(doc, schema);
     if value.is_null() {
         return Ok(());
     }
@@ -480,7 +454,7 @@ fn check_object(
         .iter()
         .filter_map(|k| schema.get(*k).and_then(Value::as_array))
         .flatten()
-        .map(|b| deref_in(doc, b))
+        .map(|b| resolve(doc, b))
         .collect();
     let closed = schema.get("additionalProperties") == Some(&Value::Bool(false))
         && schema.get("allOf").is_none();
@@ -502,31 +476,28 @@ fn check_object(
             }
         }
     }
-    for name in required_of(schema) {
+    for name in required(schema) {
         let nullable = properties
-            .and_then(|p| p.get(&name))
-            .map(|p| deref_in(doc, p))
-            .and_then(|p| p.get("nullable"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        match fields.get(&name) {
-            None => return Err(missing(&child_path(path, &name))),
-            Some(Value::Null) if !nullable => return Err(missing(&child_path(path, &name))),
+            .and_then(|p| p.get(name))
+            .is_some_and(|p| resolve(doc, p).flag("nullable"));
+        match fields.get(name) {
+            None => return Err(missing(&child_path(path, name))),
+            Some(Value::Null) if !nullable => return Err(missing(&child_path(path, name))),
             Some(_) => {}
         }
     }
     // `anyOf` / `oneOf` branches that are nothing but `required` lists (a SAML connection
     // takes `domain` or `domains`): at least one must hold.
-    let requirement_lists: Vec<Vec<String>> = branches
+    let requirement_lists: Vec<Vec<&str>> = branches
         .iter()
         .filter(|b| b.get("properties").is_none() && b.get("required").is_some())
-        .map(|b| required_of(b))
+        .map(|b| required(b))
         .collect();
     if !requirement_lists.is_empty()
         && !requirement_lists.iter().any(|names| {
             names
                 .iter()
-                .all(|n| fields.get(n).is_some_and(|v| !v.is_null()))
+                .all(|n| fields.get(*n).is_some_and(|v| !v.is_null()))
         })
     {
         let first = requirement_lists
@@ -536,98 +507,4 @@ fn check_object(
         return Err(missing(&first));
     }
     Ok(())
-}
-
-/// The `boundary` parameter of a multipart `Content-Type`.
-fn boundary(content_type: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(content_type).ok()?;
-    text.split(';').skip(1).find_map(|param| {
-        let (key, value) = param.split_once('=')?;
-        if !key.trim().eq_ignore_ascii_case("boundary") {
-            return None;
-        }
-        let value = value.trim().trim_matches('"');
-        (!value.is_empty() && value.len() <= 70).then(|| value.to_owned())
-    })
-}
-
-/// The names of the parts of a `multipart/form-data` body (RFC 7578), or `None` when the
-/// body is not one. An empty body has no parts.
-fn part_names(body: &[u8], boundary: &str) -> Option<Vec<String>> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Some(Vec::new());
-    }
-    let delimiter = format!("--{boundary}");
-    let delimiter = delimiter.as_bytes();
-    let mut names = Vec::new();
-    let mut rest = body;
-    // Skip the preamble up to the first delimiter.
-    let start = find(rest, delimiter)?;
-    rest = rest.get(start + delimiter.len()..)?;
-    loop {
-        if rest.starts_with(b"--") {
-            return Some(names); // The closing delimiter.
-        }
-        let rest_of_line = rest.strip_prefix(b"\r\n")?;
-        let head_end = find(rest_of_line, b"\r\n\r\n")?;
-        let head = std::str::from_utf8(rest_of_line.get(..head_end)?).ok()?;
-        if let Some(name) = head.split("\r\n").find_map(disposition_name) {
-            names.push(name);
-        }
-        let content = rest_of_line.get(head_end + 4..)?;
-        let mut crlf_delimiter = b"\r\n".to_vec();
-        crlf_delimiter.extend_from_slice(delimiter);
-        let end = find(content, &crlf_delimiter)?;
-        rest = content.get(end + crlf_delimiter.len()..)?;
-    }
-}
-
-/// The `name` of a `Content-Disposition: form-data; name="..."` header line.
-fn disposition_name(line: &str) -> Option<String> {
-    let (header, value) = line.split_once(':')?;
-    if !header.trim().eq_ignore_ascii_case("content-disposition") {
-        return None;
-    }
-    value.split(';').skip(1).find_map(|param| {
-        let (key, value) = param.split_once('=')?;
-        key.trim()
-            .eq_ignore_ascii_case("name")
-            .then(|| value.trim().trim_matches('"').to_owned())
-    })
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn multipart_part_names() {
-        let body = b"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XyZ\r\ncontent-disposition: form-data; name=uploader_user_id\r\n\r\nuser_1\r\n--XyZ--\r\n";
-        assert_eq!(
-            part_names(body, "XyZ"),
-            Some(vec!["file".to_owned(), "uploader_user_id".to_owned()])
-        );
-        assert_eq!(part_names(b"", "XyZ"), Some(vec![]));
-        for broken in [
-            &b"no delimiter"[..],
-            b"--XyZ\r\nno head end",
-            b"--XyZ\r\n\r\nno end",
-            b"--XyZ",
-        ] {
-            assert_eq!(part_names(broken, "XyZ"), None, "{broken:?}");
-        }
-        assert_eq!(
-            boundary(b"multipart/form-data; boundary=\"a b\""),
-            Some("a b".to_owned())
-        );
-        assert_eq!(boundary(b"multipart/form-data"), None);
-        assert_eq!(boundary(b"multipart/form-data; boundary="), None);
-    }
 }

@@ -133,7 +133,8 @@ impl SyncTarget for BlocklistIdentifiers {
         async move {
             let list = call.await.map_err(super::SyncError::List)?;
             let listed = list.data.len();
-            if let Some(total) = list.total_count {
+            // A negative count (the spec allows one) says nothing about what is missing.
+            if let Some(total) = list.total_count.and_then(|t| u64::try_from(t).ok()) {
                 if u64::try_from(listed).is_ok_and(|n| n < total) {
                     return Err(super::SyncError::Incomplete { listed, total });
                 }

@@ -12,8 +12,10 @@ use std::time::Instant;
 use clerk_tower::mock::{MockClerk, MockOperation};
 use serde_json::{json, Value};
 
-use crate::contract_support::{spec, Operation, Spec};
-use crate::instances::{instance, Shape};
+use clerk_tower_spec::text::to_text;
+use clerk_tower_spec::{instance, Location, Operation, Shape};
+
+use crate::contract_support::{spec, Spec};
 use crate::raw_http::{request, Conn, RawResponse};
 
 const BOUNDARY: &str = "clerk-tower-every-op-boundary";
@@ -105,48 +107,36 @@ impl Call {
     }
 }
 
-/// A valid text for a path or query parameter of this schema.
+/// A valid text for a path or query parameter of this schema: a plain string names the
+/// parameter (`sample_user_id`, which the user tests replace); other values are the engine's.
 fn sample_text(spec: &Spec, schema: &Value, name: &str) -> String {
     let schema = spec.deref(schema);
-    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
-        return first
-            .as_str()
-            .map_or_else(|| first.to_string(), str::to_owned);
+    let plain = schema["type"].as_str().is_none_or(|t| t == "string")
+        && schema.get("enum").is_none()
+        && schema.get("format").is_none();
+    if plain {
+        return format!("sample_{name}");
     }
-    match schema["type"].as_str() {
-        Some("integer") => {
-            let min = schema["minimum"].as_i64().unwrap_or(0);
-            let max = schema["maximum"].as_i64().unwrap_or(i64::MAX);
-            let preferred = if name == "limit" { 10 } else { 1 };
-            preferred.max(min).min(max).to_string()
-        }
-        Some("number") => schema["minimum"]
-            .as_f64()
-            .unwrap_or(1.5)
-            .max(1.5)
-            .to_string(),
-        Some("boolean") => "true".to_owned(),
-        _ => format!("sample_{name}"),
-    }
+    to_text(&instance(spec.doc(), schema, Shape::Maximal, 1))
 }
 
 /// The request that should succeed: every path parameter, every query parameter (only the
 /// required ones for stateful operations) and a maximal body.
-fn valid_call(spec: &Spec, op: &Operation<'_>, stateful: bool) -> Call {
-    let mut path = op.path.to_owned();
+fn valid_call(spec: &Spec, op: &Operation, stateful: bool) -> Call {
+    let mut path = op.path.clone();
     let mut query = Vec::new();
-    for p in spec.parameters(op) {
-        let name = p["name"].as_str().unwrap();
-        let schema = &p["schema"];
-        match p["in"].as_str().unwrap() {
-            "path" => {
+    for p in &op.params {
+        let name = p.name.as_str();
+        let schema = &p.schema;
+        match p.location {
+            Location::Path => {
                 path = path.replace(&format!("{{{name}}}"), &sample_text(spec, schema, name));
             }
-            "query" if !stateful || p["required"] == json!(true) => {
+            Location::Query if !stateful || p.required => {
                 let resolved = spec.deref(schema);
                 if resolved["type"] == "array" {
                     let item = sample_text(spec, &resolved["items"], name);
-                    if p["explode"] == json!(false) {
+                    if !p.explode {
                         query.push((name.to_owned(), format!("{item},{item}")));
                     } else {
                         query.push((name.to_owned(), item.clone()));
@@ -163,7 +153,7 @@ fn valid_call(spec: &Spec, op: &Operation<'_>, stateful: bool) -> Call {
         None => Body::None,
         Some(body) => {
             if let Some(schema) = spec.media_schema(body, "application/json") {
-                Body::Json(instance(spec, schema, Shape::Maximal))
+                Body::Json(instance(spec.doc(), schema, Shape::Maximal, 1))
             } else {
                 let schema = spec
                     .media_schema(body, "multipart/form-data")
@@ -194,22 +184,9 @@ fn valid_call(spec: &Spec, op: &Operation<'_>, stateful: bool) -> Call {
     }
 }
 
-/// The first 2xx the operation declares: status, and the JSON schema of its body if any.
-fn first_success<'a>(spec: &'a Spec, op: &Operation<'a>) -> (u16, Option<&'a Value>) {
-    let status = spec
-        .declared_statuses(op)
-        .iter()
-        .filter_map(|s| s.parse::<u16>().ok())
-        .filter(|s| (200..300).contains(s))
-        .min()
-        .unwrap();
-    let response = spec.response(op, status).unwrap();
-    (status, spec.media_schema(response, "application/json"))
-}
-
 /// Checks one answer against the operation's first 2xx; an error message when it does not fit.
-fn check_success(spec: &Spec, op: &Operation<'_>, res: &RawResponse) -> Result<(), String> {
-    let (status, schema) = first_success(spec, op);
+fn check_success(spec: &Spec, op: &Operation, res: &RawResponse) -> Result<(), String> {
+    let (status, schema) = (op.success, spec.success_schema(op));
     let ctx = format!("{} {} {}", op.id, op.method, op.path);
     if res.status != status {
         return Err(format!(
@@ -286,7 +263,7 @@ fn check_refusal(
         ));
     }
     let errors = spec()
-        .validator(spec().component_schema("ClerkErrors"))
+        .validator(spec().component("ClerkErrors"))
         .errors(&body);
     if !errors.is_empty() {
         return Err(format!("{ctx}: not ClerkErrors: {}", errors.join("; ")));
@@ -306,11 +283,11 @@ async fn every_operation_answers_with_an_instance_of_its_response_schema() {
     let mut answered = 0;
     let mut first = None;
 
-    for (n, op) in spec.operations().enumerate() {
-        let is_stateful = stateful.contains(&op.id);
-        let mut call = valid_call(spec, &op, is_stateful);
+    for (n, op) in spec.operations().iter().enumerate() {
+        let is_stateful = stateful.contains(&op.id.as_str());
+        let mut call = valid_call(spec, op, is_stateful);
         // The stateful operations get real arguments.
-        match op.id {
+        match op.id.as_str() {
             "CreateAllowlistIdentifier" => {
                 call.body = Body::Json(
                     json!({ "identifier": format!("op{n}@example.com"), "notify": true }),
@@ -365,12 +342,12 @@ async fn every_operation_answers_with_an_instance_of_its_response_schema() {
         if first.is_none() && !is_stateful {
             first = Some(sent.elapsed());
         }
-        match check_success(spec, &op, &res) {
+        match check_success(spec, op, &res) {
             Ok(()) => answered += 1,
             Err(e) => failures.push(e),
         }
     }
-    let total = spec.operations().count();
+    let total = spec.operations().len();
     assert!(
         failures.is_empty(),
         "{} of {total} operations answer wrong:\n{}",
@@ -447,16 +424,20 @@ async fn missing_and_mistyped_parameters_are_422_naming_them() {
     let mut failures = Vec::new();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
 
-    for op in spec.operations().filter(|op| !stateful.contains(&op.id)) {
-        let valid = valid_call(spec, &op, false);
+    for op in spec
+        .operations()
+        .iter()
+        .filter(|op| !stateful.contains(&op.id.as_str()))
+    {
+        let valid = valid_call(spec, op, false);
         let ctx = |what: &str| format!("{} {} {}: {what}", op.id, op.method, op.path);
-        for p in spec.parameters(&op) {
-            if p["in"] != "query" {
+        for p in &op.params {
+            if p.location != Location::Query {
                 continue;
             }
-            let name = p["name"].as_str().unwrap();
+            let name = p.name.as_str();
             // Left out.
-            if p["required"] == json!(true) {
+            if p.required {
                 let mut call = valid.clone();
                 call.query.retain(|(k, _)| k != name);
                 let res = send(&mut conn, &call.raw()).await;
@@ -465,10 +446,7 @@ async fn missing_and_mistyped_parameters_are_422_naming_them() {
                 *counts.entry("missing query").or_default() += 1;
             }
             // Of the wrong type.
-            let ty = spec.deref(&p["schema"])["type"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned();
+            let ty = p.schema["type"].as_str().unwrap_or("").to_owned();
             if ["integer", "number", "boolean"].contains(&ty.as_str()) {
                 let mut call = valid.clone();
                 call.query.retain(|(k, _)| k != name);
@@ -480,7 +458,7 @@ async fn missing_and_mistyped_parameters_are_422_naming_them() {
                 *counts.entry("mistyped query").or_default() += 1;
             }
         }
-        let Some(body) = spec.request_body(&op) else {
+        let Some(body) = spec.request_body(op) else {
             continue;
         };
         match &valid.body {
@@ -668,6 +646,90 @@ async fn generic_routes_refuse_unknown_paths_wrong_methods_and_missing_keys() {
     server.shutdown().await;
 }
 
+/// The mock reads the contract the client is generated from (the spec with the overlay
+/// applied), so the overlay's corrections show in its validation and its answers: `limit` of
+/// the API key list is an integer (the spec says `number`: `limit=1.5` was accepted), and
+/// every list with the `paginated` parameter answers `{data, total_count}` to
+/// `paginated=true` (the spec declares bare arrays; Clerk's JS SDK reads the envelope).
+#[tokio::test]
+async fn overlay_corrections_reach_the_mock_validation_and_answers() {
+    let (spec, raw) = (spec(), crate::contract_support::raw_spec());
+    let limit = |s: &Spec| {
+        s.op("getApiKeys")
+            .param(Location::Query, "limit")
+            .unwrap()
+            .schema["type"]
+            .clone()
+    };
+    assert_eq!(
+        (limit(raw), limit(spec)),
+        (json!("number"), json!("integer"))
+    );
+    let mock = MockClerk::new();
+    let server = mock.serve().await.unwrap();
+    let mut conn = Conn::open(server.addr()).await;
+    let get = |target: &str| request(&format!("GET /v1{target} HTTP/1.1"), &[], "");
+    let res = send(&mut conn, &get("/api_keys?subject=user_1&limit=1.5")).await;
+    check_refusal(
+        &res,
+        422,
+        "form_param_type_invalid",
+        Some("limit"),
+        "limit=1.5",
+    )
+    .unwrap();
+    assert_eq!(
+        send(&mut conn, &get("/api_keys?subject=user_1&limit=2"))
+            .await
+            .status,
+        200
+    );
+
+    let mut lists = 0;
+    for op in spec.operations() {
+        if op.param(Location::Query, "paginated").is_none() {
+            continue;
+        }
+        lists += 1;
+        let schema = spec.success_schema(op).unwrap();
+        let path = op
+            .params
+            .iter()
+            .filter(|p| p.location == Location::Path)
+            .fold(op.path.clone(), |path, p| {
+                path.replace(
+                    &format!("{{{}}}", p.name),
+                    &sample_text(spec, &p.schema, &p.name),
+                )
+            });
+        let required: String = op
+            .params
+            .iter()
+            .filter(|p| p.location == Location::Query && p.required)
+            .map(|p| format!("&{}={}", p.name, sample_text(spec, &p.schema, &p.name)))
+            .collect();
+        for paginated in [true, false] {
+            let target = format!("{path}?paginated={paginated}{required}");
+            let res = send(&mut conn, &get(&target)).await;
+            assert_eq!(res.status, 200, "{} {target}: {:?}", op.id, res.body);
+            let body = res.json();
+            spec.validator(schema).assert_valid(&body, &target);
+            let enveloped = body["data"].is_array() && body["total_count"].is_i64();
+            let declared = spec.deref(schema);
+            let bare_without = declared["oneOf"].is_array() || declared["type"] == "array";
+            assert_eq!(
+                enveloped,
+                paginated || !bare_without,
+                "{} {target}: {body}",
+                op.id
+            );
+        }
+    }
+    // The seven lists the overlay corrects, the allow-list and five billing lists.
+    assert_eq!(lists, 13);
+    server.shutdown().await;
+}
+
 /// What the answers carry beyond the schema: the id asked for, Clerk's prefixes, fresh ids,
 /// and lists of a few items whose `total_count` matches.
 #[tokio::test]
@@ -759,7 +821,7 @@ async fn answers_echo_path_ids_and_carry_clerk_prefixes() {
 #[tokio::test]
 async fn users_are_kept_in_memory() {
     let spec = spec();
-    let user_schema = spec.validator(spec.component_schema("User"));
+    let user_schema = spec.validator(spec.component("User"));
     let mock = MockClerk::new();
     let server = mock.serve().await.unwrap();
     let mut conn = Conn::open(server.addr()).await;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::names;
-use crate::spec::{self, Action, Node};
+use crate::spec::{self, Action, Json, Node};
 
 /// The overlay's vocabulary (extensions on spec objects). Documented in `spec/overlay.yaml`.
 pub mod ext {
@@ -586,12 +586,12 @@ impl<'a> Builder<'a> {
             self.enums.insert(key, name.to_owned());
         }
         match node {
-            Node::Map(entries) => {
-                for (_, v) in entries {
+            Node::Object(entries) => {
+                for v in entries.values() {
                     self.preregister_enum_names(v)?;
                 }
             }
-            Node::Seq(items) => {
+            Node::Array(items) => {
                 for v in items {
                     self.preregister_enum_names(v)?;
                 }
@@ -708,7 +708,7 @@ impl<'a> Builder<'a> {
                 item
             })));
         }
-        if let Some(value @ Node::Map(entries)) = schema.get("additionalProperties") {
+        if let Some(value @ Node::Object(entries)) = schema.get("additionalProperties") {
             if !entries.is_empty() {
                 let (value, nullable) =
                     self.ty(value, &format!("{name}Value"), context, Side::Model, origin)?;
@@ -737,7 +737,7 @@ impl<'a> Builder<'a> {
         let branches: Vec<&Node> = list
             .items()
             .iter()
-            .filter(|b| b.entries().iter().any(|(k, _)| k != "required"))
+            .filter(|b| b.entries().any(|(k, _)| k != "required"))
             .collect();
         if branches.is_empty() {
             None
@@ -797,9 +797,8 @@ impl<'a> Builder<'a> {
             let mut tags = Vec::new();
             if let Some(prop) = &discriminator {
                 let explicit: Vec<String> = mapping
-                    .map(Node::entries)
-                    .unwrap_or_default()
-                    .iter()
+                    .into_iter()
+                    .flat_map(Node::entries)
                     .filter(|(_, r)| {
                         r.as_str()
                             .and_then(|r| r.strip_prefix(SCHEMA_PREFIX))
@@ -861,17 +860,10 @@ impl<'a> Builder<'a> {
         if let Some(branches) = self.union_branches(schema) {
             let mut items = BTreeSet::new();
             for branch in &branches {
-                let branch = spec::deref(self.doc, branch)?;
-                if let Some(item) = self.envelope(branch, name, context)? {
+                let resolved = spec::deref(self.doc, branch)?;
+                if let Some(item) = self.envelope(resolved, name, context)? {
                     items.insert(item);
-                } else if branch.str("type") == Some("array") {
-                    let (item, _) = self.ty(
-                        branch.get("items").ok_or("an array without items")?,
-                        &format!("{name}Item"),
-                        context,
-                        Side::Model,
-                        context,
-                    )?;
+                } else if let Some(item) = self.array_item(branch, name, context)? {
                     items.insert(item);
                 } else {
                     return Ok(None);
@@ -885,20 +877,40 @@ impl<'a> Builder<'a> {
         let Some(props) = schema.get("properties") else {
             return Ok(None);
         };
-        let keys: BTreeSet<&str> = props.entries().iter().map(|(k, _)| k.as_str()).collect();
+        let keys: BTreeSet<&str> = props.entries().map(|(k, _)| k.as_str()).collect();
         if keys != BTreeSet::from(["data", "total_count"]) {
             return Ok(None);
         }
-        let mut data = props.get("data").ok_or("no data")?;
-        if let Some(component) = data.str("$ref").and_then(|r| r.strip_prefix(SCHEMA_PREFIX)) {
-            data = self.component_node(component)?;
+        let data = props.get("data").ok_or("no data")?;
+        self.array_item(data, name, context)
+    }
+
+    /// The item type of an array schema: the item of a component that is an array (its alias
+    /// `Vec<T>`), or of an array written in place.
+    fn array_item(
+        &mut self,
+        schema: &Node,
+        name: &str,
+        context: &str,
+    ) -> Result<Option<Ty>, String> {
+        if let Some(component) = schema
+            .str("$ref")
+            .and_then(|r| r.strip_prefix(SCHEMA_PREFIX))
+        {
+            let rust = self.component(component)?;
+            if let Some(Kind::Alias(Ty::Vec(item) | Ty::List(item))) =
+                self.types.get(&rust).map(|d| &d.kind)
+            {
+                return Ok(Some((**item).clone()));
+            }
         }
-        if data.str("type") != Some("array") {
+        let schema = spec::deref(self.doc, schema)?;
+        if schema.str("type") != Some("array") {
             return Ok(None);
         }
-        let items = data
+        let items = schema
             .get("items")
-            .ok_or_else(|| format!("{context}: data without items"))?;
+            .ok_or_else(|| format!("{context}: an array without items"))?;
         let (item, _) = self.ty(items, &format!("{name}Item"), context, Side::Model, context)?;
         Ok(Some(item))
     }
@@ -913,11 +925,7 @@ impl<'a> Builder<'a> {
                 merged.absorb(inner);
             }
         }
-        for (k, v) in schema
-            .get("properties")
-            .map(Node::entries)
-            .unwrap_or_default()
-        {
+        for (k, v) in schema.get("properties").into_iter().flat_map(Node::entries) {
             match merged.properties.iter_mut().find(|(n, _)| n == k) {
                 Some((_, existing)) => *existing = v.clone(),
                 None => merged.properties.push((k.clone(), v.clone())),
@@ -1052,7 +1060,7 @@ impl<'a> Builder<'a> {
                 let real: Vec<&Node> = list
                     .items()
                     .iter()
-                    .filter(|b| b.entries().iter().any(|(k, _)| k != "required"))
+                    .filter(|b| b.entries().any(|(k, _)| k != "required"))
                     .collect();
                 if real.len() == 1
                     && schema.get("properties").is_none()
@@ -1309,8 +1317,8 @@ impl<'a> Builder<'a> {
         let content = body
             .get("content")
             .ok_or_else(|| format!("{context}: a body without content"))?;
-        let entries = content.entries();
-        let [(media, media_object)] = entries else {
+        let entries: Vec<_> = content.entries().collect();
+        let [(media, media_object)] = entries[..] else {
             return Err(format!(
                 "{context}: a body with {} media types",
                 entries.len()
@@ -1406,7 +1414,6 @@ impl<'a> Builder<'a> {
             .ok_or_else(|| format!("{context}: no responses"))?;
         let mut success: Vec<(&str, &Node)> = responses
             .entries()
-            .iter()
             .filter(|(code, _)| code.starts_with('2'))
             .map(|(c, r)| (c.as_str(), r))
             .collect();
@@ -1456,14 +1463,13 @@ impl<'a> Builder<'a> {
             }
             if content
                 .entries()
-                .iter()
                 .any(|(media, _)| media.starts_with("text/"))
             {
                 return Ok((Output::Text, None));
             }
             return Err(format!(
                 "{context}: unsupported response media types {:?}",
-                content.entries().iter().map(|(k, _)| k).collect::<Vec<_>>()
+                content.entries().map(|(k, _)| k).collect::<Vec<_>>()
             ));
         }
         Ok((Output::Unit, None))
@@ -1547,7 +1553,7 @@ fn enum_values(schema: &Node, context: &str) -> Result<Option<Vec<String>>, Stri
     let mut out = Vec::new();
     for v in values.items() {
         match v {
-            Node::Str(s) => {
+            Node::String(s) => {
                 if !out.contains(s) {
                     out.push(s.clone());
                 }

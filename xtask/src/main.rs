@@ -2,7 +2,8 @@
 //! overlay of corrections.
 //!
 //! Inputs: `spec/bapi-*.yml` (Clerk's spec, vendored) and `spec/overlay.yaml` (an OpenAPI
-//! Overlay 1.0 document). Outputs, all checked in: `src/api/generated/`,
+//! Overlay 1.0 document). Outputs, all checked in: `src/api/generated/` (with `spec.json`, the
+//! spec with the overlay applied, which the mock embeds and the tests read),
 //! `src/models/generated/`, `tests/it/generated/`, `docs/coverage.md`, and the generated
 //! block of `Cargo.toml`'s features. Rust files are formatted by the toolchain's `rustfmt`, so
 //! the output is exactly what `cargo fmt` leaves.
@@ -14,8 +15,20 @@ mod doc;
 mod emit;
 mod ir;
 mod names;
-mod pattern;
-mod spec;
+
+/// The spec engine (crate `clerk-tower-spec`) under the names the generator uses.
+mod spec {
+    pub use clerk_tower_spec::json::{deref, pointer, Json};
+    pub use clerk_tower_spec::overlay::{apply_overlay, Action};
+    pub use clerk_tower_spec::yaml::parse_yaml;
+    /// A node of the spec: JSON whose objects keep the spec's order (`preserve_order`).
+    pub type Node = serde_json::Value;
+}
+
+/// Sample strings for formats and patterns (the generated sample requests).
+mod pattern {
+    pub use clerk_tower_spec::sample::{format_sample, pattern_sample};
+}
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -25,6 +38,8 @@ use std::process::{Command, ExitCode, Stdio};
 /// The spec the generator reads (its version is in its name and in `info.version`).
 const SPEC: &str = "spec/bapi-2026-05-12.yml";
 const OVERLAY: &str = "spec/overlay.yaml";
+/// The spec with the overlay applied, as JSON: what the mock embeds and the tests read.
+const RESOLVED: &str = "src/api/generated/spec.json";
 /// Directories the generator owns: files in them that it does not generate are stale.
 const OWNED_DIRS: &[&str] = &[
     "src/api/generated",
@@ -94,12 +109,33 @@ fn render(root: &Path) -> Result<BTreeMap<String, String>, String> {
         let formatted = rustfmt(root, &text).map_err(|e| format!("{path}: {e}"))?;
         out.insert(path, formatted);
     }
+    out.insert(RESOLVED.to_owned(), resolved(doc)?);
     out.insert("docs/coverage.md".to_owned(), emit::docs::coverage(&api));
     out.insert(
         "Cargo.toml".to_owned(),
         emit::docs::cargo_toml(&read(root, "Cargo.toml")?, &api)?,
     );
     Ok(out)
+}
+
+/// The spec with the overlay applied, as pretty JSON in the spec's order: the contract the
+/// mock embeds and the tests read, so that all three see the corrections. A first member says
+/// where it comes from.
+fn resolved(doc: spec::Node) -> Result<String, String> {
+    let serde_json::Value::Object(members) = doc else {
+        return Err(format!("{SPEC} is not a mapping"));
+    };
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "x-clerk-generated".to_owned(),
+        format!("by `cargo xtask generate` from {SPEC} and {OVERLAY}: edit those, not this file")
+            .into(),
+    );
+    out.extend(members);
+    let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(out))
+        .map_err(|e| format!("{RESOLVED}: {e}"))?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// Formats Rust source with the toolchain's rustfmt (the repository's configuration, edition
