@@ -338,6 +338,23 @@ impl Bucket {
         self.lock().paused_until.filter(|until| *until > now)
     }
 
+    /// Starts pacing after `from` without a burst: the next request leaves one interval
+    /// after it at the earliest (a fallback that takes over from a shared budget in use).
+    #[cfg(feature = "redis")]
+    fn start_paced(&self, from: Instant) {
+        let d = self.derived;
+        let Some(tat) = from
+            .checked_add(d.interval)
+            .and_then(|t| t.checked_add(d.tolerance))
+        else {
+            return;
+        };
+        let mut state = self.lock();
+        if state.tat.is_none_or(|current| current < tat) {
+            state.tat = Some(tat);
+        }
+    }
+
     /// Nobody leaves before `until`; returns whether this started a pause (rather than
     /// extending one that was running at `now`).
     fn pause(&self, now: Instant, until: Instant) -> bool {
@@ -367,12 +384,25 @@ enum Store {
     Redis(Arc<fleet::RedisStore>),
 }
 
+/// Who gave a request its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A local limiter.
+    Local,
+    /// The shared budget in Redis.
+    #[cfg(feature = "redis")]
+    Shared,
+    /// The local fallback of a shared limiter, while Redis was down.
+    #[cfg(feature = "redis")]
+    Fallback,
+}
+
 /// What a request does next, as the store says.
 enum Next {
     /// Leave now.
     Go,
     /// Sleep until this instant, then ask again ([`Shared::at_turn`]).
-    Sleep(Instant),
+    Sleep(Instant, Source),
     /// Wait for the shared store's answer: `None` to leave now, `Some(at)` to sleep until
     /// `at` and ask again; an error when the store is down and the fallback is to refuse.
     #[cfg(feature = "redis")]
@@ -393,26 +423,26 @@ impl Shared {
     /// A request is called at `now`: its turn.
     fn reserve(&self, now: Instant) -> Next {
         match &self.store {
-            Store::Local(bucket) => Next::Sleep(bucket.reserve(now)),
+            Store::Local(bucket) => Next::Sleep(bucket.reserve(now), Source::Local),
             #[cfg(feature = "redis")]
             Store::Redis(store) => store.reserve(now),
         }
     }
 
-    /// A request's turn came at `now` (after a wait, when `queued`): it leaves, or takes a new
-    /// turn because a pause started while it waited.
+    /// A request's turn (given by `source`) came at `now` (after a wait, when `queued`): it
+    /// leaves, or takes a new turn because a pause started while it waited.
     #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
-    fn at_turn(&self, now: Instant, queued: bool) -> Next {
+    fn at_turn(&self, now: Instant, queued: bool, source: Source) -> Next {
         match &self.store {
             Store::Local(bucket) => {
                 if bucket.still_open(now) {
                     Next::Go
                 } else {
-                    Next::Sleep(bucket.reserve(now))
+                    Next::Sleep(bucket.reserve(now), Source::Local)
                 }
             }
             #[cfg(feature = "redis")]
-            Store::Redis(store) => store.at_turn(now, queued),
+            Store::Redis(store) => store.at_turn(now, queued, source),
         }
     }
 
@@ -638,7 +668,7 @@ pin_project! {
         // Waiting for the shared store's answer (Redis).
         Asking { answer: Answer },
         // Waiting for a turn; `queued` when the turn was ahead of the moment it was given.
-        Turn { #[pin] sleep: Sleep, queued: bool },
+        Turn { #[pin] sleep: Sleep, queued: bool, source: Source },
         // The inner call, and what to do with its answer.
         Call { #[pin] future: Oneshot<S, R> },
         // A 429 came back; telling the fleet before handing it on.
@@ -651,7 +681,7 @@ pin_project! {
 #[cfg(feature = "redis")]
 type Answer = fleet::Answer;
 #[cfg(not(feature = "redis"))]
-type Answer = std::future::Ready<Result<Option<Instant>, Error>>;
+type Answer = std::future::Ready<Result<Option<(Instant, Source)>, Error>>;
 
 impl<S, R> Wait<S, R>
 where
@@ -661,17 +691,18 @@ where
     fn after(next: Next, now: Instant) -> Self {
         match next {
             // Never a turn in the past: go at once, with no check.
-            Next::Go => Self::sleep(now, now),
-            Next::Sleep(at) => Self::sleep(at, now),
+            Next::Go => Self::sleep(now, now, Source::Local),
+            Next::Sleep(at, source) => Self::sleep(at, now, source),
             #[cfg(feature = "redis")]
             Next::Ask(answer) => Wait::Asking { answer },
         }
     }
 
-    fn sleep(at: Instant, now: Instant) -> Self {
+    fn sleep(at: Instant, now: Instant, source: Source) -> Self {
         Wait::Turn {
             sleep: tokio::time::sleep_until(at),
             queued: at > now,
+            source,
         }
     }
 }
@@ -688,8 +719,8 @@ where
             let next = match this.state.as_mut().project() {
                 WaitProj::Asking { answer } => match std::task::ready!(Pin::new(answer).poll(cx)) {
                     Ok(None) => Next::Go,
-                    Ok(Some(at)) => {
-                        this.state.set(Wait::sleep(at, Instant::now()));
+                    Ok(Some((at, source))) => {
+                        this.state.set(Wait::sleep(at, Instant::now(), source));
                         continue;
                     }
                     Err(err) => {
@@ -697,10 +728,14 @@ where
                         return Poll::Ready(Err(err));
                     }
                 },
-                WaitProj::Turn { sleep, queued } => {
+                WaitProj::Turn {
+                    sleep,
+                    queued,
+                    source,
+                } => {
                     std::task::ready!(sleep.poll(cx));
-                    let queued = *queued;
-                    this.shared.at_turn(Instant::now(), queued)
+                    let (queued, source) = (*queued, *source);
+                    this.shared.at_turn(Instant::now(), queued, source)
                 }
                 WaitProj::Call { future } => {
                     let result = std::task::ready!(future.poll(cx));

@@ -17,11 +17,13 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::time::Instant;
 
-use super::{Bucket, Derived, Next, RateLimitConfig, RateLimitLayer, Store};
+use super::{Bucket, Derived, Next, RateLimitConfig, RateLimitLayer, Source, Store};
 use crate::Error;
 
-/// The answer to a turn or a check: `None` to leave now, `Some(at)` to sleep until `at`.
-pub(super) type Answer = Pin<Box<dyn Future<Output = Result<Option<Instant>, Error>> + Send>>;
+/// The answer to a turn or a check: `None` to leave now, `Some((at, source))` to sleep until
+/// `at` (a turn given by `source`).
+pub(super) type Answer =
+    Pin<Box<dyn Future<Output = Result<Option<(Instant, Source)>, Error>> + Send>>;
 
 /// Telling the fleet about a 429; never fails (Redis trouble switches to the fallback).
 pub(super) type PauseReport = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -40,9 +42,11 @@ pub const DEFAULT_RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
 /// KEYS[1]: the instance's hash. ARGV: op (`reserve`, `confirm`, `pause`), the interval, the
 /// tolerance (`(burst - 1) * interval`) and the window in microseconds, and for `pause` the
 /// wait in microseconds. Times are Redis's `TIME` in microseconds (below 2^53, exact in Lua's
-/// doubles). Replies: `reserve` and `confirm` answer `{wait, paused}` (microseconds from now
-/// until the turn, and until the end of the fleet's pause), `confirm` answers `{-1, 0}` for
-/// "leave now"; `pause` answers `{started, paused}`.
+/// doubles). Every reply ends with `paused` and `ahead`: microseconds from now until the end
+/// of the fleet's pause and until the bucket's arrival time (how far ahead the fleet has
+/// taken turns). `reserve` and `confirm` start with the wait until the request's turn
+/// (`confirm`: -1 for "leave now"); `pause` with 1 when it started a pause; `ping`, which
+/// writes nothing, with 0.
 const SCRIPT: &str = r"
 local key = KEYS[1]
 local op = ARGV[1]
@@ -68,15 +72,20 @@ local function expire()
   local last = math.max(tat or now, paused)
   redis.call('PEXPIRE', key, int(math.ceil((last - now + window) / 1000)))
 end
+local function reply(first)
+  return {first, math.max(paused - now, 0), math.max((tat or now) - now, 0)}
+end
 if op == 'reserve' then
   local at = reserve()
   expire()
-  return {at - now, math.max(paused - now, 0)}
+  return reply(at - now)
 elseif op == 'confirm' then
-  if paused <= now then return {-1, 0} end
+  if paused <= now then return reply(-1) end
   local at = reserve()
   expire()
-  return {at - now, paused - now}
+  return reply(at - now)
+elseif op == 'ping' then
+  return reply(0)
 elseif op == 'pause' then
   local till = now + tonumber(ARGV[5])
   local started = 0
@@ -93,7 +102,7 @@ elseif op == 'pause' then
     redis.call('HSET', key, 'tat', int(tat))
   end
   expire()
-  return {started, paused - now}
+  return reply(started)
 end
 return redis.error_reply('clerk-tower rate limit: unknown op')
 ";
@@ -328,12 +337,30 @@ fn redact_url(url: &str) -> String {
     }
 }
 
+/// Where a request takes its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// From Redis.
+    Shared,
+    /// From the fallback, then from Redis when it comes (just back from an outage).
+    Ramp,
+    /// Redis is down: from the fallback (or refused).
+    Fallback,
+    /// Redis is down: this request asks whether it is back.
+    Probe,
+}
+
 #[derive(Debug, Default)]
 struct Health {
     /// Redis failed and has not answered since.
     down: bool,
     /// While down, when one request may try Redis again.
     next_probe: Option<Instant>,
+    /// How far ahead the fleet had taken turns, at the last answer from Redis: requests of
+    /// every process may still be waiting for turns up to then.
+    fleet_ahead: Option<Instant>,
+    /// Until when, after an outage, this process also keeps to its fallback's pace.
+    ramp_until: Option<Instant>,
 }
 
 /// The shared store (one per layer and its clones).
@@ -348,6 +375,7 @@ pub(super) struct RedisStore {
     interval_us: u64,
     tolerance_us: u64,
     window_us: u64,
+    window: Duration,
     /// The fallback limiter, and the mirror of the fleet's pause.
     local: Bucket,
     /// The fallback's limit per window (`None` when the fallback is to refuse).
@@ -410,6 +438,7 @@ impl RedisStore {
             interval_us,
             tolerance_us,
             window_us: micros(derived.window)?,
+            window: derived.window,
             local,
             local_limit,
             conn: Mutex::new(None),
@@ -423,18 +452,19 @@ impl RedisStore {
         lock(&self.health).down
     }
 
-    /// Whether a request asks Redis: yes while it is up; while it is down, one request per
-    /// reconnect interval (the probe), the others go to the fallback.
-    fn use_redis(&self, now: Instant) -> bool {
+    /// Where a request called at `now` takes its turn. While Redis is down, one request per
+    /// reconnect interval is the probe; the others go to the fallback without waiting.
+    fn route(&self, now: Instant) -> Route {
         let mut health = lock(&self.health);
         if !health.down {
-            return true;
+            let ramping = !self.refuse && health.ramp_until.is_some_and(|until| now < until);
+            return if ramping { Route::Ramp } else { Route::Shared };
         }
         match health.next_probe {
-            Some(at) if now < at => false,
+            Some(at) if now < at => Route::Fallback,
             _ => {
                 health.next_probe = now.checked_add(self.reconnect_interval);
-                true
+                Route::Probe
             }
         }
     }
@@ -447,8 +477,12 @@ impl RedisStore {
             return;
         }
         health.down = true;
+        let from = health.fleet_ahead.map_or(now, |ahead| ahead.max(now));
         drop(health);
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        // The turns Redis already gave (to every process) still leave: the fallback starts
+        // after the last of them, without a burst.
+        self.local.start_paced(from);
         #[cfg(feature = "tracing")]
         match self.local_limit {
             Some(limit) => tracing::warn!(
@@ -469,12 +503,24 @@ impl RedisStore {
         let _ = why;
     }
 
-    /// Redis answered.
-    fn succeeded(&self) {
+    /// Redis answered `reply` at `now`: the fleet's pause and how far ahead it has taken
+    /// turns.
+    fn succeeded(&self, now: Instant, reply: [i64; 3]) {
+        let [_, paused_us, ahead_us] = reply;
+        self.mirror_pause(now, paused_us);
+        let ahead = u64::try_from(ahead_us)
+            .ok()
+            .and_then(|us| now.checked_add(Duration::from_micros(us)));
         let mut health = lock(&self.health);
+        health.fleet_ahead = ahead;
         if health.down {
             health.down = false;
             health.next_probe = None;
+            // Redis does not know what the other processes sent on their fallbacks (nor, after
+            // a restart, anything at all): for one window, this process keeps to its
+            // fallback's pace as well, so that the fleet stays within the sum of the shares
+            // until every process is back on the shared budget.
+            health.ramp_until = Instant::now().checked_add(self.window);
             drop(health);
             #[cfg(feature = "tracing")]
             tracing::info!(
@@ -486,11 +532,11 @@ impl RedisStore {
     }
 
     /// A turn from the fallback (or the refusal).
-    fn fallback_turn(&self, now: Instant) -> Result<Option<Instant>, Error> {
+    fn fallback_turn(&self, now: Instant) -> Result<Option<(Instant, Source)>, Error> {
         if self.refuse {
             Err(RateLimitUnavailable::error())
         } else {
-            Ok(Some(self.local.reserve(now)))
+            Ok(Some((self.local.reserve(now), Source::Fallback)))
         }
     }
 
@@ -528,7 +574,7 @@ impl RedisStore {
     }
 
     /// One run of the script, bounded by the timeout (connecting included).
-    async fn run(&self, op: &str, pause_us: u64) -> Result<[i64; 2], String> {
+    async fn run(&self, op: &str, pause_us: u64) -> Result<[i64; 3], String> {
         let call = async {
             let mut conn = self.connection().await?;
             self.script
@@ -543,7 +589,7 @@ impl RedisStore {
         };
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(reply)) => match reply[..] {
-                [a, b] => Ok([a, b]),
+                [a, b, c] => Ok([a, b, c]),
                 _ => Err("unexpected reply from the rate limit script".to_owned()),
             },
             Ok(Err(err)) => Err(err.to_string()),
@@ -551,16 +597,16 @@ impl RedisStore {
         }
     }
 
-    async fn ask_reserve(&self) -> Result<Option<Instant>, Error> {
+    async fn ask_reserve(&self) -> Result<Option<(Instant, Source)>, Error> {
         match self.run("reserve", 0).await {
-            Ok([wait_us, paused_us]) => {
-                self.succeeded();
+            Ok(reply) => {
                 let now = Instant::now();
-                self.mirror_pause(now, paused_us);
-                Ok(u64::try_from(wait_us)
+                self.succeeded(now, reply);
+                Ok(u64::try_from(reply[0])
                     .ok()
                     .filter(|us| *us > 0)
-                    .and_then(|us| now.checked_add(Duration::from_micros(us))))
+                    .and_then(|us| now.checked_add(Duration::from_micros(us)))
+                    .map(|at| (at, Source::Shared)))
             }
             Err(why) => {
                 let now = Instant::now();
@@ -570,20 +616,21 @@ impl RedisStore {
         }
     }
 
-    async fn ask_confirm(&self) -> Result<Option<Instant>, Error> {
+    async fn ask_confirm(&self) -> Result<Option<(Instant, Source)>, Error> {
         match self.run("confirm", 0).await {
-            Ok([wait_us, paused_us]) => {
-                self.succeeded();
-                if wait_us < 0 {
+            Ok(reply) => {
+                let now = Instant::now();
+                self.succeeded(now, reply);
+                if reply[0] < 0 {
                     return Ok(None);
                 }
-                let now = Instant::now();
-                self.mirror_pause(now, paused_us);
-                Ok(now.checked_add(Duration::from_micros(wait_us.unsigned_abs())))
+                Ok(now
+                    .checked_add(Duration::from_micros(reply[0].unsigned_abs()))
+                    .map(|at| (at, Source::Shared)))
             }
             Err(why) => {
-                // The turn was the shared budget's: it leaves, unless this process knows of
-                // a pause.
+                // The turn was the shared budget's (the fallback starts after it): it
+                // leaves, unless this process knows of a pause.
                 let now = Instant::now();
                 self.failed(now, &why);
                 if self.local.still_open(now) {
@@ -595,31 +642,65 @@ impl RedisStore {
         }
     }
 
+    /// While Redis is down: is it back? The request that asks waits for the answer (one
+    /// timeout at most), then takes a turn of the fallback (which becomes a shared turn when
+    /// it comes, if Redis is back), or of the shared budget when the fallback is to refuse.
+    async fn probe(&self) -> Result<Option<(Instant, Source)>, Error> {
+        match self.run("ping", 0).await {
+            Ok(reply) => {
+                self.succeeded(Instant::now(), reply);
+                if self.refuse {
+                    return self.ask_reserve().await;
+                }
+            }
+            Err(why) => self.failed(Instant::now(), &why),
+        }
+        self.fallback_turn(Instant::now())
+    }
+
+    /// A turn of the shared budget.
+    fn reserve_shared(self: &Arc<Self>) -> Next {
+        let store = Arc::clone(self);
+        Next::Ask(Box::pin(async move { store.ask_reserve().await }))
+    }
+
     /// A request is called at `now`.
     pub(super) fn reserve(self: &Arc<Self>, now: Instant) -> Next {
-        if self.use_redis(now) {
-            let store = Arc::clone(self);
-            return Next::Ask(Box::pin(async move { store.ask_reserve().await }));
+        match self.route(now) {
+            Route::Shared => return self.reserve_shared(),
+            Route::Probe => {
+                let store = Arc::clone(self);
+                return Next::Ask(Box::pin(async move { store.probe().await }));
+            }
+            // Back from an outage less than a window ago: a turn of the fallback first, then
+            // one of the shared budget when it comes (`at_turn`), so the request is paced by
+            // both and recorded in Redis when it leaves. Or Redis is down: the fallback.
+            Route::Ramp | Route::Fallback => {}
         }
         match self.fallback_turn(now) {
-            Ok(Some(at)) => Next::Sleep(at),
+            Ok(Some((at, source))) => Next::Sleep(at, source),
             Ok(None) => Next::Go,
             Err(err) => Next::Ask(Box::pin(std::future::ready(Err(err)))),
         }
     }
 
-    /// A request's turn came at `now`.
-    pub(super) fn at_turn(self: &Arc<Self>, now: Instant, queued: bool) -> Next {
+    /// A request's turn, given by `source`, came at `now`.
+    pub(super) fn at_turn(self: &Arc<Self>, now: Instant, queued: bool, source: Source) -> Next {
         if !self.local.still_open(now) {
             // A pause this process knows of: a new turn after it.
             return self.reserve(now);
         }
-        if queued && !self.is_down() {
-            // A pause may have started elsewhere while this request waited.
-            let store = Arc::clone(self);
-            return Next::Ask(Box::pin(async move { store.ask_confirm().await }));
+        match source {
+            Source::Shared if queued && !self.is_down() => {
+                // A pause may have started elsewhere while this request waited.
+                let store = Arc::clone(self);
+                Next::Ask(Box::pin(async move { store.ask_confirm().await }))
+            }
+            // Redis answers again: a turn from the fallback becomes a turn of the shared
+            // budget, so the process does not add its fallback's pace to its share.
+            Source::Fallback if !self.is_down() => self.reserve_shared(),
+            _ => Next::Go,
         }
-        Next::Go
     }
 
     /// A 429 came back: the pause here at once, and for the fleet through Redis.
@@ -637,10 +718,7 @@ impl RedisStore {
         let wait_us = micros(wait).unwrap_or(u64::MAX);
         let report: PauseReport = Box::pin(async move {
             match store.run("pause", wait_us).await {
-                Ok([_, paused_us]) => {
-                    store.succeeded();
-                    store.mirror_pause(Instant::now(), paused_us);
-                }
+                Ok(reply) => store.succeeded(Instant::now(), reply),
                 Err(why) => store.failed(Instant::now(), &why),
             }
         });
