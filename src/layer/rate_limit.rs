@@ -58,7 +58,17 @@
 //!   call ends with it. Use it to pace calls when retries are rare or disabled.
 //! - Over a typed service (`client.service::<O>()`) it limits that service only.
 //!
-//! All timing uses `tokio::time`, so tests with paused time are exact.
+//! # A fleet
+//!
+//! This bucket lives in one process. With the `redis` feature, `RateLimitLayer::redis` keeps
+//! the same bucket and the same pause in Redis, so that every process using the same Redis
+//! and secret key (replicas, workers, sync jobs) draws from one budget, with a bounded timeout
+//! on every Redis call and a local fallback while Redis is down (`RedisConfig`; the crate's
+//! `docs/fleet.md`). Both are one store behind the same layer: the turn of each request, the
+//! check when it comes and the 429 pause are decided there, in one place.
+//!
+//! All timing uses `tokio::time`, so tests with paused time are exact (the Redis store's
+//! turns are measured on Redis's clock).
 
 use std::fmt;
 use std::future::Future;
@@ -733,7 +743,11 @@ where
                     queued,
                     source,
                 } => {
-                    std::task::ready!(sleep.poll(cx));
+                    // A turn that has come needs no timer (which would round up to the next
+                    // millisecond).
+                    if *queued {
+                        std::task::ready!(sleep.poll(cx));
+                    }
                     let (queued, source) = (*queued, *source);
                     this.shared.at_turn(Instant::now(), queued, source)
                 }
