@@ -58,7 +58,9 @@ fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Fallibl
 }
 
 fn parse_limit(raw: &str) -> Fallible<(u32, Duration)> {
-    let (n, w) = raw.split_once('/').ok_or("--limit: N/DURATION, e.g. 100/1s")?;
+    let (n, w) = raw
+        .split_once('/')
+        .ok_or("--limit: N/DURATION, e.g. 100/1s")?;
     let window = match w.strip_suffix("ms") {
         Some(ms) => Duration::from_millis(ms.parse()?),
         None => Duration::from_secs(w.trim_end_matches('s').parse()?),
@@ -151,6 +153,7 @@ struct Counts {
     ok: u64,
     limited: u64,
     errors: u64,
+    fallbacks: u64,
 }
 
 fn parent(args: &[String]) -> Fallible<()> {
@@ -159,6 +162,7 @@ fn parent(args: &[String]) -> Fallible<()> {
     let processes: usize = num(args, "--processes", 4)?;
     let callers: usize = num(args, "--callers", 8)?;
     let think = Duration::from_millis(num(args, "--think-ms", 2000)?);
+    let headroom: Option<u32> = arg(args, "--headroom").map(str::parse).transpose()?;
     let exe = std::env::current_exe()?;
     let release = exe
         .parent()
@@ -178,11 +182,17 @@ fn parent(args: &[String]) -> Fallible<()> {
     let capacity = f64::from(limit) * windows;
     println!(
         "{processes} processes x {callers} callers, {} s, clerk-mock --rate-limit {rate} \
-         (capacity {capacity:.0} calls); light processes wait {} ms between calls\n",
+         (capacity {capacity:.0} calls); light processes wait {} ms between calls; headroom {}\n",
         duration.as_secs(),
-        think.as_millis()
+        think.as_millis(),
+        headroom.map_or(
+            "default (1 % of each limiter's limit, at least 1)".to_owned(),
+            |h| h.to_string()
+        )
     );
-    println!("| limiters | load | calls that succeeded | rate, % of the limit | 429s | idle capacity |");
+    println!(
+        "| limiters | load | calls that succeeded | rate, % of the limit | 429s | idle capacity |"
+    );
     println!("|---|---|---|---|---|---|");
     let scenarios = [
         ("one shared (Redis)", Mode::Shared, Load::Even),
@@ -208,6 +218,9 @@ fn parent(args: &[String]) -> Fallible<()> {
                 .args(["--start-at-ms", &start_at.as_millis().to_string()]);
             let light = matches!(load, Load::Uneven) && p > 0;
             let think_ms = if light { think.as_millis() } else { 0 };
+            if let Some(headroom) = headroom {
+                cmd.args(["--headroom", &headroom.to_string()]);
+            }
             cmd.args(["--think-ms", &think_ms.to_string()]);
             if let Some((_, redis_url)) = &redis {
                 cmd.args(["--redis", redis_url]);
@@ -233,6 +246,7 @@ fn parent(args: &[String]) -> Fallible<()> {
             total.ok += field("ok=");
             total.limited += field("limited=");
             total.errors += field("errors=");
+            total.fallbacks += field("fallbacks=");
         }
         let load_name = match load {
             Load::Even => "even".to_owned(),
@@ -247,8 +261,11 @@ fn parent(args: &[String]) -> Fallible<()> {
             total.limited,
             100.0 * idle / capacity,
         );
-        if total.errors > 0 {
-            println!("(other errors: {})", total.errors);
+        if total.errors > 0 || total.fallbacks > 0 {
+            println!(
+                "(other errors: {}; switches to the fallback: {})",
+                total.errors, total.fallbacks
+            );
         }
     }
 
@@ -257,7 +274,10 @@ fn parent(args: &[String]) -> Fallible<()> {
     let (_redis, redis_url) = start_redis(&redis_bin)?;
     let status = Command::new(&exe)
         .args(["rtt", "--url", &url, "--redis", &redis_url])
-        .args(["--iterations", &num::<u32>(args, "--iterations", 5000)?.to_string()])
+        .args([
+            "--iterations",
+            &num::<u32>(args, "--iterations", 5000)?.to_string(),
+        ])
         .status()?;
     if !status.success() {
         return Err("the round-trip measure failed".into());
@@ -289,16 +309,21 @@ fn child(args: &[String]) -> Fallible<()> {
     let duration = Duration::from_millis(num(args, "--duration-ms", 20_000)?);
     let think = Duration::from_millis(num(args, "--think-ms", 0)?);
     let start_at = Duration::from_millis(num(args, "--start-at-ms", 0)?);
+    let headroom: Option<u32> = arg(args, "--headroom").map(str::parse).transpose()?;
+    let with_headroom = |config: RateLimitConfig| match headroom {
+        Some(h) => config.headroom(h),
+        None => config,
+    };
     let limiter = match arg(args, "--redis") {
         Some(redis) => RateLimitLayer::redis(
-            RateLimitConfig::new(limit, window),
+            with_headroom(RateLimitConfig::new(limit, window)),
             RedisConfig::new(redis, KEY)?,
         )?,
         None => {
             let percent: u32 = num(args, "--percent", 100)?;
             let share = (u64::from(limit) * u64::from(percent)).div_ceil(100).max(1);
             let share = u32::try_from(share)?;
-            RateLimitLayer::new(RateLimitConfig::new(share, window))?
+            RateLimitLayer::new(with_headroom(RateLimitConfig::new(share, window)))?
         }
     };
     let client = client(&url, &limiter)?;
@@ -377,8 +402,16 @@ fn rtt(args: &[String]) -> Fallible<()> {
         println!("\n{iterations} sequential calls each, interleaved, after 500 of warm-up:\n");
         println!("| limiter | median | mean |");
         println!("|---|---|---|");
-        println!("| local | {:.0} µs | {:.0} µs |", us(local_median), us(local_mean));
-        println!("| Redis | {:.0} µs | {:.0} µs |", us(redis_median), us(redis_mean));
+        println!(
+            "| local | {:.0} µs | {:.0} µs |",
+            us(local_median),
+            us(local_mean)
+        );
+        println!(
+            "| Redis | {:.0} µs | {:.0} µs |",
+            us(redis_median),
+            us(redis_mean)
+        );
         println!(
             "| the Redis round trip | {:.0} µs ({:.2}x a call) | {:.0} µs ({:.2}x a call) |",
             us(redis_median) - us(local_median),
