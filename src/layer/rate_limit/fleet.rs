@@ -3,7 +3,8 @@
 //! One Lua script does every step atomically with Redis's own clock (`TIME`), so the
 //! processes' clocks never matter: `reserve` takes the next turn of the GCRA bucket, `confirm`
 //! checks, when a queued turn comes, that no pause started meanwhile (and takes a new turn if
-//! one did), `pause` records a 429's `Retry-After` for everyone. Each process keeps a local
+//! one did), `pause` records a 429's `Retry-After` for everyone, `ping` (which writes nothing)
+//! asks whether Redis is back after an outage. Each process keeps a local
 //! [`Bucket`]: the fallback it paces itself with while Redis is down, and the mirror of the
 //! fleet's pause that every answer from Redis refreshes. See `docs/fleet.md`.
 
@@ -411,8 +412,21 @@ impl RedisStore {
                 )
                 .unwrap_or(config.limit)
                 .max(1);
-                let share = RateLimitConfig::new(limit, config.window)
-                    .burst(config.burst.min(limit))
+                let burst = config.burst.min(limit);
+                // The same margin, in proportion (at least the share's own default).
+                let scaled = u32::try_from(
+                    u64::from(config.get_headroom())
+                        .saturating_mul(u64::from(percent))
+                        .div_ceil(100),
+                )
+                .unwrap_or(u32::MAX);
+                let plain = RateLimitConfig::new(limit, config.window);
+                let headroom = scaled
+                    .max(plain.get_headroom())
+                    .min(limit.saturating_sub(burst));
+                let share = plain
+                    .burst(burst)
+                    .headroom(headroom)
                     .max_pause(config.max_pause);
                 let share_derived = share.derive().map_err(|_| {
                     Error::config(
