@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
-use clerk_tower::layer::{RateLimitConfig, RateLimitLayer};
+use clerk_tower::layer::{RateLimitConfig, RateLimitLayer, RedisConfig};
 use clerk_tower::mock::{MockClerk, MockServer};
 use clerk_tower::sync::{
     CsvColumn, Identifier, LineIssue, ListFormat, MaxDeletes, Notify, RemoteEntry, SyncBuilder,
@@ -41,6 +41,8 @@ const AFTER_HELP: &str = "\
 Environment: CLERK_SECRET_KEY (required unless --mock), CLERK_API_URL (default
 https://api.clerk.com/v1). Requests are paced for the key: 1000 per 10 s for sk_live_ keys, 100 per
 10 s for sk_test_ keys (--rate-limit to change it); a 429 pauses every request until Retry-After.
+With --redis URL, that budget and pause are shared with every process using the same Redis and
+key (while Redis is unreachable, each process paces itself at a quarter of the limit).
 
 Input files: UTF-8 (with or without BOM) or UTF-16 with BOM; LF, CRLF or CR line endings; one
 identifier per line (e-mail address, *@domain, E.164 phone number, web3 wallet), or CSV (the column
@@ -65,6 +67,11 @@ struct Cli {
     /// Requests allowed per window, e.g. 100/10s [default: from the secret key]
     #[arg(long, global = true, value_name = "N/DURATION", value_parser = parse_rate)]
     rate_limit: Option<(u32, Duration)>,
+
+    /// Share the rate limit (and the 429 pauses) with every process that uses this Redis and
+    /// the same key, e.g. redis://127.0.0.1:6379/ (see docs/fleet.md)
+    #[arg(long, global = true, value_name = "URL")]
+    redis: Option<String>,
 
     /// Changes in flight at once (1-256)
     #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -333,6 +340,7 @@ fn main() -> ExitCode {
 
 struct Context {
     client: Client,
+    limiter: RateLimitLayer,
     concurrency: usize,
     progress: bool,
     // Kept alive while the command runs.
@@ -371,16 +379,23 @@ async fn connect(cli: &Cli) -> Result<Context, Failure> {
             )
         })?,
     };
-    let limiter =
-        RateLimitLayer::new(config).map_err(|e| Failure::usage(format!("--rate-limit: {e}")))?;
+    let limiter = match &cli.redis {
+        Some(url) => RedisConfig::new(url, &key)
+            .and_then(|redis| RateLimitLayer::redis(config, redis))
+            .map_err(|e| Failure::usage(format!("--redis: {e}")))?,
+        None => {
+            RateLimitLayer::new(config).map_err(|e| Failure::usage(format!("--rate-limit: {e}")))?
+        }
+    };
     let client = builder
         .user_agent(concat!("clerk-allowlist/", env!("CARGO_PKG_VERSION")))
         .timeout(Duration::from_secs(120))
-        .layer(limiter)
+        .layer(limiter.clone())
         .build()
         .map_err(|e| Failure::api("configuration", &e))?;
     Ok(Context {
         client,
+        limiter,
         concurrency: usize::from(cli.concurrency),
         progress: !cli.quiet && std::io::stderr().is_terminal(),
         _mock: mock,
@@ -391,7 +406,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     let ctx = connect(&cli).await?;
     let allowlist = ctx.client.allowlist_identifiers();
     let blocklist = ctx.client.blocklist_identifiers();
-    match cli.command {
+    let result = match cli.command {
         Command::List(args) => list(&ctx, allowlist, &args).await,
         Command::Add(args) => add(&ctx, allowlist, &args).await,
         Command::Remove(args) => remove(&ctx, allowlist, &args).await,
@@ -401,7 +416,15 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Blocklist(ListCommand::Remove(args)) => remove(&ctx, blocklist, &args).await,
         Command::Blocklist(ListCommand::Sync(args)) => sync(&ctx, blocklist, &args).await,
         Command::Restrictions(args) => restrictions(&ctx, &args).await,
+    };
+    let fallbacks = ctx.limiter.fallbacks();
+    if fallbacks > 0 {
+        eprintln!(
+            "clerk-allowlist: Redis was unreachable ({fallbacks} time(s)); requests were paced \
+             locally at a share of the limit meanwhile"
+        );
     }
+    result
 }
 
 /// A progress bar on stderr, or nothing when stderr is not a terminal (or `--quiet`).

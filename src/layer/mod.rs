@@ -25,6 +25,8 @@ pub use base_url::{BaseUrl, BaseUrlLayer};
 pub use decode::{DecodeErrors, DecodeErrorsLayer};
 pub use headers::{DefaultHeaders, DefaultHeadersLayer};
 pub use rate_limit::{RateLimit, RateLimitConfig, RateLimitLayer};
+#[cfg(feature = "redis")]
+pub use rate_limit::{RateLimitUnavailable, RedisConfig, RedisFallback};
 pub use retry::{ClerkRetryPolicy, RetryConfig};
 pub use timeout::{Timeout, TimeoutLayer};
 

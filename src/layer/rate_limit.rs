@@ -58,11 +58,22 @@
 //!   call ends with it. Use it to pace calls when retries are rare or disabled.
 //! - Over a typed service (`client.service::<O>()`) it limits that service only.
 //!
-//! All timing uses `tokio::time`, so tests with paused time are exact.
+//! # A fleet
+//!
+//! This bucket lives in one process. With the `redis` feature, `RateLimitLayer::redis` keeps
+//! the same bucket and the same pause in Redis, so that every process using the same Redis
+//! and secret key (replicas, workers, sync jobs) draws from one budget, with a bounded timeout
+//! on every Redis call and a local fallback while Redis is down (`RedisConfig`; the crate's
+//! `docs/fleet.md`). Both are one store behind the same layer: the turn of each request, the
+//! check when it comes and the 429 pause are decided there, in one place.
+//!
+//! All timing uses `tokio::time`, so tests with paused time are exact (the Redis store's
+//! turns are measured on Redis's clock).
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -75,6 +86,14 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::Error;
+
+#[cfg(feature = "redis")]
+mod fleet;
+#[cfg(feature = "redis")]
+pub use fleet::{
+    RateLimitUnavailable, RedisConfig, RedisFallback, DEFAULT_KEY_PREFIX,
+    DEFAULT_RECONNECT_INTERVAL, DEFAULT_REDIS_TIMEOUT,
+};
 
 /// Clerk's published limit for production secret keys (`sk_live_`): 1,000 requests per 10 s.
 pub const CLERK_PRODUCTION_LIMIT: (u32, Duration) = (1_000, Duration::from_secs(10));
@@ -272,25 +291,31 @@ struct Derived {
     max_pause: Duration,
 }
 
+/// The state of one local bucket: the GCRA arrival time and the 429 pause.
 #[derive(Debug, Default)]
 struct State {
     /// The theoretical arrival time of the next request (GCRA); `None` before the first.
     tat: Option<Instant>,
     /// No request leaves before this instant (a 429 asked us to wait).
     paused_until: Option<Instant>,
-    /// How many pauses started (a 429 arriving during a pause extends it, not counted).
-    pauses: u64,
-    /// How many requests were let through.
-    granted: u64,
 }
 
-struct Shared {
-    config: RateLimitConfig,
+/// A bucket in this process's memory: the whole state of a local limiter, and the fallback
+/// (and pause mirror) of a shared one.
+#[derive(Debug)]
+struct Bucket {
     derived: Derived,
     state: Mutex<State>,
 }
 
-impl Shared {
+impl Bucket {
+    fn new(derived: Derived) -> Self {
+        Self {
+            derived,
+            state: Mutex::new(State::default()),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state
             .lock()
@@ -319,48 +344,168 @@ impl Shared {
         self.lock().paused_until.is_none_or(|until| until <= now)
     }
 
-    fn granted(&self) {
-        let mut state = self.lock();
-        state.granted = state.granted.saturating_add(1);
+    fn paused_until(&self, now: Instant) -> Option<Instant> {
+        self.lock().paused_until.filter(|until| *until > now)
     }
 
-    /// A 429 came back: nobody leaves before `now + retry_after`.
-    fn pause(&self, now: Instant, retry_after: Option<Duration>) {
+    /// Starts pacing after `from` without a burst: the next request leaves one interval
+    /// after it at the earliest (a fallback that takes over from a shared budget in use).
+    #[cfg(feature = "redis")]
+    fn start_paced(&self, from: Instant) {
         let d = self.derived;
-        let wait = retry_after.unwrap_or(d.window).min(d.max_pause);
-        let Some(until) = now.checked_add(wait) else {
+        let Some(tat) = from
+            .checked_add(d.interval)
+            .and_then(|t| t.checked_add(d.tolerance))
+        else {
             return;
         };
         let mut state = self.lock();
-        let already = state.paused_until.is_some_and(|current| current > now);
-        if !already {
-            state.pauses = state.pauses.saturating_add(1);
+        if state.tat.is_none_or(|current| current < tat) {
+            state.tat = Some(tat);
         }
+    }
+
+    /// Nobody leaves before `until`; returns whether this started a pause (rather than
+    /// extending one that was running at `now`).
+    fn pause(&self, now: Instant, until: Instant) -> bool {
+        let mut state = self.lock();
+        let already = state.paused_until.is_some_and(|current| current > now);
         if state.paused_until.is_none_or(|current| current < until) {
             state.paused_until = Some(until);
         }
         // Restart pacing at the end of the pause: the first request leaves at `until`, the
         // next ones one interval apart (no burst right after a 429).
-        if let Some(restart) = until.checked_add(d.tolerance) {
+        if let Some(restart) = until.checked_add(self.derived.tolerance) {
             if state.tat.is_none_or(|tat| tat < restart) {
                 state.tat = Some(restart);
             }
+        }
+        !already
+    }
+}
+
+/// Where the limiter's state lives: in this process, or in Redis for a whole fleet.
+///
+/// Everything the limiter decides goes through here (a request's turn, the check when the
+/// turn comes, the pause after a 429), so that one place owns the pacing and the pause.
+enum Store {
+    Local(Bucket),
+    #[cfg(feature = "redis")]
+    Redis(Arc<fleet::RedisStore>),
+}
+
+/// Who gave a request its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A local limiter.
+    Local,
+    /// The shared budget in Redis.
+    #[cfg(feature = "redis")]
+    Shared,
+    /// The local fallback of a shared limiter, while Redis was down.
+    #[cfg(feature = "redis")]
+    Fallback,
+}
+
+/// What a request does next, as the store says.
+enum Next {
+    /// Leave now.
+    Go,
+    /// Sleep until this instant, then ask again ([`Shared::at_turn`]).
+    Sleep(Instant, Source),
+    /// Wait for the shared store's answer: `None` to leave now, `Some(at)` to sleep until
+    /// `at` and ask again; an error when the store is down and the fallback is to refuse.
+    #[cfg(feature = "redis")]
+    Ask(fleet::Answer),
+}
+
+struct Shared {
+    config: RateLimitConfig,
+    derived: Derived,
+    store: Store,
+    /// How many pauses this limiter started (a 429 during a pause extends it, not counted).
+    pauses: AtomicU64,
+    /// How many requests this limiter let through.
+    granted: AtomicU64,
+}
+
+impl Shared {
+    /// A request is called at `now`: its turn.
+    fn reserve(&self, now: Instant) -> Next {
+        match &self.store {
+            Store::Local(bucket) => Next::Sleep(bucket.reserve(now), Source::Local),
+            #[cfg(feature = "redis")]
+            Store::Redis(store) => store.reserve(now),
+        }
+    }
+
+    /// A request's turn (given by `source`) came at `now` (after a wait, when `queued`): it
+    /// leaves, or takes a new turn because a pause started while it waited.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    fn at_turn(&self, now: Instant, queued: bool, source: Source) -> Next {
+        match &self.store {
+            Store::Local(bucket) => {
+                if bucket.still_open(now) {
+                    Next::Go
+                } else {
+                    Next::Sleep(bucket.reserve(now), Source::Local)
+                }
+            }
+            #[cfg(feature = "redis")]
+            Store::Redis(store) => store.at_turn(now, queued, source),
+        }
+    }
+
+    fn granted(&self) {
+        self.granted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A 429 came back: nobody leaves before `now + retry_after` (capped). With a shared
+    /// store, the returned future tells the fleet; the local part is done when this returns.
+    fn pause(&self, now: Instant, retry_after: Option<Duration>) -> Option<PauseFuture> {
+        let d = self.derived;
+        let wait = retry_after.unwrap_or(d.window).min(d.max_pause);
+        let until = now.checked_add(wait)?;
+        let (started, shared) = match &self.store {
+            Store::Local(bucket) => (bucket.pause(now, until), None),
+            #[cfg(feature = "redis")]
+            Store::Redis(store) => store.pause(now, until, wait),
+        };
+        if started {
+            self.pauses.fetch_add(1, Ordering::Relaxed);
         }
         #[cfg(feature = "tracing")]
         tracing::info!(
             target: "clerk_tower",
             wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-            extended = already,
+            extended = !started,
             "rate limited: pausing every caller"
         );
+        shared
+    }
+
+    fn paused_until(&self) -> Option<Instant> {
+        let now = Instant::now();
+        match &self.store {
+            Store::Local(bucket) => bucket.paused_until(now),
+            #[cfg(feature = "redis")]
+            Store::Redis(store) => store.paused_until(now),
+        }
     }
 }
+
+/// The future that tells the fleet about a 429 (a shared store only); never fails.
+#[cfg(feature = "redis")]
+type PauseFuture = fleet::PauseReport;
+#[cfg(not(feature = "redis"))]
+type PauseFuture = std::future::Ready<()>;
 
 /// A [`tower::Layer`] that paces requests with a bucket shared by all its clones; see the
 /// [module docs](self).
 ///
 /// Cloning the layer shares the bucket: add one clone to several clients that use the same
-/// secret key, and they share the key's budget.
+/// secret key, and they share the key's budget. With the `redis` feature,
+/// [`RateLimitLayer::redis`] shares it with every process that uses the same Redis and key.
 #[derive(Clone)]
 pub struct RateLimitLayer {
     shared: Arc<Shared>,
@@ -375,13 +520,23 @@ impl RateLimitLayer {
     /// below a nanosecond), or a `max_pause` over 24 hours.
     pub fn new(config: RateLimitConfig) -> Result<Self, Error> {
         let derived = config.derive()?;
-        Ok(Self {
+        Ok(Self::with_store(
+            config,
+            derived,
+            Store::Local(Bucket::new(derived)),
+        ))
+    }
+
+    fn with_store(config: RateLimitConfig, derived: Derived, store: Store) -> Self {
+        Self {
             shared: Arc::new(Shared {
                 config,
                 derived,
-                state: Mutex::new(State::default()),
+                store,
+                pauses: AtomicU64::new(0),
+                granted: AtomicU64::new(0),
             }),
-        })
+        }
     }
 
     /// The configuration.
@@ -389,30 +544,36 @@ impl RateLimitLayer {
         self.shared.config
     }
 
-    /// How many pauses a 429 started so far (429s that arrive during a pause extend it and
-    /// are not counted).
+    /// How many pauses a 429 seen by this limiter started so far (429s that arrive during a
+    /// pause extend it and are not counted; with Redis, neither are the pauses other
+    /// processes started).
     pub fn pauses(&self) -> u64 {
-        self.shared.lock().pauses
+        self.shared.pauses.load(Ordering::Relaxed)
     }
 
-    /// Until when requests are held because of a 429, if that is still ahead of `now`.
+    /// Until when requests are held because of a 429, if that is still ahead of now. With
+    /// Redis, as far as this process knows: a pause another process started shows here once
+    /// this one has asked Redis for a turn.
     pub fn paused_until(&self) -> Option<Instant> {
-        let now = Instant::now();
-        self.shared.lock().paused_until.filter(|until| *until > now)
+        self.shared.paused_until()
     }
 
-    /// How many requests the limiter let through so far.
+    /// How many requests the limiter let through so far (in this process).
     pub fn granted(&self) -> u64 {
-        self.shared.lock().granted
+        self.shared.granted.load(Ordering::Relaxed)
     }
 }
 
 impl fmt::Debug for RateLimitLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimitLayer")
-            .field("config", &self.shared.config)
-            .field("interval", &self.shared.derived.interval)
-            .finish_non_exhaustive()
+        let mut s = f.debug_struct("RateLimitLayer");
+        s.field("config", &self.shared.config)
+            .field("interval", &self.shared.derived.interval);
+        #[cfg(feature = "redis")]
+        if let Store::Redis(store) = &self.shared.store {
+            s.field("redis", store);
+        }
+        s.finish_non_exhaustive()
     }
 }
 
@@ -483,14 +644,13 @@ where
     }
 
     fn call(&mut self, request: R) -> Self::Future {
-        let at = self.shared.reserve(Instant::now());
+        let now = Instant::now();
+        let state = Wait::after(self.shared.reserve(now), now);
         ResponseFuture {
             shared: Arc::clone(&self.shared),
             inner: Some(self.inner.clone()),
             request: Some(request),
-            state: Wait::Turn {
-                sleep: tokio::time::sleep_until(at),
-            },
+            state,
         }
     }
 }
@@ -515,9 +675,45 @@ pin_project! {
     where
         S: Service<R>,
     {
-        Turn { #[pin] sleep: Sleep },
+        // Waiting for the shared store's answer (Redis).
+        Asking { answer: Answer },
+        // Waiting for a turn; `queued` when the turn was ahead of the moment it was given.
+        Turn { #[pin] sleep: Sleep, queued: bool, source: Source },
+        // The inner call, and what to do with its answer.
         Call { #[pin] future: Oneshot<S, R> },
+        // A 429 came back; telling the fleet before handing it on.
+        Reporting { report: PauseFuture, result: Option<Result<S::Response, Error>> },
         Done,
+    }
+}
+
+/// The shared store's answer to a turn or a check.
+#[cfg(feature = "redis")]
+type Answer = fleet::Answer;
+#[cfg(not(feature = "redis"))]
+type Answer = std::future::Ready<Result<Option<(Instant, Source)>, Error>>;
+
+impl<S, R> Wait<S, R>
+where
+    S: Service<R>,
+{
+    /// The state for what the store said at `now`; `None` for "leave now".
+    fn after(next: Next, now: Instant) -> Self {
+        match next {
+            // Never a turn in the past: go at once, with no check.
+            Next::Go => Self::sleep(now, now, Source::Local),
+            Next::Sleep(at, source) => Self::sleep(at, now, source),
+            #[cfg(feature = "redis")]
+            Next::Ask(answer) => Wait::Asking { answer },
+        }
+    }
+
+    fn sleep(at: Instant, now: Instant, source: Source) -> Self {
+        Wait::Turn {
+            sleep: tokio::time::sleep_until(at),
+            queued: at > now,
+            source,
+        }
     }
 }
 
@@ -530,18 +726,62 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
-                WaitProj::Turn { sleep } => {
-                    std::task::ready!(sleep.poll(cx));
-                    let now = Instant::now();
-                    if !this.shared.still_open(now) {
-                        // A 429 paused everyone while this request waited: take a new turn.
-                        let at = this.shared.reserve(now);
-                        this.state.set(Wait::Turn {
-                            sleep: tokio::time::sleep_until(at),
-                        });
+            let next = match this.state.as_mut().project() {
+                WaitProj::Asking { answer } => match std::task::ready!(Pin::new(answer).poll(cx)) {
+                    Ok(None) => Next::Go,
+                    Ok(Some((at, source))) => {
+                        this.state.set(Wait::sleep(at, Instant::now(), source));
                         continue;
                     }
+                    Err(err) => {
+                        this.state.set(Wait::Done);
+                        return Poll::Ready(Err(err));
+                    }
+                },
+                WaitProj::Turn {
+                    sleep,
+                    queued,
+                    source,
+                } => {
+                    // A turn that has come needs no timer (which would round up to the next
+                    // millisecond).
+                    if *queued {
+                        std::task::ready!(sleep.poll(cx));
+                    }
+                    let (queued, source) = (*queued, *source);
+                    this.shared.at_turn(Instant::now(), queued, source)
+                }
+                WaitProj::Call { future } => {
+                    let result = std::task::ready!(future.poll(cx));
+                    if let Err(err) = &result {
+                        if err.status() == Some(StatusCode::TOO_MANY_REQUESTS) {
+                            if let Some(report) =
+                                this.shared.pause(Instant::now(), err.retry_after())
+                            {
+                                this.state.set(Wait::Reporting {
+                                    report,
+                                    result: Some(result),
+                                });
+                                continue;
+                            }
+                        }
+                    }
+                    this.state.set(Wait::Done);
+                    return Poll::Ready(result);
+                }
+                WaitProj::Reporting { report, result } => {
+                    std::task::ready!(Pin::new(report).poll(cx));
+                    let result = result
+                        .take()
+                        .unwrap_or_else(|| Err(polled_after_completion()));
+                    this.state.set(Wait::Done);
+                    return Poll::Ready(result);
+                }
+                WaitProj::Done => return Poll::Ready(Err(polled_after_completion())),
+            };
+            // The store's word on a turn that came (or a "leave now").
+            match next {
+                Next::Go => {
                     let (Some(inner), Some(request)) = (this.inner.take(), this.request.take())
                     else {
                         this.state.set(Wait::Done);
@@ -552,17 +792,8 @@ where
                         future: Oneshot::new(inner, request),
                     });
                 }
-                WaitProj::Call { future } => {
-                    let result = std::task::ready!(future.poll(cx));
-                    if let Err(err) = &result {
-                        if err.status() == Some(StatusCode::TOO_MANY_REQUESTS) {
-                            this.shared.pause(Instant::now(), err.retry_after());
-                        }
-                    }
-                    this.state.set(Wait::Done);
-                    return Poll::Ready(result);
-                }
-                WaitProj::Done => return Poll::Ready(Err(polled_after_completion())),
+                // A pause started while this request waited: a new turn.
+                other => this.state.set(Wait::after(other, Instant::now())),
             }
         }
     }

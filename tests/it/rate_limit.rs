@@ -329,3 +329,25 @@ fn presets_follow_the_key_and_bad_settings_are_config_errors() {
         Err(Error::Config(_))
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_turn_that_has_come_leaves_without_waiting_for_the_timer() {
+    // Calls far below the limit: each turn has come when it is given. The timer rounds every
+    // sleep up to its next millisecond tick, so a limiter that slept anyway added up to 1 ms
+    // to every call (1.2 ms against 65 µs per call, measured on loopback).
+    let layer =
+        RateLimitLayer::new(RateLimitConfig::new(1_000_000, Duration::from_secs(1))).unwrap();
+    let svc = layer.layer(tower::service_fn(|_req: HttpRequest| async {
+        Ok::<_, Error>(HttpResponse::new("{}".into()))
+    }));
+    let mut waited = Duration::ZERO;
+    for _ in 0..5 {
+        // Between two ticks of the timer.
+        tokio::time::advance(Duration::from_micros(1500)).await;
+        let before = Instant::now();
+        svc.clone().oneshot(request()).await.unwrap();
+        waited += Instant::now() - before;
+    }
+    assert_eq!(waited, Duration::ZERO);
+    assert_eq!(layer.granted(), 5);
+}
