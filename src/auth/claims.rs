@@ -122,6 +122,13 @@ impl Claims {
             .is_some_and(|r| r.strip_prefix("org:").unwrap_or(r) == want)
     }
 
+    /// Whether the session is pending (`sts: "pending"`): its user still has a session task
+    /// to complete. A verifier refuses such sessions unless it
+    /// [accepts them](super::VerifierBuilder::accept_pending_sessions).
+    pub fn is_pending(&self) -> bool {
+        self.session_status.as_deref() == Some("pending")
+    }
+
     /// Whether this is an impersonation session.
     pub fn is_impersonated(&self) -> bool {
         self.act.is_some()

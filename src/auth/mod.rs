@@ -30,6 +30,7 @@ mod claims;
 mod jwks;
 mod keys;
 mod layer;
+mod request;
 mod verify;
 mod webhook;
 
@@ -38,8 +39,10 @@ mod axum;
 
 pub use self::claims::{Actor, Claims, OrganizationClaims};
 pub use self::jwks::{JwksFuture, JwksSource};
-pub use self::layer::{
-    session_token, ResponseFuture, SessionBody, SessionLayer, SessionService, SESSION_COOKIE,
+pub use self::layer::{ResponseFuture, SessionBody, SessionLayer, SessionService};
+pub use self::request::{
+    request_token, session_token, Auth, AuthFuture, AuthOutcome, Authenticator, PendingSession,
+    SESSION_COOKIE,
 };
 pub use self::verify::{
     TokenPart, Verifier, VerifierBuilder, VerifyError, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY,

@@ -82,6 +82,24 @@ pub enum VerifyError {
     InvalidIssuer,
     /// The key set could not be fetched: not the token's fault (a server answers 503).
     KeysUnavailable(Error),
+    /// The header's `cat` says this is a JWT template token (`cl_B7d4PD222AAA`): a token the
+    /// browser can fetch for a third-party integration, never a session.
+    JwtTemplateToken,
+    /// The header's `cat` says this is a machine-to-machine token (`cl_B7d4PD333AAA`).
+    M2mToken,
+    /// The header's `cat` is none of Clerk's known categories.
+    UnknownTokenCategory,
+    /// The header's `typ` is `at+jwt` (or `application/at+jwt`): an OAuth access token
+    /// (RFC 9068), not a session.
+    OAuthAccessToken,
+    /// The subject is not a user (`user_...`): a machine (`mch_...`), an organization, ...
+    NotAUser,
+    /// The token has no session id (`sid`): every session token has one.
+    MissingSessionId,
+    /// The session is pending (`sts: "pending"`: the user still has a session task, such as
+    /// choosing an organization). Signed out unless the verifier accepts pending sessions
+    /// ([`VerifierBuilder::accept_pending_sessions`]).
+    SessionPending,
 }
 
 impl VerifyError {
@@ -106,6 +124,13 @@ impl VerifyError {
             VerifyError::MissingAuthorizedParty => "missing_authorized_party",
             VerifyError::InvalidIssuer => "invalid_issuer",
             VerifyError::KeysUnavailable(_) => "keys_unavailable",
+            VerifyError::JwtTemplateToken => "jwt_template_token",
+            VerifyError::M2mToken => "m2m_token",
+            VerifyError::UnknownTokenCategory => "unknown_token_category",
+            VerifyError::OAuthAccessToken => "oauth_access_token",
+            VerifyError::NotAUser => "not_a_user",
+            VerifyError::MissingSessionId => "missing_sid",
+            VerifyError::SessionPending => "session_pending",
         }
     }
 
@@ -171,6 +196,25 @@ impl fmt::Display for VerifyError {
             VerifyError::KeysUnavailable(e) => {
                 write!(f, "the instance's signing keys could not be fetched: {e}")
             }
+            VerifyError::JwtTemplateToken => {
+                f.write_str("the token is a JWT template token, not a session token")
+            }
+            VerifyError::M2mToken => {
+                f.write_str("the token is a machine-to-machine token, not a session token")
+            }
+            VerifyError::UnknownTokenCategory => {
+                f.write_str("the token's category (cat) is not a session token's")
+            }
+            VerifyError::OAuthAccessToken => {
+                f.write_str("the token is an OAuth access token (typ at+jwt), not a session token")
+            }
+            VerifyError::NotAUser => f.write_str("the token's subject (sub) is not a user"),
+            VerifyError::MissingSessionId => {
+                f.write_str("the token has no session id (sid): not a session token")
+            }
+            VerifyError::SessionPending => {
+                f.write_str("the session is pending (it has a task to complete)")
+            }
         }
     }
 }
@@ -223,6 +267,7 @@ struct Inner {
     allow_missing_azp: bool,
     issuer: Option<Box<str>>,
     max_token_bytes: usize,
+    accept_pending: bool,
 }
 
 enum Keys {
@@ -247,6 +292,44 @@ struct Header {
     kid: Option<String>,
     #[serde(default)]
     crit: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    cat: Option<String>,
+}
+
+/// The `cat` (category) values of the protected header with which Clerk tells apart the
+/// classes of JWT it signs with one instance key (the same values as Clerk's Go and
+/// JavaScript SDKs).
+pub(crate) mod category {
+    /// A session token (and a handshake token).
+    pub(crate) const SESSION: &str = "cl_B7d4PD111AAA";
+    /// A JWT template token.
+    pub(crate) const JWT_TEMPLATE: &str = "cl_B7d4PD222AAA";
+    /// A JWT-format machine-to-machine token.
+    pub(crate) const M2M: &str = "cl_B7d4PD333AAA";
+    /// Stamped on every class by instances that ignore categories: says nothing of the class.
+    pub(crate) const IGNORE: &str = "cl_I7d4PD111III";
+}
+
+/// Whether a header's `typ` names an OAuth 2.0 access token in JWT form (RFC 9068 §2.1:
+/// `at+jwt`, or the full media type `application/at+jwt`; media types compare without case).
+pub(crate) fn is_oauth_typ(typ: &str) -> bool {
+    typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
+}
+
+/// The class checks of the header, before any key is looked at: a token the header already
+/// says is not a session costs no fetch and no RSA operation.
+fn check_session_header(header: &Header) -> Result<(), VerifyError> {
+    if header.typ.as_deref().is_some_and(is_oauth_typ) {
+        return Err(VerifyError::OAuthAccessToken);
+    }
+    match header.cat.as_deref() {
+        None | Some(category::SESSION | category::IGNORE) => Ok(()),
+        Some(category::JWT_TEMPLATE) => Err(VerifyError::JwtTemplateToken),
+        Some(category::M2M) => Err(VerifyError::M2mToken),
+        Some(_) => Err(VerifyError::UnknownTokenCategory),
+    }
 }
 
 /// A token split into its parts, with its header checked.
@@ -284,6 +367,7 @@ impl<'a> Parsed<'a> {
         if header.crit.is_some() {
             return Err(VerifyError::Malformed(TokenPart::Header));
         }
+        check_session_header(&header)?;
         if signature.is_empty() {
             return Err(VerifyError::Malformed(TokenPart::Signature));
         }
@@ -320,6 +404,26 @@ impl Verifier {
     /// # Errors
     /// The [`VerifyError`] of the first check that failed.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let claims = self.verify_any_status(token).await?;
+        self.check_status(claims)
+    }
+
+    /// Refuses a pending session unless the verifier accepts them.
+    pub(crate) fn check_status(&self, claims: Claims) -> Result<Claims, VerifyError> {
+        if claims.is_pending() && !self.inner.accept_pending {
+            return Err(VerifyError::SessionPending);
+        }
+        Ok(claims)
+    }
+
+    /// Whether pending sessions are accepted as signed in.
+    pub(crate) fn accepts_pending(&self) -> bool {
+        self.inner.accept_pending
+    }
+
+    /// [`verify`](Self::verify) without the session status check: the claims of a pending
+    /// session are returned too.
+    pub(crate) async fn verify_any_status(&self, token: &str) -> Result<Claims, VerifyError> {
         let parsed = Parsed::new(token, self.inner.max_token_bytes)?;
         let key = match &self.inner.keys {
             Keys::Static(key) => Arc::clone(key),
@@ -374,6 +478,13 @@ impl Verifier {
     }
 
     fn check_claims(&self, claims: &Claims, now: i64) -> Result<(), VerifyError> {
+        // The class checks of the claims: a session's subject is a user, and it has a session.
+        if !claims.sub.starts_with("user_") {
+            return Err(VerifyError::NotAUser);
+        }
+        if claims.sid.as_deref().is_none_or(str::is_empty) {
+            return Err(VerifyError::MissingSessionId);
+        }
         let leeway = self.inner.leeway;
         if now >= claims.exp.saturating_add(leeway) {
             return Err(VerifyError::Expired);
@@ -423,6 +534,7 @@ impl fmt::Debug for Verifier {
             .field("allow_missing_azp", &self.inner.allow_missing_azp)
             .field("issuer", &self.inner.issuer)
             .field("max_token_bytes", &self.inner.max_token_bytes)
+            .field("accept_pending_sessions", &self.inner.accept_pending)
             .finish()
     }
 }
@@ -467,6 +579,7 @@ pub struct VerifierBuilder {
     max_token_bytes: usize,
     jwks_ttl: Duration,
     min_refresh_interval: Duration,
+    accept_pending: bool,
     env_error: Option<Error>,
 }
 
@@ -488,6 +601,7 @@ impl fmt::Debug for VerifierBuilder {
             .field("max_token_bytes", &self.max_token_bytes)
             .field("jwks_ttl", &self.jwks_ttl)
             .field("min_refresh_interval", &self.min_refresh_interval)
+            .field("accept_pending_sessions", &self.accept_pending)
             .finish_non_exhaustive()
     }
 }
@@ -506,6 +620,7 @@ impl VerifierBuilder {
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             jwks_ttl: DEFAULT_JWKS_TTL,
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
+            accept_pending: false,
             env_error: None,
         }
     }
@@ -605,6 +720,21 @@ impl VerifierBuilder {
         self
     }
 
+    /// Accept pending sessions (`sts: "pending"`) as signed in (default: no).
+    ///
+    /// A session is pending while its user still has a task to complete (choose an
+    /// organization, accept new terms...). Clerk's SDKs treat it as signed out unless the app
+    /// handles session tasks; so does this crate: [`Verifier::verify`] refuses it with
+    /// [`VerifyError::SessionPending`], a required [`SessionLayer`](super::SessionLayer)
+    /// answers 401 with reason `session_pending`, and an optional one puts a
+    /// [`PendingSession`](super::PendingSession) in the request instead of the
+    /// [`Claims`]. Turn this on only if your app sends such users to their task; then
+    /// [`Claims::is_pending`] tells them apart.
+    pub fn accept_pending_sessions(mut self, accept: bool) -> Self {
+        self.accept_pending = accept;
+        self
+    }
+
     /// Checks every setting and builds the verifier.
     ///
     /// # Errors
@@ -679,6 +809,7 @@ impl VerifierBuilder {
                 allow_missing_azp: self.allow_missing_azp,
                 issuer,
                 max_token_bytes: self.max_token_bytes,
+                accept_pending: self.accept_pending,
             }),
         })
     }
@@ -788,6 +919,13 @@ mod tests {
             VerifyError::MissingAuthorizedParty,
             VerifyError::InvalidIssuer,
             VerifyError::KeysUnavailable(Error::config("x")),
+            VerifyError::JwtTemplateToken,
+            VerifyError::M2mToken,
+            VerifyError::UnknownTokenCategory,
+            VerifyError::OAuthAccessToken,
+            VerifyError::NotAUser,
+            VerifyError::MissingSessionId,
+            VerifyError::SessionPending,
         ];
         let mut codes: Vec<&str> = all.iter().map(VerifyError::code).collect();
         codes.sort_unstable();

@@ -314,7 +314,9 @@ mod tests {
     #[test]
     fn embedded_key_and_public_pem_agree() {
         let key = TestSigningKey::mock().unwrap();
-        let token = key.sign(&json!({"sub": "u", "exp": i64::MAX / 2})).unwrap();
+        let token = key
+            .sign(&json!({"sub": "user_u", "sid": "sess_1", "exp": i64::MAX / 2}))
+            .unwrap();
         let networkless = Verifier::builder()
             .jwt_key(TEST_JWT_PUBLIC_KEY)
             .build()
@@ -323,7 +325,7 @@ mod tests {
             .build()
             .unwrap();
         let claims = rt.block_on(networkless.verify(&token)).unwrap();
-        assert_eq!(claims.sub, "u");
+        assert_eq!(claims.sub, "user_u");
         assert_eq!(key.jwk().kid, TEST_KEY_ID);
         assert!(matches!(key.sign(&json!([1])), Err(MintError(_))));
     }

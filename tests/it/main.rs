@@ -23,6 +23,8 @@ mod xtask_spec;
 
 #[cfg(feature = "auth")]
 mod auth;
+#[cfg(feature = "auth")]
+mod auth_classes;
 mod blocklist;
 mod budget;
 #[cfg(feature = "cli")]
