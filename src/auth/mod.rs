@@ -45,8 +45,9 @@ pub use self::request::{
     SESSION_COOKIE,
 };
 pub use self::verify::{
-    TokenPart, Verifier, VerifierBuilder, VerifyError, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY,
-    DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MIN_REFRESH_INTERVAL, MAX_LEEWAY,
+    TokenPart, Verifier, VerifierBuilder, VerifyError, DEFAULT_JWKS_FETCH_TIMEOUT,
+    DEFAULT_JWKS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MIN_REFRESH_INTERVAL,
+    MAX_JWKS_FETCH_TIMEOUT, MAX_LEEWAY,
 };
 pub use self::webhook::{EventType, Webhook, WebhookError, WebhookEvent, DEFAULT_TOLERANCE};
 

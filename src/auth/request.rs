@@ -84,7 +84,8 @@ impl AuthOutcome {
 }
 
 /// The token of a request, given its `Authorization` header value and its `Cookie` header
-/// values: `Authorization: Bearer <token>` first, then the `__session` cookie. `None` when neither holds a non-empty token.
+/// values: `Authorization: Bearer <token>` first, then the `__session` cookie (its value may
+/// be quoted, as RFC 6265 §4.1.1 allows). `None` when neither holds a non-empty token.
 ///
 /// For frameworks whose header types are not the `http` crate's; with an
 /// [`http::HeaderMap`], use [`session_token`].
@@ -109,6 +110,12 @@ where
                 return None;
             }
             let value = value.trim();
+            // RFC 6265 §4.1.1: cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE );
+            // the quotes are not part of the value.
+            let value = match value.strip_prefix('"') {
+                Some(rest) => rest.strip_suffix('"')?,
+                None => value,
+            };
             (!value.is_empty()).then_some(value)
         })
 }
@@ -334,5 +341,15 @@ mod tests {
             Some("h.d.r"),
             "the header wins"
         );
+    }
+
+    #[test]
+    fn cookie_values_may_be_quoted() {
+        let t = |cookies: &[&'static str]| request_token(None, cookies.iter().copied());
+        assert_eq!(t(&["__session=\"a.b.c\""]), Some("a.b.c"));
+        assert_eq!(t(&["x=1; __session=\"a.b.c\"; y=2"]), Some("a.b.c"));
+        assert_eq!(t(&["__session=\"\""]), None);
+        assert_eq!(t(&["__session=\"a.b.c"]), None, "an unclosed quote");
+        assert_eq!(t(&["__session=a.b.c"]), Some("a.b.c"));
     }
 }

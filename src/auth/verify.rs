@@ -24,6 +24,11 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(300);
 /// Default minimum time between two fetches of the key set.
 pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// Default bound on one fetch of the key set, whatever the client's own timeouts or the key
+/// source: a fetch still running then counts as failed.
+pub const DEFAULT_JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest key fetch timeout [`VerifierBuilder::build`] accepts.
+pub const MAX_JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Which part of a token could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -579,6 +584,7 @@ pub struct VerifierBuilder {
     max_token_bytes: usize,
     jwks_ttl: Duration,
     min_refresh_interval: Duration,
+    fetch_timeout: Duration,
     accept_pending: bool,
     env_error: Option<Error>,
 }
@@ -601,6 +607,7 @@ impl fmt::Debug for VerifierBuilder {
             .field("max_token_bytes", &self.max_token_bytes)
             .field("jwks_ttl", &self.jwks_ttl)
             .field("min_refresh_interval", &self.min_refresh_interval)
+            .field("jwks_fetch_timeout", &self.fetch_timeout)
             .field("accept_pending_sessions", &self.accept_pending)
             .finish_non_exhaustive()
     }
@@ -620,6 +627,7 @@ impl VerifierBuilder {
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             jwks_ttl: DEFAULT_JWKS_TTL,
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
+            fetch_timeout: DEFAULT_JWKS_FETCH_TIMEOUT,
             accept_pending: false,
             env_error: None,
         }
@@ -720,6 +728,16 @@ impl VerifierBuilder {
         self
     }
 
+    /// The bound on one fetch of the key set (default 10 s, at most 2 min), on top of the
+    /// client's own timeouts and whatever the key source: a fetch that has not completed then
+    /// counts as failed (`keys_unavailable` for the tokens waiting on it, 503 in the layer),
+    /// and the next fetch may start after the minimum interval. Applied on a Tokio runtime
+    /// (where refreshes run on their own task).
+    pub fn jwks_fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
     /// Accept pending sessions (`sts: "pending"`) as signed in (default: no).
     ///
     /// A session is pending while its user still has a task to complete (choose an
@@ -760,6 +778,11 @@ impl VerifierBuilder {
                 "the key set TTL and the minimum refresh interval must not be zero",
             ));
         }
+        if self.fetch_timeout.is_zero() || self.fetch_timeout > MAX_JWKS_FETCH_TIMEOUT {
+            return Err(Error::config(format!(
+                "the key fetch timeout must be more than zero and at most {MAX_JWKS_FETCH_TIMEOUT:?}"
+            )));
+        }
         if self.min_refresh_interval > self.jwks_ttl {
             return Err(Error::config(
                 "the minimum refresh interval must not be longer than the key set TTL",
@@ -784,6 +807,7 @@ impl VerifierBuilder {
                 source,
                 self.jwks_ttl,
                 self.min_refresh_interval,
+                self.fetch_timeout,
             ))),
             (None, None) => {
                 return Err(Error::config(
@@ -887,6 +911,8 @@ mod tests {
             ok().jwks_ttl(Duration::ZERO),
             ok().min_refresh_interval(Duration::ZERO),
             ok().min_refresh_interval(Duration::from_secs(600)),
+            ok().jwks_fetch_timeout(Duration::ZERO),
+            ok().jwks_fetch_timeout(Duration::from_secs(121)),
             ok().issuer(""),
             ok().issuer(" https://clerk.example.com"),
             ok().authorized_parties(["https://a.example.com", "https://b.example.com/"]),

@@ -24,7 +24,7 @@ use tower::{service_fn, ServiceBuilder, ServiceExt};
 use crate::common;
 
 /// A second instance's key, generated with `openssl genrsa 2048` for these tests only.
-const OTHER_KEY: &str = "-----BEGIN PRIVATE KEY-----
+pub(crate) const OTHER_KEY: &str = "-----BEGIN PRIVATE KEY-----
 MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCq6/uNfiJ2khWK
 t1IsjgItsm1yJ/VN78VYF2MziXz4c8OC/KtBeT7k3fbG3tn8q7yd2xVEpT3txlJ0
 UyEXUhLXsH65de7skEZ/fbSjsgzS77NIhjB9XrfeBczzvG4Lh6DLYExdhYkGdNPd
@@ -500,13 +500,22 @@ async fn key_rotation_refreshes_once_per_new_kid() {
     let fresh = new.sign(&claims("user_u")).unwrap();
     assert_eq!(v.verify(&fresh).await.unwrap().sub, "user_u");
     assert_eq!(source.fetches(), 2);
-    // The old kid is gone from the set; asking again within the interval fetches nothing.
+    // The old kid is gone from the set, but one answer is not trusted to sign its users out:
+    // it is kept, unconfirmed, and its next use asks for a confirming fetch once the
+    // interval allows (tests/it/auth_keys.rs has the details).
     let stale = old.sign(&claims("user_u")).unwrap();
+    v.verify(&stale).await.unwrap();
+    assert_eq!(source.fetches(), 2);
+    tokio::time::advance(Duration::from_secs(11)).await;
+    v.verify(&stale).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(source.fetches(), 3);
+    // Confirmed gone; asking again within the interval fetches nothing.
     assert!(matches!(
         reject(&v, &stale).await,
         VerifyError::UnknownKeyId
     ));
-    assert_eq!(source.fetches(), 2);
+    assert_eq!(source.fetches(), 3);
 }
 
 #[tokio::test(start_paused = true)]
@@ -1015,4 +1024,34 @@ async fn end_to_end_over_tcp() {
     assert_eq!(jwks_fetches, 1, "one fetch for every request of the run");
     serving.abort();
     server.shutdown().await;
+}
+
+/// RFC 6265 §4.1.1 lets a cookie value be wrapped in double quotes, which are not part of the
+/// value: `__session="<token>"` is the token (issue 19, part 4).
+#[tokio::test]
+async fn a_quoted_session_cookie_is_read_as_rfc_6265_allows() {
+    let source = Source::new(mock_key().jwks());
+    let svc = ServiceBuilder::new()
+        .layer(SessionLayer::required(verifier(&source)))
+        .service(echo());
+    let token = mock_key().sign(&claims("user_1")).unwrap();
+    for cookie in [
+        format!("__session=\"{token}\""),
+        format!("theme=dark; __session=\"{token}\"; lang=en"),
+    ] {
+        let res = svc
+            .clone()
+            .oneshot(get_req(None, Some(&cookie)))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{cookie}");
+        assert_eq!(text(res).await, "user:user_1");
+    }
+    // An unbalanced quote is not a token.
+    let res = svc
+        .clone()
+        .oneshot(get_req(None, Some(&format!("__session=\"{token}"))))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
 }

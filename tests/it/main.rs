@@ -25,6 +25,8 @@ mod xtask_spec;
 mod auth;
 #[cfg(feature = "auth")]
 mod auth_classes;
+#[cfg(feature = "auth")]
+mod auth_keys;
 mod blocklist;
 mod budget;
 #[cfg(feature = "cli")]
