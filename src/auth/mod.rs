@@ -26,6 +26,7 @@
 //!
 //! `docs/authentication.md` has the threat model: what is checked, what is not, and why.
 
+mod cache;
 mod claims;
 mod jwks;
 mod keys;
@@ -47,7 +48,8 @@ pub use self::request::{
 pub use self::verify::{
     TokenPart, Verifier, VerifierBuilder, VerifyError, DEFAULT_JWKS_FETCH_TIMEOUT,
     DEFAULT_JWKS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MIN_REFRESH_INTERVAL,
-    MAX_JWKS_FETCH_TIMEOUT, MAX_LEEWAY,
+    DEFAULT_SESSION_CACHE_CAPACITY, DEFAULT_SESSION_CACHE_MAX_AGE, MAX_JWKS_FETCH_TIMEOUT,
+    MAX_LEEWAY,
 };
 pub use self::webhook::{EventType, Webhook, WebhookError, WebhookEvent, DEFAULT_TOLERANCE};
 

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Deserialize;
 
+use super::cache::{token_key, SessionCache, TokenKey};
 use super::jwks::{JwksSource, KeyCache, Lookup};
 use super::keys::{CachedKey, RsaKey};
 use super::Claims;
@@ -24,6 +25,12 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(300);
 /// Default minimum time between two fetches of the key set.
 pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// Default number of verified session tokens a verifier keeps (see
+/// [`VerifierBuilder::session_cache_capacity`]).
+pub const DEFAULT_SESSION_CACHE_CAPACITY: usize = 10_000;
+/// Default longest time a verified session token is kept in the cache (and its `exp` first).
+pub const DEFAULT_SESSION_CACHE_MAX_AGE: Duration = Duration::from_secs(60);
+
 /// Default bound on one fetch of the key set, whatever the client's own timeouts or the key
 /// source: a fetch still running then counts as failed.
 pub const DEFAULT_JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -273,11 +280,19 @@ struct Inner {
     issuer: Option<Box<str>>,
     max_token_bytes: usize,
     accept_pending: bool,
+    session_cache: Option<SessionCache>,
 }
 
 enum Keys {
     Static(Arc<CachedKey>),
     Cache(Arc<KeyCache>),
+}
+
+/// The verified-token cache's answer.
+enum Cached {
+    Hit(Result<Claims, VerifyError>),
+    /// Verify in full; the cache key (when there is a cache) and the time read.
+    Miss(Option<TokenKey>, i64),
 }
 
 /// What [`Verifier::verify_now`] could do without I/O.
@@ -429,6 +444,10 @@ impl Verifier {
     /// [`verify`](Self::verify) without the session status check: the claims of a pending
     /// session are returned too.
     pub(crate) async fn verify_any_status(&self, token: &str) -> Result<Claims, VerifyError> {
+        let cache_key = match self.cached(token) {
+            Cached::Hit(result) => return result,
+            Cached::Miss(key, _) => key,
+        };
         let parsed = Parsed::new(token, self.inner.max_token_bytes)?;
         let key = match &self.inner.keys {
             Keys::Static(key) => Arc::clone(key),
@@ -437,11 +456,34 @@ impl Verifier {
                 cache.resolve(kid).await?
             }
         };
-        self.finish(&parsed, &key, unix_now())
+        // The clock is read after the key fetch, which may have taken a while.
+        self.finish(&parsed, &key, unix_now(), cache_key)
     }
 
-    /// Verifies without any I/O when the key is cached and fresh.
+    /// The verified-token cache's answer for `token` (see [`super::cache`]).
+    fn cached(&self, token: &str) -> Cached {
+        let now = unix_now();
+        let Some(cache) = &self.inner.session_cache else {
+            return Cached::Miss(None, now);
+        };
+        if token.len() > self.inner.max_token_bytes {
+            return Cached::Hit(Err(VerifyError::TokenTooLarge {
+                max: self.inner.max_token_bytes,
+            }));
+        }
+        let key = token_key(token);
+        match cache.get(&key, now, self.inner.leeway) {
+            Some(result) => Cached::Hit(result),
+            None => Cached::Miss(Some(key), now),
+        }
+    }
+
+    /// Verifies without any I/O when the token is cached, or its key is cached and fresh.
     pub(crate) fn verify_now(&self, token: &str) -> Step {
+        let (cache_key, now) = match self.cached(token) {
+            Cached::Hit(result) => return Step::Done(result),
+            Cached::Miss(key, now) => (key, now),
+        };
         let parsed = match Parsed::new(token, self.inner.max_token_bytes) {
             Ok(parsed) => parsed,
             Err(e) => return Step::Done(Err(e)),
@@ -458,7 +500,7 @@ impl Verifier {
                 }
             }
         };
-        Step::Done(self.finish(&parsed, &key, unix_now()))
+        Step::Done(self.finish(&parsed, &key, now, cache_key))
     }
 
     fn finish(
@@ -466,6 +508,7 @@ impl Verifier {
         parsed: &Parsed<'_>,
         key: &CachedKey,
         now: i64,
+        cache_key: Option<TokenKey>,
     ) -> Result<Claims, VerifyError> {
         let key = key.key.as_ref().ok_or(VerifyError::KeyMismatch)?;
         let signature = URL_SAFE_NO_PAD
@@ -479,6 +522,9 @@ impl Verifier {
             .map_err(|_| VerifyError::Malformed(TokenPart::Payload))?;
         let claims = Claims::from_payload(&payload)?;
         self.check_claims(&claims, now)?;
+        if let (Some(cache), Some(cache_key)) = (&self.inner.session_cache, cache_key) {
+            cache.insert(cache_key, &claims, now, self.inner.leeway);
+        }
         Ok(claims)
     }
 
@@ -540,6 +586,7 @@ impl fmt::Debug for Verifier {
             .field("issuer", &self.inner.issuer)
             .field("max_token_bytes", &self.inner.max_token_bytes)
             .field("accept_pending_sessions", &self.inner.accept_pending)
+            .field("session_cache", &self.inner.session_cache.is_some())
             .finish()
     }
 }
@@ -586,6 +633,8 @@ pub struct VerifierBuilder {
     min_refresh_interval: Duration,
     fetch_timeout: Duration,
     accept_pending: bool,
+    cache_capacity: usize,
+    cache_max_age: Duration,
     env_error: Option<Error>,
 }
 
@@ -609,6 +658,8 @@ impl fmt::Debug for VerifierBuilder {
             .field("min_refresh_interval", &self.min_refresh_interval)
             .field("jwks_fetch_timeout", &self.fetch_timeout)
             .field("accept_pending_sessions", &self.accept_pending)
+            .field("session_cache_capacity", &self.cache_capacity)
+            .field("session_cache_max_age", &self.cache_max_age)
             .finish_non_exhaustive()
     }
 }
@@ -629,6 +680,8 @@ impl VerifierBuilder {
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
             fetch_timeout: DEFAULT_JWKS_FETCH_TIMEOUT,
             accept_pending: false,
+            cache_capacity: DEFAULT_SESSION_CACHE_CAPACITY,
+            cache_max_age: DEFAULT_SESSION_CACHE_MAX_AGE,
             env_error: None,
         }
     }
@@ -738,6 +791,26 @@ impl VerifierBuilder {
         self
     }
 
+    /// How many verified session tokens the verifier keeps (default 10 000; 0: no cache).
+    ///
+    /// A repeated token (a session token is sent with every request of its minute) is then
+    /// checked without RSA: a digest of the token, a lookup, and its `exp`/`nbf` again. The
+    /// cache is this verifier's own (its clones share it). The trade-off: a token verified
+    /// with a key the instance has since removed is accepted until its entry ends (its `exp`,
+    /// at most the [maximum age](Self::session_cache_max_age)). Each entry holds the claims
+    /// (about 1 KB for a typical token), never the token.
+    pub fn session_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// The longest time a verified token is kept (default 60 s, the life of a Clerk session
+    /// token; at most 1 hour, not zero). Its `exp` ends it first.
+    pub fn session_cache_max_age(mut self, max_age: Duration) -> Self {
+        self.cache_max_age = max_age;
+        self
+    }
+
     /// Accept pending sessions (`sts: "pending"`) as signed in (default: no).
     ///
     /// A session is pending while its user still has a task to complete (choose an
@@ -782,6 +855,16 @@ impl VerifierBuilder {
             return Err(Error::config(format!(
                 "the key fetch timeout must be more than zero and at most {MAX_JWKS_FETCH_TIMEOUT:?}"
             )));
+        }
+        if self.cache_max_age.is_zero() || self.cache_max_age > Duration::from_secs(3600) {
+            return Err(Error::config(
+                "the session cache's maximum age must be more than zero and at most 1 hour",
+            ));
+        }
+        if self.cache_capacity > 10_000_000 {
+            return Err(Error::config(
+                "the session cache's capacity must be at most 10 000 000 tokens",
+            ));
         }
         if self.min_refresh_interval > self.jwks_ttl {
             return Err(Error::config(
@@ -834,6 +917,11 @@ impl VerifierBuilder {
                 issuer,
                 max_token_bytes: self.max_token_bytes,
                 accept_pending: self.accept_pending,
+                session_cache: SessionCache::new(
+                    self.cache_capacity,
+                    // At most 3600: the check above.
+                    i64::try_from(self.cache_max_age.as_secs()).unwrap_or(3600),
+                ),
             }),
         })
     }
@@ -912,6 +1000,9 @@ mod tests {
             ok().min_refresh_interval(Duration::ZERO),
             ok().min_refresh_interval(Duration::from_secs(600)),
             ok().jwks_fetch_timeout(Duration::ZERO),
+            ok().session_cache_max_age(Duration::ZERO),
+            ok().session_cache_max_age(Duration::from_secs(3601)),
+            ok().session_cache_capacity(usize::MAX),
             ok().jwks_fetch_timeout(Duration::from_secs(121)),
             ok().issuer(""),
             ok().issuer(" https://clerk.example.com"),
@@ -923,6 +1014,50 @@ mod tests {
             let shown = format!("{builder:?}");
             assert!(matches!(builder.build(), Err(Error::Config(_))), "{shown}");
         }
+    }
+
+    #[test]
+    fn repeated_tokens_come_from_this_verifiers_cache() {
+        let key = crate::mock::TestSigningKey::mock().unwrap();
+        let now = unix_now();
+        let claims = serde_json::json!({"sub": "user_1", "sid": "sess_1", "exp": now + 60});
+        let token = key.sign(&claims).unwrap();
+        let v = Verifier::builder()
+            .jwt_key(include_str!("../mock/test_key_public.pem"))
+            .build()
+            .unwrap();
+        let cache = v.inner.session_cache.as_ref().unwrap();
+        let Step::Done(Ok(first)) = v.verify_now(&token) else {
+            panic!("verified");
+        };
+        assert_eq!(cache.len(), 1);
+        let Step::Done(Ok(again)) = v.verify_now(&token) else {
+            panic!("cached");
+        };
+        assert_eq!(first, again);
+        assert_eq!(cache.len(), 1);
+        // One byte off is another key (and a bad signature).
+        let mut forged = token.clone();
+        forged.pop();
+        forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(matches!(
+            v.verify_now(&forged),
+            Step::Done(Err(VerifyError::InvalidSignature))
+        ));
+        // Another verifier (another instance) has its own, empty cache.
+        let other = Verifier::builder()
+            .jwt_key(include_str!("../mock/test_key_public.pem"))
+            .build()
+            .unwrap();
+        assert_eq!(other.inner.session_cache.as_ref().unwrap().len(), 0);
+        // No cache at all when asked.
+        let none = Verifier::builder()
+            .jwt_key(include_str!("../mock/test_key_public.pem"))
+            .session_cache_capacity(0)
+            .build()
+            .unwrap();
+        assert!(none.inner.session_cache.is_none());
+        assert!(matches!(none.verify_now(&token), Step::Done(Ok(_))));
     }
 
     #[test]

@@ -108,16 +108,20 @@ impl Source {
         *self.keys.lock().unwrap() = jwks;
     }
 
+    /// A verifier builder fetching from this source. The verified-token cache is off: these
+    /// tests are about the key cache, which a repeated token would skip.
     fn builder(&self) -> VerifierBuilder {
         let this = self.clone();
-        Verifier::builder().jwks_source(move || {
-            let this = this.clone();
-            async move {
-                this.fetches.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(this.delay).await;
-                Ok::<_, Error>(this.keys.lock().unwrap().clone())
-            }
-        })
+        Verifier::builder()
+            .session_cache_capacity(0)
+            .jwks_source(move || {
+                let this = this.clone();
+                async move {
+                    this.fetches.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(this.delay).await;
+                    Ok::<_, Error>(this.keys.lock().unwrap().clone())
+                }
+            })
     }
 }
 

@@ -45,7 +45,9 @@ impl Endpoint {
 
     fn verifier(&self) -> Verifier {
         let this = self.clone();
+        // The verified-token cache is off: these tests are about the key cache.
         Verifier::builder()
+            .session_cache_capacity(0)
             .jwks_source(move || {
                 let this = this.clone();
                 async move {
