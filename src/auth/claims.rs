@@ -313,7 +313,10 @@ impl fmt::Debug for Claims {
 
 /// A NumericDate (RFC 7519): seconds since the epoch, an integer or a number with a fraction
 /// (rounded down).
-fn numeric_date(value: Option<Value>, name: &'static str) -> Result<Option<i64>, VerifyError> {
+pub(crate) fn numeric_date(
+    value: Option<Value>,
+    name: &'static str,
+) -> Result<Option<i64>, VerifyError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {

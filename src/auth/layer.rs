@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
@@ -14,7 +14,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::request::{AuthFuture, AuthOutcome, Authenticator};
-use super::{Auth, Claims, Verifier, VerifyError};
+#[cfg(doc)]
+use super::Verifier;
+use super::{Auth, Claims, VerifyError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -62,18 +64,22 @@ pub struct SessionLayer {
 impl SessionLayer {
     /// Requests without a valid session token are answered with 401 (503 when the keys
     /// cannot be fetched) and never reach the inner service.
-    pub fn required(verifier: Verifier) -> Self {
+    ///
+    /// Takes a [`Verifier`] (sessions only) or an [`Authenticator`] (the classes it accepts).
+    pub fn required(auth: impl Into<Authenticator>) -> Self {
         SessionLayer {
-            auth: Authenticator::new(verifier),
+            auth: auth.into(),
             mode: Mode::Required,
         }
     }
 
     /// Every request reaches the inner service, with [`Claims`] in its extensions when its
     /// token is valid (and a [`VerifyError`] when a token was sent but refused).
-    pub fn optional(verifier: Verifier) -> Self {
+    ///
+    /// Takes a [`Verifier`] (sessions only) or an [`Authenticator`] (the classes it accepts).
+    pub fn optional(auth: impl Into<Authenticator>) -> Self {
         SessionLayer {
-            auth: Authenticator::new(verifier),
+            auth: auth.into(),
             mode: Mode::Optional,
         }
     }
@@ -163,23 +169,57 @@ fn admit<B>(outcome: AuthOutcome, mode: Mode, req: &mut Request<B>) -> Result<()
     }
 }
 
-/// One extension per caller: the [`Claims`] of a session (what handlers have always read).
+/// One extension per caller: the [`Claims`] of a session (what handlers have always read),
+/// or the identity of a machine caller.
 fn insert_auth(auth: Auth, extensions: &mut http::Extensions) {
     match auth {
         Auth::Session(claims) => {
             extensions.insert::<Claims>(claims);
         }
+        #[cfg(feature = "machine_auth")]
+        Auth::ApiKey(key) => {
+            extensions.insert(key);
+        }
+        #[cfg(feature = "machine_auth")]
+        Auth::M2m(m2m) => {
+            extensions.insert(m2m);
+        }
+        #[cfg(feature = "machine_auth")]
+        Auth::OAuth(oauth) => {
+            extensions.insert(oauth);
+        }
     }
+}
+
+/// The caller the layer put in `extensions`, if any.
+#[cfg(feature = "axum")]
+pub(crate) fn auth_from(extensions: &http::Extensions) -> Option<Auth> {
+    if let Some(claims) = extensions.get::<Claims>() {
+        return Some(Auth::Session(claims.clone()));
+    }
+    #[cfg(feature = "machine_auth")]
+    {
+        if let Some(key) = extensions.get::<super::ApiKeyIdentity>() {
+            return Some(Auth::ApiKey(key.clone()));
+        }
+        if let Some(m2m) = extensions.get::<super::M2mIdentity>() {
+            return Some(Auth::M2m(m2m.clone()));
+        }
+        if let Some(oauth) = extensions.get::<super::OAuthIdentity>() {
+            return Some(Auth::OAuth(oauth.clone()));
+        }
+    }
+    None
 }
 
 /// The response to a refused request: 401 (or 503), `WWW-Authenticate`, and a JSON body
 /// with the failed check's code. Never the token or a value read from it.
 pub(crate) fn rejection(error: &VerifyError) -> Response<Full<Bytes>> {
     let status = error.status();
-    let kind = if status == http::StatusCode::UNAUTHORIZED {
-        "unauthorized"
-    } else {
-        "service_unavailable"
+    let kind = match status {
+        http::StatusCode::UNAUTHORIZED => "unauthorized",
+        http::StatusCode::FORBIDDEN => "forbidden",
+        _ => "service_unavailable",
     };
     let body = serde_json::json!({
         "error": kind,
@@ -197,6 +237,9 @@ pub(crate) fn rejection(error: &VerifyError) -> Response<Full<Bytes>> {
             _ => "Bearer error=\"invalid_token\"",
         };
         headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    if matches!(error, VerifyError::MachineVerifyLimited) {
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
 }

@@ -230,41 +230,47 @@ impl MachineVerifier {
         if let Some(cached) = self.cached(&key) {
             return cached;
         }
-        let mut flight = {
+        // Join the call in flight for this token, or start one (the lock is not held across
+        // an await).
+        let (mut flight, call) = {
             let mut in_flight = Self::lock(&self.inner.in_flight);
             match in_flight.get(&key) {
-                Some(flight) => flight.clone(),
+                Some(flight) => (flight.clone(), None),
                 None => {
                     if !self.take_call() {
                         return Err(VerifyError::MachineVerifyLimited);
                     }
                     let (tx, rx) = watch::channel(None);
                     in_flight.insert(key, rx.clone());
-                    drop(in_flight);
                     let call = Call {
                         verifier: self.clone(),
                         key,
                         tx,
                     };
-                    let token = token.to_owned();
-                    let task = async move { call.run(&token, kind).await };
-                    match tokio::runtime::Handle::try_current() {
-                        // Its own task: a caller that gives up does not cancel the call the
-                        // others wait for.
-                        Ok(handle) => drop(handle.spawn(task)),
-                        Err(_) => task.await,
-                    }
-                    rx
+                    (rx, Some(call))
                 }
             }
         };
-        match flight.wait_for(Option::is_some).await {
-            Ok(result) => result.clone().unwrap_or(Err(VerifyError::MachineVerifyLimited)),
-            // The call's task ended without an answer (the runtime is shutting down).
-            Err(_) => Err(VerifyError::MachineVerifyUnavailable(Error::from_boxed(
-                "the machine token check was cancelled".into(),
-            ))),
+        if let Some(call) = call {
+            let token = token.to_owned();
+            let task = async move { call.run(&token, kind).await };
+            match tokio::runtime::Handle::try_current() {
+                // Its own task: a caller that gives up does not cancel the call the others
+                // wait for.
+                Ok(handle) => drop(handle.spawn(task)),
+                Err(_) => task.await,
+            }
         }
+        let outcome = match flight.wait_for(Option::is_some).await {
+            Ok(result) => result.clone(),
+            // The call's task ended without an answer (the runtime is shutting down).
+            Err(_) => None,
+        };
+        outcome.unwrap_or_else(|| {
+            Err(VerifyError::MachineVerifyUnavailable(Error::from_boxed(
+                "the machine token check was cancelled".into(),
+            )))
+        })
     }
 }
 
@@ -380,7 +386,9 @@ fn expires_in(expiration_ms: Option<f64>) -> Result<Option<Duration>, VerifyErro
     if !left.is_finite() || left <= 0.0 {
         return Err(VerifyError::Expired);
     }
-    Ok(Some(Duration::try_from_secs_f64(left).unwrap_or(Duration::MAX)))
+    Ok(Some(
+        Duration::try_from_secs_f64(left).unwrap_or(Duration::MAX),
+    ))
 }
 
 fn api_key_identity(r: crate::models::VerifyApiKeyResponse) -> Result<Verified, VerifyError> {
@@ -485,8 +493,8 @@ pub(crate) fn jwt_identity(
             }))
         }
         TokenType::OAuthToken => {
-            let client_id = text(&mut claims, "client_id")?
-                .ok_or(VerifyError::MissingClaim("client_id"))?;
+            let client_id =
+                text(&mut claims, "client_id")?.ok_or(VerifyError::MissingClaim("client_id"))?;
             let scopes = words(text(&mut claims, "scope")?);
             Ok(MachineIdentity::OAuth(OAuthIdentity {
                 id,
@@ -557,7 +565,9 @@ impl MachineVerifierBuilder {
                 "the machine token cache capacity must be at most 10 000 000",
             ));
         }
-        let cache = |capacity: usize| (capacity > 0).then(|| quick_cache::sync::Cache::new(capacity));
+        fn cache<V: Clone>(capacity: usize) -> Option<quick_cache::sync::Cache<TokenKey, V>> {
+            (capacity > 0).then(|| quick_cache::sync::Cache::new(capacity))
+        }
         Ok(MachineVerifier {
             inner: Arc::new(Inner {
                 client: self.client,

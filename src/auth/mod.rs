@@ -31,6 +31,8 @@ mod claims;
 mod jwks;
 mod keys;
 mod layer;
+#[cfg(feature = "machine_auth")]
+mod machine;
 mod request;
 mod verify;
 mod webhook;
@@ -41,9 +43,16 @@ mod axum;
 pub use self::claims::{Actor, Claims, OrganizationClaims};
 pub use self::jwks::{JwksFuture, JwksSource};
 pub use self::layer::{ResponseFuture, SessionBody, SessionLayer, SessionService};
+#[cfg(feature = "machine_auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "machine_auth")))]
+pub use self::machine::{
+    ApiKeyIdentity, M2mIdentity, MachineVerifier, MachineVerifierBuilder, OAuthIdentity,
+    DEFAULT_MACHINE_CACHE_CAPACITY, DEFAULT_MACHINE_CACHE_TTL, DEFAULT_NEGATIVE_CACHE_TTL,
+    DEFAULT_VERIFY_CALLS_PER_SECOND,
+};
 pub use self::request::{
-    request_token, session_token, Auth, AuthFuture, AuthOutcome, Authenticator, PendingSession,
-    SESSION_COOKIE,
+    request_token, session_token, AcceptsToken, Auth, AuthFuture, AuthOutcome, Authenticator,
+    PendingSession, TokenType, SESSION_COOKIE,
 };
 pub use self::verify::{
     TokenPart, Verifier, VerifierBuilder, VerifyError, DEFAULT_JWKS_FETCH_TIMEOUT,

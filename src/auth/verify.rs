@@ -9,8 +9,14 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::cache::{token_key, SessionCache, TokenKey};
+#[cfg(feature = "machine_auth")]
+use super::claims::numeric_date;
 use super::jwks::{JwksSource, KeyCache, Lookup};
 use super::keys::{CachedKey, RsaKey};
+#[cfg(feature = "machine_auth")]
+use super::machine::{jwt_identity, MachineIdentity};
+#[cfg(feature = "machine_auth")]
+use super::request::TokenType;
 use super::Claims;
 use crate::{Client, Error};
 
@@ -112,6 +118,24 @@ pub enum VerifyError {
     /// choosing an organization). Signed out unless the verifier accepts pending sessions
     /// ([`VerifierBuilder::accept_pending_sessions`]).
     SessionPending,
+    /// The token is of a class the route does not accept (an API key where only sessions are
+    /// accepted, ...): refused without any call to Clerk.
+    TokenTypeNotAccepted,
+    /// The caller is authenticated, but as another class than this handler takes (a session
+    /// where an API key is needed, ...): 403.
+    WrongTokenType,
+    /// Clerk does not know this machine token (its verify operation answered 404, 400 or 422).
+    MachineTokenInvalid,
+    /// Clerk says this machine token was revoked.
+    MachineTokenRevoked,
+    /// A JWT-format M2M token whose subject is not a machine (`mch_...`).
+    NotAMachine,
+    /// Clerk could not be asked about a machine token (an outage, a timeout, the secret key
+    /// refused): not the token's fault (a server answers 503).
+    MachineVerifyUnavailable(Error),
+    /// Verifying this machine token would need a call to Clerk past the configured limit of
+    /// calls per second (a server answers 503 with `Retry-After`).
+    MachineVerifyLimited,
 }
 
 impl VerifyError {
@@ -143,14 +167,25 @@ impl VerifyError {
             VerifyError::NotAUser => "not_a_user",
             VerifyError::MissingSessionId => "missing_sid",
             VerifyError::SessionPending => "session_pending",
+            VerifyError::TokenTypeNotAccepted => "token_type_not_accepted",
+            VerifyError::WrongTokenType => "wrong_token_type",
+            VerifyError::MachineTokenInvalid => "machine_token_invalid",
+            VerifyError::MachineTokenRevoked => "machine_token_revoked",
+            VerifyError::NotAMachine => "not_a_machine",
+            VerifyError::MachineVerifyUnavailable(_) => "machine_verify_unavailable",
+            VerifyError::MachineVerifyLimited => "machine_verify_rate_limited",
         }
     }
 
-    /// The status a server answers with: 503 when the keys could not be fetched, 401 for
-    /// everything else.
+    /// The status a server answers with: 503 when the keys could not be fetched or Clerk
+    /// could not be asked (not the token's fault), 403 for a caller of the wrong class, 401
+    /// for everything else.
     pub fn status(&self) -> http::StatusCode {
         match self {
-            VerifyError::KeysUnavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+            VerifyError::KeysUnavailable(_)
+            | VerifyError::MachineVerifyUnavailable(_)
+            | VerifyError::MachineVerifyLimited => http::StatusCode::SERVICE_UNAVAILABLE,
+            VerifyError::WrongTokenType => http::StatusCode::FORBIDDEN,
             _ => http::StatusCode::UNAUTHORIZED,
         }
     }
@@ -227,6 +262,25 @@ impl fmt::Display for VerifyError {
             VerifyError::SessionPending => {
                 f.write_str("the session is pending (it has a task to complete)")
             }
+            VerifyError::TokenTypeNotAccepted => {
+                f.write_str("this kind of token is not accepted here")
+            }
+            VerifyError::WrongTokenType => {
+                f.write_str("the caller is authenticated, but not as the kind this route needs")
+            }
+            VerifyError::MachineTokenInvalid => {
+                f.write_str("the machine token is not valid (Clerk does not know it)")
+            }
+            VerifyError::MachineTokenRevoked => f.write_str("the machine token was revoked"),
+            VerifyError::NotAMachine => {
+                f.write_str("the M2M token's subject (sub) is not a machine")
+            }
+            VerifyError::MachineVerifyUnavailable(e) => {
+                write!(f, "Clerk could not be asked about the machine token: {e}")
+            }
+            VerifyError::MachineVerifyLimited => f.write_str(
+                "too many machine tokens to verify with Clerk right now: try again shortly",
+            ),
         }
     }
 }
@@ -234,7 +288,7 @@ impl fmt::Display for VerifyError {
 impl std::error::Error for VerifyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            VerifyError::KeysUnavailable(e) => Some(e),
+            VerifyError::KeysUnavailable(e) | VerifyError::MachineVerifyUnavailable(e) => Some(e),
             _ => None,
         }
     }
@@ -340,11 +394,11 @@ pub(crate) fn is_oauth_typ(typ: &str) -> bool {
 
 /// The class checks of the header, before any key is looked at: a token the header already
 /// says is not a session costs no fetch and no RSA operation.
-fn check_session_header(header: &Header) -> Result<(), VerifyError> {
-    if header.typ.as_deref().is_some_and(is_oauth_typ) {
+fn check_session_header(parsed: &Parsed<'_>) -> Result<(), VerifyError> {
+    if parsed.typ.as_deref().is_some_and(is_oauth_typ) {
         return Err(VerifyError::OAuthAccessToken);
     }
-    match header.cat.as_deref() {
+    match parsed.cat.as_deref() {
         None | Some(category::SESSION | category::IGNORE) => Ok(()),
         Some(category::JWT_TEMPLATE) => Err(VerifyError::JwtTemplateToken),
         Some(category::M2M) => Err(VerifyError::M2mToken),
@@ -355,6 +409,8 @@ fn check_session_header(header: &Header) -> Result<(), VerifyError> {
 /// A token split into its parts, with its header checked.
 struct Parsed<'a> {
     kid: Option<String>,
+    typ: Option<String>,
+    cat: Option<String>,
     signing_input: &'a str,
     payload: &'a str,
     signature: &'a str,
@@ -387,12 +443,13 @@ impl<'a> Parsed<'a> {
         if header.crit.is_some() {
             return Err(VerifyError::Malformed(TokenPart::Header));
         }
-        check_session_header(&header)?;
         if signature.is_empty() {
             return Err(VerifyError::Malformed(TokenPart::Signature));
         }
         Ok(Parsed {
             kid: header.kid,
+            typ: header.typ,
+            cat: header.cat,
             signing_input,
             payload,
             signature,
@@ -449,15 +506,100 @@ impl Verifier {
             Cached::Miss(key, _) => key,
         };
         let parsed = Parsed::new(token, self.inner.max_token_bytes)?;
-        let key = match &self.inner.keys {
-            Keys::Static(key) => Arc::clone(key),
-            Keys::Cache(cache) => {
-                let kid = parsed.kid.as_deref().ok_or(VerifyError::MissingKeyId)?;
-                cache.resolve(kid).await?
-            }
-        };
+        check_session_header(&parsed)?;
+        let key = self.resolve_key(&parsed).await?;
         // The clock is read after the key fetch, which may have taken a while.
         self.finish(&parsed, &key, unix_now(), cache_key)
+    }
+
+    /// Verifies a JWT-format machine token (M2M or OAuth) with the instance's keys, without
+    /// I/O: `None` when the key must be fetched.
+    #[cfg(feature = "machine_auth")]
+    pub(crate) fn machine_jwt_now(
+        &self,
+        token: &str,
+        kind: TokenType,
+    ) -> Option<Result<MachineIdentity, VerifyError>> {
+        let parsed = match self.parse_machine(token, kind) {
+            Ok(parsed) => parsed,
+            Err(e) => return Some(Err(e)),
+        };
+        match self.key_now(&parsed) {
+            Ok(Some(key)) => Some(self.finish_machine(&parsed, &key, kind)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// [`machine_jwt_now`](Self::machine_jwt_now), fetching the key set when needed.
+    #[cfg(feature = "machine_auth")]
+    pub(crate) async fn verify_machine_jwt(
+        &self,
+        token: &str,
+        kind: TokenType,
+    ) -> Result<MachineIdentity, VerifyError> {
+        let parsed = self.parse_machine(token, kind)?;
+        let key = self.resolve_key(&parsed).await?;
+        self.finish_machine(&parsed, &key, kind)
+    }
+
+    /// The header checks of a machine JWT: an M2M token's `cat` is absent or the M2M
+    /// category (as Clerk's JavaScript SDK checks it); an OAuth token's `typ` is `at+jwt`.
+    #[cfg(feature = "machine_auth")]
+    fn parse_machine<'t>(
+        &self,
+        token: &'t str,
+        kind: TokenType,
+    ) -> Result<Parsed<'t>, VerifyError> {
+        let parsed = Parsed::new(token, self.inner.max_token_bytes)?;
+        match kind {
+            TokenType::M2mToken => match parsed.cat.as_deref() {
+                None | Some(category::M2M) => {}
+                Some(category::JWT_TEMPLATE) => return Err(VerifyError::JwtTemplateToken),
+                Some(_) => return Err(VerifyError::UnknownTokenCategory),
+            },
+            TokenType::OAuthToken if parsed.typ.as_deref().is_some_and(is_oauth_typ) => {}
+            _ => return Err(VerifyError::TokenTypeNotAccepted),
+        }
+        Ok(parsed)
+    }
+
+    /// The signature, times (`exp` required, `nbf`, `iat`, with the leeway) and issuer of a
+    /// machine JWT, then its identity.
+    #[cfg(feature = "machine_auth")]
+    fn finish_machine(
+        &self,
+        parsed: &Parsed<'_>,
+        key: &CachedKey,
+        kind: TokenType,
+    ) -> Result<MachineIdentity, VerifyError> {
+        let payload = Self::signed_payload(parsed, key)?;
+        let mut claims: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&payload)
+                .map_err(|_| VerifyError::Malformed(TokenPart::Payload))?;
+        let now = unix_now();
+        let leeway = self.inner.leeway;
+        let exp =
+            numeric_date(claims.remove("exp"), "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
+        if now >= exp.saturating_add(leeway) {
+            return Err(VerifyError::Expired);
+        }
+        if numeric_date(claims.remove("nbf"), "nbf")?
+            .is_some_and(|nbf| now < nbf.saturating_sub(leeway))
+        {
+            return Err(VerifyError::NotYetValid);
+        }
+        if numeric_date(claims.remove("iat"), "iat")?
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(VerifyError::IssuedInFuture);
+        }
+        if let Some(issuer) = &self.inner.issuer {
+            if claims.get("iss").and_then(serde_json::Value::as_str) != Some(&**issuer) {
+                return Err(VerifyError::InvalidIssuer);
+            }
+        }
+        jwt_identity(kind, claims)
     }
 
     /// The verified-token cache's answer for `token` (see [`super::cache`]).
@@ -484,23 +626,57 @@ impl Verifier {
             Cached::Hit(result) => return Step::Done(result),
             Cached::Miss(key, now) => (key, now),
         };
-        let parsed = match Parsed::new(token, self.inner.max_token_bytes) {
+        let parsed = match Parsed::new(token, self.inner.max_token_bytes)
+            .and_then(|parsed| check_session_header(&parsed).map(|()| parsed))
+        {
             Ok(parsed) => parsed,
             Err(e) => return Step::Done(Err(e)),
         };
-        let key = match &self.inner.keys {
-            Keys::Static(key) => Arc::clone(key),
-            Keys::Cache(cache) => {
-                let Some(kid) = parsed.kid.as_deref() else {
-                    return Step::Done(Err(VerifyError::MissingKeyId));
-                };
-                match cache.lookup(kid) {
-                    Lookup::Fresh(key) => key,
-                    Lookup::Stale(_) | Lookup::Missing(_) => return Step::NeedsKeys,
-                }
-            }
+        let key = match self.key_now(&parsed) {
+            Ok(Some(key)) => key,
+            Ok(None) => return Step::NeedsKeys,
+            Err(e) => return Step::Done(Err(e)),
         };
         Step::Done(self.finish(&parsed, &key, now, cache_key))
+    }
+
+    /// The key of a parsed token, fetching the key set when needed.
+    async fn resolve_key(&self, parsed: &Parsed<'_>) -> Result<Arc<CachedKey>, VerifyError> {
+        match &self.inner.keys {
+            Keys::Static(key) => Ok(Arc::clone(key)),
+            Keys::Cache(cache) => {
+                let kid = parsed.kid.as_deref().ok_or(VerifyError::MissingKeyId)?;
+                cache.resolve(kid).await
+            }
+        }
+    }
+
+    /// The key of a parsed token without I/O: `None` when it must be fetched (or refreshed).
+    fn key_now(&self, parsed: &Parsed<'_>) -> Result<Option<Arc<CachedKey>>, VerifyError> {
+        match &self.inner.keys {
+            Keys::Static(key) => Ok(Some(Arc::clone(key))),
+            Keys::Cache(cache) => {
+                let kid = parsed.kid.as_deref().ok_or(VerifyError::MissingKeyId)?;
+                Ok(match cache.lookup(kid) {
+                    Lookup::Fresh(key) => Some(key),
+                    Lookup::Stale(_) | Lookup::Missing(_) => None,
+                })
+            }
+        }
+    }
+
+    /// The payload of a token whose signature checked, decoded from base64url.
+    fn signed_payload(parsed: &Parsed<'_>, key: &CachedKey) -> Result<Vec<u8>, VerifyError> {
+        let key = key.key.as_ref().ok_or(VerifyError::KeyMismatch)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(parsed.signature)
+            .map_err(|_| VerifyError::Malformed(TokenPart::Signature))?;
+        if !key.verify(parsed.signing_input.as_bytes(), &signature) {
+            return Err(VerifyError::InvalidSignature);
+        }
+        URL_SAFE_NO_PAD
+            .decode(parsed.payload)
+            .map_err(|_| VerifyError::Malformed(TokenPart::Payload))
     }
 
     fn finish(
@@ -510,16 +686,7 @@ impl Verifier {
         now: i64,
         cache_key: Option<TokenKey>,
     ) -> Result<Claims, VerifyError> {
-        let key = key.key.as_ref().ok_or(VerifyError::KeyMismatch)?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(parsed.signature)
-            .map_err(|_| VerifyError::Malformed(TokenPart::Signature))?;
-        if !key.verify(parsed.signing_input.as_bytes(), &signature) {
-            return Err(VerifyError::InvalidSignature);
-        }
-        let payload = URL_SAFE_NO_PAD
-            .decode(parsed.payload)
-            .map_err(|_| VerifyError::Malformed(TokenPart::Payload))?;
+        let payload = Self::signed_payload(parsed, key)?;
         let claims = Claims::from_payload(&payload)?;
         self.check_claims(&claims, now)?;
         if let (Some(cache), Some(cache_key)) = (&self.inner.session_cache, cache_key) {
@@ -1087,6 +1254,13 @@ mod tests {
             VerifyError::NotAUser,
             VerifyError::MissingSessionId,
             VerifyError::SessionPending,
+            VerifyError::TokenTypeNotAccepted,
+            VerifyError::WrongTokenType,
+            VerifyError::MachineTokenInvalid,
+            VerifyError::MachineTokenRevoked,
+            VerifyError::NotAMachine,
+            VerifyError::MachineVerifyUnavailable(Error::config("x")),
+            VerifyError::MachineVerifyLimited,
         ];
         let mut codes: Vec<&str> = all.iter().map(VerifyError::code).collect();
         codes.sort_unstable();
@@ -1094,10 +1268,12 @@ mod tests {
         assert_eq!(codes.len(), all.len(), "codes are distinct");
         for e in &all {
             assert!(!e.to_string().is_empty());
-            let expected = if matches!(e, VerifyError::KeysUnavailable(_)) {
-                503
-            } else {
-                401
+            let expected = match e {
+                VerifyError::KeysUnavailable(_)
+                | VerifyError::MachineVerifyUnavailable(_)
+                | VerifyError::MachineVerifyLimited => 503,
+                VerifyError::WrongTokenType => 403,
+                _ => 401,
             };
             assert_eq!(e.status().as_u16(), expected);
         }
