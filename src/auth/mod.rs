@@ -40,7 +40,7 @@ mod webhook;
 #[cfg(feature = "axum")]
 mod axum;
 
-pub use self::claims::{Actor, Claims, OrganizationClaims};
+pub use self::claims::{Actor, Claims, ClaimsBuilder, OrganizationClaims, Reverification};
 pub use self::jwks::{JwksFuture, JwksSource};
 pub use self::layer::{ResponseFuture, SessionBody, SessionLayer, SessionService};
 #[cfg(feature = "machine_auth")]
@@ -51,8 +51,8 @@ pub use self::machine::{
     DEFAULT_VERIFY_CALLS_PER_SECOND,
 };
 pub use self::request::{
-    request_token, session_token, AcceptsToken, Auth, AuthFuture, AuthOutcome, Authenticator,
-    PendingSession, TokenType, SESSION_COOKIE,
+    cookie_suffix, request_token, session_token, AcceptsToken, Auth, AuthFuture, AuthOutcome,
+    Authenticator, PendingSession, TokenType, SESSION_COOKIE,
 };
 pub use self::verify::{
     TokenPart, Verifier, VerifierBuilder, VerifyError, DEFAULT_JWKS_FETCH_TIMEOUT,

@@ -223,12 +223,42 @@ where
     if bearer.is_some() {
         return bearer;
     }
+    find_cookie(cookies, SESSION_COOKIE)
+}
+
+/// The suffix Clerk's frontends give the session cookie of an app (`__session_<suffix>`), so
+/// that several Clerk apps on one domain keep their own: the first 8 characters of the
+/// URL-safe base64 of the SHA-1 of the publishable key (as Clerk's SDKs derive it).
+///
+/// ```
+/// let suffix = clerk_tower::auth::cookie_suffix("pk_test_Y2xlcmsuZXhhbXBsZS5jb20k");
+/// assert_eq!(suffix.len(), 8);
+/// ```
+pub fn cookie_suffix(publishable_key: &str) -> String {
+    // SHA-1 names a cookie here; it protects nothing.
+    let digest = ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        publishable_key.as_bytes(),
+    );
+    URL_SAFE_NO_PAD
+        .encode(digest.as_ref())
+        .chars()
+        .take(8)
+        .collect()
+}
+
+/// The value of the cookie `name` among `Cookie` header values (a quoted value unquoted, as
+/// RFC 6265 §4.1.1 allows); `None` when absent or empty.
+fn find_cookie<'a, I>(cookies: I, name: &str) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
     cookies
         .into_iter()
         .flat_map(|v| v.split(';'))
         .find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            if name.trim() != SESSION_COOKIE {
+            let (key, value) = pair.trim().split_once('=')?;
+            if key.trim() != name {
                 return None;
             }
             let value = value.trim();
@@ -258,13 +288,14 @@ pub fn session_token(headers: &http::HeaderMap) -> Option<&str> {
     // `from_utf8` rather than `HeaderValue::to_str`: the same answer for a token (base64url
     // and dots), checked several times faster on a 1 KB value; anything else that passes
     // fails verification anyway.
-    fn text(v: &http::HeaderValue) -> Option<&str> {
-        std::str::from_utf8(v.as_bytes()).ok()
-    }
     request_token(
-        headers.get(AUTHORIZATION).and_then(text),
-        headers.get_all(COOKIE).iter().filter_map(text),
+        headers.get(AUTHORIZATION).and_then(header_text),
+        headers.get_all(COOKIE).iter().filter_map(header_text),
     )
+}
+
+fn header_text(v: &http::HeaderValue) -> Option<&str> {
+    std::str::from_utf8(v.as_bytes()).ok()
 }
 
 /// The request check: which token classes a route accepts, and how each is verified.
@@ -294,6 +325,8 @@ pub fn session_token(headers: &http::HeaderMap) -> Option<&str> {
 pub struct Authenticator {
     verifier: Verifier,
     accepts: AcceptsToken,
+    /// `__session_<suffix>`, read before `__session`, when the publishable key is known.
+    suffixed_cookie: Option<Box<str>>,
     #[cfg(feature = "machine_auth")]
     machines: Option<MachineVerifier>,
 }
@@ -302,7 +335,8 @@ impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Authenticator");
         d.field("verifier", &self.verifier)
-            .field("accepts", &self.accepts);
+            .field("accepts", &self.accepts)
+            .field("suffixed_cookie", &self.suffixed_cookie);
         #[cfg(feature = "machine_auth")]
         d.field("machine_tokens", &self.machines);
         d.finish()
@@ -328,6 +362,7 @@ impl Authenticator {
         Authenticator {
             verifier,
             accepts: AcceptsToken::SESSION,
+            suffixed_cookie: None,
             #[cfg(feature = "machine_auth")]
             machines: None,
         }
@@ -350,6 +385,30 @@ impl Authenticator {
         self
     }
 
+    /// The app's publishable key (`pk_test_...`, `pk_live_...`): the suffixed session cookie
+    /// Clerk's frontends set for it, `__session_<suffix>` ([`cookie_suffix`]), is read before
+    /// `__session` (after `Authorization: Bearer`).
+    pub fn publishable_key(mut self, publishable_key: &str) -> Self {
+        let name = format!("{SESSION_COOKIE}_{}", cookie_suffix(publishable_key));
+        self.suffixed_cookie = Some(name.into_boxed_str());
+        self
+    }
+
+    /// The request's token: `Authorization: Bearer`, then the suffixed session cookie (with a
+    /// publishable key), then `__session`.
+    pub fn token<'h>(&self, headers: &'h http::HeaderMap) -> Option<&'h str> {
+        let Some(name) = &self.suffixed_cookie else {
+            return session_token(headers);
+        };
+        let bearer = request_token(
+            headers.get(AUTHORIZATION).and_then(header_text),
+            std::iter::empty(),
+        );
+        bearer
+            .or_else(|| find_cookie(headers.get_all(COOKIE).iter().filter_map(header_text), name))
+            .or_else(|| session_token(headers))
+    }
+
     /// The session verifier.
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
@@ -357,7 +416,7 @@ impl Authenticator {
 
     /// Authenticates a request by its headers ([`session_token`] finds the token).
     pub fn authenticate(&self, headers: &http::HeaderMap) -> AuthFuture {
-        self.authenticate_token(session_token(headers))
+        self.authenticate_token(self.token(headers))
     }
 
     /// Authenticates a request by its token (`None`: the request has none). Without I/O when

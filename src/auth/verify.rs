@@ -96,7 +96,7 @@ pub enum VerifyError {
     UnauthorizedParty,
     /// Authorized parties are configured and the token has no (or an empty) `azp`.
     MissingAuthorizedParty,
-    /// `iss` is not the configured issuer.
+    /// `iss` is not one of the configured issuers.
     InvalidIssuer,
     /// The key set could not be fetched: not the token's fault (a server answers 503).
     KeysUnavailable(Error),
@@ -114,6 +114,8 @@ pub enum VerifyError {
     NotAUser,
     /// The token has no session id (`sid`): every session token has one.
     MissingSessionId,
+    /// `aud` names none of the configured audiences (or is absent).
+    InvalidAudience,
     /// The session is pending (`sts: "pending"`: the user still has a session task, such as
     /// choosing an organization). Signed out unless the verifier accepts pending sessions
     /// ([`VerifierBuilder::accept_pending_sessions`]).
@@ -167,6 +169,7 @@ impl VerifyError {
             VerifyError::NotAUser => "not_a_user",
             VerifyError::MissingSessionId => "missing_sid",
             VerifyError::SessionPending => "session_pending",
+            VerifyError::InvalidAudience => "invalid_audience",
             VerifyError::TokenTypeNotAccepted => "token_type_not_accepted",
             VerifyError::WrongTokenType => "wrong_token_type",
             VerifyError::MachineTokenInvalid => "machine_token_invalid",
@@ -262,6 +265,9 @@ impl fmt::Display for VerifyError {
             VerifyError::SessionPending => {
                 f.write_str("the session is pending (it has a task to complete)")
             }
+            VerifyError::InvalidAudience => {
+                f.write_str("the token's audience (aud) is not one of the expected ones")
+            }
             VerifyError::TokenTypeNotAccepted => {
                 f.write_str("this kind of token is not accepted here")
             }
@@ -331,7 +337,8 @@ struct Inner {
     leeway: i64,
     parties: Box<[Box<str>]>,
     allow_missing_azp: bool,
-    issuer: Option<Box<str>>,
+    issuers: Box<[Box<str>]>,
+    audiences: Box<[Box<str>]>,
     max_token_bytes: usize,
     accept_pending: bool,
     session_cache: Option<SessionCache>,
@@ -594,11 +601,8 @@ impl Verifier {
         {
             return Err(VerifyError::IssuedInFuture);
         }
-        if let Some(issuer) = &self.inner.issuer {
-            if claims.get("iss").and_then(serde_json::Value::as_str) != Some(&**issuer) {
-                return Err(VerifyError::InvalidIssuer);
-            }
-        }
+        self.check_issuer(claims.get("iss").and_then(serde_json::Value::as_str))?;
+        self.check_audience(claims.get("aud"))?;
         jwt_identity(kind, claims)
     }
 
@@ -730,12 +734,42 @@ impl Verifier {
                 None => return Err(VerifyError::MissingAuthorizedParty),
             }
         }
-        if let Some(issuer) = &self.inner.issuer {
-            if claims.iss.as_deref() != Some(&**issuer) {
-                return Err(VerifyError::InvalidIssuer);
-            }
-        }
+        self.check_issuer(claims.iss.as_deref())?;
+        self.check_audience(claims.extra.get("aud"))?;
         Ok(())
+    }
+
+    /// `iss` is one of the configured issuers, when there are any.
+    fn check_issuer(&self, iss: Option<&str>) -> Result<(), VerifyError> {
+        let issuers = &self.inner.issuers;
+        if issuers.is_empty() || iss.is_some_and(|iss| issuers.iter().any(|i| &**i == iss)) {
+            Ok(())
+        } else {
+            Err(VerifyError::InvalidIssuer)
+        }
+    }
+
+    /// `aud` (a string or an array of strings, RFC 7519 §4.1.3) names one of the configured
+    /// audiences, when there are any.
+    fn check_audience(&self, aud: Option<&serde_json::Value>) -> Result<(), VerifyError> {
+        let audiences = &self.inner.audiences;
+        if audiences.is_empty() {
+            return Ok(());
+        }
+        let known = |a: &serde_json::Value| {
+            a.as_str()
+                .is_some_and(|a| audiences.iter().any(|want| &**want == a))
+        };
+        let ok = match aud {
+            Some(serde_json::Value::Array(items)) => items.iter().any(known),
+            Some(one) => known(one),
+            None => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(VerifyError::InvalidAudience)
+        }
     }
 }
 
@@ -750,7 +784,8 @@ impl fmt::Debug for Verifier {
             .field("leeway_secs", &self.inner.leeway)
             .field("authorized_parties", &self.inner.parties)
             .field("allow_missing_azp", &self.inner.allow_missing_azp)
-            .field("issuer", &self.inner.issuer)
+            .field("issuers", &self.inner.issuers)
+            .field("audiences", &self.inner.audiences)
             .field("max_token_bytes", &self.inner.max_token_bytes)
             .field("accept_pending_sessions", &self.inner.accept_pending)
             .field("session_cache", &self.inner.session_cache.is_some())
@@ -794,7 +829,8 @@ pub struct VerifierBuilder {
     leeway: Duration,
     parties: Vec<String>,
     allow_missing_azp: bool,
-    issuer: Option<String>,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
     max_token_bytes: usize,
     jwks_ttl: Duration,
     min_refresh_interval: Duration,
@@ -819,7 +855,8 @@ impl fmt::Debug for VerifierBuilder {
             .field("leeway", &self.leeway)
             .field("authorized_parties", &self.parties)
             .field("allow_missing_azp", &self.allow_missing_azp)
-            .field("issuer", &self.issuer)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
             .field("max_token_bytes", &self.max_token_bytes)
             .field("jwks_ttl", &self.jwks_ttl)
             .field("min_refresh_interval", &self.min_refresh_interval)
@@ -841,7 +878,8 @@ impl VerifierBuilder {
             leeway: DEFAULT_LEEWAY,
             parties: Vec::new(),
             allow_missing_azp: false,
-            issuer: None,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             jwks_ttl: DEFAULT_JWKS_TTL,
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
@@ -921,10 +959,21 @@ impl VerifierBuilder {
         self
     }
 
-    /// Require `iss` to be exactly this (the instance's Frontend API URL, e.g.
-    /// `https://clerk.example.com`). Not checked by default.
+    /// Accept tokens whose `iss` is exactly this (the instance's Frontend API URL, e.g.
+    /// `https://clerk.example.com`). Call it once per accepted issuer: the primary domain, a
+    /// satellite domain, a proxy URL (`https://example.com/__clerk`). With at least one, a
+    /// token whose `iss` is none of them (or absent) is refused; not checked by default.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// Require `aud` to name this audience (a string, or an array holding it); call it once
+    /// per accepted audience. Clerk's session tokens have no `aud` unless your session token
+    /// template adds one: with at least one audience configured, a token without `aud` is
+    /// refused (`invalid_audience`). Not checked by default.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
         self
     }
 
@@ -1041,14 +1090,13 @@ impl VerifierBuilder {
         for party in &self.parties {
             check_origin(party)?;
         }
-        let issuer = match self.issuer {
-            Some(issuer) if issuer.trim().is_empty() || issuer.trim() != issuer => {
-                return Err(Error::config(
-                    "the issuer must not be empty or have surrounding spaces",
-                ))
+        for (what, values) in [("issuer", &self.issuers), ("audience", &self.audiences)] {
+            if values.iter().any(|v| v.trim().is_empty() || v.trim() != v) {
+                return Err(Error::config(format!(
+                    "an {what} must not be empty or have surrounding spaces"
+                )));
             }
-            other => other.map(String::into_boxed_str),
-        };
+        }
         let keys = match (self.jwt_key, self.source) {
             (Some(pem), None) => Keys::Static(Arc::new(CachedKey {
                 key: Some(RsaKey::from_pem(&pem)?),
@@ -1081,7 +1129,16 @@ impl VerifierBuilder {
                     .map(String::into_boxed_str)
                     .collect(),
                 allow_missing_azp: self.allow_missing_azp,
-                issuer,
+                issuers: self
+                    .issuers
+                    .into_iter()
+                    .map(String::into_boxed_str)
+                    .collect(),
+                audiences: self
+                    .audiences
+                    .into_iter()
+                    .map(String::into_boxed_str)
+                    .collect(),
                 max_token_bytes: self.max_token_bytes,
                 accept_pending: self.accept_pending,
                 session_cache: SessionCache::new(
@@ -1254,6 +1311,7 @@ mod tests {
             VerifyError::NotAUser,
             VerifyError::MissingSessionId,
             VerifyError::SessionPending,
+            VerifyError::InvalidAudience,
             VerifyError::TokenTypeNotAccepted,
             VerifyError::WrongTokenType,
             VerifyError::MachineTokenInvalid,

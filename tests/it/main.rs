@@ -24,6 +24,8 @@ mod xtask_spec;
 #[cfg(feature = "auth")]
 mod auth;
 #[cfg(feature = "auth")]
+mod auth_claims;
+#[cfg(feature = "auth")]
 mod auth_classes;
 #[cfg(feature = "auth")]
 mod auth_keys;
