@@ -107,6 +107,9 @@ impl Default for AcceptsToken {
 /// With the `axum` feature, `Auth` is an extractor too (and each of its payloads is one).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
+// One per request, moved into the request's extensions: boxing the claims would allocate on
+// the hot path for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Auth {
     /// A signed-in user's session.
     Session(Claims),
@@ -565,6 +568,8 @@ pub struct AuthFuture {
     state: FutureState,
 }
 
+// Ready at once on the hot path: boxing the outcome would allocate per request.
+#[allow(clippy::large_enum_variant)]
 enum FutureState {
     Ready(Option<AuthOutcome>),
     Waiting(Pin<Box<dyn Future<Output = AuthOutcome> + Send>>),
@@ -594,6 +599,8 @@ impl AuthFuture {
     }
 
     /// The outcome when it is known without waiting (`Err(self)` when I/O is needed).
+    // Matched at once by the caller; boxing either side would allocate per request.
+    #[allow(clippy::result_large_err)]
     pub fn now(self) -> Result<AuthOutcome, Self> {
         match self.state {
             FutureState::Ready(Some(outcome)) => Ok(outcome),

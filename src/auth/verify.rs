@@ -350,6 +350,8 @@ enum Keys {
 }
 
 /// The verified-token cache's answer.
+// Matched at once on the hot path: boxing the claims would allocate per request.
+#[allow(clippy::large_enum_variant)]
 enum Cached {
     Hit(Result<Claims, VerifyError>),
     /// Verify in full; the cache key (when there is a cache) and the time read.
