@@ -287,24 +287,27 @@ impl AuthStore {
         } else {
             Value::Object(req.claims.clone())
         };
+        let hex_id = |rng: &mut SplitMix64, prefix: &str| {
+            format!("{prefix}{:016x}{:016x}", rng.next_u64(), rng.next_u64())
+        };
         let resource = match class {
             TokenClass::ApiKey => json!({
-                "object": "api_key", "id": rng.id("ak_"), "type": "api_key",
-                "subject": req.subject.clone().unwrap_or_else(|| "user_mock".to_owned()),
+                "object": "api_key", "id": hex_id(rng, "ak_"), "type": "api_key",
+                "subject": req.subject.clone().unwrap_or_else(|| rng.id("user_")),
                 "name": "mock key", "description": null, "claims": claims, "scopes": scopes,
                 "revoked": false, "revocation_reason": null, "expired": false,
                 "expiration": null, "created_by": null, "last_used_at": null,
                 "created_at": now, "updated_at": now}),
             TokenClass::M2mToken => json!({
-                "object": "machine_to_machine_token", "id": rng.id("mt_"),
+                "object": "machine_to_machine_token", "id": hex_id(rng, "mt_"),
                 "subject": req.subject.clone().unwrap_or_else(|| rng.id("mch_")),
                 "claims": claims, "scopes": scopes, "revoked": false,
                 "revocation_reason": null, "expired": false, "expiration": now + 3_600_000.0,
                 "last_used_at": null, "created_at": now, "updated_at": now}),
             _ => json!({
-                "object": "clerk_idp_oauth_access_token", "id": rng.id("oat_"),
+                "object": "clerk_idp_oauth_access_token", "id": hex_id(rng, "oat_"),
                 "client_id": rng.id("client_"),
-                "subject": req.subject.clone().unwrap_or_else(|| "user_mock".to_owned()),
+                "subject": req.subject.clone().unwrap_or_else(|| rng.id("user_")),
                 "scopes": scopes, "revoked": false, "revocation_reason": null,
                 "expired": false, "expiration": now + 3_600_000.0, "created_at": now,
                 "updated_at": now}),
@@ -370,6 +373,47 @@ impl MockClerk {
         let mut state = self.lock();
         let State { auth, rng, .. } = &mut *state;
         auth.mint(rng, class, req)
+    }
+
+    /// Makes `secret` an opaque token of `class` (`ApiKey`, `M2mToken` or `OAuthToken`) that
+    /// this mock's verify operation accepts, for `subject`: for tests that need a token of a
+    /// fixed value.
+    ///
+    /// # Errors
+    /// When `class` is a JWT class, or `secret` is empty.
+    pub fn insert_token(
+        &self,
+        class: TokenClass,
+        secret: &str,
+        subject: Option<&str>,
+    ) -> Result<(), MintError> {
+        if !matches!(
+            class,
+            TokenClass::ApiKey | TokenClass::M2mToken | TokenClass::OAuthToken
+        ) || secret.is_empty()
+        {
+            return Err(MintError("only opaque tokens with a value can be inserted"));
+        }
+        let req = Request {
+            subject: subject.map(str::to_owned),
+            claims: Map::new(),
+            scopes: None,
+        };
+        let mut state = self.lock();
+        let State { auth, rng, .. } = &mut *state;
+        let (_, resource) = auth.opaque(rng, class, &req);
+        auth.machine
+            .insert(secret.to_owned(), Known { class, resource });
+        Ok(())
+    }
+
+    /// Makes `session_id` a session of `user_id` that `POST /v1/sessions/{id}/tokens` answers
+    /// for.
+    pub fn insert_session(&self, session_id: &str, user_id: &str) {
+        self.lock()
+            .auth
+            .sessions
+            .insert(session_id.to_owned(), user_id.to_owned());
     }
 
     /// Creates a session for `user_id` and returns its id: `POST /v1/sessions/{id}/tokens`
@@ -495,6 +539,29 @@ pub(crate) fn respond(
     params: &[(&'static str, String)],
     commit: bool,
 ) -> Option<(Response<Bytes>, bool)> {
+    const HANDLED: [&str; 6] = [
+        "verifyApiKey",
+        "verifyM2MToken",
+        "verifyOAuthAccessToken",
+        "createApiKey",
+        "createM2MToken",
+        "CreateSessionToken",
+    ];
+    if !HANDLED.contains(&op.id.as_str()) {
+        return None;
+    }
+    // The spec's own checks first (missing or mistyped members, content type...), as for
+    // every other operation.
+    if let Err(refusal) = super::validate::check(
+        &index.doc,
+        op,
+        params,
+        req.uri.query(),
+        req.headers,
+        &req.body,
+    ) {
+        return Some((state.error_response(refusal.status, refusal.error), false));
+    }
     match op.id.as_str() {
         "verifyApiKey" | "verifyM2MToken" | "verifyOAuthAccessToken" => {
             let (class, fields): (TokenClass, &[&str]) = match op.id.as_str() {
@@ -563,26 +630,43 @@ pub(crate) fn respond(
             else {
                 return Some((response, false));
             };
+            let status = response.status();
             let State { auth, rng, .. } = state;
-            let (secret, mut resource) = auth.opaque(rng, class, &mint);
+            let (secret, minted) = auth.opaque(rng, class, &mint);
+            // The generic answer's shape and ids, with what the request asked for.
+            for key in [
+                "subject",
+                "scopes",
+                "claims",
+                "revoked",
+                "revocation_reason",
+                "expired",
+            ] {
+                if let Some(value) = minted.get(key) {
+                    if key != "subject" || mint.subject.is_some() {
+                        created.insert(key.into(), value.clone());
+                    }
+                }
+            }
             if let Some(name) = body.get("name").and_then(Value::as_str) {
-                resource.insert("name".into(), name.into());
+                created.insert("name".into(), name.into());
             }
-            if let Some(secs) = body.get("seconds_until_expiration").and_then(Value::as_f64) {
-                resource.insert("expiration".into(), (now_ms() + secs * 1000.0).into());
-            }
-            // The created resource: the generic answer's shape, our values, the secret.
-            for (k, v) in &resource {
-                created.insert(k.clone(), v.clone());
-            }
+            let expiration = body
+                .get("seconds_until_expiration")
+                .and_then(Value::as_f64)
+                .map_or(Value::Null, |secs| (now_ms() + secs * 1000.0).into());
+            created.insert("expiration".into(), expiration);
             let field = if class == TokenClass::ApiKey {
                 "secret"
             } else {
                 "token"
             };
+            let mut resource = created.clone();
+            resource.remove("secret");
+            resource.remove("token");
             created.insert(field.into(), secret.clone().into());
             auth.machine.insert(secret, Known { class, resource });
-            Some((json_answer(StatusCode::OK, &Value::Object(created)), true))
+            Some((json_answer(status, &Value::Object(created)), true))
         }
         "CreateSessionToken" => {
             let sid = params
