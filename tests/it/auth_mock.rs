@@ -242,3 +242,26 @@ async fn every_class_minted_over_http_goes_through_the_layer_as_configured() {
     let (status, _) = post(&base, "/__mock/tokens/api_key", "sk_test_wrong", json!({})).await;
     assert_eq!(status, 401, "the test routes need the mock's secret key");
 }
+
+/// The same classes, minted by the mock from Rust, against `Verifier` itself: only the
+/// session passes; each other class is refused with its own code.
+#[tokio::test]
+async fn the_verifier_refuses_every_other_class_the_mock_mints() {
+    let mock = MockClerk::new();
+    let verifier = Verifier::builder().client(client(&mock)).build().unwrap();
+    for (class, expected) in [
+        (TokenClass::Session, None),
+        (TokenClass::PendingSession, Some("session_pending")),
+        (TokenClass::JwtTemplate, Some("jwt_template_token")),
+        (TokenClass::M2mJwt, Some("m2m_token")),
+        (TokenClass::OAuthJwt, Some("oauth_access_token")),
+        (TokenClass::ApiKey, Some("token_malformed")),
+    ] {
+        let token = mock.mint(class, Some("user_rust")).unwrap();
+        let got = verifier.verify(&token).await.map(|c| c.sub).map_err(|e| e.code());
+        match expected {
+            None => assert_eq!(got, Ok("user_rust".to_owned()), "{class}"),
+            Some(code) => assert_eq!(got, Err(code), "{class}"),
+        }
+    }
+}
