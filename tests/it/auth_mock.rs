@@ -258,7 +258,11 @@ async fn the_verifier_refuses_every_other_class_the_mock_mints() {
         (TokenClass::ApiKey, Some("token_malformed")),
     ] {
         let token = mock.mint(class, Some("user_rust")).unwrap();
-        let got = verifier.verify(&token).await.map(|c| c.sub).map_err(|e| e.code());
+        let got = verifier
+            .verify(&token)
+            .await
+            .map(|c| c.sub)
+            .map_err(|e| e.code());
         match expected {
             None => assert_eq!(got, Ok("user_rust".to_owned()), "{class}"),
             Some(code) => assert_eq!(got, Err(code), "{class}"),
