@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::cache::{token_key, SessionCache, TokenKey};
+use super::cache::{SessionCache, SessionKey, TokenKey};
 #[cfg(feature = "machine_auth")]
 use super::claims::numeric_date;
 use super::jwks::{JwksSource, KeyCache, Lookup};
@@ -619,10 +619,10 @@ impl Verifier {
                 max: self.inner.max_token_bytes,
             }));
         }
-        let key = token_key(token);
+        let key = SessionKey::of(token);
         match cache.get(&key, now, self.inner.leeway) {
             Some(result) => Cached::Hit(result),
-            None => Cached::Miss(Some(key), now),
+            None => Cached::Miss(Some(key.digest), now),
         }
     }
 
@@ -695,8 +695,12 @@ impl Verifier {
         let payload = Self::signed_payload(parsed, key)?;
         let claims = Claims::from_payload(&payload)?;
         self.check_claims(&claims, now)?;
-        if let (Some(cache), Some(cache_key)) = (&self.inner.session_cache, cache_key) {
-            cache.insert(cache_key, &claims, now, self.inner.leeway);
+        if let (Some(cache), Some(digest)) = (&self.inner.session_cache, cache_key) {
+            let key = SessionKey {
+                digest,
+                signing_input: parsed.signing_input,
+            };
+            cache.insert(&key, &claims, now, self.inner.leeway);
         }
         Ok(claims)
     }
@@ -1016,7 +1020,8 @@ impl VerifierBuilder {
     /// cache is this verifier's own (its clones share it). The trade-off: a token verified
     /// with a key the instance has since removed is accepted until its entry ends (its `exp`,
     /// at most the [maximum age](Self::session_cache_max_age)). Each entry holds the claims
-    /// (about 1 KB for a typical token), never the token.
+    /// and the token's header and payload (about 2 KB for a typical token), never its
+    /// signature: no usable token.
     pub fn session_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
         self
