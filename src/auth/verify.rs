@@ -1267,10 +1267,11 @@ mod tests {
         };
         assert_eq!(first, again);
         assert_eq!(cache.len(), 1);
-        // One byte off is another key (and a bad signature).
-        let mut forged = token.clone();
-        forged.pop();
-        forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+        // One character off (inside the signature, not in its padding bits) is a miss (and a
+        // bad signature).
+        let at = token.len() - 20;
+        let swapped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let forged = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
         assert!(matches!(
             v.verify_now(&forged),
             Step::Done(Err(VerifyError::InvalidSignature))
