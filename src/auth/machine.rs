@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use super::cache::{token_key, TokenKey};
 use super::request::TokenType;
 use super::VerifyError;
+use crate::error::{TimeoutError, TimeoutKind};
 use crate::models::VerifyOAuthAccessTokenResponse;
 use crate::{Client, Error};
 
@@ -34,6 +35,9 @@ pub const DEFAULT_MACHINE_CACHE_CAPACITY: usize = 10_000;
 pub const DEFAULT_MACHINE_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Default time a refused machine token is refused without asking Clerk again.
 pub const DEFAULT_NEGATIVE_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Default bound on one verify call to Clerk, retries included, whatever the client's own
+/// timeouts.
+pub const DEFAULT_VERIFY_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default limit on verify calls to Clerk per second (each verifier), with a burst as large.
 pub const DEFAULT_VERIFY_CALLS_PER_SECOND: u32 = 20;
 
@@ -115,6 +119,7 @@ struct Inner {
     negative: Option<quick_cache::sync::Cache<TokenKey, Arc<Negative>>>,
     cache_ttl: Duration,
     negative_ttl: Duration,
+    call_timeout: Duration,
     in_flight: Mutex<HashMap<TokenKey, Flight>>,
     limiter: Mutex<Bucket>,
     calls_per_second: u32,
@@ -144,6 +149,7 @@ impl fmt::Debug for MachineVerifier {
             .field("cache", &self.inner.positive.is_some())
             .field("cache_ttl", &self.inner.cache_ttl)
             .field("negative_ttl", &self.inner.negative_ttl)
+            .field("call_timeout", &self.inner.call_timeout)
             .field("verify_calls_per_second", &self.inner.calls_per_second)
             .finish_non_exhaustive()
     }
@@ -156,6 +162,7 @@ pub struct MachineVerifierBuilder {
     capacity: usize,
     cache_ttl: Duration,
     negative_ttl: Duration,
+    call_timeout: Duration,
     calls_per_second: u32,
 }
 
@@ -167,6 +174,7 @@ impl MachineVerifier {
             capacity: DEFAULT_MACHINE_CACHE_CAPACITY,
             cache_ttl: DEFAULT_MACHINE_CACHE_TTL,
             negative_ttl: DEFAULT_NEGATIVE_CACHE_TTL,
+            call_timeout: DEFAULT_VERIFY_CALL_TIMEOUT,
             calls_per_second: DEFAULT_VERIFY_CALLS_PER_SECOND,
         }
     }
@@ -285,27 +293,42 @@ struct Call {
 impl Call {
     async fn run(self, token: &str, kind: TokenType) {
         let client = &self.verifier.inner.client;
-        let result = match kind {
-            TokenType::ApiKey => client
-                .api_keys()
-                .verify(token)
-                .await
-                .map_err(refusal)
-                .and_then(api_key_identity),
-            TokenType::M2mToken => client
-                .m2m()
-                .verify_token(token)
-                .await
-                .map_err(refusal)
-                .and_then(m2m_identity),
-            TokenType::OAuthToken => client
-                .oauth_access_tokens()
-                .verify()
-                .access_token(token)
-                .await
-                .map_err(refusal)
-                .and_then(oauth_identity),
-            TokenType::SessionToken => Err(VerifyError::TokenTypeNotAccepted),
+        let call = async {
+            match kind {
+                TokenType::ApiKey => client
+                    .api_keys()
+                    .verify(token)
+                    .await
+                    .map_err(refusal)
+                    .and_then(api_key_identity),
+                TokenType::M2mToken => client
+                    .m2m()
+                    .verify_token(token)
+                    .await
+                    .map_err(refusal)
+                    .and_then(m2m_identity),
+                TokenType::OAuthToken => client
+                    .oauth_access_tokens()
+                    .verify()
+                    .access_token(token)
+                    .await
+                    .map_err(refusal)
+                    .and_then(oauth_identity),
+                TokenType::SessionToken => Err(VerifyError::TokenTypeNotAccepted),
+            }
+        };
+        // The call's own bound, whatever the client's timeouts (it may have none). Only on a
+        // Tokio runtime, whose timer it needs (the client needs one anyway).
+        let limit = self.verifier.inner.call_timeout;
+        let result = if tokio::runtime::Handle::try_current().is_ok() {
+            match tokio::time::timeout(limit, call).await {
+                Ok(result) => result,
+                Err(_) => Err(VerifyError::MachineVerifyUnavailable(Error::Timeout(
+                    Box::new(TimeoutError::new(TimeoutKind::Total, limit)),
+                ))),
+            }
+        } else {
+            call.await
         };
         let inner = &self.verifier.inner;
         let now = Instant::now();
@@ -540,11 +563,25 @@ impl MachineVerifierBuilder {
         self
     }
 
+    /// The bound on one verify call, retries included (default 10 s, at most 2 min, not
+    /// zero), on top of the client's own timeouts (it may have none): a call still running
+    /// then is a 503 (`machine_verify_unavailable`, not cached), and the next request with
+    /// that token makes a new one.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
     /// Checks every setting and builds the verifier.
     ///
     /// # Errors
     /// [`Error::Config`] when a setting is out of its bounds.
     pub fn build(self) -> Result<MachineVerifier, Error> {
+        if self.call_timeout.is_zero() || self.call_timeout > Duration::from_secs(120) {
+            return Err(Error::config(
+                "the verify call timeout must be more than zero and at most 2 minutes",
+            ));
+        }
         if self.cache_ttl.is_zero() || self.cache_ttl > Duration::from_secs(3600) {
             return Err(Error::config(
                 "the machine token cache TTL must be more than zero and at most 1 hour",
@@ -579,6 +616,7 @@ impl MachineVerifierBuilder {
                 },
                 cache_ttl: self.cache_ttl,
                 negative_ttl: self.negative_ttl,
+                call_timeout: self.call_timeout,
                 in_flight: Mutex::new(HashMap::new()),
                 limiter: Mutex::new(Bucket {
                     tokens: 0.0,

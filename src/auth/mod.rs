@@ -48,7 +48,7 @@ pub use self::layer::{ResponseFuture, SessionBody, SessionLayer, SessionService}
 pub use self::machine::{
     ApiKeyIdentity, M2mIdentity, MachineVerifier, MachineVerifierBuilder, OAuthIdentity,
     DEFAULT_MACHINE_CACHE_CAPACITY, DEFAULT_MACHINE_CACHE_TTL, DEFAULT_NEGATIVE_CACHE_TTL,
-    DEFAULT_VERIFY_CALLS_PER_SECOND,
+    DEFAULT_VERIFY_CALLS_PER_SECOND, DEFAULT_VERIFY_CALL_TIMEOUT,
 };
 pub use self::request::{
     cookie_suffix, request_token, session_token, AcceptsToken, Auth, AuthFuture, AuthOutcome,

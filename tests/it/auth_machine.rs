@@ -414,7 +414,44 @@ async fn machine_settings_are_checked() {
             .negative_cache_ttl(Duration::from_secs(601)),
         clerk.machines().verify_calls_per_second(0),
         clerk.machines().cache_capacity(usize::MAX),
+        clerk.machines().call_timeout(Duration::ZERO),
+        clerk.machines().call_timeout(Duration::from_secs(121)),
     ] {
         assert!(matches!(bad.build(), Err(clerk_tower::Error::Config(_))));
     }
+}
+
+/// A verify call that never completes (a client built with `no_timeout()`, a transport that
+/// hangs) ends at the machine verifier's own call timeout, answers 503, and frees the
+/// single-flight slot of its token.
+#[tokio::test(start_paused = true)]
+async fn a_hung_verify_call_times_out_and_frees_its_slot() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let hanging = tower::service_fn(move |_req: HttpRequest| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { std::future::pending::<Result<HttpResponse, Infallible>>().await }
+    });
+    let client = Client::builder()
+        .secret_key("sk_test_machine_tokens")
+        .no_timeout()
+        .transport(hanging)
+        .build()
+        .unwrap();
+    let auth = Authenticator::new(verifier())
+        .machine_tokens(MachineVerifier::builder(client).build().unwrap())
+        .accepts(AcceptsToken::ANY);
+    let app = app(auth);
+    let bounded = |app: Router| async move {
+        tokio::time::timeout(Duration::from_secs(600), send(&app, "/who", API_KEY))
+            .await
+            .expect("the machine token check hung")
+    };
+    let (status, body) = bounded(app.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reason(&body), "machine_verify_unavailable");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // The slot is free: the next request with the same token makes a new call.
+    bounded(app).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
