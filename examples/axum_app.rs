@@ -8,6 +8,9 @@
 //! Routes:
 //! - `GET /`: public; greets the signed-in user when the request has a valid token.
 //! - `GET /api/me`, `GET /api/org`: protected (401 JSON without a valid token).
+//! - `GET /machine/whoami` (with the `machine_auth` feature): for machines, an API key or an
+//!   M2M token (a session is 401 `token_type_not_accepted`); the keys are checked with Clerk,
+//!   behind the verifier's caches and call limit.
 //! - `POST /webhooks/clerk`: a Clerk webhook (Svix signature checked).
 //! - `GET /dev/token?user=user_123`: with the embedded mock only, mints a session token.
 //!
@@ -66,7 +69,12 @@ async fn run() -> Result<(), BoxError> {
         .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()));
 
     // Keep the mock server alive as long as the app.
-    let (verifier, state, _mock_server): (Verifier, AppState, Option<MockServer>) = if real {
+    let (verifier, state, _mock_server, client): (
+        Verifier,
+        AppState,
+        Option<MockServer>,
+        Option<Client>,
+    ) = if real {
         let parties: Vec<String> = std::env::var("CLERK_AUTHORIZED_PARTIES")
             .unwrap_or_default()
             .split(',')
@@ -82,7 +90,7 @@ async fn run() -> Result<(), BoxError> {
             webhook: Webhook::from_env()?,
             mock: None,
         };
-        (verifier, state, None)
+        (verifier, state, None, Client::from_env().ok())
     } else {
         let mock = MockClerk::new();
         let server = mock.serve().await?;
@@ -95,14 +103,14 @@ async fn run() -> Result<(), BoxError> {
             .base_url(server.base_url())
             .build()?;
         let verifier = Verifier::builder()
-            .client(client)
+            .client(client.clone())
             .authorized_parties([DEMO_ORIGIN])
             .build()?;
         let state = AppState {
             webhook: Webhook::new(DEMO_WEBHOOK_SECRET)?,
             mock: Some(mock),
         };
-        (verifier, state, Some(server))
+        (verifier, state, Some(server), Some(client))
     };
 
     let api = Router::new()
@@ -112,10 +120,17 @@ async fn run() -> Result<(), BoxError> {
     let app = Router::new()
         .route("/", get(home))
         .route("/dev/token", get(dev_token))
-        .layer(SessionLayer::optional(verifier))
+        .layer(SessionLayer::optional(verifier.clone()))
         .nest("/api", api)
         .route("/webhooks/clerk", post(clerk_webhook))
         .with_state(state.clone());
+    #[cfg(feature = "machine_auth")]
+    let app = match client {
+        Some(client) => app.nest("/machine", machine_routes(verifier, client)?),
+        None => app,
+    };
+    #[cfg(not(feature = "machine_auth"))]
+    let _ = (verifier, client);
 
     let wanted: SocketAddr = std::env::var("APP_ADDR")
         .ok()
@@ -254,6 +269,27 @@ fn print_curl_lines(base: &str, mock: &MockClerk, webhook: &Webhook) -> Result<(
     Ok(())
 }
 
+/// `/machine/whoami`: API keys and M2M tokens only, verified with Clerk (cached, at most 20
+/// verify calls a second).
+#[cfg(feature = "machine_auth")]
+fn machine_routes(verifier: Verifier, client: Client) -> Result<Router, BoxError> {
+    use clerk_tower::auth::{AcceptsToken, Auth, Authenticator, MachineVerifier, TokenType};
+
+    async fn whoami(auth: Auth) -> Json<Value> {
+        Json(match auth {
+            Auth::ApiKey(key) => json!({"api_key": key.name, "subject": key.subject}),
+            Auth::M2m(m2m) => json!({"machine": m2m.machine_id, "scopes": m2m.scopes}),
+            other => json!({"caller": format!("{:?}", other.token_type())}),
+        })
+    }
+    let auth = Authenticator::new(verifier)
+        .machine_tokens(MachineVerifier::builder(client).build()?)
+        .accepts(AcceptsToken::only(TokenType::ApiKey).and(TokenType::M2mToken));
+    Ok(Router::new()
+        .route("/whoami", get(whoami))
+        .layer(SessionLayer::required(auth)))
+}
+
 /// Calls every route the way the curl lines do and checks the answers.
 async fn self_test_routes(base: &str, state: &AppState) -> Result<(), BoxError> {
     use http_body_util::{BodyExt, Full};
@@ -322,6 +358,23 @@ async fn self_test_routes(base: &str, state: &AppState) -> Result<(), BoxError> 
             401,
         ),
     ];
+    #[cfg(feature = "machine_auth")]
+    let cases = {
+        use clerk_tower::mock::TokenClass;
+        let mut cases = cases;
+        let key = mock.mint(TokenClass::ApiKey, Some("user_demo"))?;
+        let m2m = mock.mint(TokenClass::M2mToken, None)?;
+        for (auth, want) in [
+            (key, 200),
+            (m2m, 200),
+            ("ak_not_a_key_the_mock_made".to_owned(), 401),
+            (token.clone(), 401),
+        ] {
+            let header = vec![("authorization", format!("Bearer {auth}"))];
+            cases.push(("GET", "/machine/whoami", header, String::new(), want));
+        }
+        cases
+    };
     let mut failed = 0;
     for (method, path, headers, body, want) in cases {
         let mut req = http::Request::builder()

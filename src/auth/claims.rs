@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -122,6 +123,126 @@ impl Claims {
             .is_some_and(|r| r.strip_prefix("org:").unwrap_or(r) == want)
     }
 
+    /// Whether the session is pending (`sts: "pending"`): its user still has a session task
+    /// to complete. A verifier refuses such sessions unless it
+    /// [accepts them](super::VerifierBuilder::accept_pending_sessions).
+    pub fn is_pending(&self) -> bool {
+        self.session_status.as_deref() == Some("pending")
+    }
+
+    /// `fva`: the minutes since the user last verified their first factor and their second
+    /// factor (`-1` when never, or no second factor), when the token has it.
+    pub fn factor_verification_age(&self) -> Option<(i64, i64)> {
+        match self.extra.get("fva")?.as_array()?.as_slice() {
+            [first, second] => Some((first.as_i64()?, second.as_i64()?)),
+            _ => None,
+        }
+    }
+
+    /// Whether the user must verify again before a sensitive action: `true` unless the
+    /// factors `level` asks for were verified less than `max_age` ago (whole minutes, as
+    /// Clerk counts them). The rules of Clerk's SDKs (`has({ reverification })`, Go's
+    /// `NeedsReverification`): [`SecondFactor`](Reverification::SecondFactor) and
+    /// [`MultiFactor`](Reverification::MultiFactor) ask for the first factor only when the
+    /// user has no second factor. A token without `fva` always needs reverification.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use clerk_tower::auth::{Claims, Reverification};
+    ///
+    /// let claims = Claims::builder("user_1").claim("fva", serde_json::json!([2, 30])).build();
+    /// let ten_minutes = Duration::from_secs(600);
+    /// assert!(!claims.needs_reverification(Reverification::FirstFactor, ten_minutes));
+    /// assert!(claims.needs_reverification(Reverification::SecondFactor, ten_minutes));
+    /// ```
+    pub fn needs_reverification(&self, level: Reverification, max_age: Duration) -> bool {
+        let Some((first, second)) = self.factor_verification_age() else {
+            return true;
+        };
+        let minutes = i64::try_from(max_age.as_secs() / 60).unwrap_or(i64::MAX);
+        let fresh = |age: i64| age != -1 && minutes > age;
+        let verified = match level {
+            Reverification::FirstFactor => fresh(first),
+            Reverification::SecondFactor if second == -1 => fresh(first),
+            Reverification::SecondFactor => fresh(second),
+            Reverification::MultiFactor if second == -1 => fresh(first),
+            Reverification::MultiFactor => fresh(first) && fresh(second),
+        };
+        !verified
+    }
+
+    /// Whether the user (or the active organization) has `plan`, from the v2 `pla` claim:
+    /// `"pro"` in any scope, `"org:pro"` / `"o:pro"` for the organization's, `"user:pro"` /
+    /// `"u:pro"` for the user's (the rules of Clerk's `has({ plan })`).
+    pub fn has_plan(&self, plan: &str) -> bool {
+        billing_has(self.extra.get("pla"), plan)
+    }
+
+    /// Whether the user (or the active organization) has `feature`, from the v2 `fea`
+    /// claim, scoped as in [`has_plan`](Self::has_plan).
+    pub fn has_feature(&self, feature: &str) -> bool {
+        billing_has(self.extra.get("fea"), feature)
+    }
+
+    /// Every claim decoded into your own type (custom claims of your session token template,
+    /// with the registered ones: `sub`, `sid`, `azp`, `iss`, `exp`, `nbf`, `iat`, `sts`, `v`).
+    ///
+    /// # Errors
+    /// When the claims do not have the shape of `T`.
+    pub fn claims_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        let mut all = self.extra.clone();
+        let mut put = |name: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                all.insert(name.to_owned(), value);
+            }
+        };
+        put("sub", Some(self.sub.clone().into()));
+        put("sid", self.sid.clone().map(Value::from));
+        put("azp", self.azp.clone().map(Value::from));
+        put("iss", self.iss.clone().map(Value::from));
+        put("exp", Some(self.exp.into()));
+        put("nbf", self.nbf.map(Value::from));
+        put("iat", self.iat.map(Value::from));
+        put("sts", self.session_status.clone().map(Value::from));
+        put("v", Some(self.version.into()));
+        serde_json::from_value(Value::Object(all))
+    }
+
+    /// Claims built by hand, for tests of your own handlers: a user id, then what the test
+    /// needs. `exp` is an hour from now; nothing is signed or verified.
+    ///
+    /// ```
+    /// use clerk_tower::auth::Claims;
+    ///
+    /// let claims = Claims::builder("user_1")
+    ///     .session_id("sess_1")
+    ///     .org("org_1", "admin", ["org:billing:manage"])
+    ///     .build();
+    /// assert!(claims.has_permission("org:billing:manage"));
+    /// ```
+    pub fn builder(user_id: impl Into<String>) -> ClaimsBuilder {
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .saturating_add(3600);
+        ClaimsBuilder {
+            claims: Claims {
+                sub: user_id.into(),
+                sid: None,
+                azp: None,
+                iss: None,
+                exp,
+                nbf: None,
+                iat: None,
+                version: 2,
+                session_status: Some("active".to_owned()),
+                org: None,
+                act: None,
+                extra: Map::new(),
+            },
+        }
+    }
+
     /// Whether this is an impersonation session.
     pub fn is_impersonated(&self) -> bool {
         self.act.is_some()
@@ -193,6 +314,119 @@ impl Claims {
             extra,
         })
     }
+}
+
+/// The factors a reverification asks for ([`Claims::needs_reverification`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reverification {
+    /// The first factor (password, e-mail code, ...).
+    FirstFactor,
+    /// The second factor, or the first when the user has none.
+    SecondFactor,
+    /// Both factors, or the first when the user has no second factor.
+    MultiFactor,
+}
+
+/// Builds [`Claims`] by hand for handler tests ([`Claims::builder`]).
+#[derive(Debug, Clone)]
+pub struct ClaimsBuilder {
+    claims: Claims,
+}
+
+impl ClaimsBuilder {
+    /// `sid`.
+    pub fn session_id(mut self, sid: impl Into<String>) -> Self {
+        self.claims.sid = Some(sid.into());
+        self
+    }
+
+    /// `azp`.
+    pub fn authorized_party(mut self, azp: impl Into<String>) -> Self {
+        self.claims.azp = Some(azp.into());
+        self
+    }
+
+    /// `exp`, in Unix seconds.
+    pub fn expires_at(mut self, exp: i64) -> Self {
+        self.claims.exp = exp;
+        self
+    }
+
+    /// `sts` (`"active"` by default; `"pending"` for a pending session).
+    pub fn session_status(mut self, status: impl Into<String>) -> Self {
+        self.claims.session_status = Some(status.into());
+        self
+    }
+
+    /// The active organization: its id, the user's role (the `org:` prefix is added when
+    /// missing) and permissions (full form, `org:feature:action`).
+    pub fn org<I, P>(mut self, id: impl Into<String>, role: &str, permissions: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        let role = if role.starts_with("org:") {
+            role.to_owned()
+        } else {
+            format!("org:{role}")
+        };
+        self.claims.org = Some(OrganizationClaims {
+            id: id.into(),
+            role: Some(role),
+            slug: None,
+            permissions: permissions.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// `act`: the session is an impersonation by `actor`.
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.claims.act = Some(Actor {
+            sub: actor.into(),
+            extra: Map::new(),
+        });
+        self
+    }
+
+    /// Any other claim (`fva`, `pla`, `fea`, custom claims), as JSON.
+    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.claims.extra.insert(name.into(), value.into());
+        self
+    }
+
+    /// The claims.
+    pub fn build(self) -> Claims {
+        self.claims
+    }
+}
+
+/// Clerk's `has({ plan })` / `has({ feature })` over a `pla` / `fea` claim: a comma-separated
+/// list of `scope:name` (scope `o` organization, `u` user, `ou`/`uo` both). `name` alone
+/// matches either scope; `org:name` / `o:name` and `user:name` / `u:name` one; any other scope
+/// matches nothing.
+fn billing_has(claim: Option<&Value>, wanted: &str) -> bool {
+    let Some(list) = claim.and_then(Value::as_str) else {
+        return false;
+    };
+    let (want_org, want_user, name) = match wanted.split_once(':') {
+        None => (true, true, wanted),
+        Some(("org" | "o", name)) => (true, false, name),
+        Some(("user" | "u", name)) => (false, true, name),
+        Some(_) => return false,
+    };
+    list.split(',').any(|item| {
+        let Some((scope, value)) = item.trim().split_once(':') else {
+            return false;
+        };
+        let (org, user) = match scope {
+            "o" => (true, false),
+            "u" => (false, true),
+            "ou" | "uo" => (true, true),
+            _ => (false, false),
+        };
+        value == name && ((want_org && org) || (want_user && user))
+    })
 }
 
 /// The payload read in one pass: the claims we type go to their slot, every other one to
@@ -306,7 +540,10 @@ impl fmt::Debug for Claims {
 
 /// A NumericDate (RFC 7519): seconds since the epoch, an integer or a number with a fraction
 /// (rounded down).
-fn numeric_date(value: Option<Value>, name: &'static str) -> Result<Option<i64>, VerifyError> {
+pub(crate) fn numeric_date(
+    value: Option<Value>,
+    name: &'static str,
+) -> Result<Option<i64>, VerifyError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {

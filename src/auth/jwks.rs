@@ -17,8 +17,21 @@
 //! A refresh runs as its own task: a request that gives up (its client went away) does not
 //! cancel the fetch the others are waiting for, and cannot make the cache start another.
 //! When a refresh fails, the keys already known stay in use.
+//!
+//! A fetch is bounded by its own timeout, whatever the client's settings or the key source:
+//! a fetch that never completes ends as a failure, which frees the single-flight slot, so the
+//! next allowed fetch starts and sees the endpoint's recovery.
+//!
+//! A key set is trusted only so far:
+//! - a set with no signing key (`{"keys": []}`) is a failed fetch, not a new set: the known
+//!   keys stay;
+//! - a key that a fetch drops is kept, marked unconfirmed, until a later fetch confirms it is
+//!   gone; a token with an unconfirmed key still verifies and makes the cache refresh as soon
+//!   as the minimum interval allows. One bad answer (which anyone can trigger with a token
+//!   naming an unknown `kid`) cannot sign everyone out; a key Clerk really removed is dropped
+//!   at the second answer without it, about one minimum interval later.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -29,6 +42,7 @@ use tokio::time::Instant;
 
 use super::keys::CachedKey;
 use super::VerifyError;
+use crate::error::{TimeoutError, TimeoutKind};
 use crate::models::Jwks;
 use crate::{Client, Error};
 
@@ -76,6 +90,8 @@ where
 #[derive(Default)]
 struct KeySet {
     keys: HashMap<Box<str>, Arc<CachedKey>>,
+    /// The keys the last successful fetch did not have: kept until a later one confirms.
+    unconfirmed: HashSet<Box<str>>,
     /// When the keys were last fetched successfully.
     fetched_at: Option<Instant>,
     /// How many refreshes have completed (successfully or not).
@@ -104,6 +120,7 @@ pub(crate) enum Lookup {
 pub(crate) struct KeyCache {
     source: Box<dyn JwksSource>,
     ttl: Duration,
+    fetch_timeout: Duration,
     min_interval: Duration,
     set: RwLock<KeySet>,
     refresh: Mutex<RefreshState>,
@@ -111,10 +128,16 @@ pub(crate) struct KeyCache {
 }
 
 impl KeyCache {
-    pub(crate) fn new(source: Box<dyn JwksSource>, ttl: Duration, min_interval: Duration) -> Self {
+    pub(crate) fn new(
+        source: Box<dyn JwksSource>,
+        ttl: Duration,
+        min_interval: Duration,
+        fetch_timeout: Duration,
+    ) -> Self {
         KeyCache {
             source,
             ttl,
+            fetch_timeout,
             min_interval,
             set: RwLock::new(KeySet::default()),
             refresh: Mutex::new(RefreshState::default()),
@@ -135,7 +158,9 @@ impl KeyCache {
         let set = self.read_set();
         match set.keys.get(kid) {
             Some(key) => {
-                let fresh = set.fetched_at.is_some_and(|at| at.elapsed() < self.ttl);
+                // An unconfirmed key is used, and asks for the confirming fetch.
+                let fresh = set.fetched_at.is_some_and(|at| at.elapsed() < self.ttl)
+                    && !set.unconfirmed.contains(kid);
                 if fresh {
                     Lookup::Fresh(Arc::clone(key))
                 } else {
@@ -215,19 +240,33 @@ impl KeyCache {
             cache: Arc::clone(self),
             result: None,
         };
-        let task = async move {
-            let mut guard = guard;
-            guard.result = Some(fetch.await);
-            // Dropping the guard stores the result and wakes the waiters.
-        };
+        let timeout = self.fetch_timeout;
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
+                let task = async move {
+                    let mut guard = guard;
+                    guard.result = Some(match tokio::time::timeout(timeout, fetch).await {
+                        Ok(result) => result,
+                        Err(_) => Err(Error::Timeout(Box::new(TimeoutError::new(
+                            TimeoutKind::Total,
+                            timeout,
+                        )))),
+                    });
+                    // Dropping the guard stores the result and wakes the waiters.
+                };
                 drop(handle.spawn(task));
                 Start::Started(None)
             }
-            // Not on a Tokio runtime: nothing to spawn on. The caller runs the fetch where it
-            // is; if that future is dropped, the guard still ends the refresh.
-            Err(_) => Start::Started(Some(Box::pin(task))),
+            // Not on a Tokio runtime: nothing to spawn on, and no Tokio timer to bound the
+            // fetch with. The caller runs the fetch where it is (bounded by the caller's own
+            // deadline, if any); if that future is dropped, the guard still ends the refresh.
+            Err(_) => {
+                let task = async move {
+                    let mut guard = guard;
+                    guard.result = Some(fetch.await);
+                };
+                Start::Started(Some(Box::pin(task)))
+            }
         }
     }
 
@@ -247,9 +286,26 @@ impl KeyCache {
                                 .or_insert_with(|| Arc::new(key));
                         }
                     }
-                    set.keys = keys;
-                    set.fetched_at = Some(Instant::now());
-                    set.last_error = None;
+                    if !keys.is_empty() {
+                        // A key this answer drops is kept once, unconfirmed; dropped when
+                        // the next answer does not have it either.
+                        let old = std::mem::take(&mut set.keys);
+                        let was_unconfirmed = std::mem::take(&mut set.unconfirmed);
+                        for (kid, key) in old {
+                            if !keys.contains_key(&kid) && !was_unconfirmed.contains(&kid) {
+                                set.unconfirmed.insert(kid.clone());
+                                keys.insert(kid, key);
+                            }
+                        }
+                        set.keys = keys;
+                        set.fetched_at = Some(Instant::now());
+                        set.last_error = None;
+                    } else {
+                        set.last_error = Some(Error::from_boxed(
+                            "the instance's key set has no signing key; the keys known are kept"
+                                .into(),
+                        ));
+                    }
                 }
                 Some(Err(error)) => set.last_error = Some(error),
                 // The task was dropped before the fetch finished (the runtime is shutting

@@ -5,9 +5,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http::header::{
-    HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE,
-};
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
@@ -15,11 +13,10 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::verify::Step;
-use super::{Claims, Verifier, VerifyError};
-
-/// The name of the cookie Clerk keeps the session token in.
-pub const SESSION_COOKIE: &str = "__session";
+use super::request::{AuthFuture, AuthOutcome, Authenticator};
+#[cfg(doc)]
+use super::Verifier;
+use super::{Auth, Claims, VerifyError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -60,25 +57,29 @@ enum Mode {
 /// ```
 #[derive(Debug, Clone)]
 pub struct SessionLayer {
-    verifier: Verifier,
+    auth: Authenticator,
     mode: Mode,
 }
 
 impl SessionLayer {
     /// Requests without a valid session token are answered with 401 (503 when the keys
     /// cannot be fetched) and never reach the inner service.
-    pub fn required(verifier: Verifier) -> Self {
+    ///
+    /// Takes a [`Verifier`] (sessions only) or an [`Authenticator`] (the classes it accepts).
+    pub fn required(auth: impl Into<Authenticator>) -> Self {
         SessionLayer {
-            verifier,
+            auth: auth.into(),
             mode: Mode::Required,
         }
     }
 
     /// Every request reaches the inner service, with [`Claims`] in its extensions when its
     /// token is valid (and a [`VerifyError`] when a token was sent but refused).
-    pub fn optional(verifier: Verifier) -> Self {
+    ///
+    /// Takes a [`Verifier`] (sessions only) or an [`Authenticator`] (the classes it accepts).
+    pub fn optional(auth: impl Into<Authenticator>) -> Self {
         SessionLayer {
-            verifier,
+            auth: auth.into(),
             mode: Mode::Optional,
         }
     }
@@ -90,7 +91,7 @@ impl<S> Layer<S> for SessionLayer {
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
             inner,
-            verifier: self.verifier.clone(),
+            auth: self.auth.clone(),
             mode: self.mode,
         }
     }
@@ -100,43 +101,8 @@ impl<S> Layer<S> for SessionLayer {
 #[derive(Debug, Clone)]
 pub struct SessionService<S> {
     inner: S,
-    verifier: Verifier,
+    auth: Authenticator,
     mode: Mode,
-}
-
-/// The session token of a request: `Authorization: Bearer <token>` first, then the
-/// `__session` cookie. `None` when neither holds a non-empty token.
-///
-/// ```
-/// use clerk_tower::auth::session_token;
-///
-/// let mut headers = http::HeaderMap::new();
-/// headers.insert("cookie", "theme=dark; __session=eyJ.a.b".parse().unwrap());
-/// assert_eq!(session_token(&headers), Some("eyJ.a.b"));
-/// headers.insert("authorization", "Bearer eyJ.c.d".parse().unwrap());
-/// assert_eq!(session_token(&headers), Some("eyJ.c.d"));
-/// ```
-pub fn session_token(headers: &http::HeaderMap) -> Option<&str> {
-    let bearer = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            let token = token.trim();
-            (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-        });
-    if bearer.is_some() {
-        return bearer;
-    }
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name.trim() == SESSION_COOKIE && !value.trim().is_empty()).then(|| value.trim())
-        })
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
@@ -153,28 +119,24 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let result = match session_token(req.headers()) {
-            None => Err(VerifyError::MissingToken),
-            Some(token) => match self.verifier.verify_now(token) {
-                Step::Done(result) => result,
-                Step::NeedsKeys => {
-                    // The key must be fetched: verify asynchronously, then call the inner
-                    // service that was made ready (leaving a fresh clone in its place).
-                    let token = token.to_owned();
-                    let verifier = self.verifier.clone();
-                    let clone = self.inner.clone();
-                    let inner = std::mem::replace(&mut self.inner, clone);
-                    return ResponseFuture {
-                        state: State::Verifying {
-                            verify: Box::pin(async move { verifier.verify(&token).await }),
-                            next: Some((inner, req)),
-                            mode: self.mode,
-                        },
-                    };
-                }
-            },
+        let outcome = match self.auth.authenticate(req.headers()).now() {
+            Ok(outcome) => outcome,
+            Err(waiting) => {
+                // I/O is needed (a key fetch, a machine-token check): authenticate
+                // asynchronously, then call the inner service that was made ready (leaving a
+                // fresh clone in its place).
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                return ResponseFuture {
+                    state: State::Verifying {
+                        verify: waiting,
+                        next: Some((inner, req)),
+                        mode: self.mode,
+                    },
+                };
+            }
         };
-        match admit(result, self.mode, &mut req) {
+        match admit(outcome, self.mode, &mut req) {
             Ok(()) => ResponseFuture {
                 state: State::Inner {
                     future: self.inner.call(req),
@@ -186,33 +148,78 @@ where
 }
 
 /// Puts the outcome in the request; `Err` when the request must be refused.
-fn admit<B>(
-    result: Result<Claims, VerifyError>,
-    mode: Mode,
-    req: &mut Request<B>,
-) -> Result<(), VerifyError> {
-    match (result, mode) {
-        (Ok(claims), _) => {
-            req.extensions_mut().insert(claims);
+fn admit<B>(outcome: AuthOutcome, mode: Mode, req: &mut Request<B>) -> Result<(), VerifyError> {
+    match (outcome, mode) {
+        (AuthOutcome::Authenticated(auth), _) => {
+            insert_auth(auth, req.extensions_mut());
             Ok(())
         }
-        (Err(error), Mode::Required) => Err(error),
-        (Err(VerifyError::MissingToken), Mode::Optional) => Ok(()),
-        (Err(error), Mode::Optional) => {
+        (AuthOutcome::Pending(_), Mode::Required) => Err(VerifyError::SessionPending),
+        (AuthOutcome::Pending(pending), Mode::Optional) => {
+            req.extensions_mut().insert(pending);
+            req.extensions_mut().insert(VerifyError::SessionPending);
+            Ok(())
+        }
+        (AuthOutcome::Refused(error), Mode::Required) => Err(error),
+        (AuthOutcome::Refused(VerifyError::MissingToken), Mode::Optional) => Ok(()),
+        (AuthOutcome::Refused(error), Mode::Optional) => {
             req.extensions_mut().insert(error);
             Ok(())
         }
     }
 }
 
+/// One extension per caller: the [`Claims`] of a session (what handlers have always read),
+/// or the identity of a machine caller.
+fn insert_auth(auth: Auth, extensions: &mut http::Extensions) {
+    match auth {
+        Auth::Session(claims) => {
+            extensions.insert::<Claims>(claims);
+        }
+        #[cfg(feature = "machine_auth")]
+        Auth::ApiKey(key) => {
+            extensions.insert(key);
+        }
+        #[cfg(feature = "machine_auth")]
+        Auth::M2m(m2m) => {
+            extensions.insert(m2m);
+        }
+        #[cfg(feature = "machine_auth")]
+        Auth::OAuth(oauth) => {
+            extensions.insert(oauth);
+        }
+    }
+}
+
+/// The caller the layer put in `extensions`, if any.
+#[cfg(feature = "axum")]
+pub(crate) fn auth_from(extensions: &http::Extensions) -> Option<Auth> {
+    if let Some(claims) = extensions.get::<Claims>() {
+        return Some(Auth::Session(claims.clone()));
+    }
+    #[cfg(feature = "machine_auth")]
+    {
+        if let Some(key) = extensions.get::<super::ApiKeyIdentity>() {
+            return Some(Auth::ApiKey(key.clone()));
+        }
+        if let Some(m2m) = extensions.get::<super::M2mIdentity>() {
+            return Some(Auth::M2m(m2m.clone()));
+        }
+        if let Some(oauth) = extensions.get::<super::OAuthIdentity>() {
+            return Some(Auth::OAuth(oauth.clone()));
+        }
+    }
+    None
+}
+
 /// The response to a refused request: 401 (or 503), `WWW-Authenticate`, and a JSON body
 /// with the failed check's code. Never the token or a value read from it.
 pub(crate) fn rejection(error: &VerifyError) -> Response<Full<Bytes>> {
     let status = error.status();
-    let kind = if status == http::StatusCode::UNAUTHORIZED {
-        "unauthorized"
-    } else {
-        "service_unavailable"
+    let kind = match status {
+        http::StatusCode::UNAUTHORIZED => "unauthorized",
+        http::StatusCode::FORBIDDEN => "forbidden",
+        _ => "service_unavailable",
     };
     let body = serde_json::json!({
         "error": kind,
@@ -231,10 +238,11 @@ pub(crate) fn rejection(error: &VerifyError) -> Response<Full<Bytes>> {
         };
         headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
     }
+    if matches!(error, VerifyError::MachineVerifyLimited) {
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     response
 }
-
-type VerifyFuture = Pin<Box<dyn Future<Output = Result<Claims, VerifyError>> + Send>>;
 
 pin_project! {
     /// The future of a [`SessionService`].
@@ -248,7 +256,7 @@ pin_project! {
     #[project = StateProj]
     enum State<F, S, B> {
         Inner { #[pin] future: F },
-        Verifying { verify: VerifyFuture, next: Option<(S, Request<B>)>, mode: Mode },
+        Verifying { verify: AuthFuture, next: Option<(S, Request<B>)>, mode: Mode },
         Rejected { response: Option<Response<Full<Bytes>>> },
     }
 }
@@ -285,7 +293,7 @@ where
                     return Poll::Ready(Ok(response.map(SessionBody::rejection)));
                 }
                 StateProj::Verifying { verify, next, mode } => {
-                    let result = ready!(verify.as_mut().poll(cx));
+                    let result = ready!(Pin::new(verify).poll(cx));
                     let Some((mut inner, mut req)) = next.take() else {
                         // Polled again after completion: answer as a refusal, never panic.
                         this.state.set(State::Rejected { response: None });
@@ -391,66 +399,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
-        let mut h = http::HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
-    }
-
-    #[test]
-    fn token_places() {
-        assert_eq!(session_token(&headers(&[])), None);
-        assert_eq!(
-            session_token(&headers(&[("authorization", "Bearer a.b.c")])),
-            Some("a.b.c")
-        );
-        assert_eq!(
-            session_token(&headers(&[("authorization", "bearer  a.b.c ")])),
-            Some("a.b.c")
-        );
-        assert_eq!(
-            session_token(&headers(&[("authorization", "Basic dXNlcjpwdw==")])),
-            None
-        );
-        assert_eq!(
-            session_token(&headers(&[("authorization", "Bearer ")])),
-            None
-        );
-        assert_eq!(
-            session_token(&headers(&[
-                ("authorization", "Basic x"),
-                ("cookie", "__session=t.o.k")
-            ])),
-            Some("t.o.k"),
-            "a non-Bearer Authorization falls back to the cookie"
-        );
-        assert_eq!(
-            session_token(&headers(&[
-                ("cookie", "a=1"),
-                ("cookie", "b=2; __session=x.y.z; c=3")
-            ])),
-            Some("x.y.z")
-        );
-        assert_eq!(
-            session_token(&headers(&[("cookie", "__session_abc=x.y.z")])),
-            None
-        );
-        assert_eq!(session_token(&headers(&[("cookie", "__session=")])), None);
-        assert_eq!(
-            session_token(&headers(&[
-                ("authorization", "Bearer h.d.r"),
-                ("cookie", "__session=c.o.o")
-            ])),
-            Some("h.d.r"),
-            "the header wins"
-        );
-    }
 
     #[test]
     fn rejections_name_the_check() {

@@ -26,24 +26,39 @@
 //!
 //! `docs/authentication.md` has the threat model: what is checked, what is not, and why.
 
+mod cache;
 mod claims;
 mod jwks;
 mod keys;
 mod layer;
+#[cfg(feature = "machine_auth")]
+mod machine;
+mod request;
 mod verify;
 mod webhook;
 
 #[cfg(feature = "axum")]
 mod axum;
 
-pub use self::claims::{Actor, Claims, OrganizationClaims};
+pub use self::claims::{Actor, Claims, ClaimsBuilder, OrganizationClaims, Reverification};
 pub use self::jwks::{JwksFuture, JwksSource};
-pub use self::layer::{
-    session_token, ResponseFuture, SessionBody, SessionLayer, SessionService, SESSION_COOKIE,
+pub use self::layer::{ResponseFuture, SessionBody, SessionLayer, SessionService};
+#[cfg(feature = "machine_auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "machine_auth")))]
+pub use self::machine::{
+    ApiKeyIdentity, M2mIdentity, MachineVerifier, MachineVerifierBuilder, OAuthIdentity,
+    DEFAULT_MACHINE_CACHE_CAPACITY, DEFAULT_MACHINE_CACHE_TTL, DEFAULT_NEGATIVE_CACHE_TTL,
+    DEFAULT_VERIFY_CALLS_PER_SECOND, DEFAULT_VERIFY_CALL_TIMEOUT,
+};
+pub use self::request::{
+    cookie_suffix, request_token, session_token, AcceptsToken, Auth, AuthFuture, AuthOutcome,
+    Authenticator, PendingSession, TokenType, SESSION_COOKIE,
 };
 pub use self::verify::{
-    TokenPart, Verifier, VerifierBuilder, VerifyError, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY,
-    DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MIN_REFRESH_INTERVAL, MAX_LEEWAY,
+    TokenPart, Verifier, VerifierBuilder, VerifyError, DEFAULT_JWKS_FETCH_TIMEOUT,
+    DEFAULT_JWKS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MIN_REFRESH_INTERVAL,
+    DEFAULT_SESSION_CACHE_CAPACITY, DEFAULT_SESSION_CACHE_MAX_AGE, MAX_JWKS_FETCH_TIMEOUT,
+    MAX_LEEWAY,
 };
 pub use self::webhook::{EventType, Webhook, WebhookError, WebhookEvent, DEFAULT_TOLERANCE};
 

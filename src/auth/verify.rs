@@ -8,8 +8,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Deserialize;
 
+use super::cache::{SessionCache, SessionKey, TokenKey};
+#[cfg(feature = "machine_auth")]
+use super::claims::numeric_date;
 use super::jwks::{JwksSource, KeyCache, Lookup};
 use super::keys::{CachedKey, RsaKey};
+#[cfg(feature = "machine_auth")]
+use super::machine::{jwt_identity, MachineIdentity};
+#[cfg(feature = "machine_auth")]
+use super::request::TokenType;
 use super::Claims;
 use crate::{Client, Error};
 
@@ -24,6 +31,17 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const DEFAULT_JWKS_TTL: Duration = Duration::from_secs(300);
 /// Default minimum time between two fetches of the key set.
 pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// Default number of verified session tokens a verifier keeps (see
+/// [`VerifierBuilder::session_cache_capacity`]).
+pub const DEFAULT_SESSION_CACHE_CAPACITY: usize = 10_000;
+/// Default longest time a verified session token is kept in the cache (and its `exp` first).
+pub const DEFAULT_SESSION_CACHE_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// Default bound on one fetch of the key set, whatever the client's own timeouts or the key
+/// source: a fetch still running then counts as failed.
+pub const DEFAULT_JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest key fetch timeout [`VerifierBuilder::build`] accepts.
+pub const MAX_JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Which part of a token could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,10 +96,48 @@ pub enum VerifyError {
     UnauthorizedParty,
     /// Authorized parties are configured and the token has no (or an empty) `azp`.
     MissingAuthorizedParty,
-    /// `iss` is not the configured issuer.
+    /// `iss` is not one of the configured issuers.
     InvalidIssuer,
     /// The key set could not be fetched: not the token's fault (a server answers 503).
     KeysUnavailable(Error),
+    /// The header's `cat` says this is a JWT template token (`cl_B7d4PD222AAA`): a token the
+    /// browser can fetch for a third-party integration, never a session.
+    JwtTemplateToken,
+    /// The header's `cat` says this is a machine-to-machine token (`cl_B7d4PD333AAA`).
+    M2mToken,
+    /// The header's `cat` is none of Clerk's known categories.
+    UnknownTokenCategory,
+    /// The header's `typ` is `at+jwt` (or `application/at+jwt`): an OAuth access token
+    /// (RFC 9068), not a session.
+    OAuthAccessToken,
+    /// The subject is not a user (`user_...`): a machine (`mch_...`), an organization, ...
+    NotAUser,
+    /// The token has no session id (`sid`): every session token has one.
+    MissingSessionId,
+    /// `aud` names none of the configured audiences (or is absent).
+    InvalidAudience,
+    /// The session is pending (`sts: "pending"`: the user still has a session task, such as
+    /// choosing an organization). Signed out unless the verifier accepts pending sessions
+    /// ([`VerifierBuilder::accept_pending_sessions`]).
+    SessionPending,
+    /// The token is of a class the route does not accept (an API key where only sessions are
+    /// accepted, ...): refused without any call to Clerk.
+    TokenTypeNotAccepted,
+    /// The caller is authenticated, but as another class than this handler takes (a session
+    /// where an API key is needed, ...): 403.
+    WrongTokenType,
+    /// Clerk does not know this machine token (its verify operation answered 404, 400 or 422).
+    MachineTokenInvalid,
+    /// Clerk says this machine token was revoked.
+    MachineTokenRevoked,
+    /// A JWT-format M2M token whose subject is not a machine (`mch_...`).
+    NotAMachine,
+    /// Clerk could not be asked about a machine token (an outage, a timeout, the secret key
+    /// refused): not the token's fault (a server answers 503).
+    MachineVerifyUnavailable(Error),
+    /// Verifying this machine token would need a call to Clerk past the configured limit of
+    /// calls per second (a server answers 503 with `Retry-After`).
+    MachineVerifyLimited,
 }
 
 impl VerifyError {
@@ -106,14 +162,33 @@ impl VerifyError {
             VerifyError::MissingAuthorizedParty => "missing_authorized_party",
             VerifyError::InvalidIssuer => "invalid_issuer",
             VerifyError::KeysUnavailable(_) => "keys_unavailable",
+            VerifyError::JwtTemplateToken => "jwt_template_token",
+            VerifyError::M2mToken => "m2m_token",
+            VerifyError::UnknownTokenCategory => "unknown_token_category",
+            VerifyError::OAuthAccessToken => "oauth_access_token",
+            VerifyError::NotAUser => "not_a_user",
+            VerifyError::MissingSessionId => "missing_sid",
+            VerifyError::SessionPending => "session_pending",
+            VerifyError::InvalidAudience => "invalid_audience",
+            VerifyError::TokenTypeNotAccepted => "token_type_not_accepted",
+            VerifyError::WrongTokenType => "wrong_token_type",
+            VerifyError::MachineTokenInvalid => "machine_token_invalid",
+            VerifyError::MachineTokenRevoked => "machine_token_revoked",
+            VerifyError::NotAMachine => "not_a_machine",
+            VerifyError::MachineVerifyUnavailable(_) => "machine_verify_unavailable",
+            VerifyError::MachineVerifyLimited => "machine_verify_rate_limited",
         }
     }
 
-    /// The status a server answers with: 503 when the keys could not be fetched, 401 for
-    /// everything else.
+    /// The status a server answers with: 503 when the keys could not be fetched or Clerk
+    /// could not be asked (not the token's fault), 403 for a caller of the wrong class, 401
+    /// for everything else.
     pub fn status(&self) -> http::StatusCode {
         match self {
-            VerifyError::KeysUnavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+            VerifyError::KeysUnavailable(_)
+            | VerifyError::MachineVerifyUnavailable(_)
+            | VerifyError::MachineVerifyLimited => http::StatusCode::SERVICE_UNAVAILABLE,
+            VerifyError::WrongTokenType => http::StatusCode::FORBIDDEN,
             _ => http::StatusCode::UNAUTHORIZED,
         }
     }
@@ -171,6 +246,47 @@ impl fmt::Display for VerifyError {
             VerifyError::KeysUnavailable(e) => {
                 write!(f, "the instance's signing keys could not be fetched: {e}")
             }
+            VerifyError::JwtTemplateToken => {
+                f.write_str("the token is a JWT template token, not a session token")
+            }
+            VerifyError::M2mToken => {
+                f.write_str("the token is a machine-to-machine token, not a session token")
+            }
+            VerifyError::UnknownTokenCategory => {
+                f.write_str("the token's category (cat) is not a session token's")
+            }
+            VerifyError::OAuthAccessToken => {
+                f.write_str("the token is an OAuth access token (typ at+jwt), not a session token")
+            }
+            VerifyError::NotAUser => f.write_str("the token's subject (sub) is not a user"),
+            VerifyError::MissingSessionId => {
+                f.write_str("the token has no session id (sid): not a session token")
+            }
+            VerifyError::SessionPending => {
+                f.write_str("the session is pending (it has a task to complete)")
+            }
+            VerifyError::InvalidAudience => {
+                f.write_str("the token's audience (aud) is not one of the expected ones")
+            }
+            VerifyError::TokenTypeNotAccepted => {
+                f.write_str("this kind of token is not accepted here")
+            }
+            VerifyError::WrongTokenType => {
+                f.write_str("the caller is authenticated, but not as the kind this route needs")
+            }
+            VerifyError::MachineTokenInvalid => {
+                f.write_str("the machine token is not valid (Clerk does not know it)")
+            }
+            VerifyError::MachineTokenRevoked => f.write_str("the machine token was revoked"),
+            VerifyError::NotAMachine => {
+                f.write_str("the M2M token's subject (sub) is not a machine")
+            }
+            VerifyError::MachineVerifyUnavailable(e) => {
+                write!(f, "Clerk could not be asked about the machine token: {e}")
+            }
+            VerifyError::MachineVerifyLimited => f.write_str(
+                "too many machine tokens to verify with Clerk right now: try again shortly",
+            ),
         }
     }
 }
@@ -178,7 +294,7 @@ impl fmt::Display for VerifyError {
 impl std::error::Error for VerifyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            VerifyError::KeysUnavailable(e) => Some(e),
+            VerifyError::KeysUnavailable(e) | VerifyError::MachineVerifyUnavailable(e) => Some(e),
             _ => None,
         }
     }
@@ -221,13 +337,25 @@ struct Inner {
     leeway: i64,
     parties: Box<[Box<str>]>,
     allow_missing_azp: bool,
-    issuer: Option<Box<str>>,
+    issuers: Box<[Box<str>]>,
+    audiences: Box<[Box<str>]>,
     max_token_bytes: usize,
+    accept_pending: bool,
+    session_cache: Option<SessionCache>,
 }
 
 enum Keys {
     Static(Arc<CachedKey>),
     Cache(Arc<KeyCache>),
+}
+
+/// The verified-token cache's answer.
+// Matched at once on the hot path: boxing the claims would allocate per request.
+#[allow(clippy::large_enum_variant)]
+enum Cached {
+    Hit(Result<Claims, VerifyError>),
+    /// Verify in full; the cache key (when there is a cache) and the time read.
+    Miss(Option<TokenKey>, i64),
 }
 
 /// What [`Verifier::verify_now`] could do without I/O.
@@ -247,11 +375,51 @@ struct Header {
     kid: Option<String>,
     #[serde(default)]
     crit: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    cat: Option<String>,
+}
+
+/// The `cat` (category) values of the protected header with which Clerk tells apart the
+/// classes of JWT it signs with one instance key (the same values as Clerk's Go and
+/// JavaScript SDKs).
+pub(crate) mod category {
+    /// A session token (and a handshake token).
+    pub(crate) const SESSION: &str = "cl_B7d4PD111AAA";
+    /// A JWT template token.
+    pub(crate) const JWT_TEMPLATE: &str = "cl_B7d4PD222AAA";
+    /// A JWT-format machine-to-machine token.
+    pub(crate) const M2M: &str = "cl_B7d4PD333AAA";
+    /// Stamped on every class by instances that ignore categories: says nothing of the class.
+    pub(crate) const IGNORE: &str = "cl_I7d4PD111III";
+}
+
+/// Whether a header's `typ` names an OAuth 2.0 access token in JWT form (RFC 9068 §2.1:
+/// `at+jwt`, or the full media type `application/at+jwt`; media types compare without case).
+pub(crate) fn is_oauth_typ(typ: &str) -> bool {
+    typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
+}
+
+/// The class checks of the header, before any key is looked at: a token the header already
+/// says is not a session costs no fetch and no RSA operation.
+fn check_session_header(parsed: &Parsed<'_>) -> Result<(), VerifyError> {
+    if parsed.typ.as_deref().is_some_and(is_oauth_typ) {
+        return Err(VerifyError::OAuthAccessToken);
+    }
+    match parsed.cat.as_deref() {
+        None | Some(category::SESSION | category::IGNORE) => Ok(()),
+        Some(category::JWT_TEMPLATE) => Err(VerifyError::JwtTemplateToken),
+        Some(category::M2M) => Err(VerifyError::M2mToken),
+        Some(_) => Err(VerifyError::UnknownTokenCategory),
+    }
 }
 
 /// A token split into its parts, with its header checked.
 struct Parsed<'a> {
     kid: Option<String>,
+    typ: Option<String>,
+    cat: Option<String>,
     signing_input: &'a str,
     payload: &'a str,
     signature: &'a str,
@@ -289,6 +457,8 @@ impl<'a> Parsed<'a> {
         }
         Ok(Parsed {
             kid: header.kid,
+            typ: header.typ,
+            cat: header.cat,
             signing_input,
             payload,
             signature,
@@ -320,44 +490,189 @@ impl Verifier {
     /// # Errors
     /// The [`VerifyError`] of the first check that failed.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let claims = self.verify_any_status(token).await?;
+        self.check_status(claims)
+    }
+
+    /// Refuses a pending session unless the verifier accepts them.
+    pub(crate) fn check_status(&self, claims: Claims) -> Result<Claims, VerifyError> {
+        if claims.is_pending() && !self.inner.accept_pending {
+            return Err(VerifyError::SessionPending);
+        }
+        Ok(claims)
+    }
+
+    /// Whether pending sessions are accepted as signed in.
+    pub(crate) fn accepts_pending(&self) -> bool {
+        self.inner.accept_pending
+    }
+
+    /// [`verify`](Self::verify) without the session status check: the claims of a pending
+    /// session are returned too.
+    pub(crate) async fn verify_any_status(&self, token: &str) -> Result<Claims, VerifyError> {
+        let cache_key = match self.cached(token) {
+            Cached::Hit(result) => return result,
+            Cached::Miss(key, _) => key,
+        };
         let parsed = Parsed::new(token, self.inner.max_token_bytes)?;
-        let key = match &self.inner.keys {
-            Keys::Static(key) => Arc::clone(key),
-            Keys::Cache(cache) => {
-                let kid = parsed.kid.as_deref().ok_or(VerifyError::MissingKeyId)?;
-                cache.resolve(kid).await?
-            }
-        };
-        self.finish(&parsed, &key, unix_now())
+        check_session_header(&parsed)?;
+        let key = self.resolve_key(&parsed).await?;
+        // The clock is read after the key fetch, which may have taken a while.
+        self.finish(&parsed, &key, unix_now(), cache_key)
     }
 
-    /// Verifies without any I/O when the key is cached and fresh.
-    pub(crate) fn verify_now(&self, token: &str) -> Step {
-        let parsed = match Parsed::new(token, self.inner.max_token_bytes) {
+    /// Verifies a JWT-format machine token (M2M or OAuth) with the instance's keys, without
+    /// I/O: `None` when the key must be fetched.
+    #[cfg(feature = "machine_auth")]
+    pub(crate) fn machine_jwt_now(
+        &self,
+        token: &str,
+        kind: TokenType,
+    ) -> Option<Result<MachineIdentity, VerifyError>> {
+        let parsed = match self.parse_machine(token, kind) {
             Ok(parsed) => parsed,
-            Err(e) => return Step::Done(Err(e)),
+            Err(e) => return Some(Err(e)),
         };
-        let key = match &self.inner.keys {
-            Keys::Static(key) => Arc::clone(key),
-            Keys::Cache(cache) => {
-                let Some(kid) = parsed.kid.as_deref() else {
-                    return Step::Done(Err(VerifyError::MissingKeyId));
-                };
-                match cache.lookup(kid) {
-                    Lookup::Fresh(key) => key,
-                    Lookup::Stale(_) | Lookup::Missing(_) => return Step::NeedsKeys,
-                }
-            }
-        };
-        Step::Done(self.finish(&parsed, &key, unix_now()))
+        match self.key_now(&parsed) {
+            Ok(Some(key)) => Some(self.finish_machine(&parsed, &key, kind)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 
-    fn finish(
+    /// [`machine_jwt_now`](Self::machine_jwt_now), fetching the key set when needed.
+    #[cfg(feature = "machine_auth")]
+    pub(crate) async fn verify_machine_jwt(
+        &self,
+        token: &str,
+        kind: TokenType,
+    ) -> Result<MachineIdentity, VerifyError> {
+        let parsed = self.parse_machine(token, kind)?;
+        let key = self.resolve_key(&parsed).await?;
+        self.finish_machine(&parsed, &key, kind)
+    }
+
+    /// The header checks of a machine JWT: an M2M token's `cat` is absent or the M2M
+    /// category (as Clerk's JavaScript SDK checks it); an OAuth token's `typ` is `at+jwt`.
+    #[cfg(feature = "machine_auth")]
+    fn parse_machine<'t>(
+        &self,
+        token: &'t str,
+        kind: TokenType,
+    ) -> Result<Parsed<'t>, VerifyError> {
+        let parsed = Parsed::new(token, self.inner.max_token_bytes)?;
+        match kind {
+            TokenType::M2mToken => match parsed.cat.as_deref() {
+                None | Some(category::M2M) => {}
+                Some(category::JWT_TEMPLATE) => return Err(VerifyError::JwtTemplateToken),
+                Some(_) => return Err(VerifyError::UnknownTokenCategory),
+            },
+            TokenType::OAuthToken if parsed.typ.as_deref().is_some_and(is_oauth_typ) => {}
+            _ => return Err(VerifyError::TokenTypeNotAccepted),
+        }
+        Ok(parsed)
+    }
+
+    /// The signature, times (`exp` required, `nbf`, `iat`, with the leeway) and issuer of a
+    /// machine JWT, then its identity.
+    #[cfg(feature = "machine_auth")]
+    fn finish_machine(
         &self,
         parsed: &Parsed<'_>,
         key: &CachedKey,
-        now: i64,
-    ) -> Result<Claims, VerifyError> {
+        kind: TokenType,
+    ) -> Result<MachineIdentity, VerifyError> {
+        let payload = Self::signed_payload(parsed, key)?;
+        let mut claims: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&payload)
+                .map_err(|_| VerifyError::Malformed(TokenPart::Payload))?;
+        let now = unix_now();
+        let leeway = self.inner.leeway;
+        let exp =
+            numeric_date(claims.remove("exp"), "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
+        if now >= exp.saturating_add(leeway) {
+            return Err(VerifyError::Expired);
+        }
+        if numeric_date(claims.remove("nbf"), "nbf")?
+            .is_some_and(|nbf| now < nbf.saturating_sub(leeway))
+        {
+            return Err(VerifyError::NotYetValid);
+        }
+        if numeric_date(claims.remove("iat"), "iat")?
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(VerifyError::IssuedInFuture);
+        }
+        self.check_issuer(claims.get("iss").and_then(serde_json::Value::as_str))?;
+        self.check_audience(claims.get("aud"))?;
+        jwt_identity(kind, claims)
+    }
+
+    /// The verified-token cache's answer for `token` (see [`super::cache`]).
+    fn cached(&self, token: &str) -> Cached {
+        let now = unix_now();
+        let Some(cache) = &self.inner.session_cache else {
+            return Cached::Miss(None, now);
+        };
+        if token.len() > self.inner.max_token_bytes {
+            return Cached::Hit(Err(VerifyError::TokenTooLarge {
+                max: self.inner.max_token_bytes,
+            }));
+        }
+        let key = SessionKey::of(token);
+        match cache.get(&key, now, self.inner.leeway) {
+            Some(result) => Cached::Hit(result),
+            None => Cached::Miss(Some(key.digest), now),
+        }
+    }
+
+    /// Verifies without any I/O when the token is cached, or its key is cached and fresh.
+    pub(crate) fn verify_now(&self, token: &str) -> Step {
+        let (cache_key, now) = match self.cached(token) {
+            Cached::Hit(result) => return Step::Done(result),
+            Cached::Miss(key, now) => (key, now),
+        };
+        let parsed = match Parsed::new(token, self.inner.max_token_bytes)
+            .and_then(|parsed| check_session_header(&parsed).map(|()| parsed))
+        {
+            Ok(parsed) => parsed,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        let key = match self.key_now(&parsed) {
+            Ok(Some(key)) => key,
+            Ok(None) => return Step::NeedsKeys,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        Step::Done(self.finish(&parsed, &key, now, cache_key))
+    }
+
+    /// The key of a parsed token, fetching the key set when needed.
+    async fn resolve_key(&self, parsed: &Parsed<'_>) -> Result<Arc<CachedKey>, VerifyError> {
+        match &self.inner.keys {
+            Keys::Static(key) => Ok(Arc::clone(key)),
+            Keys::Cache(cache) => {
+                let kid = parsed.kid.as_deref().ok_or(VerifyError::MissingKeyId)?;
+                cache.resolve(kid).await
+            }
+        }
+    }
+
+    /// The key of a parsed token without I/O: `None` when it must be fetched (or refreshed).
+    fn key_now(&self, parsed: &Parsed<'_>) -> Result<Option<Arc<CachedKey>>, VerifyError> {
+        match &self.inner.keys {
+            Keys::Static(key) => Ok(Some(Arc::clone(key))),
+            Keys::Cache(cache) => {
+                let kid = parsed.kid.as_deref().ok_or(VerifyError::MissingKeyId)?;
+                Ok(match cache.lookup(kid) {
+                    Lookup::Fresh(key) => Some(key),
+                    Lookup::Stale(_) | Lookup::Missing(_) => None,
+                })
+            }
+        }
+    }
+
+    /// The payload of a token whose signature checked, decoded from base64url.
+    fn signed_payload(parsed: &Parsed<'_>, key: &CachedKey) -> Result<Vec<u8>, VerifyError> {
         let key = key.key.as_ref().ok_or(VerifyError::KeyMismatch)?;
         let signature = URL_SAFE_NO_PAD
             .decode(parsed.signature)
@@ -365,15 +680,39 @@ impl Verifier {
         if !key.verify(parsed.signing_input.as_bytes(), &signature) {
             return Err(VerifyError::InvalidSignature);
         }
-        let payload = URL_SAFE_NO_PAD
+        URL_SAFE_NO_PAD
             .decode(parsed.payload)
-            .map_err(|_| VerifyError::Malformed(TokenPart::Payload))?;
+            .map_err(|_| VerifyError::Malformed(TokenPart::Payload))
+    }
+
+    fn finish(
+        &self,
+        parsed: &Parsed<'_>,
+        key: &CachedKey,
+        now: i64,
+        cache_key: Option<TokenKey>,
+    ) -> Result<Claims, VerifyError> {
+        let payload = Self::signed_payload(parsed, key)?;
         let claims = Claims::from_payload(&payload)?;
         self.check_claims(&claims, now)?;
+        if let (Some(cache), Some(digest)) = (&self.inner.session_cache, cache_key) {
+            let key = SessionKey {
+                digest,
+                signing_input: parsed.signing_input,
+            };
+            cache.insert(&key, &claims, now, self.inner.leeway);
+        }
         Ok(claims)
     }
 
     fn check_claims(&self, claims: &Claims, now: i64) -> Result<(), VerifyError> {
+        // The class checks of the claims: a session's subject is a user, and it has a session.
+        if !claims.sub.starts_with("user_") {
+            return Err(VerifyError::NotAUser);
+        }
+        if claims.sid.as_deref().is_none_or(str::is_empty) {
+            return Err(VerifyError::MissingSessionId);
+        }
         let leeway = self.inner.leeway;
         if now >= claims.exp.saturating_add(leeway) {
             return Err(VerifyError::Expired);
@@ -401,12 +740,42 @@ impl Verifier {
                 None => return Err(VerifyError::MissingAuthorizedParty),
             }
         }
-        if let Some(issuer) = &self.inner.issuer {
-            if claims.iss.as_deref() != Some(&**issuer) {
-                return Err(VerifyError::InvalidIssuer);
-            }
-        }
+        self.check_issuer(claims.iss.as_deref())?;
+        self.check_audience(claims.extra.get("aud"))?;
         Ok(())
+    }
+
+    /// `iss` is one of the configured issuers, when there are any.
+    fn check_issuer(&self, iss: Option<&str>) -> Result<(), VerifyError> {
+        let issuers = &self.inner.issuers;
+        if issuers.is_empty() || iss.is_some_and(|iss| issuers.iter().any(|i| &**i == iss)) {
+            Ok(())
+        } else {
+            Err(VerifyError::InvalidIssuer)
+        }
+    }
+
+    /// `aud` (a string or an array of strings, RFC 7519 §4.1.3) names one of the configured
+    /// audiences, when there are any.
+    fn check_audience(&self, aud: Option<&serde_json::Value>) -> Result<(), VerifyError> {
+        let audiences = &self.inner.audiences;
+        if audiences.is_empty() {
+            return Ok(());
+        }
+        let known = |a: &serde_json::Value| {
+            a.as_str()
+                .is_some_and(|a| audiences.iter().any(|want| &**want == a))
+        };
+        let ok = match aud {
+            Some(serde_json::Value::Array(items)) => items.iter().any(known),
+            Some(one) => known(one),
+            None => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(VerifyError::InvalidAudience)
+        }
     }
 }
 
@@ -421,8 +790,11 @@ impl fmt::Debug for Verifier {
             .field("leeway_secs", &self.inner.leeway)
             .field("authorized_parties", &self.inner.parties)
             .field("allow_missing_azp", &self.inner.allow_missing_azp)
-            .field("issuer", &self.inner.issuer)
+            .field("issuers", &self.inner.issuers)
+            .field("audiences", &self.inner.audiences)
             .field("max_token_bytes", &self.inner.max_token_bytes)
+            .field("accept_pending_sessions", &self.inner.accept_pending)
+            .field("session_cache", &self.inner.session_cache.is_some())
             .finish()
     }
 }
@@ -463,10 +835,15 @@ pub struct VerifierBuilder {
     leeway: Duration,
     parties: Vec<String>,
     allow_missing_azp: bool,
-    issuer: Option<String>,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
     max_token_bytes: usize,
     jwks_ttl: Duration,
     min_refresh_interval: Duration,
+    fetch_timeout: Duration,
+    accept_pending: bool,
+    cache_capacity: usize,
+    cache_max_age: Duration,
     env_error: Option<Error>,
 }
 
@@ -484,10 +861,15 @@ impl fmt::Debug for VerifierBuilder {
             .field("leeway", &self.leeway)
             .field("authorized_parties", &self.parties)
             .field("allow_missing_azp", &self.allow_missing_azp)
-            .field("issuer", &self.issuer)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
             .field("max_token_bytes", &self.max_token_bytes)
             .field("jwks_ttl", &self.jwks_ttl)
             .field("min_refresh_interval", &self.min_refresh_interval)
+            .field("jwks_fetch_timeout", &self.fetch_timeout)
+            .field("accept_pending_sessions", &self.accept_pending)
+            .field("session_cache_capacity", &self.cache_capacity)
+            .field("session_cache_max_age", &self.cache_max_age)
             .finish_non_exhaustive()
     }
 }
@@ -502,10 +884,15 @@ impl VerifierBuilder {
             leeway: DEFAULT_LEEWAY,
             parties: Vec::new(),
             allow_missing_azp: false,
-            issuer: None,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             jwks_ttl: DEFAULT_JWKS_TTL,
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
+            fetch_timeout: DEFAULT_JWKS_FETCH_TIMEOUT,
+            accept_pending: false,
+            cache_capacity: DEFAULT_SESSION_CACHE_CAPACITY,
+            cache_max_age: DEFAULT_SESSION_CACHE_MAX_AGE,
             env_error: None,
         }
     }
@@ -578,10 +965,21 @@ impl VerifierBuilder {
         self
     }
 
-    /// Require `iss` to be exactly this (the instance's Frontend API URL, e.g.
-    /// `https://clerk.example.com`). Not checked by default.
+    /// Accept tokens whose `iss` is exactly this (the instance's Frontend API URL, e.g.
+    /// `https://clerk.example.com`). Call it once per accepted issuer: the primary domain, a
+    /// satellite domain, a proxy URL (`https://example.com/__clerk`). With at least one, a
+    /// token whose `iss` is none of them (or absent) is refused; not checked by default.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// Require `aud` to name this audience (a string, or an array holding it); call it once
+    /// per accepted audience. Clerk's session tokens have no `aud` unless your session token
+    /// template adds one: with at least one audience configured, a token without `aud` is
+    /// refused (`invalid_audience`). Not checked by default.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
         self
     }
 
@@ -602,6 +1000,52 @@ impl VerifierBuilder {
     /// A token with an unknown `kid` waits for a fetch only when the last one is older.
     pub fn min_refresh_interval(mut self, interval: Duration) -> Self {
         self.min_refresh_interval = interval;
+        self
+    }
+
+    /// The bound on one fetch of the key set (default 10 s, at most 2 min), on top of the
+    /// client's own timeouts and whatever the key source: a fetch that has not completed then
+    /// counts as failed (`keys_unavailable` for the tokens waiting on it, 503 in the layer),
+    /// and the next fetch may start after the minimum interval. Applied on a Tokio runtime
+    /// (where refreshes run on their own task).
+    pub fn jwks_fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// How many verified session tokens the verifier keeps (default 10 000; 0: no cache).
+    ///
+    /// A repeated token (a session token is sent with every request of its minute) is then
+    /// checked without RSA: a digest of the token, a lookup, and its `exp`/`nbf` again. The
+    /// cache is this verifier's own (its clones share it). The trade-off: a token verified
+    /// with a key the instance has since removed is accepted until its entry ends (its `exp`,
+    /// at most the [maximum age](Self::session_cache_max_age)). Each entry holds the claims
+    /// and the token's header and payload (about 2 KB for a typical token), never its
+    /// signature: no usable token.
+    pub fn session_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// The longest time a verified token is kept (default 60 s, the life of a Clerk session
+    /// token; at most 1 hour, not zero). Its `exp` ends it first.
+    pub fn session_cache_max_age(mut self, max_age: Duration) -> Self {
+        self.cache_max_age = max_age;
+        self
+    }
+
+    /// Accept pending sessions (`sts: "pending"`) as signed in (default: no).
+    ///
+    /// A session is pending while its user still has a task to complete (choose an
+    /// organization, accept new terms...). Clerk's SDKs treat it as signed out unless the app
+    /// handles session tasks; so does this crate: [`Verifier::verify`] refuses it with
+    /// [`VerifyError::SessionPending`], a required [`SessionLayer`](super::SessionLayer)
+    /// answers 401 with reason `session_pending`, and an optional one puts a
+    /// [`PendingSession`](super::PendingSession) in the request instead of the
+    /// [`Claims`]. Turn this on only if your app sends such users to their task; then
+    /// [`Claims::is_pending`] tells them apart.
+    pub fn accept_pending_sessions(mut self, accept: bool) -> Self {
+        self.accept_pending = accept;
         self
     }
 
@@ -630,6 +1074,21 @@ impl VerifierBuilder {
                 "the key set TTL and the minimum refresh interval must not be zero",
             ));
         }
+        if self.fetch_timeout.is_zero() || self.fetch_timeout > MAX_JWKS_FETCH_TIMEOUT {
+            return Err(Error::config(format!(
+                "the key fetch timeout must be more than zero and at most {MAX_JWKS_FETCH_TIMEOUT:?}"
+            )));
+        }
+        if self.cache_max_age.is_zero() || self.cache_max_age > Duration::from_secs(3600) {
+            return Err(Error::config(
+                "the session cache's maximum age must be more than zero and at most 1 hour",
+            ));
+        }
+        if self.cache_capacity > 10_000_000 {
+            return Err(Error::config(
+                "the session cache's capacity must be at most 10 000 000 tokens",
+            ));
+        }
         if self.min_refresh_interval > self.jwks_ttl {
             return Err(Error::config(
                 "the minimum refresh interval must not be longer than the key set TTL",
@@ -638,14 +1097,13 @@ impl VerifierBuilder {
         for party in &self.parties {
             check_origin(party)?;
         }
-        let issuer = match self.issuer {
-            Some(issuer) if issuer.trim().is_empty() || issuer.trim() != issuer => {
-                return Err(Error::config(
-                    "the issuer must not be empty or have surrounding spaces",
-                ))
+        for (what, values) in [("issuer", &self.issuers), ("audience", &self.audiences)] {
+            if values.iter().any(|v| v.trim().is_empty() || v.trim() != v) {
+                return Err(Error::config(format!(
+                    "an {what} must not be empty or have surrounding spaces"
+                )));
             }
-            other => other.map(String::into_boxed_str),
-        };
+        }
         let keys = match (self.jwt_key, self.source) {
             (Some(pem), None) => Keys::Static(Arc::new(CachedKey {
                 key: Some(RsaKey::from_pem(&pem)?),
@@ -654,6 +1112,7 @@ impl VerifierBuilder {
                 source,
                 self.jwks_ttl,
                 self.min_refresh_interval,
+                self.fetch_timeout,
             ))),
             (None, None) => {
                 return Err(Error::config(
@@ -677,8 +1136,23 @@ impl VerifierBuilder {
                     .map(String::into_boxed_str)
                     .collect(),
                 allow_missing_azp: self.allow_missing_azp,
-                issuer,
+                issuers: self
+                    .issuers
+                    .into_iter()
+                    .map(String::into_boxed_str)
+                    .collect(),
+                audiences: self
+                    .audiences
+                    .into_iter()
+                    .map(String::into_boxed_str)
+                    .collect(),
                 max_token_bytes: self.max_token_bytes,
+                accept_pending: self.accept_pending,
+                session_cache: SessionCache::new(
+                    self.cache_capacity,
+                    // At most 3600: the check above.
+                    i64::try_from(self.cache_max_age.as_secs()).unwrap_or(3600),
+                ),
             }),
         })
     }
@@ -756,6 +1230,11 @@ mod tests {
             ok().jwks_ttl(Duration::ZERO),
             ok().min_refresh_interval(Duration::ZERO),
             ok().min_refresh_interval(Duration::from_secs(600)),
+            ok().jwks_fetch_timeout(Duration::ZERO),
+            ok().session_cache_max_age(Duration::ZERO),
+            ok().session_cache_max_age(Duration::from_secs(3601)),
+            ok().session_cache_capacity(usize::MAX),
+            ok().jwks_fetch_timeout(Duration::from_secs(121)),
             ok().issuer(""),
             ok().issuer(" https://clerk.example.com"),
             ok().authorized_parties(["https://a.example.com", "https://b.example.com/"]),
@@ -766,6 +1245,51 @@ mod tests {
             let shown = format!("{builder:?}");
             assert!(matches!(builder.build(), Err(Error::Config(_))), "{shown}");
         }
+    }
+
+    #[test]
+    fn repeated_tokens_come_from_this_verifiers_cache() {
+        let key = crate::mock::TestSigningKey::mock().unwrap();
+        let now = unix_now();
+        let claims = serde_json::json!({"sub": "user_1", "sid": "sess_1", "exp": now + 60});
+        let token = key.sign(&claims).unwrap();
+        let v = Verifier::builder()
+            .jwt_key(include_str!("../mock/test_key_public.pem"))
+            .build()
+            .unwrap();
+        let cache = v.inner.session_cache.as_ref().unwrap();
+        let Step::Done(Ok(first)) = v.verify_now(&token) else {
+            panic!("verified");
+        };
+        assert_eq!(cache.len(), 1);
+        let Step::Done(Ok(again)) = v.verify_now(&token) else {
+            panic!("cached");
+        };
+        assert_eq!(first, again);
+        assert_eq!(cache.len(), 1);
+        // One character off (inside the signature, not in its padding bits) is a miss (and a
+        // bad signature).
+        let at = token.len() - 20;
+        let swapped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let forged = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
+        assert!(matches!(
+            v.verify_now(&forged),
+            Step::Done(Err(VerifyError::InvalidSignature))
+        ));
+        // Another verifier (another instance) has its own, empty cache.
+        let other = Verifier::builder()
+            .jwt_key(include_str!("../mock/test_key_public.pem"))
+            .build()
+            .unwrap();
+        assert_eq!(other.inner.session_cache.as_ref().unwrap().len(), 0);
+        // No cache at all when asked.
+        let none = Verifier::builder()
+            .jwt_key(include_str!("../mock/test_key_public.pem"))
+            .session_cache_capacity(0)
+            .build()
+            .unwrap();
+        assert!(none.inner.session_cache.is_none());
+        assert!(matches!(none.verify_now(&token), Step::Done(Ok(_))));
     }
 
     #[test]
@@ -788,6 +1312,21 @@ mod tests {
             VerifyError::MissingAuthorizedParty,
             VerifyError::InvalidIssuer,
             VerifyError::KeysUnavailable(Error::config("x")),
+            VerifyError::JwtTemplateToken,
+            VerifyError::M2mToken,
+            VerifyError::UnknownTokenCategory,
+            VerifyError::OAuthAccessToken,
+            VerifyError::NotAUser,
+            VerifyError::MissingSessionId,
+            VerifyError::SessionPending,
+            VerifyError::InvalidAudience,
+            VerifyError::TokenTypeNotAccepted,
+            VerifyError::WrongTokenType,
+            VerifyError::MachineTokenInvalid,
+            VerifyError::MachineTokenRevoked,
+            VerifyError::NotAMachine,
+            VerifyError::MachineVerifyUnavailable(Error::config("x")),
+            VerifyError::MachineVerifyLimited,
         ];
         let mut codes: Vec<&str> = all.iter().map(VerifyError::code).collect();
         codes.sort_unstable();
@@ -795,10 +1334,12 @@ mod tests {
         assert_eq!(codes.len(), all.len(), "codes are distinct");
         for e in &all {
             assert!(!e.to_string().is_empty());
-            let expected = if matches!(e, VerifyError::KeysUnavailable(_)) {
-                503
-            } else {
-                401
+            let expected = match e {
+                VerifyError::KeysUnavailable(_)
+                | VerifyError::MachineVerifyUnavailable(_)
+                | VerifyError::MachineVerifyLimited => 503,
+                VerifyError::WrongTokenType => 403,
+                _ => 401,
             };
             assert_eq!(e.status().as_u16(), expected);
         }

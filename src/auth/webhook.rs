@@ -15,6 +15,7 @@ use base64::Engine as _;
 use ring::hmac;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use subtle::ConstantTimeEq as _;
 
 use crate::models::open_enum;
 use crate::Error;
@@ -310,13 +311,19 @@ impl Webhook {
         signed.extend_from_slice(timestamp.as_bytes());
         signed.push(b'.');
         signed.extend_from_slice(body);
+        // One HMAC over the delivery, whatever the number of listed signatures (the body can
+        // be large, and the header is the sender's to fill); each candidate is then compared
+        // with it in constant time.
+        #[cfg(test)]
+        tests::HMACS.with(|n| n.set(n.get() + 1));
+        let expected = hmac::sign(&self.key, &signed);
+        let expected = expected.as_ref();
         let valid = signatures
             .split(' ')
             .filter_map(|s| s.strip_prefix("v1,"))
             .take(MAX_SIGNATURES)
             .filter_map(|s| STANDARD.decode(s).ok())
-            // `hmac::verify` compares in constant time.
-            .any(|tag| hmac::verify(&self.key, &signed, &tag).is_ok());
+            .any(|tag| bool::from(tag.as_slice().ct_eq(expected)));
         if !valid {
             return Err(WebhookError::InvalidSignature);
         }
@@ -375,6 +382,32 @@ fn header<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// HMAC-SHA256 computations over a delivery on this thread.
+        pub(super) static HMACS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A delivery listing many signatures (a rotation, or an attacker padding the header)
+    /// costs one HMAC over the body, not one per signature: the body can be large.
+    #[test]
+    fn one_hmac_per_delivery_whatever_the_signatures() {
+        let webhook = Webhook::new(SECRET).unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(TS as u64);
+        let wrong = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let mut many = vec![wrong; 15];
+        many.push(SIGNATURE);
+        // The reference body is not a Clerk event: past the signature, it is InvalidPayload.
+        for (sigs, expected) in [
+            (many.join(" "), WebhookError::InvalidPayload),
+            (vec![wrong; 16].join(" "), WebhookError::InvalidSignature),
+        ] {
+            HMACS.with(|n| n.set(0));
+            let got = webhook.verify_at(&headers(ID, &TS.to_string(), &sigs), BODY, now);
+            assert_eq!(got, Err(expected));
+            assert_eq!(HMACS.with(|n| n.get()), 1, "{sigs}");
+        }
+    }
 
     // Svix's documented example: secret, message id, timestamp, body and signature.
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

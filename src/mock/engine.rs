@@ -78,6 +78,8 @@ pub(crate) struct State {
     pub(crate) blocklist: ListStore<BlocklistIdentifier>,
     pub(crate) restrictions: InstanceRestrictions,
     pub(crate) users: UserStore,
+    /// Sessions and machine tokens the mock minted (`auth_tokens.rs`).
+    pub(crate) auth: super::auth_tokens::AuthStore,
     pub(crate) rate_limit: Option<RateLimiter>,
     pub(crate) rng: SplitMix64,
     pub(crate) log: RequestLog,
@@ -100,6 +102,7 @@ impl State {
             blocklist: ListStore::default(),
             restrictions: InstanceRestrictions::default(),
             users: UserStore::default(),
+            auth: Default::default(),
             rate_limit: None,
             rng,
             log: RequestLog::default(),
@@ -676,7 +679,12 @@ impl State {
                 None => return (Some(self.internal_error()), false),
             },
             Target::Spec(index, Route::Operation(op, params)) => {
-                return (Some(self.generic(req, index, op, params)), false)
+                if let Some((response, applied)) =
+                    super::auth_tokens::respond(self, req, index, op, params, commit)
+                {
+                    return (Some(response), applied);
+                }
+                return (Some(self.generic(req, index, op, params)), false);
             }
             Target::Users(user_op, index, op, params) => {
                 let (response, applied) =
@@ -685,6 +693,14 @@ impl State {
             }
             Target::Spec(_, Route::MethodNotAllowed { allow, .. }) => {
                 return (Some(self.method_not_allowed(req.method, allow)), false)
+            }
+            Target::Outside if path.starts_with(super::auth_tokens::TEST_ROUTES) => {
+                if let Some((response, applied)) = super::auth_tokens::test_route(self, req, commit)
+                {
+                    return (Some(response), applied);
+                }
+                let err = ClerkError::new("resource_not_found", "not found", "Resource not found");
+                return (Some(self.error_response(StatusCode::NOT_FOUND, err)), false);
             }
             Target::Spec(_, Route::NoPath) | Target::Outside => {
                 let err = ClerkError::new("resource_not_found", "not found", "Resource not found");
@@ -883,7 +899,7 @@ impl State {
 
     /// A spec operation without state: the request is checked against the spec, then
     /// answered with an instance of the response schema (see `generic`).
-    fn generic(
+    pub(crate) fn generic(
         &mut self,
         req: &Incoming<'_>,
         index: &'static SpecIndex,

@@ -256,6 +256,7 @@
 //! `ConnectionReset` (a client cannot tell whether the request was written, exactly like a
 //! reset over TCP) and `CloseMidBody` as one of kind `UnexpectedEof`.
 
+mod auth_tokens;
 mod engine;
 mod fault;
 mod generic;
@@ -281,6 +282,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 
+pub use self::auth_tokens::TokenClass;
 pub use self::fault::{Fault, FaultKind, FaultPlan, MockOperation};
 pub use self::log::LogSink;
 pub use self::server::MockServer;

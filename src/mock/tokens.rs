@@ -91,10 +91,13 @@ D6FXQp9cHj7fcoFaevonRI8=
 
 pub(crate) const JWKS_PATH: &str = "/v1/jwks";
 
+/// The `cat` header Clerk stamps on session tokens.
+const SESSION_CATEGORY: &str = "cl_B7d4PD111AAA";
+
 /// Why a token could not be minted (a key that ring refuses, or claims that are not a JSON
 /// object).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MintError(&'static str);
+pub struct MintError(pub(crate) &'static str);
 
 impl fmt::Display for MintError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -278,8 +281,17 @@ impl MockClerk {
         payload.insert("nbf".into(), now.saturating_sub(10).into());
         payload.insert("exp".into(), now.saturating_add(60).into());
         payload.insert("v".into(), 2.into());
+        payload.insert("sts".into(), "active".into());
         payload.extend(extra);
-        TestSigningKey::mock()?.sign(&Value::Object(payload))
+        // A session the mock knows: `POST /v1/sessions/{id}/tokens` answers for it.
+        if let (Some(Value::String(sid)), Some(Value::String(sub))) =
+            (payload.get("sid"), payload.get("sub"))
+        {
+            self.lock().auth.sessions.insert(sid.clone(), sub.clone());
+        }
+        let header =
+            json!({"alg": "RS256", "kid": TEST_KEY_ID, "typ": "JWT", "cat": SESSION_CATEGORY});
+        TestSigningKey::mock()?.sign_with_header(&header, &Value::Object(payload))
     }
 
     /// The public half of the mock's test key as PEM: [`TEST_JWT_PUBLIC_KEY`].
@@ -314,7 +326,9 @@ mod tests {
     #[test]
     fn embedded_key_and_public_pem_agree() {
         let key = TestSigningKey::mock().unwrap();
-        let token = key.sign(&json!({"sub": "u", "exp": i64::MAX / 2})).unwrap();
+        let token = key
+            .sign(&json!({"sub": "user_u", "sid": "sess_1", "exp": i64::MAX / 2}))
+            .unwrap();
         let networkless = Verifier::builder()
             .jwt_key(TEST_JWT_PUBLIC_KEY)
             .build()
@@ -323,7 +337,7 @@ mod tests {
             .build()
             .unwrap();
         let claims = rt.block_on(networkless.verify(&token)).unwrap();
-        assert_eq!(claims.sub, "u");
+        assert_eq!(claims.sub, "user_u");
         assert_eq!(key.jwk().kid, TEST_KEY_ID);
         assert!(matches!(key.sign(&json!([1])), Err(MintError(_))));
     }

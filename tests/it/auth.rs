@@ -24,7 +24,7 @@ use tower::{service_fn, ServiceBuilder, ServiceExt};
 use crate::common;
 
 /// A second instance's key, generated with `openssl genrsa 2048` for these tests only.
-const OTHER_KEY: &str = "-----BEGIN PRIVATE KEY-----
+pub(crate) const OTHER_KEY: &str = "-----BEGIN PRIVATE KEY-----
 MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCq6/uNfiJ2khWK
 t1IsjgItsm1yJ/VN78VYF2MziXz4c8OC/KtBeT7k3fbG3tn8q7yd2xVEpT3txlJ0
 UyEXUhLXsH65de7skEZ/fbSjsgzS77NIhjB9XrfeBczzvG4Lh6DLYExdhYkGdNPd
@@ -108,16 +108,20 @@ impl Source {
         *self.keys.lock().unwrap() = jwks;
     }
 
+    /// A verifier builder fetching from this source. The verified-token cache is off: these
+    /// tests are about the key cache, which a repeated token would skip.
     fn builder(&self) -> VerifierBuilder {
         let this = self.clone();
-        Verifier::builder().jwks_source(move || {
-            let this = this.clone();
-            async move {
-                this.fetches.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(this.delay).await;
-                Ok::<_, Error>(this.keys.lock().unwrap().clone())
-            }
-        })
+        Verifier::builder()
+            .session_cache_capacity(0)
+            .jwks_source(move || {
+                let this = this.clone();
+                async move {
+                    this.fetches.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(this.delay).await;
+                    Ok::<_, Error>(this.keys.lock().unwrap().clone())
+                }
+            })
     }
 }
 
@@ -209,7 +213,7 @@ async fn every_rejection_names_its_check() {
         json!({"alg": "rs256", "kid": TEST_KEY_ID}),
         json!({"kid": TEST_KEY_ID}),
     ] {
-        let token = key.sign_with_header(&header, &claims("u")).unwrap();
+        let token = key.sign_with_header(&header, &claims("user_u")).unwrap();
         assert!(
             matches!(reject(&v, &token).await, VerifyError::UnsupportedAlgorithm),
             "{header}"
@@ -219,7 +223,7 @@ async fn every_rejection_names_its_check() {
     let token = key
         .sign_with_header(
             &json!({"alg": "RS256", "kid": TEST_KEY_ID, "crit": ["exp"]}),
-            &claims("u"),
+            &claims("user_u"),
         )
         .unwrap();
     assert!(matches!(
@@ -228,14 +232,17 @@ async fn every_rejection_names_its_check() {
     ));
     // No kid when the keys come from a set; a kid the set does not have.
     let token = key
-        .sign_with_header(&json!({"alg": "RS256"}), &claims("u"))
+        .sign_with_header(&json!({"alg": "RS256"}), &claims("user_u"))
         .unwrap();
     assert!(matches!(
         reject(&v, &token).await,
         VerifyError::MissingKeyId
     ));
     let token = key
-        .sign_with_header(&json!({"alg": "RS256", "kid": "ins_unknown"}), &claims("u"))
+        .sign_with_header(
+            &json!({"alg": "RS256", "kid": "ins_unknown"}),
+            &claims("user_u"),
+        )
         .unwrap();
     assert!(matches!(
         reject(&v, &token).await,
@@ -327,13 +334,13 @@ async fn leeway_applies_to_every_time() {
         json!({"nbf": now + 10}),
         json!({"iat": now + 10}),
     ] {
-        let token = key.sign(&with(claims("u"), extra.clone())).unwrap();
+        let token = key.sign(&with(claims("user_u"), extra.clone())).unwrap();
         assert!(strict.verify(&token).await.is_err(), "{extra}");
         assert!(lenient.verify(&token).await.is_ok(), "{extra}");
     }
     // The default (5 s) accepts a token that expired 2 s ago.
     let token = key
-        .sign(&with(claims("u"), json!({"exp": now - 2})))
+        .sign(&with(claims("user_u"), json!({"exp": now - 2})))
         .unwrap();
     verifier(&Source::new(key.jwks()))
         .verify(&token)
@@ -360,10 +367,15 @@ async fn authorized_parties_and_issuer() {
         .unwrap();
     let unchecked = verifier(&source);
 
-    let ok = key.sign(&with(claims("u"), json!({"azp": app}))).unwrap();
+    let ok = key
+        .sign(&with(claims("user_u"), json!({"azp": app})))
+        .unwrap();
     strict.verify(&ok).await.unwrap();
     let other = key
-        .sign(&with(claims("u"), json!({"azp": "https://evil.example"})))
+        .sign(&with(
+            claims("user_u"),
+            json!({"azp": "https://evil.example"}),
+        ))
         .unwrap();
     assert!(matches!(
         reject(&strict, &other).await,
@@ -383,7 +395,9 @@ async fn authorized_parties_and_issuer() {
         format!("{app}.evil.example"),
         "https://APP.example.com".to_owned(),
     ] {
-        let token = key.sign(&with(claims("u"), json!({"azp": near}))).unwrap();
+        let token = key
+            .sign(&with(claims("user_u"), json!({"azp": near})))
+            .unwrap();
         assert!(
             matches!(
                 reject(&strict, &token).await,
@@ -393,7 +407,7 @@ async fn authorized_parties_and_issuer() {
         );
     }
     // No azp (or an empty one): refused unless allowed.
-    for missing in [claims("u"), with(claims("u"), json!({"azp": ""}))] {
+    for missing in [claims("user_u"), with(claims("user_u"), json!({"azp": ""}))] {
         let token = key.sign(&missing).unwrap();
         assert!(matches!(
             reject(&strict, &token).await,
@@ -404,7 +418,7 @@ async fn authorized_parties_and_issuer() {
     }
     let foreign = key
         .sign(&with(
-            claims("u"),
+            claims("user_u"),
             json!({"azp": app, "iss": "https://other.clerk.accounts.dev"}),
         ))
         .unwrap();
@@ -413,7 +427,7 @@ async fn authorized_parties_and_issuer() {
         VerifyError::InvalidIssuer
     ));
     let no_iss = key
-        .sign(&json!({"sub": "u", "exp": now() + 60, "azp": app}))
+        .sign(&json!({"sub": "user_u", "sid": "sess_1", "exp": now() + 60, "azp": app}))
         .unwrap();
     assert!(matches!(
         reject(&strict, &no_iss).await,
@@ -427,7 +441,7 @@ async fn a_key_whose_alg_differs_is_a_mismatch() {
     let mut jwk = key.jwk();
     jwk.alg = Some("RS512".into());
     let v = verifier(&Source::new(Jwks { keys: vec![jwk] }));
-    let token = key.sign(&claims("u")).unwrap();
+    let token = key.sign(&claims("user_u")).unwrap();
     assert!(matches!(reject(&v, &token).await, VerifyError::KeyMismatch));
     let mut ec = key.jwk();
     ec.kty = clerk_tower::models::KeyType::Ec;
@@ -449,17 +463,17 @@ async fn networkless_mode_never_fetches() {
     assert_eq!(c.sub, "user_1");
     // Any kid (or none) is verified with the one key, and only with it.
     let no_kid = key
-        .sign_with_header(&json!({"alg": "RS256"}), &claims("u"))
+        .sign_with_header(&json!({"alg": "RS256"}), &claims("user_u"))
         .unwrap();
     v.verify(&no_kid).await.unwrap();
-    let forged = other_key(TEST_KEY_ID).sign(&claims("u")).unwrap();
+    let forged = other_key(TEST_KEY_ID).sign(&claims("user_u")).unwrap();
     assert!(matches!(
         reject(&v, &forged).await,
         VerifyError::InvalidSignature
     ));
     let hs = {
         let h = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#);
-        let p = URL_SAFE_NO_PAD.encode(claims("u").to_string());
+        let p = URL_SAFE_NO_PAD.encode(claims("user_u").to_string());
         let input = format!("{h}.{p}");
         let mac = ring::hmac::sign(
             &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, TEST_JWT_PUBLIC_KEY.as_bytes()),
@@ -479,22 +493,33 @@ async fn key_rotation_refreshes_once_per_new_kid() {
     let new = other_key("ins_rotated");
     let source = Source::new(old.jwks());
     let v = verifier(&source);
-    v.verify(&old.sign(&claims("u")).unwrap()).await.unwrap();
+    v.verify(&old.sign(&claims("user_u")).unwrap())
+        .await
+        .unwrap();
     assert_eq!(source.fetches(), 1);
 
     // Clerk rotates: the set now holds the new key only.
     source.set(new.jwks());
     tokio::time::advance(Duration::from_secs(11)).await;
-    let fresh = new.sign(&claims("u")).unwrap();
-    assert_eq!(v.verify(&fresh).await.unwrap().sub, "u");
+    let fresh = new.sign(&claims("user_u")).unwrap();
+    assert_eq!(v.verify(&fresh).await.unwrap().sub, "user_u");
     assert_eq!(source.fetches(), 2);
-    // The old kid is gone from the set; asking again within the interval fetches nothing.
-    let stale = old.sign(&claims("u")).unwrap();
+    // The old kid is gone from the set, but one answer is not trusted to sign its users out:
+    // it is kept, unconfirmed, and its next use asks for a confirming fetch once the
+    // interval allows (tests/it/auth_keys.rs has the details).
+    let stale = old.sign(&claims("user_u")).unwrap();
+    v.verify(&stale).await.unwrap();
+    assert_eq!(source.fetches(), 2);
+    tokio::time::advance(Duration::from_secs(11)).await;
+    v.verify(&stale).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(source.fetches(), 3);
+    // Confirmed gone; asking again within the interval fetches nothing.
     assert!(matches!(
         reject(&v, &stale).await,
         VerifyError::UnknownKeyId
     ));
-    assert_eq!(source.fetches(), 2);
+    assert_eq!(source.fetches(), 3);
 }
 
 #[tokio::test(start_paused = true)]
@@ -508,7 +533,7 @@ async fn a_flood_of_random_kids_costs_one_fetch_per_interval() {
         let token = forger
             .sign_with_header(
                 &json!({"alg": "RS256", "kid": format!("ins_random_{i}")}),
-                &claims("u"),
+                &claims("user_u"),
             )
             .unwrap();
         tasks.spawn(async move { v.verify(&token).await });
@@ -521,7 +546,10 @@ async fn a_flood_of_random_kids_costs_one_fetch_per_interval() {
     // Still within the interval: refused at once, no fetch.
     tokio::time::advance(Duration::from_secs(5)).await;
     let token = forger
-        .sign_with_header(&json!({"alg": "RS256", "kid": "ins_again"}), &claims("u"))
+        .sign_with_header(
+            &json!({"alg": "RS256", "kid": "ins_again"}),
+            &claims("user_u"),
+        )
         .unwrap();
     assert!(matches!(
         reject(&v, &token).await,
@@ -562,7 +590,7 @@ async fn a_dropped_request_does_not_cancel_the_refresh() {
         ..Source::new(mock_key().jwks())
     };
     let v = verifier(&source);
-    let token = mock_key().sign(&claims("u")).unwrap();
+    let token = mock_key().sign(&claims("user_u")).unwrap();
     // The first request gives up after 100 ms; its fetch goes on.
     let gave_up = tokio::time::timeout(Duration::from_millis(100), v.verify(&token)).await;
     assert!(gave_up.is_err());
@@ -581,7 +609,7 @@ async fn ttl_refreshes_in_the_background_and_keeps_serving() {
         .jwks_ttl(Duration::from_secs(60))
         .build()
         .unwrap();
-    let token = key.sign(&claims("u")).unwrap();
+    let token = key.sign(&claims("user_u")).unwrap();
     v.verify(&token).await.unwrap();
     tokio::time::advance(Duration::from_secs(59)).await;
     v.verify(&token).await.unwrap();
@@ -610,7 +638,7 @@ async fn failed_fetches_are_keys_unavailable_and_throttled() {
         })
         .build()
         .unwrap();
-    let token = mock_key().sign(&claims("u")).unwrap();
+    let token = mock_key().sign(&claims("user_u")).unwrap();
     let err = reject(&v, &token).await;
     assert!(matches!(err, VerifyError::KeysUnavailable(_)));
     assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -654,7 +682,9 @@ async fn instances_never_share_keys() {
     ));
     // Clones share their instance's cache.
     let a2 = a.clone();
-    a2.verify(&key_a.sign(&claims("u")).unwrap()).await.unwrap();
+    a2.verify(&key_a.sign(&claims("user_u")).unwrap())
+        .await
+        .unwrap();
     assert_eq!(source_a.fetches(), 1);
 }
 
@@ -666,7 +696,7 @@ async fn keys_come_through_the_client_stack_with_retries() {
         .build()
         .unwrap();
     let v = Verifier::builder().client(client).build().unwrap();
-    let token = mock_key().sign(&claims("u")).unwrap();
+    let token = mock_key().sign(&claims("user_u")).unwrap();
     let verify = tokio::spawn({
         let v = v.clone();
         async move { v.verify(&token).await }
@@ -683,7 +713,7 @@ async fn keys_come_through_the_client_stack_with_retries() {
             .into_boxed_str(),
     );
     common::respond(send, 200, body);
-    assert_eq!(verify.await.unwrap().unwrap().sub, "u");
+    assert_eq!(verify.await.unwrap().unwrap().sub, "user_u");
 }
 
 #[tokio::test]
@@ -841,7 +871,7 @@ async fn required_layer_answers_503_when_keys_are_unavailable() {
     let svc = ServiceBuilder::new()
         .layer(SessionLayer::required(v))
         .service(echo());
-    let token = mock_key().sign(&claims("u")).unwrap();
+    let token = mock_key().sign(&claims("user_u")).unwrap();
     let res = svc
         .oneshot(get_req(Some(&format!("Bearer {token}")), None))
         .await
@@ -918,7 +948,7 @@ async fn axum_extractors() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(body_json(res).await["reason"], "missing_token");
     let expired = mock_key()
-        .sign(&with(claims("u"), json!({"exp": now() - 100})))
+        .sign(&with(claims("user_u"), json!({"exp": now() - 100})))
         .unwrap();
     let res = call("/me", Some(format!("Bearer {expired}"))).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -998,4 +1028,34 @@ async fn end_to_end_over_tcp() {
     assert_eq!(jwks_fetches, 1, "one fetch for every request of the run");
     serving.abort();
     server.shutdown().await;
+}
+
+/// RFC 6265 §4.1.1 lets a cookie value be wrapped in double quotes, which are not part of the
+/// value: `__session="<token>"` is the token (issue 19, part 4).
+#[tokio::test]
+async fn a_quoted_session_cookie_is_read_as_rfc_6265_allows() {
+    let source = Source::new(mock_key().jwks());
+    let svc = ServiceBuilder::new()
+        .layer(SessionLayer::required(verifier(&source)))
+        .service(echo());
+    let token = mock_key().sign(&claims("user_1")).unwrap();
+    for cookie in [
+        format!("__session=\"{token}\""),
+        format!("theme=dark; __session=\"{token}\"; lang=en"),
+    ] {
+        let res = svc
+            .clone()
+            .oneshot(get_req(None, Some(&cookie)))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{cookie}");
+        assert_eq!(text(res).await, "user:user_1");
+    }
+    // An unbalanced quote is not a token.
+    let res = svc
+        .clone()
+        .oneshot(get_req(None, Some(&format!("__session=\"{token}"))))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
 }

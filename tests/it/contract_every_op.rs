@@ -20,7 +20,7 @@
 use std::collections::BTreeSet;
 
 use clerk_tower::api::registry::OPERATIONS;
-use clerk_tower::mock::MockClerk;
+use clerk_tower::mock::{MockClerk, TokenClass};
 use clerk_tower::Client;
 use http::header::CONTENT_TYPE;
 use http::Request;
@@ -497,4 +497,15 @@ fn seed(mock: &MockClerk) {
         .expect("an allow-list entry to seed");
     mock.insert_blocked_with_id("identifier_123", "seeded-blocked@example.com")
         .expect("a block-list entry to seed");
+    // The machine tokens the verify samples name, and the session `CreateSessionToken`'s does:
+    // the mock accepts only tokens and sessions it knows.
+    for (class, secret) in [
+        (TokenClass::ApiKey, "secret_123"),
+        (TokenClass::M2mToken, "token_123"),
+        (TokenClass::OAuthToken, "XXXXXXXXXXXXXX"),
+    ] {
+        mock.insert_token(class, secret, None)
+            .expect("a machine token to seed");
+    }
+    mock.insert_session("session_123", "user_123");
 }

@@ -19,6 +19,16 @@ mod redis_server;
 
 #[cfg(feature = "auth")]
 mod auth;
+#[cfg(feature = "auth")]
+mod auth_claims;
+#[cfg(feature = "auth")]
+mod auth_classes;
+#[cfg(feature = "auth")]
+mod auth_keys;
+#[cfg(all(feature = "machine_auth", feature = "axum"))]
+mod auth_machine;
+#[cfg(all(feature = "machine_auth", feature = "axum"))]
+mod auth_mock;
 mod blocklist;
 mod budget;
 #[cfg(feature = "cli")]

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use clerk_tower::mock::{MockClerk, MockOperation};
+use clerk_tower::mock::{MockClerk, MockOperation, TokenClass};
 use serde_json::{json, Value};
 
 use clerk_tower_spec::text::to_text;
@@ -299,6 +299,24 @@ async fn every_operation_answers_with_an_instance_of_its_response_schema() {
             "DeleteAllowlistIdentifier" => {
                 let id = mock.insert(&format!("op{n}@example.com")).unwrap().id;
                 call.path = format!("/allowlist_identifiers/{id}");
+            }
+            // The machine-token verify operations and `CreateSessionToken` answer only for
+            // tokens and sessions the mock knows.
+            "verifyApiKey" => {
+                let key = mock.mint(TokenClass::ApiKey, None).unwrap();
+                call.body = Body::Json(json!({ "secret": key }));
+            }
+            "verifyM2MToken" => {
+                let token = mock.mint(TokenClass::M2mToken, None).unwrap();
+                call.body = Body::Json(json!({ "token": token }));
+            }
+            "verifyOAuthAccessToken" => {
+                let token = mock.mint(TokenClass::OAuthToken, None).unwrap();
+                call.body = Body::Json(json!({ "access_token": token }));
+            }
+            "CreateSessionToken" => {
+                let sid = mock.create_session("user_sample");
+                call.path = format!("/sessions/{sid}/tokens");
             }
             "DeleteBlocklistIdentifier" => {
                 let id = mock

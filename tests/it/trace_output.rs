@@ -156,3 +156,73 @@ fn tracing_output_has_the_calls_and_no_secret_or_personal_data() {
         "{finished:?}"
     );
 }
+
+/// Machine tokens and session tokens in the request check (issue 16): with every span and
+/// event captured at TRACE, through the auth layer of an app and the verify calls the mock
+/// answers over TCP (known tokens, unknown ones, refused classes), no line holds a token.
+#[cfg(all(feature = "machine_auth", feature = "axum"))]
+#[test]
+fn tracing_output_never_has_a_token() {
+    use clerk_tower::auth::{AcceptsToken, Authenticator, MachineVerifier, SessionLayer, Verifier};
+    use clerk_tower::mock::TokenClass;
+    use tower::ServiceExt;
+
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut tokens = Vec::new();
+    runtime.block_on(async {
+        let mock = MockClerk::with_secret_key(SECRET);
+        let server = mock.serve().await.unwrap();
+        let client = Client::builder()
+            .secret_key(SECRET)
+            .base_url(server.base_url())
+            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .build()
+            .unwrap();
+        let auth = Authenticator::new(Verifier::builder().client(client.clone()).build().unwrap())
+            .machine_tokens(MachineVerifier::builder(client).build().unwrap())
+            .accepts(AcceptsToken::ANY);
+        let app = axum::Router::new()
+            .route("/", axum::routing::get(|| async { "ok" }))
+            .layer(SessionLayer::required(auth))
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        for class in TokenClass::ALL {
+            tokens.push(mock.mint(class, None).unwrap());
+        }
+        tokens.push("ak_unknown_trace_scan_secret_value".to_owned());
+        tokens.push("mt_unknown_trace_scan_secret_value".to_owned());
+        tokens.push("oat_unknown_trace_scan_secret_value".to_owned());
+        for token in &tokens {
+            let req = http::Request::get("/")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let res = app.clone().oneshot(req).await.unwrap();
+            assert!(res.status().as_u16() < 500, "{}", res.status());
+        }
+        server.shutdown().await;
+    });
+    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        output.contains("verifyApiKey"),
+        "the verify calls are traced:\n{output}"
+    );
+    for line in output.lines() {
+        for token in &tokens {
+            // The JWTs' signatures and the opaque secrets: any of their parts is a leak.
+            let secret = token.rsplit('.').next().unwrap();
+            assert!(!line.contains(secret), "a token in: {line}");
+        }
+        assert!(!line.contains(SECRET), "the secret key in: {line}");
+    }
+}
