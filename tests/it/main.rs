@@ -24,6 +24,8 @@ mod auth_claims;
 #[cfg(feature = "auth")]
 mod auth_classes;
 #[cfg(feature = "auth")]
+mod auth_handshake;
+#[cfg(feature = "auth")]
 mod auth_keys;
 #[cfg(all(feature = "machine_auth", feature = "axum"))]
 mod auth_machine;
