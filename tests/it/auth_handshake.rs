@@ -717,3 +717,54 @@ fn settings_are_checked() {
         .build()
         .is_ok());
 }
+
+#[cfg(feature = "sessions")]
+#[tokio::test]
+async fn row30_refresh_cookie_refreshes_through_the_backend_api() {
+    use clerk_tower::mock::MockClerk;
+
+    let mock = MockClerk::new();
+    let client = crate::e2e::service_builder(&mock).build().unwrap();
+    let sid = mock.create_session("user_1");
+    mock.insert_refresh_token("rt_good", &sid);
+    let auth = auth_with(
+        Handshake::builder(&pk(true))
+            .refresh_with(client)
+            .build()
+            .unwrap(),
+    );
+    let suffix = clerk_tower::auth::cookie_suffix(&pk(true));
+    let now = now();
+    let expired = forge(
+        &header(Some(CAT_SESSION), "JWT"),
+        &json!({"sub": "user_1", "sid": sid, "iat": now - 120, "exp": now - 60}),
+    );
+    let jar = format!(
+        "__session={expired}; __client_uat={}; __refresh_{suffix}=rt_good",
+        now - 300
+    );
+    let state = run(&auth, &page("/", &jar)).await;
+    assert_signed_in(&state);
+    assert!(
+        state.redirect().is_none(),
+        "no trip through the Frontend API"
+    );
+    assert!(set_cookies(&state)[0].starts_with("__session=ey"));
+    // A refresh token Clerk refuses: the handshake, saying why.
+    let jar = format!(
+        "__session={expired}; __client_uat={}; __refresh_{suffix}=rt_forged",
+        now - 300
+    );
+    let state = run(&auth, &page("/", &jar)).await;
+    assert_handshake(
+        &state,
+        "session-token-expired-refresh-authentication_invalid",
+        "http://app.test/",
+    );
+    // Not a GET: no refresh, no handshake.
+    let req = RequestInfo::new("POST", "/")
+        .header("host", "app.test")
+        .header("sec-fetch-dest", "document")
+        .header("cookie", &jar);
+    assert_signed_out(&run(&auth, &req).await, "token_expired");
+}

@@ -25,6 +25,8 @@ mod auth_claims;
 mod auth_classes;
 #[cfg(feature = "auth")]
 mod auth_handshake;
+#[cfg(all(feature = "auth", feature = "axum"))]
+mod auth_handshake_e2e;
 #[cfg(feature = "auth")]
 mod auth_keys;
 #[cfg(all(feature = "machine_auth", feature = "axum"))]
