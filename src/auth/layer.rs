@@ -231,6 +231,15 @@ pub(crate) fn auth_from(extensions: &http::Extensions) -> Option<Auth> {
 /// The response to a refused request: 401 (or 503), `WWW-Authenticate`, and a JSON body
 /// with the failed check's code. Never the token or a value read from it.
 pub(crate) fn rejection(error: &VerifyError) -> Response<Full<Bytes>> {
+    let (status, headers, body) = rejection_parts(error);
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// The status, headers and JSON body of [`rejection`], for shells of other frameworks.
+pub(crate) fn rejection_parts(error: &VerifyError) -> (http::StatusCode, http::HeaderMap, Bytes) {
     let status = error.status();
     let kind = match status {
         http::StatusCode::UNAUTHORIZED => "unauthorized",
@@ -242,9 +251,7 @@ pub(crate) fn rejection(error: &VerifyError) -> Response<Full<Bytes>> {
         "reason": error.code(),
         "message": error.to_string(),
     });
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
+    let mut headers = http::HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if status == http::StatusCode::UNAUTHORIZED {
@@ -257,7 +264,7 @@ pub(crate) fn rejection(error: &VerifyError) -> Response<Full<Bytes>> {
     if matches!(error, VerifyError::MachineVerifyLimited) {
         headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
-    response
+    (status, headers, Bytes::from(body.to_string()))
 }
 
 /// A `307 Temporary Redirect` with the headers of a [`RequestState`](super::RequestState)

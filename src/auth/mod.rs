@@ -41,6 +41,10 @@ mod webhook;
 #[cfg(feature = "axum")]
 mod axum;
 
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix;
+
 pub use self::claims::{Actor, Claims, ClaimsBuilder, OrganizationClaims, Reverification};
 pub use self::handshake::{
     AuthStatus, Handshake, HandshakeBuilder, HandshakeReason, InstanceType, RefreshFailure,

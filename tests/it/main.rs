@@ -23,6 +23,8 @@ mod auth;
 mod auth_claims;
 #[cfg(feature = "auth")]
 mod auth_classes;
+#[cfg(all(feature = "actix", feature = "axum", feature = "machine_auth"))]
+mod auth_frameworks;
 #[cfg(feature = "auth")]
 mod auth_handshake;
 #[cfg(all(feature = "auth", feature = "axum"))]
