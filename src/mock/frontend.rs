@@ -69,7 +69,19 @@ pub enum FrontendInstance {
     Production,
 }
 
-/// A running mock Frontend API (see the [module docs](self)).
+/// A running mock Frontend API, made by [`MockClerk::serve_frontend`]. Test-only.
+///
+/// | route | what it does |
+/// |---|---|
+/// | `GET /v1/client/handshake?redirect_url=...` | Clerk's handshake: finds the browser's client (the `__clerk_db_jwt` parameter on a development instance, else the `__client` cookie), signs the cookies it should have into a handshake payload (`{"handshake": [Set-Cookie values]}`, RS256 with the mock's test key), and answers `307` to `redirect_url` with it: in the URL (`__clerk_handshake`, development) or in a cookie (production) |
+/// | `GET /__mock/sign_in?user_id=...&redirect_url=...` | test-only: a new client signed in as `user_id` (its `__client` cookie, a dev browser), then the same answer as the handshake |
+/// | `POST /__mock/sign_out` | test-only: the browser's client signs out (its session ends) |
+///
+/// Its session tokens name it as their issuer and live 60 s
+/// ([`set_token_lifetime`](Self::set_token_lifetime)); the handshake also sets a
+/// `__refresh_<suffix>` cookie that `POST /v1/sessions/{id}/refresh` accepts.
+/// [`set_broken`](Self::set_broken) makes the handshake answer badly (a redirect back with no
+/// payload), to test the redirect-loop protection.
 pub struct FrontendServer {
     addr: SocketAddr,
     instance: FrontendInstance,
