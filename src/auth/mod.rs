@@ -62,6 +62,7 @@ pub use self::machine::{
     DEFAULT_MACHINE_CACHE_CAPACITY, DEFAULT_MACHINE_CACHE_TTL, DEFAULT_NEGATIVE_CACHE_TTL,
     DEFAULT_VERIFY_CALLS_PER_SECOND, DEFAULT_VERIFY_CALL_TIMEOUT,
 };
+#[cfg(feature = "mock")]
 pub(crate) use self::request::find_cookie;
 pub use self::request::{
     cookie_suffix, request_token, session_token, AcceptsToken, Auth, AuthFuture, AuthOutcome,
