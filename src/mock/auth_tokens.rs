@@ -681,8 +681,8 @@ pub(crate) fn respond(
                 .unwrap_or_default();
             let body = body_json(req).unwrap_or(Value::Null);
             let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or("");
-            // The expired token must name this session (its signature is the mock's own
-            // business: Clerk checks it; here the refresh token is the proof).
+            // The refresh token is the proof; an expired token that names another session is
+            // refused too (one the mock cannot read is left to the refresh token).
             let expired_claims = field("expired_token")
                 .split('.')
                 .nth(1)
@@ -709,7 +709,7 @@ pub(crate) fn respond(
             let (Some(user), true, true) = (
                 user,
                 known.map(String::as_str) == Some(sid),
-                expired_sid == Some(sid),
+                expired_sid.is_none_or(|e| e == sid),
             ) else {
                 return Some((
                     state.error_response(
