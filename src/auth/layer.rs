@@ -13,6 +13,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::handshake::{RequestFuture, RequestInfo};
 use super::request::{AuthFuture, AuthOutcome, Authenticator};
 #[cfg(doc)]
 use super::Verifier;
@@ -119,6 +120,20 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        if self.auth.handshake_settings().is_some() {
+            // Cookie sessions: the whole decision table (it may answer a redirect itself).
+            let info = RequestInfo::from_http(req.method(), req.uri(), req.headers());
+            let decide = self.auth.authenticate_request(&info);
+            let clone = self.inner.clone();
+            let inner = std::mem::replace(&mut self.inner, clone);
+            return ResponseFuture {
+                state: State::Deciding {
+                    decide,
+                    next: Some((inner, req)),
+                    mode: self.mode,
+                },
+            };
+        }
         let outcome = match self.auth.authenticate(req.headers()).now() {
             Ok(outcome) => outcome,
             Err(waiting) => {
@@ -140,6 +155,7 @@ where
             Ok(()) => ResponseFuture {
                 state: State::Inner {
                     future: self.inner.call(req),
+                    headers: None,
                 },
             },
             Err(error) => ResponseFuture::rejected(&error),
@@ -215,6 +231,15 @@ pub(crate) fn auth_from(extensions: &http::Extensions) -> Option<Auth> {
 /// The response to a refused request: 401 (or 503), `WWW-Authenticate`, and a JSON body
 /// with the failed check's code. Never the token or a value read from it.
 pub(crate) fn rejection(error: &VerifyError) -> Response<Full<Bytes>> {
+    let (status, headers, body) = rejection_parts(error);
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// The status, headers and JSON body of [`rejection`], for shells of other frameworks.
+pub(crate) fn rejection_parts(error: &VerifyError) -> (http::StatusCode, http::HeaderMap, Bytes) {
     let status = error.status();
     let kind = match status {
         http::StatusCode::UNAUTHORIZED => "unauthorized",
@@ -226,9 +251,7 @@ pub(crate) fn rejection(error: &VerifyError) -> Response<Full<Bytes>> {
         "reason": error.code(),
         "message": error.to_string(),
     });
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
+    let mut headers = http::HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if status == http::StatusCode::UNAUTHORIZED {
@@ -241,7 +264,29 @@ pub(crate) fn rejection(error: &VerifyError) -> Response<Full<Bytes>> {
     if matches!(error, VerifyError::MachineVerifyLimited) {
         headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
+    (status, headers, Bytes::from(body.to_string()))
+}
+
+/// A `307 Temporary Redirect` with the headers of a [`RequestState`](super::RequestState)
+/// (`Location`, `Set-Cookie`, `Cache-Control`), and no body.
+pub(crate) fn redirect(headers: http::HeaderMap) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = http::StatusCode::TEMPORARY_REDIRECT;
+    *response.headers_mut() = headers;
     response
+}
+
+/// Appends `extra` to `headers` (`Set-Cookie` values add to the handler's own).
+fn append_headers(headers: &mut http::HeaderMap, extra: http::HeaderMap) {
+    let mut name = None;
+    for (key, value) in extra {
+        if let Some(key) = key {
+            name = Some(key);
+        }
+        if let Some(name) = &name {
+            headers.append(name.clone(), value);
+        }
+    }
 }
 
 pin_project! {
@@ -255,8 +300,9 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<F, S, B> {
-        Inner { #[pin] future: F },
+        Inner { #[pin] future: F, headers: Option<http::HeaderMap> },
         Verifying { verify: AuthFuture, next: Option<(S, Request<B>)>, mode: Mode },
+        Deciding { decide: RequestFuture, next: Option<(S, Request<B>)>, mode: Mode },
         Rejected { response: Option<Response<Full<Bytes>>> },
     }
 }
@@ -282,9 +328,44 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Inner { future } => {
-                    let response = ready!(future.poll(cx))?;
+                StateProj::Inner { future, headers } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    if let Some(extra) = headers.take() {
+                        append_headers(response.headers_mut(), extra);
+                    }
                     return Poll::Ready(Ok(response.map(SessionBody::inner)));
+                }
+                StateProj::Deciding { decide, next, mode } => {
+                    let state = ready!(Pin::new(decide).poll(cx));
+                    let Some((mut inner, mut req)) = next.take() else {
+                        this.state.set(State::Rejected { response: None });
+                        continue;
+                    };
+                    if state.redirect().is_some() {
+                        let (_, headers) = state.into_parts();
+                        this.state.set(State::Rejected {
+                            response: Some(redirect(headers)),
+                        });
+                        continue;
+                    }
+                    let (outcome, headers) = state.into_parts();
+                    let headers = (!headers.is_empty()).then_some(headers);
+                    let next_state = match admit(outcome, *mode, &mut req) {
+                        Ok(()) => State::Inner {
+                            future: inner.call(req),
+                            headers,
+                        },
+                        Err(error) => {
+                            let mut response = rejection(&error);
+                            if let Some(extra) = headers {
+                                append_headers(response.headers_mut(), extra);
+                            }
+                            State::Rejected {
+                                response: Some(response),
+                            }
+                        }
+                    };
+                    this.state.set(next_state);
                 }
                 StateProj::Rejected { response } => {
                     let response = response
@@ -302,6 +383,7 @@ where
                     let next_state = match admit(result, *mode, &mut req) {
                         Ok(()) => State::Inner {
                             future: inner.call(req),
+                            headers: None,
                         },
                         Err(error) => State::Rejected {
                             response: Some(rejection(&error)),

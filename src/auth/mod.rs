@@ -28,6 +28,7 @@
 
 mod cache;
 mod claims;
+mod handshake;
 mod jwks;
 mod keys;
 mod layer;
@@ -40,7 +41,18 @@ mod webhook;
 #[cfg(feature = "axum")]
 mod axum;
 
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix;
+
 pub use self::claims::{Actor, Claims, ClaimsBuilder, OrganizationClaims, Reverification};
+pub use self::handshake::{
+    AuthStatus, Handshake, HandshakeBuilder, HandshakeReason, InstanceType, RefreshFailure,
+    RequestFuture, RequestInfo, RequestState,
+};
+#[cfg(feature = "sessions")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sessions")))]
+pub use self::handshake::{DEFAULT_REFRESH_CALLS_PER_SECOND, DEFAULT_REFRESH_TIMEOUT};
 pub use self::jwks::{JwksFuture, JwksSource};
 pub use self::layer::{ResponseFuture, SessionBody, SessionLayer, SessionService};
 #[cfg(feature = "machine_auth")]
@@ -50,6 +62,8 @@ pub use self::machine::{
     DEFAULT_MACHINE_CACHE_CAPACITY, DEFAULT_MACHINE_CACHE_TTL, DEFAULT_NEGATIVE_CACHE_TTL,
     DEFAULT_VERIFY_CALLS_PER_SECOND, DEFAULT_VERIFY_CALL_TIMEOUT,
 };
+#[cfg(feature = "mock")]
+pub(crate) use self::request::find_cookie;
 pub use self::request::{
     cookie_suffix, request_token, session_token, AcceptsToken, Auth, AuthFuture, AuthOutcome,
     Authenticator, PendingSession, TokenType, SESSION_COOKIE,
@@ -57,8 +71,8 @@ pub use self::request::{
 pub use self::verify::{
     TokenPart, Verifier, VerifierBuilder, VerifyError, DEFAULT_JWKS_FETCH_TIMEOUT,
     DEFAULT_JWKS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MIN_REFRESH_INTERVAL,
-    DEFAULT_SESSION_CACHE_CAPACITY, DEFAULT_SESSION_CACHE_MAX_AGE, MAX_JWKS_FETCH_TIMEOUT,
-    MAX_LEEWAY,
+    DEFAULT_SESSION_CACHE_CAPACITY, DEFAULT_SESSION_CACHE_MAX_AGE, MAX_HANDSHAKE_TOKEN_BYTES,
+    MAX_JWKS_FETCH_TIMEOUT, MAX_LEEWAY,
 };
 pub use self::webhook::{EventType, Webhook, WebhookError, WebhookEvent, DEFAULT_TOLERANCE};
 

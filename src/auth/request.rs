@@ -14,6 +14,7 @@ use base64::Engine as _;
 
 #[cfg(feature = "machine_auth")]
 use super::cache::token_key;
+use super::handshake::{Decision, Handshake, RequestFuture, RequestInfo, RequestState};
 #[cfg(feature = "machine_auth")]
 use super::machine::{
     ApiKeyIdentity, M2mIdentity, MachineIdentity, MachineVerifier, OAuthIdentity,
@@ -167,6 +168,10 @@ impl From<MachineIdentity> for Auth {
 pub struct PendingSession(Claims);
 
 impl PendingSession {
+    pub(crate) fn new(claims: Claims) -> Self {
+        PendingSession(claims)
+    }
+
     /// The verified claims of the pending session.
     pub fn claims(&self) -> &Claims {
         &self.0
@@ -252,7 +257,7 @@ pub fn cookie_suffix(publishable_key: &str) -> String {
 
 /// The value of the cookie `name` among `Cookie` header values (a quoted value unquoted, as
 /// RFC 6265 §4.1.1 allows); `None` when absent or empty.
-fn find_cookie<'a, I>(cookies: I, name: &str) -> Option<&'a str>
+pub(crate) fn find_cookie<'a, I>(cookies: I, name: &str) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
@@ -332,6 +337,8 @@ pub struct Authenticator {
     suffixed_cookie: Option<Box<str>>,
     #[cfg(feature = "machine_auth")]
     machines: Option<MachineVerifier>,
+    /// Cookie sessions with Clerk's handshake, for server-rendered pages.
+    handshake: Option<Handshake>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -342,6 +349,7 @@ impl fmt::Debug for Authenticator {
             .field("suffixed_cookie", &self.suffixed_cookie);
         #[cfg(feature = "machine_auth")]
         d.field("machine_tokens", &self.machines);
+        d.field("handshake", &self.handshake);
         d.finish()
     }
 }
@@ -368,6 +376,7 @@ impl Authenticator {
             suffixed_cookie: None,
             #[cfg(feature = "machine_auth")]
             machines: None,
+            handshake: None,
         }
     }
 
@@ -395,6 +404,62 @@ impl Authenticator {
         let name = format!("{SESSION_COOKIE}_{}", cookie_suffix(publishable_key));
         self.suffixed_cookie = Some(name.into_boxed_str());
         self
+    }
+
+    /// Cookie sessions for server-rendered pages, as Clerk's SDKs keep them: the request's
+    /// cookies and headers decide between signed in, signed out and a handshake through the
+    /// Frontend API, and an expired token is refreshed ([`Handshake`], and the decision table
+    /// in `docs/authentication.md`). Also reads the suffixed session cookie of its
+    /// publishable key, as [`publishable_key`](Self::publishable_key) does.
+    ///
+    /// [`authenticate_request`](Self::authenticate_request) then applies the table;
+    /// [`authenticate`](Self::authenticate) and
+    /// [`authenticate_token`](Self::authenticate_token) still check one token only.
+    pub fn handshake(self, handshake: Handshake) -> Self {
+        let mut this = self.publishable_key(handshake.publishable_key());
+        this.handshake = Some(handshake);
+        this
+    }
+
+    /// The handshake settings, when cookie sessions are on.
+    pub fn handshake_settings(&self) -> Option<&Handshake> {
+        self.handshake.as_ref()
+    }
+
+    /// The request check of a whole request (method, URL, headers): with
+    /// [`handshake`](Self::handshake), Clerk's decision table (a [`RequestState`] that may be a
+    /// redirect, with cookies to set); without it, the token check of
+    /// [`authenticate`](Self::authenticate), as a [`RequestState`] without headers.
+    pub fn authenticate_request(&self, request: &RequestInfo<'_>) -> RequestFuture {
+        match &self.handshake {
+            Some(handshake) => Decision {
+                auth: self.clone(),
+                settings: handshake.clone(),
+            }
+            .start(request),
+            None => {
+                let future = self.authenticate_token(self.token_of(request));
+                RequestFuture::new(async move { RequestState::plain(future.await) })
+            }
+        }
+    }
+
+    /// The token of a [`RequestInfo`], as [`token`](Self::token) finds it in a header map.
+    fn token_of<'r>(&self, request: &RequestInfo<'r>) -> Option<&'r str> {
+        let bearer = request_token(request.header_value("authorization"), std::iter::empty());
+        bearer
+            .or_else(|| {
+                self.suffixed_cookie
+                    .as_deref()
+                    .and_then(|name| find_cookie(request.header_values("cookie"), name))
+            })
+            .or_else(|| find_cookie(request.header_values("cookie"), SESSION_COOKIE))
+    }
+
+    /// Whether `token` is of a machine class this route accepts (its prefix, or a machine
+    /// JWT): checked without cookies or handshake.
+    pub(crate) fn is_machine_token(&self, token: &str) -> bool {
+        !matches!(self.classify(token), Class::Session)
     }
 
     /// The request's token: `Authorization: Bearer`, then the suffixed session cookie (with a

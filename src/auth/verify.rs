@@ -9,7 +9,6 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::cache::{SessionCache, SessionKey, TokenKey};
-#[cfg(feature = "machine_auth")]
 use super::claims::numeric_date;
 use super::jwks::{JwksSource, KeyCache, Lookup};
 use super::keys::{CachedKey, RsaKey};
@@ -36,6 +35,12 @@ pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_SESSION_CACHE_CAPACITY: usize = 10_000;
 /// Default longest time a verified session token is kept in the cache (and its `exp` first).
 pub const DEFAULT_SESSION_CACHE_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// The bound on a handshake payload's length, whatever [`VerifierBuilder::max_token_bytes`]
+/// says: it carries one or two session tokens among its cookies.
+pub const MAX_HANDSHAKE_TOKEN_BYTES: usize = 16 * 1024;
+/// The most `Set-Cookie` values a handshake payload may carry.
+const MAX_HANDSHAKE_COOKIES: usize = 32;
 
 /// Default bound on one fetch of the key set, whatever the client's own timeouts or the key
 /// source: a fetch still running then counts as failed.
@@ -138,6 +143,17 @@ pub enum VerifyError {
     /// Verifying this machine token would need a call to Clerk past the configured limit of
     /// calls per second (a server answers 503 with `Retry-After`).
     MachineVerifyLimited,
+    /// The browser's session cookies are in a state only a handshake with Clerk's Frontend
+    /// API resolves (see [`HandshakeReason`](super::HandshakeReason)), and this request cannot
+    /// take one: it is not a page load (an API call, `fetch`, a form `POST`).
+    HandshakeRequired(super::HandshakeReason),
+    /// The browser came back from the handshake redirect three times in a row without a
+    /// usable session: signed out rather than redirected again (Clerk's loop protection).
+    HandshakeRedirectLoop(super::HandshakeReason),
+    /// The handshake payload (`__clerk_handshake`) failed a check: the inner error says which
+    /// (its signature, its algorithm, its shape). On a development instance this signs the
+    /// request out; on a production one the request goes on with its own cookies.
+    InvalidHandshake(Box<VerifyError>),
 }
 
 impl VerifyError {
@@ -177,6 +193,9 @@ impl VerifyError {
             VerifyError::NotAMachine => "not_a_machine",
             VerifyError::MachineVerifyUnavailable(_) => "machine_verify_unavailable",
             VerifyError::MachineVerifyLimited => "machine_verify_rate_limited",
+            VerifyError::HandshakeRequired(_) => "handshake_required",
+            VerifyError::HandshakeRedirectLoop(_) => "handshake_redirect_loop",
+            VerifyError::InvalidHandshake(_) => "invalid_handshake",
         }
     }
 
@@ -287,6 +306,19 @@ impl fmt::Display for VerifyError {
             VerifyError::MachineVerifyLimited => f.write_str(
                 "too many machine tokens to verify with Clerk right now: try again shortly",
             ),
+            VerifyError::HandshakeRequired(reason) => write!(
+                f,
+                "the session cookies need a handshake with Clerk ({reason}), which only a page \
+                 load can do"
+            ),
+            VerifyError::HandshakeRedirectLoop(reason) => write!(
+                f,
+                "the handshake with Clerk did not resolve the session cookies ({reason}) after \
+                 3 redirects: check that the publishable and secret keys are of one instance"
+            ),
+            VerifyError::InvalidHandshake(inner) => {
+                write!(f, "the handshake payload was refused: {inner}")
+            }
         }
     }
 }
@@ -295,6 +327,7 @@ impl std::error::Error for VerifyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             VerifyError::KeysUnavailable(e) | VerifyError::MachineVerifyUnavailable(e) => Some(e),
+            VerifyError::InvalidHandshake(inner) => Some(&**inner),
             _ => None,
         }
     }
@@ -550,6 +583,53 @@ impl Verifier {
         let parsed = self.parse_machine(token, kind)?;
         let key = self.resolve_key(&parsed).await?;
         self.finish_machine(&parsed, &key, kind)
+    }
+
+    /// Verifies a handshake payload (`__clerk_handshake`): a JWT signed with the instance's
+    /// key, RS256, `typ` absent or `JWT`, a session-class `cat` (absent, session or
+    /// "ignore"), at most [`MAX_HANDSHAKE_TOKEN_BYTES`] long, `exp` / `nbf` / `iat` (when
+    /// present) within the leeway, and a `handshake` claim listing the `Set-Cookie` values.
+    pub(crate) async fn verify_handshake(&self, token: &str) -> Result<Vec<String>, VerifyError> {
+        let parsed = Parsed::new(token, MAX_HANDSHAKE_TOKEN_BYTES)?;
+        if parsed.typ.as_deref().is_some_and(|typ| typ != "JWT") {
+            return Err(VerifyError::Malformed(TokenPart::Header));
+        }
+        check_session_header(&parsed)?;
+        let key = self.resolve_key(&parsed).await?;
+        let payload = Self::signed_payload(&parsed, &key)?;
+        let mut claims: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&payload)
+                .map_err(|_| VerifyError::Malformed(TokenPart::Payload))?;
+        let now = unix_now();
+        let leeway = self.inner.leeway;
+        if numeric_date(claims.remove("exp"), "exp")?
+            .is_some_and(|exp| now >= exp.saturating_add(leeway))
+        {
+            return Err(VerifyError::Expired);
+        }
+        if numeric_date(claims.remove("nbf"), "nbf")?
+            .is_some_and(|nbf| now < nbf.saturating_sub(leeway))
+        {
+            return Err(VerifyError::NotYetValid);
+        }
+        if numeric_date(claims.remove("iat"), "iat")?
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(VerifyError::IssuedInFuture);
+        }
+        let Some(serde_json::Value::Array(items)) = claims.remove("handshake") else {
+            return Err(VerifyError::MissingClaim("handshake"));
+        };
+        if items.len() > MAX_HANDSHAKE_COOKIES {
+            return Err(VerifyError::InvalidClaim("handshake"));
+        }
+        items
+            .into_iter()
+            .map(|item| match item {
+                serde_json::Value::String(s) => Ok(s),
+                _ => Err(VerifyError::InvalidClaim("handshake")),
+            })
+            .collect()
     }
 
     /// The header checks of a machine JWT: an M2M token's `cat` is absent or the M2M
@@ -1327,6 +1407,9 @@ mod tests {
             VerifyError::NotAMachine,
             VerifyError::MachineVerifyUnavailable(Error::config("x")),
             VerifyError::MachineVerifyLimited,
+            VerifyError::HandshakeRequired(crate::auth::HandshakeReason::DevBrowserMissing),
+            VerifyError::HandshakeRedirectLoop(crate::auth::HandshakeReason::DevBrowserMissing),
+            VerifyError::InvalidHandshake(Box::new(VerifyError::InvalidSignature)),
         ];
         let mut codes: Vec<&str> = all.iter().map(VerifyError::code).collect();
         codes.sort_unstable();

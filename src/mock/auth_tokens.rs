@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Response, StatusCode};
@@ -109,6 +110,8 @@ pub(crate) struct AuthStore {
     pub(crate) sessions: HashMap<String, String>,
     /// Secret -> the token's resource (what its verify operation answers).
     machine: HashMap<String, Known>,
+    /// The mock Frontend API's browsers (`super::frontend`).
+    pub(crate) frontend: super::frontend::FrontendStore,
 }
 
 struct Known {
@@ -540,13 +543,14 @@ pub(crate) fn respond(
     params: &[(&'static str, String)],
     commit: bool,
 ) -> Option<(Response<Bytes>, bool)> {
-    const HANDLED: [&str; 6] = [
+    const HANDLED: [&str; 7] = [
         "verifyApiKey",
         "verifyM2MToken",
         "verifyOAuthAccessToken",
         "createApiKey",
         "createM2MToken",
         "CreateSessionToken",
+        "RefreshSession",
     ];
     if !HANDLED.contains(&op.id.as_str()) {
         return None;
@@ -668,6 +672,78 @@ pub(crate) fn respond(
             created.insert(field.into(), secret.clone().into());
             auth.machine.insert(secret, Known { class, resource });
             Some((json_answer(status, &Value::Object(created)), true))
+        }
+        "RefreshSession" => {
+            let sid = params
+                .iter()
+                .find(|(name, _)| *name == "session_id")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            let body = body_json(req).unwrap_or(Value::Null);
+            let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or("");
+            // The refresh token is the proof; an expired token that names another session is
+            // refused too (one the mock cannot read is left to the refresh token).
+            let expired_claims = field("expired_token")
+                .split('.')
+                .nth(1)
+                .and_then(|p| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(p)
+                        .ok()
+                })
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .unwrap_or(Value::Null);
+            let expired_sid = expired_claims.get("sid").and_then(Value::as_str);
+            // The new token keeps the issuer (the Frontend API) of the one it replaces.
+            let issuer = expired_claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .filter(|i| i.starts_with("https://") || i.starts_with("http://"))
+                .map(str::to_owned);
+            let known = state
+                .auth
+                .frontend
+                .refresh_tokens
+                .get(field("refresh_token"));
+            let user = state.auth.sessions.get(sid).cloned();
+            let (Some(user), true, true) = (
+                user,
+                known.map(String::as_str) == Some(sid),
+                expired_sid.is_none_or(|e| e == sid),
+            ) else {
+                return Some((
+                    state.error_response(
+                        StatusCode::UNAUTHORIZED,
+                        ClerkError::new(
+                            "authentication_invalid",
+                            "Unauthorized request",
+                            "The refresh token or the expired token does not match the session.",
+                        ),
+                    ),
+                    false,
+                ));
+            };
+            let mut c = times(60);
+            if let Some(issuer) = issuer {
+                c.insert("iss".into(), issuer.into());
+            }
+            c.insert("sub".into(), user.into());
+            c.insert("sid".into(), sid.into());
+            c.insert("v".into(), 2.into());
+            c.insert("sts".into(), "active".into());
+            let Ok(jwt) = sign(header(Some(CAT_SESSION), "JWT"), c, Map::new()) else {
+                return Some((
+                    state.error_response(StatusCode::INTERNAL_SERVER_ERROR, internal()),
+                    false,
+                ));
+            };
+            let answer = if field("format") == "cookie" {
+                json!({"object": "cookies",
+                       "cookies": [format!("__session={jwt}; Path=/; SameSite=Lax")]})
+            } else {
+                json!({"object": "token", "jwt": jwt})
+            };
+            Some((json_answer(StatusCode::OK, &answer), false))
         }
         "CreateSessionToken" => {
             let sid = params

@@ -259,6 +259,7 @@
 mod auth_tokens;
 mod engine;
 mod fault;
+mod frontend;
 mod generic;
 mod lists;
 mod log;
@@ -284,6 +285,7 @@ use http::{HeaderMap, Method, StatusCode};
 
 pub use self::auth_tokens::TokenClass;
 pub use self::fault::{Fault, FaultKind, FaultPlan, MockOperation};
+pub use self::frontend::{FrontendInstance, FrontendServer};
 pub use self::log::LogSink;
 pub use self::server::MockServer;
 use self::server::ServerSettings;

@@ -508,4 +508,5 @@ fn seed(mock: &MockClerk) {
             .expect("a machine token to seed");
     }
     mock.insert_session("session_123", "user_123");
+    mock.insert_refresh_token("refresh_token_123", "session_123");
 }

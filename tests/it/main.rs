@@ -23,6 +23,12 @@ mod auth;
 mod auth_claims;
 #[cfg(feature = "auth")]
 mod auth_classes;
+#[cfg(all(feature = "actix", feature = "axum", feature = "machine_auth"))]
+mod auth_frameworks;
+#[cfg(feature = "auth")]
+mod auth_handshake;
+#[cfg(all(feature = "auth", feature = "axum"))]
+mod auth_handshake_e2e;
 #[cfg(feature = "auth")]
 mod auth_keys;
 #[cfg(all(feature = "machine_auth", feature = "axum"))]

@@ -318,6 +318,14 @@ async fn every_operation_answers_with_an_instance_of_its_response_schema() {
                 let sid = mock.create_session("user_sample");
                 call.path = format!("/sessions/{sid}/tokens");
             }
+            // `RefreshSession` answers only for a refresh token the mock handed out.
+            "RefreshSession" => {
+                let sid = mock.create_session("user_sample");
+                mock.insert_refresh_token("rt_sample", &sid);
+                call.path = format!("/sessions/{sid}/refresh");
+                call.body = Body::Json(json!({ "expired_token": "expired", "refresh_token":
+                    "rt_sample", "request_origin": "https://app.example.com" }));
+            }
             "DeleteBlocklistIdentifier" => {
                 let id = mock
                     .insert_blocked(&format!("op{n}@example.com"))
