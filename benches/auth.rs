@@ -11,7 +11,7 @@
 //!   and refused by a required one (no token).
 //!
 //! ```text
-//! cargo bench --bench auth --features axum,mock
+//! cargo bench -p clerk-tower-benches --bench auth
 //! ```
 
 use std::future::Future;

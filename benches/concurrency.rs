@@ -8,7 +8,7 @@
 //! (`Throughput::Elements(1)` per call).
 //!
 //! ```text
-//! cargo bench --bench concurrency
+//! cargo bench -p clerk-tower-benches --bench concurrency
 //! ```
 
 mod support;
@@ -103,7 +103,7 @@ where
     }
 }
 
-/// `PROFILE=CONTENDER:CALLERS:CALLS cargo bench --bench concurrency` makes `CALLS` calls
+/// `PROFILE=CONTENDER:CALLERS:CALLS cargo bench -p clerk-tower-benches --bench concurrency` makes `CALLS` calls
 /// over `CALLERS` tasks with one contender (see `NAMES`) after a warm-up run, and exits: a
 /// steady workload for `valgrind --tool=callgrind`.
 fn profile(rt: &tokio::runtime::Runtime, c: &Arc<Contenders>, spec: &str) {

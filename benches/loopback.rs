@@ -7,7 +7,7 @@
 //! server's work, which is the same for every contender.
 //!
 //! ```text
-//! cargo bench --bench loopback
+//! cargo bench -p clerk-tower-benches --bench loopback
 //! ```
 
 mod support;
@@ -208,7 +208,7 @@ async fn reqwest_plain(c: &Contenders, op: Op) {
     }
 }
 
-/// `PROFILE=CONTENDER:CALLS[:OP] cargo bench --bench loopback` makes `CALLS` calls of `OP`
+/// `PROFILE=CONTENDER:CALLS[:OP] cargo bench -p clerk-tower-benches --bench loopback` makes `CALLS` calls of `OP`
 /// (default `list_1`; the `clerk_tower`, `bare_hyper_util` and `reqwest_plain` contenders
 /// take any of `list_1`, `list_500_paginated`, `list_500_bare`, `create`, `delete`) with one
 /// contender (`clerk_tower`, `clerk_tower_no_retry_no_timeout`,

@@ -8,7 +8,7 @@
 //! printed.
 //!
 //! ```text
-//! cargo bench --bench stack_overhead
+//! cargo bench -p clerk-tower-benches --bench stack_overhead
 //! ```
 
 mod support;
@@ -315,7 +315,7 @@ fn benches(c: &mut Criterion, v: &Variants) {
     g.finish();
 }
 
-/// `PROFILE=VARIANT[:CALLS] cargo bench --bench stack_overhead` runs only `CALLS` calls of one
+/// `PROFILE=VARIANT[:CALLS] cargo bench -p clerk-tower-benches --bench stack_overhead` runs only `CALLS` calls of one
 /// variant (`bare`, `proto`, `default`, `no_retry`, `no_timeout`, `no_retry_no_timeout`) and exits:
 /// a short, steady workload to run under `valgrind --tool=callgrind` or `--tool=dhat`.
 fn profile(v: &Variants, spec: &str) {
