@@ -139,6 +139,11 @@ impl ClientBuilder {
 
     /// The API root (default `https://api.clerk.com/v1`). Plain `http` is accepted only to
     /// loopback addresses.
+    ///
+    /// Both forms in use are accepted: with the API version (`https://api.clerk.com/v1`, as
+    /// Clerk's Python SDK takes its `server_url`), and without it (`https://api.clerk.com`, as
+    /// Clerk's JavaScript SDK takes `CLERK_API_URL`): a URL whose path does not end with a
+    /// version segment (`/v1`) gets `/v1` added, so one `.env` serves every SDK.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into());
         self
@@ -376,6 +381,16 @@ mod tests {
                 .base_url(),
             "http://127.0.0.1:8787/v1"
         );
+        // Clerk's own SDKs take the API's origin, without the version: a shared `.env` works.
+        for origin in ["https://api.clerk.com", "https://api.clerk.com/"] {
+            assert_eq!(
+                from_vars(&[key, ("CLERK_API_URL", origin)])
+                    .unwrap()
+                    .base_url(),
+                "https://api.clerk.com/v1",
+                "{origin}"
+            );
+        }
         assert!(
             matches!(
                 from_vars(&[key, ("CLERK_API_URL", "http://clerk.internal/v1")]),

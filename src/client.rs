@@ -60,7 +60,8 @@ impl Client {
     }
 
     /// A client configured from the environment: `CLERK_SECRET_KEY` (required) and
-    /// `CLERK_API_URL` (optional, default `https://api.clerk.com/v1`).
+    /// `CLERK_API_URL` (optional, default `https://api.clerk.com/v1`; the origin alone, as
+    /// Clerk's other SDKs take it, gets `/v1` added: see [`ClientBuilder::base_url`]).
     ///
     /// # Errors
     /// [`Error::Config`] when `CLERK_SECRET_KEY` is not set or either value is invalid.
