@@ -13,9 +13,8 @@ use tower_service::Service;
 use crate::layer::base_url::DEFAULT_BASE_URL;
 use crate::layer::call::Call;
 use crate::layer::headers::DEFAULT_API_VERSION;
-use crate::layer::{
-    AuthLayer, BaseUrlLayer, ClerkRetryPolicy, DecodeErrorsLayer, DefaultHeadersLayer, RetryConfig,
-};
+use crate::layer::retry::ClerkRetryPolicy;
+use crate::layer::{AuthLayer, BaseUrlLayer, DecodeErrorsLayer, DefaultHeadersLayer, RetryConfig};
 use crate::stack::{Core, Stack};
 use crate::transport::{
     hyper_client, CollectBody, SharedHyper, TransportConfig, DEFAULT_MAX_RESPONSE_BODY,

@@ -238,8 +238,16 @@ mod tests {
                 "/x",
                 "https://proxy.internal/clerk/v1/x",
             ),
-            ("https://api.clerk.com/V1", "/x", "https://api.clerk.com/V1/x"),
-            ("https://api.clerk.com/v2/", "/x", "https://api.clerk.com/v2/x"),
+            (
+                "https://api.clerk.com/V1",
+                "/x",
+                "https://api.clerk.com/V1/x",
+            ),
+            (
+                "https://api.clerk.com/v2/",
+                "/x",
+                "https://api.clerk.com/v2/x",
+            ),
             (
                 "https://proxy.internal:8443/clerk/v1//",
                 "/x",

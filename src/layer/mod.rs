@@ -6,10 +6,19 @@
 //! [`Error`](crate::Error), so they compose with each other and with your own layers.
 //!
 //! The order of the client's stack, and which of these pieces it uses, is drawn in one place:
-//! `docs/architecture.md`. The client runs the total deadline, the retries (with
-//! [`ClerkRetryPolicy`]) and the per-attempt deadline in one call service of its own; the
-//! [`timeout`] layers and tower's `Retry` with [`ClerkRetryPolicy`] are here for stacks you
-//! assemble yourself.
+//! `docs/architecture.md`. The total deadline, the retries and the per-attempt deadline are
+//! not layers: the client runs them in one call service of its own, configured with
+//! [`RetryConfig`] and the builder's timeouts, which is the one way a call is run.
+//!
+//! ```compile_fail
+//! // No second pipeline: the deadlines and the retries are the client's call service.
+//! use clerk_tower::layer::TimeoutLayer;
+//! ```
+//!
+//! ```compile_fail
+//! // The retry rules are not a `tower::retry::Policy` for stacks of your own.
+//! use clerk_tower::layer::ClerkRetryPolicy;
+//! ```
 
 pub mod auth;
 pub mod base_url;
@@ -18,15 +27,13 @@ pub mod decode;
 pub mod headers;
 pub mod rate_limit;
 pub mod retry;
-pub mod timeout;
 
 pub use auth::{Auth, AuthLayer};
 pub use base_url::{BaseUrl, BaseUrlLayer};
 pub use decode::{DecodeErrors, DecodeErrorsLayer};
 pub use headers::{DefaultHeaders, DefaultHeadersLayer};
 pub use rate_limit::{RateLimit, RateLimitConfig, RateLimitLayer};
-pub use retry::{ClerkRetryPolicy, RetryConfig};
-pub use timeout::{Timeout, TimeoutLayer};
+pub use retry::RetryConfig;
 
 pin_project_lite::pin_project! {
     /// A future that is either the inner service's future or an error known before calling it

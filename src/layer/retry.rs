@@ -1,8 +1,9 @@
 //! Retries that respect Clerk's rate limits and never repeat a create by accident.
 //!
-//! [`ClerkRetryPolicy`] is a [`tower::retry::Policy`] over [`HttpRequest`] /
-//! [`HttpResponse`] / [`Error`]. It decides from what happened and from the request's
-//! [`OperationInfo`] (is it idempotent?):
+//! [`RetryConfig`] sets how the client retries; the client's call service (which also owns
+//! the call's deadlines) asks the retry policy after each failed attempt. It decides from what
+//! happened and from the request's [`OperationInfo`](crate::OperationInfo) (is it
+//! idempotent?):
 //!
 //! | outcome | retried? | delay |
 //! |---|---|---|
@@ -13,23 +14,18 @@
 //! | 500, 502, 503, 504 | idempotent only: a create may already have happened | `Retry-After` if sent, else backoff |
 //! | any other status, decode errors, body too large | never | |
 //!
-//! A retry is never started when its wait would pass the call's [`Deadline`] (set by the
-//! total timeout): the call ends at once with the error it has, `Retry-After` included, so the
-//! caller can schedule its own retry. Every retry withdraws from a budget shared by all calls
-//! of a client ([`TpsBudget`]), so an outage does not turn into a retry storm. The final error
-//! records how many attempts were made ([`Error::attempts`]).
+//! A retry is never started when its wait would pass the call's [`Deadline`](crate::Deadline)
+//! (set by the total timeout): the call ends at once with the error it has, `Retry-After`
+//! included, so the caller can schedule its own retry. Every retry withdraws from a budget
+//! shared by all calls of a client ([`TpsBudget`]), so an outage does not turn into a retry
+//! storm. The final error records how many attempts were made ([`Error::attempts`]).
 //!
 //! ```
 //! use std::time::Duration;
-//! use clerk_tower::layer::{ClerkRetryPolicy, RetryConfig};
-//! use tower::{retry::RetryLayer, ServiceBuilder};
-//! # use clerk_tower::{HttpRequest, HttpResponse, Error};
-//! # let transport = tower::service_fn(|_req: HttpRequest| async { Ok::<_, Error>(HttpResponse::default()) });
+//! use clerk_tower::{Client, RetryConfig};
 //!
 //! let config = RetryConfig::default().max_retries(5).backoff(Duration::from_millis(100), Duration::from_secs(2));
-//! let svc = ServiceBuilder::new()
-//!     .layer(RetryLayer::new(ClerkRetryPolicy::new(&config)?))
-//!     .service(transport);
+//! let client = Client::builder().secret_key("sk_test_example").retry(config).build()?;
 //! # Ok::<(), clerk_tower::Error>(())
 //! ```
 
@@ -39,14 +35,11 @@ use std::time::Duration;
 use std::fmt;
 
 use http::StatusCode;
-use tokio::time::Sleep;
 use tower::retry::budget::{Budget, TpsBudget};
-use tower::retry::Policy;
 use tower::util::rng::{HasherRng, Rng};
 
 use crate::error::{TimeoutKind, TransportErrorKind};
-use crate::http::AttemptCount;
-use crate::{Deadline, Error, HttpRequest, HttpResponse, OperationInfo, RequestOptions};
+use crate::{Error, RequestOptions};
 
 /// How the client retries; set it with [`ClientBuilder::retry`](crate::ClientBuilder::retry).
 ///
@@ -211,11 +204,10 @@ struct Shared {
 /// The retry policy of the client; see the [module docs](self).
 ///
 /// One policy value is made per client; each call works on its own copy (its attempt count
-/// and backoff state), and every copy shares the budget. The client's stack uses it through
-/// its own retry loop, which also owns the call's deadline; the [`Policy`] implementation lets
-/// the same rules drive tower's `Retry` in a stack of your own.
+/// and backoff state), and every copy shares the budget. The client's call service asks it
+/// after each failed attempt.
 #[derive(Debug, Clone)]
-pub struct ClerkRetryPolicy {
+pub(crate) struct ClerkRetryPolicy {
     shared: Arc<Shared>,
     attempts: u32,
     backoff: Backoff,
@@ -264,7 +256,7 @@ impl ClerkRetryPolicy {
     /// # Errors
     /// [`Error::Config`] for a backoff range, budget or cap that cannot work (see the setters
     /// of [`RetryConfig`]).
-    pub fn new(config: &RetryConfig) -> Result<Self, Error> {
+    pub(crate) fn new(config: &RetryConfig) -> Result<Self, Error> {
         config.validate()?;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -395,49 +387,6 @@ impl Backoff {
             .unwrap_or(Duration::ZERO)
             .min(max.saturating_sub(base));
         base.saturating_add(jitter)
-    }
-}
-
-impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
-    type Future = Sleep;
-
-    fn retry(
-        &mut self,
-        req: &mut HttpRequest,
-        result: &mut Result<HttpResponse, Error>,
-    ) -> Option<Self::Future> {
-        let err = match result {
-            Ok(res) => {
-                self.succeeded();
-                if self.attempts > 1 {
-                    // For a body that fails to decode above this layer: say how many it took.
-                    res.extensions_mut().insert(AttemptCount(self.attempts));
-                }
-                return None;
-            }
-            Err(err) => err,
-        };
-        let extensions = req.extensions();
-        let idempotent = extensions
-            .get::<OperationInfo>()
-            .map_or_else(|| req.method().is_idempotent(), |op| op.idempotent);
-        let max_retries = self.max_retries(extensions.get::<RequestOptions>());
-        let remaining = extensions.get::<Deadline>().map(Deadline::remaining);
-        match self.decide(err, idempotent, max_retries, remaining) {
-            Decision::Retry { wait, .. } => Some(tokio::time::sleep(wait)),
-            Decision::Stop => {
-                err.set_attempts(self.attempts);
-                None
-            }
-        }
-    }
-
-    fn clone_request(&mut self, req: &HttpRequest) -> Option<HttpRequest> {
-        if self.max_retries(req.extensions().get::<RequestOptions>()) == 0 {
-            // One attempt only: skip the copy.
-            return None;
-        }
-        Some(req.clone())
     }
 }
 
