@@ -296,25 +296,18 @@ where
                     trace::finished(this.span, this.policy.attempts(), Err(&err));
                     return Poll::Ready(Err(err));
                 }
-                let Some(request) = this.request.as_ref() else {
-                    this.state.set(State::Done);
-                    return Poll::Ready(Err(polled_after_completion()));
-                };
-                // Keep a copy while another retry may follow; the last one takes it.
+                // Keep a copy while another retry may follow; the last one takes it. (A retry
+                // is only decided while a request is kept, so there is one here.)
                 let more = this.policy.attempts() < *this.max_retries;
-                let request = if more {
-                    request.clone()
-                } else {
-                    match this.request.take() {
-                        Some(request) => request,
-                        None => return Poll::Ready(Err(polled_after_completion())),
-                    }
+                let request = match (more, this.request.as_ref()) {
+                    (true, Some(request)) => request.clone(),
+                    _ => this.request.take().expect(KEPT_REQUEST),
                 };
                 let future = this.inner.call(request);
                 let timeout = attempt_sleep(Instant::now(), *this.attempt_timeout, *this.deadline);
                 this.state.set(State::Attempt { future, timeout });
             }
-            StateProj::Done => return Poll::Ready(Err(polled_after_completion())),
+            StateProj::Done => panic!("future polled after completion"),
         }
     }
 }
@@ -332,6 +325,38 @@ fn attempt_sleep(
     }
 }
 
-fn polled_after_completion() -> Error {
-    Error::invalid_request("future", "polled after completion")
+/// The invariant behind the one `expect` of the loop: an attempt is only started (first, or
+/// after a retry was decided) while the request is kept.
+const KEPT_REQUEST: &str = "an attempt starts only while the request is kept";
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::layer::RetryConfig;
+
+    fn ok_call() -> Call<tower::util::BoxCloneSyncService<HttpRequest, HttpResponse, Error>> {
+        let inner =
+            tower::util::BoxCloneSyncService::new(tower::service_fn(|_req: HttpRequest| async {
+                Ok::<_, Error>(HttpResponse::default())
+            }));
+        let policy = ClerkRetryPolicy::new(&RetryConfig::default()).unwrap();
+        Call::new(inner, policy, Some(Duration::from_secs(5)), None)
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "future polled after completion")]
+    async fn a_call_polled_again_panics() {
+        let mut call = ok_call();
+        let future = call.ready().await.unwrap().call(HttpRequest::default());
+        let mut future = std::pin::pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(future.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+        // A bug in the caller: never an error a user could mistake for a refused request.
+        let _ = future.as_mut().poll(&mut cx);
+    }
 }

@@ -273,9 +273,7 @@ where
                             )))
                         }
                     })?;
-                    let parts = parts.take().ok_or_else(|| {
-                        Error::invalid_request("future", "polled after completion")
-                    })?;
+                    let parts = parts.take().expect("future polled after completion");
                     return Poll::Ready(Ok(http::Response::from_parts(
                         parts,
                         Full::new(collected.to_bytes()),
