@@ -72,7 +72,7 @@ impl Client {
     /// The typed service for one operation: a `tower::Service<O>` going through the whole
     /// stack.
     pub fn service<O: Operation>(&self) -> OperationService<O> {
-        OperationService::new(self.stack(), None)
+        OperationService::new(self.clone(), None)
     }
 
     /// A call of any operation, as the resource handles make them: await it to send it.

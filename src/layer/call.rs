@@ -69,16 +69,14 @@ where
     type Error = Error;
     type Future = CallFuture<S>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx)
+    /// Always ready: the call's future waits for the attempt service to be ready before each
+    /// attempt (so a call layer of yours above it sees backpressure through the future).
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: HttpRequest) -> CallFuture<S> {
-        // The first attempt goes to this (ready) service; the future keeps a copy for retries.
-        let inner = self.inner.clone();
-        let ready = &mut self.inner;
-        self.config
-            .start(req, inner, Some(|first: HttpRequest| ready.call(first)))
+        self.start(req)
     }
 }
 
@@ -86,25 +84,20 @@ impl<S> Call<S>
 where
     S: Service<HttpRequest, Response = HttpResponse, Error = Error> + Clone,
 {
-    /// A call through a shared `&self`: the future waits for its own copy of the inner service
-    /// to be ready and sends every attempt through it (the client's call builders use this, so
-    /// a call copies the stack once).
-    pub(crate) fn start_shared(&self, req: HttpRequest) -> CallFuture<S> {
-        self.config.start(
-            req,
-            self.inner.clone(),
-            None::<fn(HttpRequest) -> S::Future>,
-        )
+    /// Starts a call: the one way a call starts, from the client's call builders and
+    /// services (through `&self`, so a call copies the stack once: into its future) and from
+    /// `Service::call` under your call layers. The future waits for its copy of the attempt
+    /// service to be ready, then sends every attempt through it.
+    pub(crate) fn start(&self, req: HttpRequest) -> CallFuture<S> {
+        self.config.start(req, self.inner.clone())
     }
 }
 
 impl CallConfig {
-    /// The call's future, sending the first attempt through `first` when given (a service
-    /// already polled ready), else through `inner` once it is ready.
-    fn start<S, F>(&self, mut req: HttpRequest, inner: S, first: Option<F>) -> CallFuture<S>
+    /// The call's future; its first attempt is sent through `inner` once it is ready.
+    fn start<S>(&self, mut req: HttpRequest, inner: S) -> CallFuture<S>
     where
         S: Service<HttpRequest, Response = HttpResponse, Error = Error>,
-        F: FnOnce(HttpRequest) -> S::Future,
     {
         let now = Instant::now();
         let extensions = req.extensions();
@@ -126,20 +119,10 @@ impl CallConfig {
             .and_then(|o| o.attempt_timeout)
             .or(self.attempt_timeout);
         let span = trace::call_span(operation_id, req.method());
-        let (state, request) = match first {
-            Some(send) => {
-                let retry_copy = (max_retries > 0).then(|| req.clone());
-                let timeout = attempt_sleep(now, attempt_timeout, deadline);
-                // Inside the call's span, like the attempts that follow.
-                let future = span.in_scope(|| send(req));
-                (State::Attempt { future, timeout }, retry_copy)
-            }
-            None => (State::Ready, Some(req)),
-        };
         CallFuture {
-            state,
+            state: State::Ready,
             inner,
-            request,
+            request: Some(req),
             policy: self.policy.clone(),
             idempotent,
             max_retries,
