@@ -57,11 +57,11 @@ use crate::{Error, RequestOptions};
 ///     .backoff(Duration::from_millis(500), Duration::from_secs(30))
 ///     .budget(Duration::from_secs(10), 5, 0.1);
 /// let never = RetryConfig::disabled();
+/// assert_eq!(never, RetryConfig::default().max_retries(0));
 /// assert_eq!(never.get_max_retries(), 0);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RetryConfig {
-    enabled: bool,
     max_retries: u32,
     min_backoff: Duration,
     max_backoff: Duration,
@@ -77,7 +77,6 @@ pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 impl Default for RetryConfig {
     fn default() -> Self {
         Self {
-            enabled: true,
             max_retries: 3,
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
@@ -90,19 +89,16 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
-    /// No retries at all: every call sends exactly one attempt (a call can still turn them on
-    /// with [`RequestOptions::retry`]).
+    /// No retries: every call sends exactly one attempt. The same as `max_retries(0)`, the one
+    /// setting for how many retries (a call can still ask for some with
+    /// [`RequestOptions::max_retries`]).
     pub fn disabled() -> Self {
-        Self {
-            enabled: false,
-            ..Self::default()
-        }
+        Self::default().max_retries(0)
     }
 
-    /// The most retries a call makes after its first attempt.
+    /// The most retries a call makes after its first attempt (default 3; 0: none).
     pub fn max_retries(mut self, max_retries: u32) -> Self {
         self.max_retries = max_retries;
-        self.enabled = true;
         self
     }
 
@@ -146,13 +142,9 @@ impl RetryConfig {
         self
     }
 
-    /// The retry limit.
+    /// The most retries a call makes (0: retries are off).
     pub fn get_max_retries(&self) -> u32 {
-        if self.enabled {
-            self.max_retries
-        } else {
-            0
-        }
+        self.max_retries
     }
 
     /// The backoff range `(min, max)`.
@@ -160,9 +152,9 @@ impl RetryConfig {
         (self.min_backoff, self.max_backoff)
     }
 
-    /// Whether retries are on.
-    pub fn is_enabled(&self) -> bool {
-        self.enabled
+    /// The longest `Retry-After` honoured.
+    pub fn get_max_retry_after(&self) -> Duration {
+        self.max_retry_after
     }
 
     fn validate(&self) -> Result<(), Error> {
@@ -193,7 +185,6 @@ impl RetryConfig {
 
 #[derive(Debug)]
 struct Shared {
-    enabled: bool,
     max_retries: u32,
     min_backoff: Duration,
     max_backoff: Duration,
@@ -260,7 +251,6 @@ impl ClerkRetryPolicy {
         config.validate()?;
         Ok(Self {
             shared: Arc::new(Shared {
-                enabled: config.enabled,
                 max_retries: config.max_retries,
                 min_backoff: config.min_backoff,
                 max_backoff: config.max_backoff,
@@ -276,12 +266,8 @@ impl ClerkRetryPolicy {
         })
     }
 
-    /// How many retries this call may make, after the per-call options.
+    /// How many retries this call may make: the per-call options', else the client's.
     pub(crate) fn max_retries(&self, options: Option<&RequestOptions>) -> u32 {
-        let enabled = options.and_then(|o| o.retry).unwrap_or(self.shared.enabled);
-        if !enabled {
-            return 0;
-        }
         options
             .and_then(|o| o.max_retries)
             .unwrap_or(self.shared.max_retries)
@@ -416,7 +402,24 @@ mod tests {
         let bad = RetryConfig::default().budget(Duration::from_secs(10), 1, -1.0);
         assert!(ClerkRetryPolicy::new(&bad).is_err());
         assert_eq!(RetryConfig::disabled().get_max_retries(), 0);
-        assert!(RetryConfig::disabled().max_retries(2).is_enabled());
+        assert_eq!(RetryConfig::disabled().max_retries(2).get_max_retries(), 2);
+    }
+
+    /// One knob for "how many retries": 0 is off, on the client and per call alike; a call
+    /// can ask for retries on a client that has none.
+    #[test]
+    fn one_knob_for_how_many_retries() {
+        let off = ClerkRetryPolicy::new(&RetryConfig::disabled()).unwrap();
+        assert_eq!(off.max_retries(None), 0);
+        assert_eq!(
+            off.max_retries(Some(&RequestOptions::new().max_retries(2))),
+            2
+        );
+        let on = ClerkRetryPolicy::new(&RetryConfig::default()).unwrap();
+        assert_eq!(
+            on.max_retries(Some(&RequestOptions::new().max_retries(0))),
+            0
+        );
     }
 
     #[test]
@@ -424,15 +427,12 @@ mod tests {
         let policy = ClerkRetryPolicy::new(&RetryConfig::default()).unwrap();
         assert_eq!(policy.max_retries(None), 3);
         assert_eq!(
-            policy.max_retries(Some(&RequestOptions::new().retry(false))),
+            policy.max_retries(Some(&RequestOptions::new().max_retries(0))),
             0
         );
         assert_eq!(
             policy.max_retries(Some(&RequestOptions::new().max_retries(7))),
             7
         );
-        let off = ClerkRetryPolicy::new(&RetryConfig::disabled()).unwrap();
-        assert_eq!(off.max_retries(None), 0);
-        assert_eq!(off.max_retries(Some(&RequestOptions::new().retry(true))), 3);
     }
 }
