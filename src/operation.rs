@@ -50,7 +50,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::DecodeError;
+use crate::error::{Attempted, DecodeError};
 use crate::http::AttemptCount;
 use crate::{Error, HttpRequest, HttpResponse, RequestOptions};
 
@@ -524,15 +524,17 @@ impl Decode for Text {
         let body = body.into_inner().unwrap_or_default();
         match String::from_utf8(body.to_vec()) {
             Ok(text) => Ok(Text(text)),
-            Err(e) => Err(Error::Decode(Box::new(DecodeError::new(
-                parts.status,
-                format!(
-                    "the body is not UTF-8 at byte {}",
-                    e.utf8_error().valid_up_to()
+            Err(e) => Err(Error::Decode(Attempted::with_attempts(
+                DecodeError::new(
+                    parts.status,
+                    format!(
+                        "the body is not UTF-8 at byte {}",
+                        e.utf8_error().valid_up_to()
+                    ),
+                    body,
                 ),
-                body,
                 attempts(&parts.extensions),
-            )))),
+            ))),
         }
     }
 }
@@ -559,12 +561,10 @@ pub fn decode_json<T: DeserializeOwned>(response: HttpResponse) -> Result<T, Err
         Err(_) => serde_json::from_slice(&body),
     };
     parsed.map_err(|e| {
-        Error::Decode(Box::new(DecodeError::json(
-            parts.status,
-            &e,
-            body,
+        Error::Decode(Attempted::with_attempts(
+            DecodeError::json(parts.status, &e, body),
             attempts(&parts.extensions),
-        )))
+        ))
     })
 }
 

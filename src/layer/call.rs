@@ -18,7 +18,7 @@ use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
 use super::retry::{ClerkRetryPolicy, Decision};
-use crate::error::{TimeoutError, TimeoutKind};
+use crate::error::{Attempted, TimeoutError, TimeoutKind};
 use crate::http::AttemptCount;
 use crate::trace::{self, CallSpan};
 use crate::{Deadline, Error, HttpRequest, HttpResponse, OperationInfo, RequestOptions};
@@ -198,14 +198,13 @@ where
         let in_flight = matches!(this.state.as_mut().project(), StateProj::Attempt { .. });
         this.state.set(State::Done);
         let mut err = TimeoutError::new(TimeoutKind::Total, this.total.unwrap_or_default());
-        err.attempts = this
+        err.last_error = this.last_error.take();
+        let attempts = this
             .policy
             .attempts()
             .saturating_add(u32::from(in_flight))
             .max(1);
-        err.last_error = this.last_error.take();
-        let attempts = err.attempts;
-        let err = Error::Timeout(Box::new(err));
+        let err = Error::Timeout(Attempted::with_attempts(err, attempts));
         trace::finished(this.span, attempts, Err(&err));
         Poll::Ready(Err(err))
     }
@@ -224,7 +223,7 @@ where
                     Poll::Pending => match timeout.as_pin_mut().map(|s| s.poll(cx)) {
                         Some(Poll::Ready(())) => {
                             let after = this.attempt_timeout.unwrap_or_default();
-                            Err(Error::Timeout(Box::new(TimeoutError::new(
+                            Err(Error::Timeout(Attempted::new(TimeoutError::new(
                                 TimeoutKind::Attempt,
                                 after,
                             ))))
