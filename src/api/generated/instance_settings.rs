@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::api::setters;
 use crate::models::{
     Instance, InstanceCommunication, InstanceProtect, InstanceRestrictions,
-    OAuthApplicationSettings, OrganizationSettings,
+    OauthApplicationSettings, OrganizationSettings,
     UpdateInstancePreferredSignInStrategyWhenPasswordRequired,
 };
 use crate::operation::{Operation, OperationInfo, RequestBody};
@@ -119,17 +119,17 @@ impl Operation for GetInstanceCommunication {
 /// access tokens, etc.).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct GetInstanceOAuthApplicationSettings {}
+pub struct GetInstanceOauthApplicationSettings {}
 
-impl GetInstanceOAuthApplicationSettings {
+impl GetInstanceOauthApplicationSettings {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {}
     }
 }
 
-impl Operation for GetInstanceOAuthApplicationSettings {
-    type Output = OAuthApplicationSettings;
+impl Operation for GetInstanceOauthApplicationSettings {
+    type Output = OauthApplicationSettings;
     const INFO: OperationInfo = OperationInfo::get(
         "GetInstanceOAuthApplicationSettings",
         "/instance/oauth_application_settings",
@@ -336,7 +336,7 @@ impl Operation for UpdateInstanceCommunication {
 /// Updates the OAuth application settings for the instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct UpdateInstanceOAuthApplicationSettings {
+pub struct UpdateInstanceOauthApplicationSettings {
     /// Whether dynamic OAuth client registration is enabled for the instance (RFC 7591).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dynamic_oauth_client_registration: Option<Option<bool>>,
@@ -362,7 +362,7 @@ pub struct UpdateInstanceOAuthApplicationSettings {
     pub client_id_metadata_documents_block_implicitly_allowed_clients: Option<Option<bool>>,
 }
 
-impl UpdateInstanceOAuthApplicationSettings {
+impl UpdateInstanceOauthApplicationSettings {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
@@ -377,7 +377,7 @@ impl UpdateInstanceOAuthApplicationSettings {
 }
 
 setters! {
-    UpdateInstanceOAuthApplicationSettings {
+    UpdateInstanceOauthApplicationSettings {
         /// Sets `dynamic_oauth_client_registration`: whether dynamic OAuth client registration is
         /// enabled for the instance (RFC 7591). To send `null` instead, set the field to
         /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
@@ -409,8 +409,8 @@ setters! {
     }
 }
 
-impl Operation for UpdateInstanceOAuthApplicationSettings {
-    type Output = OAuthApplicationSettings;
+impl Operation for UpdateInstanceOauthApplicationSettings {
+    type Output = OauthApplicationSettings;
     const INFO: OperationInfo = OperationInfo::patch(
         "UpdateInstanceOAuthApplicationSettings",
         "/instance/oauth_application_settings",
@@ -675,11 +675,11 @@ impl InstanceSettings {
         self.builder(GetInstanceCommunication::new())
     }
 
-    /// Get OAuth application settings; see [`GetInstanceOAuthApplicationSettings`].
-    pub fn get_o_auth_application_settings(
+    /// Get OAuth application settings; see [`GetInstanceOauthApplicationSettings`].
+    pub fn get_oauth_application_settings(
         &self,
-    ) -> CallBuilder<GetInstanceOAuthApplicationSettings> {
-        self.builder(GetInstanceOAuthApplicationSettings::new())
+    ) -> CallBuilder<GetInstanceOauthApplicationSettings> {
+        self.builder(GetInstanceOauthApplicationSettings::new())
     }
 
     /// Get instance organization settings; see [`GetInstanceOrganizationSettings`].
@@ -702,11 +702,11 @@ impl InstanceSettings {
         self.builder(UpdateInstanceCommunication::new())
     }
 
-    /// Update OAuth application settings; see [`UpdateInstanceOAuthApplicationSettings`].
-    pub fn update_o_auth_application_settings(
+    /// Update OAuth application settings; see [`UpdateInstanceOauthApplicationSettings`].
+    pub fn update_oauth_application_settings(
         &self,
-    ) -> CallBuilder<UpdateInstanceOAuthApplicationSettings> {
-        self.builder(UpdateInstanceOAuthApplicationSettings::new())
+    ) -> CallBuilder<UpdateInstanceOauthApplicationSettings> {
+        self.builder(UpdateInstanceOauthApplicationSettings::new())
     }
 
     /// Update instance organization settings; see [`UpdateInstanceOrganizationSettings`].

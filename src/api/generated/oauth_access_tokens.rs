@@ -11,7 +11,7 @@
 use serde::Serialize;
 
 use crate::api::setters;
-use crate::models::VerifyOAuthAccessTokenResponse;
+use crate::models::VerifyOauthAccessTokenResponse;
 use crate::operation::{Operation, OperationInfo, RequestBody};
 use crate::{CallBuilder, Client, Error, RequestOptions};
 
@@ -21,7 +21,7 @@ use crate::{CallBuilder, Client, Error, RequestOptions};
 /// timeout.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct VerifyOAuthAccessToken {
+pub struct VerifyOauthAccessToken {
     /// The access token to verify.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
@@ -32,7 +32,7 @@ pub struct VerifyOAuthAccessToken {
     pub secret: Option<String>,
 }
 
-impl VerifyOAuthAccessToken {
+impl VerifyOauthAccessToken {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
@@ -43,7 +43,7 @@ impl VerifyOAuthAccessToken {
 }
 
 setters! {
-    VerifyOAuthAccessToken {
+    VerifyOauthAccessToken {
         /// Sets `access_token`: the access token to verify.
         access_token: impl Into<String>,
         /// Sets `secret`: the access token to verify.
@@ -51,8 +51,8 @@ setters! {
     }
 }
 
-impl Operation for VerifyOAuthAccessToken {
-    type Output = VerifyOAuthAccessTokenResponse;
+impl Operation for VerifyOauthAccessToken {
+    type Output = VerifyOauthAccessTokenResponse;
     const INFO: OperationInfo = OperationInfo::post(
         "verifyOAuthAccessToken",
         "/oauth_applications/access_tokens/verify",
@@ -101,8 +101,8 @@ impl OauthAccessTokens {
         CallBuilder::new(self.client.clone(), request, self.options)
     }
 
-    /// Verify an OAuth Access Token; see [`VerifyOAuthAccessToken`].
-    pub fn verify(&self) -> CallBuilder<VerifyOAuthAccessToken> {
-        self.builder(VerifyOAuthAccessToken::new())
+    /// Verify an OAuth Access Token; see [`VerifyOauthAccessToken`].
+    pub fn verify(&self) -> CallBuilder<VerifyOauthAccessToken> {
+        self.builder(VerifyOauthAccessToken::new())
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::api::{check_length, setters, File};
 use crate::list::{next_offset, List, Paginate};
-use crate::models::{DeletedObject, OAuthApplication, OAuthApplicationWithSecret};
+use crate::models::{DeletedObject, OauthApplication, OauthApplicationWithSecret};
 use crate::operation::{
     check_range, Multipart, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
@@ -23,7 +23,7 @@ use crate::{CallBuilder, Client, Error, RequestOptions};
 /// All URL schemes are allowed such as `http://`, `https://`, `myapp://`, etc...
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct CreateOAuthApplication {
+pub struct CreateOauthApplication {
     /// The name of the new OAuth application.
     /// Max length: 256
     pub name: String,
@@ -57,7 +57,7 @@ pub struct CreateOAuthApplication {
     pub public: Option<Option<bool>>,
 }
 
-impl CreateOAuthApplication {
+impl CreateOauthApplication {
     /// A request for `name`; the optional parameters are unset.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
@@ -73,7 +73,7 @@ impl CreateOAuthApplication {
 }
 
 setters! {
-    CreateOAuthApplication {
+    CreateOauthApplication {
         /// Sets `redirect_uris`: an array of redirect URIs of the new OAuth application. To send
         /// `null` instead, set the field to `Some(None)` (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
@@ -102,8 +102,8 @@ setters! {
     }
 }
 
-impl Operation for CreateOAuthApplication {
-    type Output = OAuthApplicationWithSecret;
+impl Operation for CreateOauthApplication {
+    type Output = OauthApplicationWithSecret;
     const INFO: OperationInfo =
         OperationInfo::post("CreateOAuthApplication", "/oauth_applications");
 
@@ -134,12 +134,12 @@ impl Operation for CreateOAuthApplication {
 /// This is not reversible.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct DeleteOAuthApplication {
+pub struct DeleteOauthApplication {
     /// The ID of the OAuth application to delete (path)
     pub oauth_application_id: String,
 }
 
-impl DeleteOAuthApplication {
+impl DeleteOauthApplication {
     /// A request for `oauth_application_id`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>) -> Self {
         Self {
@@ -148,7 +148,7 @@ impl DeleteOAuthApplication {
     }
 }
 
-impl Operation for DeleteOAuthApplication {
+impl Operation for DeleteOauthApplication {
     type Output = DeletedObject;
     const INFO: OperationInfo = OperationInfo::delete(
         "DeleteOAuthApplication",
@@ -165,12 +165,12 @@ impl Operation for DeleteOAuthApplication {
 /// Fetches the OAuth application whose ID matches the provided `id` in the path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct GetOAuthApplication {
+pub struct GetOauthApplication {
     /// The ID of the OAuth application (path)
     pub oauth_application_id: String,
 }
 
-impl GetOAuthApplication {
+impl GetOauthApplication {
     /// A request for `oauth_application_id`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>) -> Self {
         Self {
@@ -179,8 +179,8 @@ impl GetOAuthApplication {
     }
 }
 
-impl Operation for GetOAuthApplication {
-    type Output = OAuthApplication;
+impl Operation for GetOauthApplication {
+    type Output = OauthApplication;
     const INFO: OperationInfo = OperationInfo::get(
         "GetOAuthApplication",
         "/oauth_applications/{oauth_application_id}",
@@ -202,7 +202,7 @@ impl Operation for GetOAuthApplication {
 /// [`CallBuilder::paginate`](crate::CallBuilder::paginate).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ListOAuthApplications {
+pub struct ListOauthApplications {
     /// Applies a limit to the number of results returned.
     /// Can be used for paginating the results together with `offset`.
     ///
@@ -236,7 +236,7 @@ pub struct ListOAuthApplications {
     pub name_query: Option<String>,
 }
 
-impl ListOAuthApplications {
+impl ListOauthApplications {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
@@ -249,7 +249,7 @@ impl ListOAuthApplications {
 }
 
 setters! {
-    ListOAuthApplications {
+    ListOauthApplications {
         /// Sets `limit`: applies a limit to the number of results returned.
         limit: u32,
         /// Sets `offset`: skip the first `offset` results when paginating.
@@ -262,8 +262,8 @@ setters! {
     }
 }
 
-impl Operation for ListOAuthApplications {
-    type Output = List<OAuthApplication>;
+impl Operation for ListOauthApplications {
+    type Output = List<OauthApplication>;
     const INFO: OperationInfo = OperationInfo::get("ListOAuthApplications", "/oauth_applications");
 
     fn validate(&self) -> Result<(), Error> {
@@ -280,8 +280,8 @@ impl Operation for ListOAuthApplications {
     }
 }
 
-impl Paginate for ListOAuthApplications {
-    type Item = OAuthApplication;
+impl Paginate for ListOauthApplications {
+    type Item = OauthApplication;
 
     fn first_page(self) -> Self {
         Self {
@@ -290,7 +290,7 @@ impl Paginate for ListOAuthApplications {
         }
     }
 
-    fn next_page(&self, page: &List<OAuthApplication>) -> Option<Self> {
+    fn next_page(&self, page: &List<OauthApplication>) -> Option<Self> {
         let offset = next_offset(
             self.limit.unwrap_or(500),
             self.offset.unwrap_or(0),
@@ -313,7 +313,7 @@ impl Paginate for ListOAuthApplications {
 /// JWT access tokens cannot be revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct RevokeOAuthApplicationToken {
+pub struct RevokeOauthApplicationToken {
     /// The ID of the OAuth application for which to revoke the token (path)
     #[serde(skip)]
     pub oauth_application_id: String,
@@ -322,7 +322,7 @@ pub struct RevokeOAuthApplicationToken {
     pub token: String,
 }
 
-impl RevokeOAuthApplicationToken {
+impl RevokeOauthApplicationToken {
     /// A request for `oauth_application_id`, `token`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>, token: impl Into<String>) -> Self {
         Self {
@@ -332,7 +332,7 @@ impl RevokeOAuthApplicationToken {
     }
 }
 
-impl Operation for RevokeOAuthApplicationToken {
+impl Operation for RevokeOauthApplicationToken {
     type Output = ();
     const INFO: OperationInfo = OperationInfo::post(
         "RevokeOAuthApplicationToken",
@@ -355,12 +355,12 @@ impl Operation for RevokeOAuthApplicationToken {
 /// When the client secret is rotated, make sure to update it in authorized OAuth clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct RotateOAuthApplicationSecret {
+pub struct RotateOauthApplicationSecret {
     /// The ID of the OAuth application for which to rotate the client secret (path)
     pub oauth_application_id: String,
 }
 
-impl RotateOAuthApplicationSecret {
+impl RotateOauthApplicationSecret {
     /// A request for `oauth_application_id`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>) -> Self {
         Self {
@@ -369,8 +369,8 @@ impl RotateOAuthApplicationSecret {
     }
 }
 
-impl Operation for RotateOAuthApplicationSecret {
-    type Output = OAuthApplicationWithSecret;
+impl Operation for RotateOauthApplicationSecret {
+    type Output = OauthApplicationWithSecret;
     const INFO: OperationInfo = OperationInfo::post(
         "RotateOAuthApplicationSecret",
         "/oauth_applications/{oauth_application_id}/rotate_secret",
@@ -386,7 +386,7 @@ impl Operation for RotateOAuthApplicationSecret {
 /// Updates an existing OAuth application
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct UpdateOAuthApplication {
+pub struct UpdateOauthApplication {
     /// The ID of the OAuth application to update (path)
     #[serde(skip)]
     pub oauth_application_id: String,
@@ -421,7 +421,7 @@ pub struct UpdateOAuthApplication {
     pub public: Option<Option<bool>>,
 }
 
-impl UpdateOAuthApplication {
+impl UpdateOauthApplication {
     /// A request for `oauth_application_id`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>) -> Self {
         Self {
@@ -438,7 +438,7 @@ impl UpdateOAuthApplication {
 }
 
 setters! {
-    UpdateOAuthApplication {
+    UpdateOauthApplication {
         /// Sets `name`: the new name of the OAuth application. To send `null` instead, set the
         /// field to `Some(None)` (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
@@ -471,8 +471,8 @@ setters! {
     }
 }
 
-impl Operation for UpdateOAuthApplication {
-    type Output = OAuthApplication;
+impl Operation for UpdateOauthApplication {
+    type Output = OauthApplication;
     const INFO: OperationInfo = OperationInfo::patch(
         "UpdateOAuthApplication",
         "/oauth_applications/{oauth_application_id}",
@@ -513,7 +513,7 @@ impl Operation for UpdateOAuthApplication {
 /// `image/webp`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct UploadOAuthApplicationLogo {
+pub struct UploadOauthApplicationLogo {
     /// The ID of the OAuth application for which to upload a logo (path)
     pub oauth_application_id: String,
     /// The ID of the user that will be credited with the image upload.
@@ -522,7 +522,7 @@ pub struct UploadOAuthApplicationLogo {
     pub file: File,
 }
 
-impl UploadOAuthApplicationLogo {
+impl UploadOauthApplicationLogo {
     /// A request for `oauth_application_id`, `file`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>, file: File) -> Self {
         Self {
@@ -534,14 +534,14 @@ impl UploadOAuthApplicationLogo {
 }
 
 setters! {
-    UploadOAuthApplicationLogo {
+    UploadOauthApplicationLogo {
         /// Sets `uploader_user_id`: the ID of the user that will be credited with the image upload.
         uploader_user_id: impl Into<String>,
     }
 }
 
-impl Operation for UploadOAuthApplicationLogo {
-    type Output = OAuthApplication;
+impl Operation for UploadOauthApplicationLogo {
+    type Output = OauthApplication;
     const INFO: OperationInfo = OperationInfo::put(
         "UploadOAuthApplicationLogo",
         "/oauth_applications/{oauth_application_id}/logo",
@@ -605,64 +605,64 @@ impl OauthApplications {
         CallBuilder::new(self.client.clone(), request, self.options)
     }
 
-    /// Create an OAuth application; see [`CreateOAuthApplication`].
-    pub fn create(&self, name: impl Into<String>) -> CallBuilder<CreateOAuthApplication> {
-        self.builder(CreateOAuthApplication::new(name))
+    /// Create an OAuth application; see [`CreateOauthApplication`].
+    pub fn create(&self, name: impl Into<String>) -> CallBuilder<CreateOauthApplication> {
+        self.builder(CreateOauthApplication::new(name))
     }
 
-    /// Delete an OAuth application; see [`DeleteOAuthApplication`].
+    /// Delete an OAuth application; see [`DeleteOauthApplication`].
     pub fn delete(
         &self,
         oauth_application_id: impl Into<String>,
-    ) -> CallBuilder<DeleteOAuthApplication> {
-        self.builder(DeleteOAuthApplication::new(oauth_application_id))
+    ) -> CallBuilder<DeleteOauthApplication> {
+        self.builder(DeleteOauthApplication::new(oauth_application_id))
     }
 
-    /// Retrieve an OAuth application by ID; see [`GetOAuthApplication`].
-    pub fn get(&self, oauth_application_id: impl Into<String>) -> CallBuilder<GetOAuthApplication> {
-        self.builder(GetOAuthApplication::new(oauth_application_id))
+    /// Retrieve an OAuth application by ID; see [`GetOauthApplication`].
+    pub fn get(&self, oauth_application_id: impl Into<String>) -> CallBuilder<GetOauthApplication> {
+        self.builder(GetOauthApplication::new(oauth_application_id))
     }
 
-    /// Get a list of OAuth applications for an instance; see [`ListOAuthApplications`]. Walk every page
+    /// Get a list of OAuth applications for an instance; see [`ListOauthApplications`]. Walk every page
     /// with [`CallBuilder::paginate`].
-    pub fn list(&self) -> CallBuilder<ListOAuthApplications> {
-        self.builder(ListOAuthApplications::new())
+    pub fn list(&self) -> CallBuilder<ListOauthApplications> {
+        self.builder(ListOauthApplications::new())
     }
 
-    /// Revoke an OAuth application token; see [`RevokeOAuthApplicationToken`].
+    /// Revoke an OAuth application token; see [`RevokeOauthApplicationToken`].
     pub fn revoke_token(
         &self,
         oauth_application_id: impl Into<String>,
         token: impl Into<String>,
-    ) -> CallBuilder<RevokeOAuthApplicationToken> {
-        self.builder(RevokeOAuthApplicationToken::new(
+    ) -> CallBuilder<RevokeOauthApplicationToken> {
+        self.builder(RevokeOauthApplicationToken::new(
             oauth_application_id,
             token,
         ))
     }
 
-    /// Rotate the client secret of the given OAuth application; see [`RotateOAuthApplicationSecret`].
+    /// Rotate the client secret of the given OAuth application; see [`RotateOauthApplicationSecret`].
     pub fn rotate_secret(
         &self,
         oauth_application_id: impl Into<String>,
-    ) -> CallBuilder<RotateOAuthApplicationSecret> {
-        self.builder(RotateOAuthApplicationSecret::new(oauth_application_id))
+    ) -> CallBuilder<RotateOauthApplicationSecret> {
+        self.builder(RotateOauthApplicationSecret::new(oauth_application_id))
     }
 
-    /// Update an OAuth application; see [`UpdateOAuthApplication`].
+    /// Update an OAuth application; see [`UpdateOauthApplication`].
     pub fn update(
         &self,
         oauth_application_id: impl Into<String>,
-    ) -> CallBuilder<UpdateOAuthApplication> {
-        self.builder(UpdateOAuthApplication::new(oauth_application_id))
+    ) -> CallBuilder<UpdateOauthApplication> {
+        self.builder(UpdateOauthApplication::new(oauth_application_id))
     }
 
-    /// Upload a logo for the OAuth application; see [`UploadOAuthApplicationLogo`].
+    /// Upload a logo for the OAuth application; see [`UploadOauthApplicationLogo`].
     pub fn upload_logo(
         &self,
         oauth_application_id: impl Into<String>,
         file: File,
-    ) -> CallBuilder<UploadOAuthApplicationLogo> {
-        self.builder(UploadOAuthApplicationLogo::new(oauth_application_id, file))
+    ) -> CallBuilder<UploadOauthApplicationLogo> {
+        self.builder(UploadOauthApplicationLogo::new(oauth_application_id, file))
     }
 }

@@ -104,7 +104,7 @@ impl Operation for GetRedirectUrl {
 /// [`CallBuilder::paginate`](crate::CallBuilder::paginate).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ListRedirectUrLs {
+pub struct ListRedirectUrls {
     /// Whether to paginate the results.
     /// If true, the results will be paginated.
     /// If false, the results will not be paginated.
@@ -122,7 +122,7 @@ pub struct ListRedirectUrLs {
     pub offset: Option<u64>,
 }
 
-impl ListRedirectUrLs {
+impl ListRedirectUrls {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
@@ -134,7 +134,7 @@ impl ListRedirectUrLs {
 }
 
 setters! {
-    ListRedirectUrLs {
+    ListRedirectUrls {
         /// Sets `paginated`: whether to paginate the results.
         paginated: bool,
         /// Sets `limit`: applies a limit to the number of results returned.
@@ -144,7 +144,7 @@ setters! {
     }
 }
 
-impl Operation for ListRedirectUrLs {
+impl Operation for ListRedirectUrls {
     type Output = List<RedirectUrl>;
     const INFO: OperationInfo = OperationInfo::get("ListRedirectURLs", "/redirect_urls");
 
@@ -161,7 +161,7 @@ impl Operation for ListRedirectUrLs {
     }
 }
 
-impl Paginate for ListRedirectUrLs {
+impl Paginate for ListRedirectUrls {
     type Item = RedirectUrl;
 
     fn first_page(self) -> Self {
@@ -240,9 +240,9 @@ impl RedirectUrls {
         self.builder(GetRedirectUrl::new(id))
     }
 
-    /// List all redirect URLs; see [`ListRedirectUrLs`]. Walk every page with
+    /// List all redirect URLs; see [`ListRedirectUrls`]. Walk every page with
     /// [`CallBuilder::paginate`].
-    pub fn list(&self) -> CallBuilder<ListRedirectUrLs> {
-        self.builder(ListRedirectUrLs::new())
+    pub fn list(&self) -> CallBuilder<ListRedirectUrls> {
+        self.builder(ListRedirectUrls::new())
     }
 }

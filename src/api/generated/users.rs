@@ -13,7 +13,7 @@ use crate::list::{next_offset, Identified, List, Paginate};
 use crate::models::{
     AdjustCreditBalanceRequest, CommerceCreditBalanceResponse, CommerceCreditLedgerResponse,
     CommerceSubscription, DeleteBackupCodeResponse, DeleteTotpResponse, DeletedObject,
-    DisableMfaResponse, IdentificationStatus, InvitationStatus, JsonObject, OAuthAccessTokenItem,
+    DisableMfaResponse, IdentificationStatus, InvitationStatus, JsonObject, OauthAccessTokenItem,
     OrganizationInvitationWithPublicOrganizationData, OrganizationMembership, PasswordHasher,
     TotalCount, TrustedDevice, User, VerifyPasswordResponse, VerifyTotpResponse,
 };
@@ -1163,7 +1163,7 @@ impl Paginate for InstanceGetOrganizationMemberships {
 /// access token will be refreshed transparently the new one will be returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct GetOAuthAccessToken {
+pub struct GetOauthAccessToken {
     /// The ID of the user for which to retrieve the OAuth access token (path)
     pub user_id: String,
     /// The ID of the OAuth provider (e.g. `oauth_google`) (path)
@@ -1185,7 +1185,7 @@ pub struct GetOAuthAccessToken {
     pub offset: Option<u64>,
 }
 
-impl GetOAuthAccessToken {
+impl GetOauthAccessToken {
     /// A request for `user_id`, `provider`; the optional parameters are unset.
     pub fn new(user_id: impl Into<String>, provider: impl Into<String>) -> Self {
         Self {
@@ -1199,7 +1199,7 @@ impl GetOAuthAccessToken {
 }
 
 setters! {
-    GetOAuthAccessToken {
+    GetOauthAccessToken {
         /// Sets `paginated`: whether to paginate the results.
         paginated: bool,
         /// Sets `limit`: applies a limit to the number of results returned.
@@ -1209,8 +1209,8 @@ setters! {
     }
 }
 
-impl Operation for GetOAuthAccessToken {
-    type Output = List<OAuthAccessTokenItem>;
+impl Operation for GetOauthAccessToken {
+    type Output = List<OauthAccessTokenItem>;
     const INFO: OperationInfo = OperationInfo::get(
         "GetOAuthAccessToken",
         "/users/{user_id}/oauth_access_tokens/{provider}",
@@ -2759,13 +2759,13 @@ impl Users {
         self.builder(InstanceGetOrganizationMemberships::new())
     }
 
-    /// Retrieve the OAuth access token of a user; see [`GetOAuthAccessToken`].
-    pub fn get_o_auth_access_token(
+    /// Retrieve the OAuth access token of a user; see [`GetOauthAccessToken`].
+    pub fn get_oauth_access_token(
         &self,
         user_id: impl Into<String>,
         provider: impl Into<String>,
-    ) -> CallBuilder<GetOAuthAccessToken> {
-        self.builder(GetOAuthAccessToken::new(user_id, provider))
+    ) -> CallBuilder<GetOauthAccessToken> {
+        self.builder(GetOauthAccessToken::new(user_id, provider))
     }
 
     /// Retrieve all invitations for a user; see [`UsersGetOrganizationInvitations`]. Walk every page
