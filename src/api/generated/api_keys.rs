@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::api::{check_length, setters};
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     BoolString, CreateApiKeyResponse, DeleteApiKeyResponse, GetApiKeyResponse,
     GetApiKeySecretResponse, GetApiKeysResponseItem, RevokeApiKeyResponse, UpdateApiKeyResponse,
@@ -262,27 +262,11 @@ impl Operation for GetApiKeys {
     }
 }
 
-impl Paginate for GetApiKeys {
+impl ListRequest for GetApiKeys {
     type Item = GetApiKeysResponseItem;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(100)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<GetApiKeysResponseItem>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(100),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(100, &mut self.limit, &mut self.offset)
     }
 }
 

@@ -7,7 +7,7 @@
 //! Billing-related endpoints for managing statements and payment attempts.
 
 use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     ApplyCommerceDiscountRequest, BillingPaymentAttempt, BillingPriceResponse, BillingStatement,
     CommerceDiscountRedemptionResponse, CommercePlan, CommercePriceTransitionResponse,
@@ -336,28 +336,11 @@ impl Operation for GetBillingStatementPaymentAttempts {
     }
 }
 
-impl Paginate for GetBillingStatementPaymentAttempts {
+impl ListRequest for GetBillingStatementPaymentAttempts {
     type Item = BillingPaymentAttempt;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<BillingPaymentAttempt>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -435,28 +418,11 @@ impl Operation for GetCommercePlanList {
     }
 }
 
-impl Paginate for GetCommercePlanList {
+impl ListRequest for GetCommercePlanList {
     type Item = CommercePlan;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<CommercePlan>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -534,28 +500,11 @@ impl Operation for GetBillingPriceList {
     }
 }
 
-impl Paginate for GetBillingPriceList {
+impl ListRequest for GetBillingPriceList {
     type Item = BillingPriceResponse;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<BillingPriceResponse>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -627,28 +576,11 @@ impl Operation for GetBillingStatementList {
     }
 }
 
-impl Paginate for GetBillingStatementList {
+impl ListRequest for GetBillingStatementList {
     type Item = BillingStatement;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<BillingStatement>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..*self
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -755,28 +687,11 @@ impl Operation for GetCommerceSubscriptionItemList {
     }
 }
 
-impl Paginate for GetCommerceSubscriptionItemList {
+impl ListRequest for GetCommerceSubscriptionItemList {
     type Item = CommerceSubscriptionItem;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<CommerceSubscriptionItem>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateDirectoryGroupRoleMappings, DeletedObject, Directory, DirectoryGroupRoleMapping,
     DirectoryGroupRoleMappingDeleted, ReplaceDirectoryGroupRoleMappingsMappings,
@@ -292,27 +292,11 @@ impl Operation for ListDirectories {
     }
 }
 
-impl Paginate for ListDirectories {
+impl ListRequest for ListDirectories {
     type Item = Directory;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Directory>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..*self
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 

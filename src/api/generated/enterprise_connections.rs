@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateEnterpriseConnectionCustomAttributes, CreateEnterpriseConnectionOidc,
     CreateEnterpriseConnectionProvider, CreateEnterpriseConnectionSaml, DeletedObject,
@@ -292,27 +292,11 @@ impl Operation for ListEnterpriseConnections {
     }
 }
 
-impl Paginate for ListEnterpriseConnections {
+impl ListRequest for ListEnterpriseConnections {
     type Item = EnterpriseConnection;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<EnterpriseConnection>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -390,27 +374,11 @@ impl Operation for ListEnterpriseConnectionTestRuns {
     }
 }
 
-impl Paginate for ListEnterpriseConnectionTestRuns {
+impl ListRequest for ListEnterpriseConnectionTestRuns {
     type Item = EnterpriseConnectionTestRun;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<EnterpriseConnectionTestRun>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateBulkInvitationsItem, CreateInvitationTemplateSlug, Invitation, InvitationRevoked,
     InvitationStatus, JsonObject,
@@ -252,28 +252,11 @@ impl Operation for ListInvitations {
     }
 }
 
-impl Paginate for ListInvitations {
+impl ListRequest for ListInvitations {
     type Item = Invitation;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Invitation>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 

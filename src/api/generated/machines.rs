@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::api::{check_length, setters};
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     Machine, MachineCreated, MachineDeleted, MachineScope, MachineScopeDeleted, MachineSecretKey,
     RotateMachineSecretKeyResponse,
@@ -312,27 +312,11 @@ impl Operation for ListMachines {
     }
 }
 
-impl Paginate for ListMachines {
+impl ListRequest for ListMachines {
     type Item = Machine;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Machine>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 

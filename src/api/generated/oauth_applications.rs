@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::api::{check_length, setters, File};
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, OauthApplication, OauthApplicationWithSecret};
 use crate::operation::{
     check_range, Multipart, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
@@ -280,27 +280,11 @@ impl Operation for ListOauthApplications {
     }
 }
 
-impl Paginate for ListOauthApplications {
+impl ListRequest for ListOauthApplications {
     type Item = OauthApplication;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OauthApplication>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 

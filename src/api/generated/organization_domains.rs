@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     BoolString, DeletedObject, ListAllOrganizationDomainsEnrollmentMode, OrganizationDomain,
 };
@@ -198,27 +198,11 @@ impl Operation for ListOrganizationDomains {
     }
 }
 
-impl Paginate for ListOrganizationDomains {
+impl ListRequest for ListOrganizationDomains {
     type Item = OrganizationDomain;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationDomain>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -337,27 +321,11 @@ impl Operation for ListAllOrganizationDomains {
     }
 }
 
-impl Paginate for ListAllOrganizationDomains {
+impl ListRequest for ListAllOrganizationDomains {
     type Item = OrganizationDomain;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationDomain>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 

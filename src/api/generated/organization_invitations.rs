@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateOrganizationInvitationBulkItem, InvitationStatus, JsonObject, OrganizationInvitation,
     OrganizationInvitationWithPublicOrganizationData,
@@ -358,30 +358,11 @@ impl Operation for ListInstanceOrganizationInvitations {
     }
 }
 
-impl Paginate for ListInstanceOrganizationInvitations {
+impl ListRequest for ListInstanceOrganizationInvitations {
     type Item = OrganizationInvitationWithPublicOrganizationData;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(
-        &self,
-        page: &List<OrganizationInvitationWithPublicOrganizationData>,
-    ) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -486,27 +467,11 @@ impl Operation for ListOrganizationInvitations {
     }
 }
 
-impl Paginate for ListOrganizationInvitations {
+impl ListRequest for ListOrganizationInvitations {
     type Item = OrganizationInvitation;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationInvitation>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -586,27 +551,11 @@ impl Operation for ListPendingOrganizationInvitations {
     }
 }
 
-impl Paginate for ListPendingOrganizationInvitations {
+impl ListRequest for ListPendingOrganizationInvitations {
     type Item = OrganizationInvitation;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationInvitation>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 

@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::api::{setters, File};
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     AdjustCreditBalanceRequest, CommerceCreditBalanceResponse, CommerceCreditLedgerResponse,
     CommerceSubscription, DeletedObject, JsonObject, Organization, OrganizationWithLogo,
@@ -496,27 +496,11 @@ impl Operation for ListOrganizations {
     }
 }
 
-impl Paginate for ListOrganizations {
+impl ListRequest for ListOrganizations {
     type Item = Organization;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Organization>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 

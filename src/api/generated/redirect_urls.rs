@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, RedirectUrl};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
@@ -161,28 +161,11 @@ impl Operation for ListRedirectUrls {
     }
 }
 
-impl Paginate for ListRedirectUrls {
+impl ListRequest for ListRedirectUrls {
     type Item = RedirectUrl;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<RedirectUrl>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..*self
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 

@@ -11,7 +11,7 @@
 use serde::Serialize;
 
 use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateSessionTokenFromTemplateResponse, CreateSessionTokenResponse, GetSessionListStatus,
     JsonObject, RefreshSessionFormat, Session, SessionRefresh,
@@ -312,28 +312,11 @@ impl Operation for GetSessionList {
     }
 }
 
-impl Paginate for GetSessionList {
+impl ListRequest for GetSessionList {
     type Item = Session;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Session>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::api::{setters, File};
-use crate::list::{next_offset, Identified, List, Paginate};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     AdjustCreditBalanceRequest, CommerceCreditBalanceResponse, CommerceCreditLedgerResponse,
     CommerceSubscription, DeleteBackupCodeResponse, DeleteTotpResponse, DeletedObject,
@@ -1130,27 +1130,11 @@ impl Operation for InstanceGetOrganizationMemberships {
     }
 }
 
-impl Paginate for InstanceGetOrganizationMemberships {
+impl ListRequest for InstanceGetOrganizationMemberships {
     type Item = OrganizationMembership;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationMembership>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -1307,30 +1291,11 @@ impl Operation for UsersGetOrganizationInvitations {
     }
 }
 
-impl Paginate for UsersGetOrganizationInvitations {
+impl ListRequest for UsersGetOrganizationInvitations {
     type Item = OrganizationInvitationWithPublicOrganizationData;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(
-        &self,
-        page: &List<OrganizationInvitationWithPublicOrganizationData>,
-    ) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -1401,27 +1366,11 @@ impl Operation for UsersGetOrganizationMemberships {
     }
 }
 
-impl Paginate for UsersGetOrganizationMemberships {
+impl ListRequest for UsersGetOrganizationMemberships {
     type Item = OrganizationMembership;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationMembership>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -1725,40 +1674,17 @@ impl Operation for GetUserList {
     }
 }
 
-impl Paginate for GetUserList {
+impl ListRequest for GetUserList {
     type Item = User;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<User>) -> Option<Self> {
-        let limit = self.limit.unwrap_or(500);
-        let offset = self.offset.unwrap_or(0);
-        // The cursor needs the default ordering and no offset; otherwise page by offset.
-        let by_cursor = offset == 0
-            && matches!(
-                self.order_by.as_deref(),
-                None | Some("created_at" | "+created_at" | "-created_at")
-            );
-        if by_cursor {
-            // A short or empty page is the last one.
-            next_offset(limit, 0, page.data.len(), None)?;
-            let last = page.data.last()?;
-            Some(Self {
-                starting_after: Some(last.id().to_owned()),
-                ..self.clone()
-            })
-        } else {
-            let offset = next_offset(limit, offset, page.data.len(), page.total_count)?;
-            Some(Self {
-                offset: Some(offset),
-                ..self.clone()
-            })
-        }
+    fn page_params(&mut self) -> PageParams<'_> {
+        // The cursor follows the default ordering only.
+        let by_cursor = matches!(
+            self.order_by.as_deref(),
+            None | Some("created_at" | "+created_at" | "-created_at")
+        );
+        PageParams::new(500, &mut self.limit, &mut self.offset)
+            .cursor(&mut self.starting_after, by_cursor)
     }
 }
 

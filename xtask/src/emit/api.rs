@@ -17,9 +17,11 @@ const RESERVED: &[&str] = &[
     "File",
     "Identified",
     "List",
+    "ListRequest",
     "Multipart",
     "Operation",
     "OperationInfo",
+    "PageParams",
     "Paginate",
     "PathParams",
     "QueryWriter",
@@ -764,7 +766,7 @@ fn request(
     w.line("}");
 
     if let Some(p) = &op.pagination {
-        paginate(op, p, namer, copy, w, uses)?;
+        paginate(op, p, namer, w, uses)?;
     }
     Ok(())
 }
@@ -799,11 +801,12 @@ fn query_line(f: &Field, op: &Op) -> Result<String, String> {
     })
 }
 
+/// The paging parameters of a list operation: `impl ListRequest`, a few lines; the paging
+/// itself is written once, in `crate::list` (`impl<T: ListRequest> Paginate for T`).
 fn paginate(
     op: &Op,
     p: &Pagination,
     namer: &ApiNamer,
-    copy: bool,
     w: &mut W,
     uses: &mut BTreeSet<String>,
 ) -> Result<(), String> {
@@ -812,88 +815,54 @@ fn paginate(
         .as_ref()
         .ok_or_else(|| format!("{}: paginated without a list", op.id))?;
     let item = rust(item, namer);
-    let limit = op
-        .params
-        .iter()
-        .find(|f| f.wire == "limit")
-        .ok_or_else(|| format!("{}: no limit", op.id))?;
-    let rest = if copy { "..*self" } else { "..self.clone()" };
-    uses.insert("crate::list::Paginate".into());
-    uses.insert("crate::list::next_offset".into());
-    uses.insert("crate::list::List".into());
-    let limit_expr = |max: u64| match limit.ty {
-        Ty::U32 => format!("self.limit.unwrap_or({max})"),
-        _ => format!("u32::try_from(self.limit.unwrap_or({max})).unwrap_or(u32::MAX)"),
-    };
+    for (name, ty) in [("limit", Ty::U32), ("offset", Ty::U64)] {
+        let field = op
+            .params
+            .iter()
+            .find(|f| f.wire == name)
+            .ok_or_else(|| format!("{}: paginated without `{name}`", op.id))?;
+        if field.ty != ty || field.required || field.nullable {
+            return Err(format!(
+                "{}: `{name}` is {:?}, paging needs an optional {ty:?}",
+                op.id, field.ty
+            ));
+        }
+    }
+    uses.insert("crate::list::ListRequest".into());
+    uses.insert("crate::list::PageParams".into());
     w.blank();
-    w.line(format!("impl Paginate for {} {{", op.type_name));
+    w.line(format!("impl ListRequest for {} {{", op.type_name));
     w.line(format!("type Item = {item};"));
     w.blank();
-    match p {
+    w.line("fn page_params(&mut self) -> PageParams<'_> {");
+    let (max, flag, cursor) = match p {
         Pagination::Offset {
             max,
             paginated_flag,
-        } => {
-            w.line("fn first_page(self) -> Self {");
-            w.line("Self {");
-            if *paginated_flag {
-                w.line("paginated: Some(true),");
-            }
-            w.line(format!("limit: Some(self.limit.unwrap_or({max})),"));
-            w.line("..self");
-            w.line("}");
-            w.line("}");
-            w.blank();
-            w.line(format!(
-                "fn next_page(&self, page: &List<{item}>) -> Option<Self> {{"
-            ));
-            w.line(format!(
-                "let offset = next_offset({}, self.offset.unwrap_or(0), page.data.len(), page.total_count)?;",
-                limit_expr(*max)
-            ));
-            w.line(format!("Some(Self {{ offset: Some(offset), {rest} }})"));
-            w.line("}");
-        }
+        } => (max, *paginated_flag, None),
         Pagination::Cursor {
             max,
             cursor,
             order_by,
             orderings,
-        } => {
-            uses.insert("crate::list::Identified".into());
-            w.line("fn first_page(self) -> Self {");
-            w.line(format!(
-                "Self {{ limit: Some(self.limit.unwrap_or({max})), ..self }}"
-            ));
-            w.line("}");
-            w.blank();
-            w.line(format!(
-                "fn next_page(&self, page: &List<{item}>) -> Option<Self> {{"
-            ));
-            w.line(format!("let limit = {};", limit_expr(*max)));
-            w.line("let offset = self.offset.unwrap_or(0);");
-            let pats: Vec<String> = orderings.iter().map(|o| format!("{o:?}")).collect();
-            w.line(
-                "// The cursor needs the default ordering and no offset; otherwise page by offset.",
-            );
-            w.line(format!(
-                "let by_cursor = offset == 0 && matches!(self.{order_by}.as_deref(), None | Some({}));",
-                pats.join(" | ")
-            ));
-            w.line("if by_cursor {");
-            w.line("// A short or empty page is the last one.");
-            w.line("next_offset(limit, 0, page.data.len(), None)?;");
-            w.line("let last = page.data.last()?;");
-            w.line(format!(
-                "Some(Self {{ {cursor}: Some(last.id().to_owned()), {rest} }})"
-            ));
-            w.line("} else {");
-            w.line("let offset = next_offset(limit, offset, page.data.len(), page.total_count)?;");
-            w.line(format!("Some(Self {{ offset: Some(offset), {rest} }})"));
-            w.line("}");
-            w.line("}");
-        }
+        } => (max, false, Some((cursor, order_by, orderings))),
+    };
+    let max = u32::try_from(*max).map_err(|_| format!("{}: page size {max}", op.id))?;
+    let mut expr = format!("PageParams::new({max}, &mut self.limit, &mut self.offset)");
+    if flag {
+        expr.push_str(".paginated(&mut self.paginated)");
     }
+    if let Some((cursor, order_by, orderings)) = cursor {
+        let pats: Vec<String> = orderings.iter().map(|o| format!("{o:?}")).collect();
+        w.line("// The cursor follows the default ordering only.");
+        w.line(format!(
+            "let by_cursor = matches!(self.{order_by}.as_deref(), None | Some({}));",
+            pats.join(" | ")
+        ));
+        let _ = write!(expr, ".cursor(&mut self.{cursor}, by_cursor)");
+    }
+    w.line(expr);
+    w.line("}");
     w.line("}");
     Ok(())
 }
