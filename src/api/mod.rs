@@ -143,3 +143,40 @@ macro_rules! setters {
 }
 #[allow(unused_imports)]
 pub(crate) use setters;
+
+/// Declares a resource handle with what every handle has, written once: a client clone and the
+/// options of its calls, `new`, `with_options`, and `builder` for its methods (which the
+/// generator writes in an `impl` of their own).
+#[allow(unused_macros)] // with no feature enabled, there is no handle
+macro_rules! handle {
+    ($(#[$doc:meta])* $handle:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $handle {
+            client: $crate::Client,
+            options: Option<$crate::RequestOptions>,
+        }
+
+        impl $handle {
+            pub(crate) fn new(client: $crate::Client) -> Self {
+                Self {
+                    client,
+                    options: None,
+                }
+            }
+
+            /// Applies `options` (timeouts, retries) to the calls made through this handle (a
+            /// call's own [`CallBuilder::options`](crate::CallBuilder::options) replaces them).
+            pub fn with_options(mut self, options: $crate::RequestOptions) -> Self {
+                self.options = Some(options);
+                self
+            }
+
+            fn builder<O: $crate::Operation>(&self, request: O) -> $crate::CallBuilder<O> {
+                $crate::CallBuilder::new(self.client.clone(), request, self.options)
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use handle;

@@ -7,10 +7,10 @@
 
 use serde::Serialize;
 
-use crate::api::{check_length, setters};
+use crate::api::{check_length, handle, setters};
 use crate::models::{CreateAdminPortalLinkTokenResponse, RevokeAdminPortalLinkTokenResponse};
 use crate::operation::{check_range, Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /admin_portal_link_tokens`: create an Admin Portal Link Token.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -128,43 +128,24 @@ impl Operation for RevokeAdminPortalLinkToken {
     }
 }
 
-/// The Admin Portal Link Tokens operations; get it from
-/// [`Client::admin_portal_link_tokens`](crate::Client::admin_portal_link_tokens).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let admin_portal_link_tokens = client.admin_portal_link_tokens();
-/// let answer = admin_portal_link_tokens.create().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct AdminPortalLinkTokens {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Admin Portal Link Tokens operations; get it from
+    /// [`Client::admin_portal_link_tokens`](crate::Client::admin_portal_link_tokens).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let admin_portal_link_tokens = client.admin_portal_link_tokens();
+    /// let answer = admin_portal_link_tokens.create().await?;
+    /// # Ok(()) }
+    /// ```
+    AdminPortalLinkTokens
 }
 
 impl AdminPortalLinkTokens {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create an Admin Portal Link Token; see [`CreateAdminPortalLinkToken`].
     pub fn create(&self) -> CallBuilder<CreateAdminPortalLinkToken> {
         self.builder(CreateAdminPortalLinkToken::new())

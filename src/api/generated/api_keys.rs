@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::api::{check_length, setters};
+use crate::api::{check_length, handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     BoolString, CreateApiKeyResponse, DeleteApiKeyResponse, GetApiKeyResponse,
@@ -18,7 +18,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /api_keys`: create an API Key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -428,42 +428,23 @@ impl Operation for VerifyApiKey {
     }
 }
 
-/// The API Keys operations; get it from [`Client::api_keys`](crate::Client::api_keys).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let api_keys = client.api_keys();
-/// let answer = api_keys.get("api_key_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct ApiKeys {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The API Keys operations; get it from [`Client::api_keys`](crate::Client::api_keys).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let api_keys = client.api_keys();
+    /// let answer = api_keys.get("api_key_123").await?;
+    /// # Ok(()) }
+    /// ```
+    ApiKeys
 }
 
 impl ApiKeys {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create an API Key; see [`CreateApiKey`].
     pub fn create(
         &self,

@@ -8,10 +8,10 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::models::InstanceSettings;
 use crate::operation::{Operation, OperationInfo, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `PATCH /beta_features/instance_settings`: update instance settings.
 ///
@@ -143,43 +143,24 @@ impl Operation for UpdateProductionInstanceDomain {
     }
 }
 
-/// The Beta Features operations; get it from
-/// [`Client::beta_features`](crate::Client::beta_features).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let beta_features = client.beta_features();
-/// let answer = beta_features.update_instance_settings().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct BetaFeatures {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Beta Features operations; get it from
+    /// [`Client::beta_features`](crate::Client::beta_features).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let beta_features = client.beta_features();
+    /// let answer = beta_features.update_instance_settings().await?;
+    /// # Ok(()) }
+    /// ```
+    BetaFeatures
 }
 
 impl BetaFeatures {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Update instance settings; see [`UpdateInstanceAuthConfig`].
     pub fn update_instance_settings(&self) -> CallBuilder<UpdateInstanceAuthConfig> {
         self.builder(UpdateInstanceAuthConfig::new())

@@ -6,7 +6,7 @@
 //!
 //! Billing-related endpoints for managing statements and payment attempts.
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     ApplyCommerceDiscountRequest, BillingPaymentAttempt, BillingPriceResponse, BillingStatement,
@@ -18,7 +18,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /billing/subscription_items/{subscription_item_id}/discounts`: apply a discount to a
 /// subscription item.
@@ -732,42 +732,23 @@ impl Operation for RemoveBillingSubscriptionItemDiscount {
     }
 }
 
-/// The Billing operations; get it from [`Client::billing`](crate::Client::billing).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let billing = client.billing();
-/// let answer = billing.cancel_subscription_item("subscription_item_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Billing {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Billing operations; get it from [`Client::billing`](crate::Client::billing).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let billing = client.billing();
+    /// let answer = billing.cancel_subscription_item("subscription_item_123").await?;
+    /// # Ok(()) }
+    /// ```
+    Billing
 }
 
 impl Billing {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Apply a discount to a subscription item; see [`ApplyBillingSubscriptionItemDiscount`].
     pub fn apply_subscription_item_discount(
         &self,

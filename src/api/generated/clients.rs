@@ -9,12 +9,12 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{models, CallBuilder, Client, Error, RequestOptions};
+use crate::{models, CallBuilder, Error};
 
 /// `GET /clients/{client_id}`: get a client.
 ///
@@ -153,42 +153,23 @@ impl Operation for VerifyClient {
     }
 }
 
-/// The Clients operations; get it from [`Client::clients`](crate::Client::clients).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let clients = client.clients();
-/// let answer = clients.get("client_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Clients {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Clients operations; get it from [`Client::clients`](crate::Client::clients).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let clients = client.clients();
+    /// let answer = clients.get("client_123").await?;
+    /// # Ok(()) }
+    /// ```
+    Clients
 }
 
 impl Clients {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Get a client; see [`GetClient`].
     pub fn get(&self, client_id: impl Into<String>) -> CallBuilder<GetClient> {
         self.builder(GetClient::new(client_id))

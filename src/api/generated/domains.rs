@@ -8,11 +8,11 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::List;
 use crate::models::{DeletedObject, Domain};
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /domains`: add a domain.
 ///
@@ -193,42 +193,23 @@ impl Operation for UpdateDomain {
     }
 }
 
-/// The Domains operations; get it from [`Client::domains`](crate::Client::domains).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let domains = client.domains();
-/// let answer = domains.list().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Domains {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Domains operations; get it from [`Client::domains`](crate::Client::domains).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let domains = client.domains();
+    /// let answer = domains.list().await?;
+    /// # Ok(()) }
+    /// ```
+    Domains
 }
 
 impl Domains {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Add a domain; see [`AddDomain`].
     pub fn add(&self, name: impl Into<String>, is_satellite: bool) -> CallBuilder<AddDomain> {
         self.builder(AddDomain::new(name, is_satellite))

@@ -9,13 +9,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::models::{
     AttemptEmailAddressVerificationResponse, DeletedObject, EmailAddress,
     ReplaceUserEmailAddressIdentificationStatus, VerificationResponse,
 };
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /email_addresses/{email_address_id}/attempt_verification`: verify a code sent to an email
 /// address.
@@ -385,43 +385,24 @@ impl Operation for UpdateEmailAddress {
     }
 }
 
-/// The Email Addresses operations; get it from
-/// [`Client::email_addresses`](crate::Client::email_addresses).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let email_addresses = client.email_addresses();
-/// let answer = email_addresses.get("email_address_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct EmailAddresses {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Email Addresses operations; get it from
+    /// [`Client::email_addresses`](crate::Client::email_addresses).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let email_addresses = client.email_addresses();
+    /// let answer = email_addresses.get("email_address_123").await?;
+    /// # Ok(()) }
+    /// ```
+    EmailAddresses
 }
 
 impl EmailAddresses {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Verify a code sent to an email address; see [`AttemptEmailAddressVerification`].
     pub fn attempt_verification(
         &self,

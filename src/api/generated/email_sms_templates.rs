@@ -10,13 +10,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::List;
 use crate::models::{GetTemplateListTemplateType, JsonObject, Template};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `GET /templates/{template_type}/{slug}`: retrieve a template.
 ///
@@ -415,42 +415,23 @@ impl Operation for UpsertTemplate {
     }
 }
 
-/// The Email & SMS Templates operations; get it from
-/// [`Client::email_sms_templates`](crate::Client::email_sms_templates).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let email_sms_templates = client.email_sms_templates();
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct EmailSmsTemplates {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Email & SMS Templates operations; get it from
+    /// [`Client::email_sms_templates`](crate::Client::email_sms_templates).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let email_sms_templates = client.email_sms_templates();
+    /// # Ok(()) }
+    /// ```
+    EmailSmsTemplates
 }
 
 impl EmailSmsTemplates {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Retrieve a template; see [`GetTemplate`].
     #[deprecated = "deprecated in Clerk's spec"]
     pub fn get(

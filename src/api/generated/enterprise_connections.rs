@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateEnterpriseConnectionCustomAttributes, CreateEnterpriseConnectionOidc,
@@ -23,7 +23,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /enterprise_connections`: create an enterprise connection.
 ///
@@ -516,45 +516,26 @@ impl Operation for UpdateEnterpriseConnection {
     }
 }
 
-/// The Enterprise Connections operations; get it from
-/// [`Client::enterprise_connections`](crate::Client::enterprise_connections).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let enterprise_connections = client.enterprise_connections();
-/// let first_page = enterprise_connections.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = enterprise_connections.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct EnterpriseConnections {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Enterprise Connections operations; get it from
+    /// [`Client::enterprise_connections`](crate::Client::enterprise_connections).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let enterprise_connections = client.enterprise_connections();
+    /// let first_page = enterprise_connections.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = enterprise_connections.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    EnterpriseConnections
 }
 
 impl EnterpriseConnections {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create an enterprise connection; see [`CreateEnterpriseConnection`].
     pub fn create(
         &self,

@@ -8,14 +8,14 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::models::{
     Instance, InstanceCommunication, InstanceProtect, InstanceRestrictions,
     OauthApplicationSettings, OrganizationSettings,
     UpdateInstancePreferredSignInStrategyWhenPasswordRequired,
 };
 use crate::operation::{Operation, OperationInfo, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /instance/change_domain`: update production instance domain.
 ///
@@ -623,43 +623,24 @@ impl Operation for UpdateInstanceRestrictions {
     }
 }
 
-/// The Instance Settings operations; get it from
-/// [`Client::instance_settings`](crate::Client::instance_settings).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let instance_settings = client.instance_settings();
-/// let answer = instance_settings.get().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct InstanceSettings {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Instance Settings operations; get it from
+    /// [`Client::instance_settings`](crate::Client::instance_settings).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let instance_settings = client.instance_settings();
+    /// let answer = instance_settings.get().await?;
+    /// # Ok(()) }
+    /// ```
+    InstanceSettings
 }
 
 impl InstanceSettings {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Update production instance domain; see [`ChangeProductionInstanceDomain`].
     pub fn change_domain(&self) -> CallBuilder<ChangeProductionInstanceDomain> {
         self.builder(ChangeProductionInstanceDomain::new())

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateBulkInvitationsItem, CreateInvitationTemplateSlug, Invitation, InvitationRevoked,
@@ -17,7 +17,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /invitations/bulk`: create multiple invitations.
 ///
@@ -293,44 +293,25 @@ impl Operation for RevokeInvitation {
     }
 }
 
-/// The Invitations operations; get it from [`Client::invitations`](crate::Client::invitations).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let invitations = client.invitations();
-/// let first_page = invitations.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = invitations.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Invitations {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Invitations operations; get it from [`Client::invitations`](crate::Client::invitations).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let invitations = client.invitations();
+    /// let first_page = invitations.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = invitations.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    Invitations
 }
 
 impl Invitations {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create multiple invitations; see [`CreateBulkInvitations`].
     pub fn bulk_create(
         &self,

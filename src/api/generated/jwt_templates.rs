@@ -10,13 +10,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, JsonObject, JwtTemplate};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /jwt_templates`: create a JWT template.
 ///
@@ -340,45 +340,26 @@ impl Operation for UpdateJwtTemplate {
     }
 }
 
-/// The JWT Templates operations; get it from
-/// [`Client::jwt_templates`](crate::Client::jwt_templates).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let jwt_templates = client.jwt_templates();
-/// let first_page = jwt_templates.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = jwt_templates.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct JwtTemplates {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The JWT Templates operations; get it from
+    /// [`Client::jwt_templates`](crate::Client::jwt_templates).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let jwt_templates = client.jwt_templates();
+    /// let first_page = jwt_templates.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = jwt_templates.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    JwtTemplates
 }
 
 impl JwtTemplates {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a JWT template; see [`CreateJwtTemplate`].
     pub fn create(
         &self,

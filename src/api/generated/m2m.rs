@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::models::{
     CreateM2mTokenResponse, CreateM2mTokenTokenFormat, GetM2mTokensResponse,
     RevokeM2mTokenResponse, VerifyM2mTokenResponse,
@@ -16,7 +16,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /m2m_tokens`: create a M2M Token.
 ///
@@ -273,42 +273,23 @@ impl Operation for VerifyM2mToken {
     }
 }
 
-/// The M2M Tokens operations; get it from [`Client::m2m`](crate::Client::m2m).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let m2m = client.m2m();
-/// let answer = m2m.create_token().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct M2m {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The M2M Tokens operations; get it from [`Client::m2m`](crate::Client::m2m).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let m2m = client.m2m();
+    /// let answer = m2m.create_token().await?;
+    /// # Ok(()) }
+    /// ```
+    M2m
 }
 
 impl M2m {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a M2M Token; see [`CreateM2mToken`].
     pub fn create_token(&self) -> CallBuilder<CreateM2mToken> {
         self.builder(CreateM2mToken::new())

@@ -8,13 +8,13 @@
 
 use serde::Serialize;
 
-use crate::api::{check_length, setters, File};
+use crate::api::{check_length, handle, setters, File};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, OauthApplication, OauthApplicationWithSecret};
 use crate::operation::{
     check_range, Multipart, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /oauth_applications`: create an OAuth application.
 ///
@@ -550,45 +550,26 @@ impl Operation for UploadOauthApplicationLogo {
     }
 }
 
-/// The OAuth Applications operations; get it from
-/// [`Client::oauth_applications`](crate::Client::oauth_applications).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let oauth_applications = client.oauth_applications();
-/// let first_page = oauth_applications.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = oauth_applications.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OauthApplications {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The OAuth Applications operations; get it from
+    /// [`Client::oauth_applications`](crate::Client::oauth_applications).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let oauth_applications = client.oauth_applications();
+    /// let first_page = oauth_applications.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = oauth_applications.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    OauthApplications
 }
 
 impl OauthApplications {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create an OAuth application; see [`CreateOauthApplication`].
     pub fn create(&self, name: impl Into<String>) -> CallBuilder<CreateOauthApplication> {
         self.builder(CreateOauthApplication::new(name))

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     BoolString, DeletedObject, ListAllOrganizationDomainsEnrollmentMode, OrganizationDomain,
@@ -17,7 +17,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /organizations/{organization_id}/domains`: create a new organization domain.
 ///
@@ -435,43 +435,24 @@ impl Operation for VerifyOrganizationDomainOwnership {
     }
 }
 
-/// The Organization Domains operations; get it from
-/// [`Client::organization_domains`](crate::Client::organization_domains).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let organization_domains = client.organization_domains();
-/// let answer = organization_domains.create("organization_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OrganizationDomains {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Organization Domains operations; get it from
+    /// [`Client::organization_domains`](crate::Client::organization_domains).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let organization_domains = client.organization_domains();
+    /// let answer = organization_domains.create("organization_123").await?;
+    /// # Ok(()) }
+    /// ```
+    OrganizationDomains
 }
 
 impl OrganizationDomains {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a new organization domain; see [`CreateOrganizationDomain`].
     pub fn create(
         &self,

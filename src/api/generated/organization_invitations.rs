@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateOrganizationInvitationBulkItem, InvitationStatus, JsonObject, OrganizationInvitation,
@@ -18,7 +18,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /organizations/{organization_id}/invitations/bulk`: bulk create and send organization
 /// invitations.
@@ -621,43 +621,24 @@ impl Operation for RevokeOrganizationInvitation {
     }
 }
 
-/// The Organization Invitations operations; get it from
-/// [`Client::organization_invitations`](crate::Client::organization_invitations).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let organization_invitations = client.organization_invitations();
-/// let answer = organization_invitations.get("organization_123", "invitation_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OrganizationInvitations {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Organization Invitations operations; get it from
+    /// [`Client::organization_invitations`](crate::Client::organization_invitations).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let organization_invitations = client.organization_invitations();
+    /// let answer = organization_invitations.get("organization_123", "invitation_123").await?;
+    /// # Ok(()) }
+    /// ```
+    OrganizationInvitations
 }
 
 impl OrganizationInvitations {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Bulk create and send organization invitations; see [`CreateOrganizationInvitationBulk`].
     pub fn bulk_create(
         &self,

@@ -9,13 +9,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{JsonObject, OrganizationMembership};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /organizations/{organization_id}/memberships`: create a new organization membership.
 ///
@@ -451,43 +451,24 @@ impl Operation for UpdateOrganizationMembershipMetadata {
     }
 }
 
-/// The Organization Memberships operations; get it from
-/// [`Client::organization_memberships`](crate::Client::organization_memberships).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let organization_memberships = client.organization_memberships();
-/// let answer = organization_memberships.create("organization_123", "user_123", "role_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OrganizationMemberships {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Organization Memberships operations; get it from
+    /// [`Client::organization_memberships`](crate::Client::organization_memberships).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let organization_memberships = client.organization_memberships();
+    /// let answer = organization_memberships.create("organization_123", "user_123", "role_123").await?;
+    /// # Ok(()) }
+    /// ```
+    OrganizationMemberships
 }
 
 impl OrganizationMemberships {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a new organization membership; see [`CreateOrganizationMembership`].
     pub fn create(
         &self,

@@ -8,13 +8,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, Role};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /organization_roles/{organization_role_id}/permissions/{permission_id}`: assign a
 /// permission to an organization role.
@@ -391,45 +391,26 @@ impl Operation for UpdateOrganizationRole {
     }
 }
 
-/// The Organization Roles operations; get it from
-/// [`Client::organization_roles`](crate::Client::organization_roles).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let organization_roles = client.organization_roles();
-/// let first_page = organization_roles.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = organization_roles.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OrganizationRoles {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Organization Roles operations; get it from
+    /// [`Client::organization_roles`](crate::Client::organization_roles).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let organization_roles = client.organization_roles();
+    /// let first_page = organization_roles.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = organization_roles.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    OrganizationRoles
 }
 
 impl OrganizationRoles {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Assign a permission to an organization role; see [`AssignPermissionToOrganizationRole`].
     pub fn assign_permission(
         &self,

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::api::{setters, File};
+use crate::api::{handle, setters, File};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     AdjustCreditBalanceRequest, CommerceCreditBalanceResponse, CommerceCreditLedgerResponse,
@@ -18,7 +18,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Multipart, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /organizations/{organization_id}/billing/credits`: adjust an organization's credit
 /// balance.
@@ -798,45 +798,26 @@ impl Operation for UploadOrganizationLogo {
     }
 }
 
-/// The Organizations operations; get it from
-/// [`Client::organizations`](crate::Client::organizations).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let organizations = client.organizations();
-/// let first_page = organizations.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = organizations.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Organizations {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Organizations operations; get it from
+    /// [`Client::organizations`](crate::Client::organizations).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let organizations = client.organizations();
+    /// let first_page = organizations.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = organizations.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    Organizations
 }
 
 impl Organizations {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Adjust an organization's credit balance; see [`AdjustOrganizationBillingCreditBalance`].
     pub fn adjust_billing_credit_balance(
         &self,

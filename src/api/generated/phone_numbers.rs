@@ -9,13 +9,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::models::{
     AttemptPhoneNumberVerificationResponse, DeletedObject, PhoneNumber,
     PreparePhoneNumberVerificationResponse, ReplaceUserEmailAddressIdentificationStatus,
 };
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /phone_numbers/{phone_number_id}/attempt_verification`: verify a code sent to a phone
 /// number.
@@ -370,43 +370,24 @@ impl Operation for UpdatePhoneNumber {
     }
 }
 
-/// The Phone Numbers operations; get it from
-/// [`Client::phone_numbers`](crate::Client::phone_numbers).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let phone_numbers = client.phone_numbers();
-/// let answer = phone_numbers.get("phone_number_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct PhoneNumbers {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Phone Numbers operations; get it from
+    /// [`Client::phone_numbers`](crate::Client::phone_numbers).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let phone_numbers = client.phone_numbers();
+    /// let answer = phone_numbers.get("phone_number_123").await?;
+    /// # Ok(()) }
+    /// ```
+    PhoneNumbers
 }
 
 impl PhoneNumbers {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Verify a code sent to a phone number; see [`AttemptPhoneNumberVerification`].
     pub fn attempt_verification(
         &self,

@@ -11,13 +11,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, RedirectUrl};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /redirect_urls`: create a redirect URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -169,45 +169,26 @@ impl ListRequest for ListRedirectUrls {
     }
 }
 
-/// The Redirect URLs operations; get it from
-/// [`Client::redirect_urls`](crate::Client::redirect_urls).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let redirect_urls = client.redirect_urls();
-/// let first_page = redirect_urls.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = redirect_urls.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct RedirectUrls {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Redirect URLs operations; get it from
+    /// [`Client::redirect_urls`](crate::Client::redirect_urls).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let redirect_urls = client.redirect_urls();
+    /// let first_page = redirect_urls.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = redirect_urls.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    RedirectUrls
 }
 
 impl RedirectUrls {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a redirect URL; see [`CreateRedirectUrl`].
     pub fn create(&self, url: impl Into<String>) -> CallBuilder<CreateRedirectUrl> {
         self.builder(CreateRedirectUrl::new(url))

@@ -10,13 +10,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, ReassignmentMappings, RoleSet, RoleSetType, UpdateRoleSetType};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /role_sets/{role_set_key_or_id}/roles`: add roles to a role set.
 ///
@@ -469,44 +469,25 @@ impl Operation for UpdateRoleSet {
     }
 }
 
-/// The Role Sets operations; get it from [`Client::role_sets`](crate::Client::role_sets).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let role_sets = client.role_sets();
-/// let first_page = role_sets.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = role_sets.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct RoleSets {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Role Sets operations; get it from [`Client::role_sets`](crate::Client::role_sets).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let role_sets = client.role_sets();
+    /// let first_page = role_sets.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = role_sets.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    RoleSets
 }
 
 impl RoleSets {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Add roles to a role set; see [`AddRolesToRoleSet`].
     pub fn add_roles(
         &self,

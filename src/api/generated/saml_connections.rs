@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateSamlConnectionAttributeMapping, CreateSamlConnectionLoginHint,
@@ -20,7 +20,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /saml_connections`: create a SAML Connection.
 ///
@@ -529,42 +529,23 @@ impl Operation for UpdateSamlConnection {
     }
 }
 
-/// The SAML Connections operations; get it from
-/// [`Client::saml_connections`](crate::Client::saml_connections).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let saml_connections = client.saml_connections();
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct SamlConnections {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The SAML Connections operations; get it from
+    /// [`Client::saml_connections`](crate::Client::saml_connections).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let saml_connections = client.saml_connections();
+    /// # Ok(()) }
+    /// ```
+    SamlConnections
 }
 
 impl SamlConnections {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a SAML Connection; see [`CreateSamlConnection`].
     #[deprecated = "deprecated in Clerk's spec"]
     pub fn create(

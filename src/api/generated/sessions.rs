@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateSessionTokenFromTemplateResponse, CreateSessionTokenResponse, GetSessionListStatus,
@@ -19,7 +19,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /sessions`: create a new active session.
 ///
@@ -433,44 +433,25 @@ impl Operation for RevokeSession {
     }
 }
 
-/// The Sessions operations; get it from [`Client::sessions`](crate::Client::sessions).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let sessions = client.sessions();
-/// let first_page = sessions.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = sessions.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Sessions {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Sessions operations; get it from [`Client::sessions`](crate::Client::sessions).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let sessions = client.sessions();
+    /// let first_page = sessions.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = sessions.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    Sessions
 }
 
 impl Sessions {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a new active session; see [`CreateSession`].
     pub fn create(&self, user_id: impl Into<String>) -> CallBuilder<CreateSession> {
         self.builder(CreateSession::new(user_id))

@@ -11,10 +11,10 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::models::SignInToken;
 use crate::operation::{check_range, Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /sign_in_tokens`: create sign-in token.
 ///
@@ -114,43 +114,24 @@ impl Operation for RevokeSignInToken {
     }
 }
 
-/// The Sign-in Tokens operations; get it from
-/// [`Client::sign_in_tokens`](crate::Client::sign_in_tokens).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let sign_in_tokens = client.sign_in_tokens();
-/// let answer = sign_in_tokens.create("user_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct SignInTokens {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Sign-in Tokens operations; get it from
+    /// [`Client::sign_in_tokens`](crate::Client::sign_in_tokens).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let sign_in_tokens = client.sign_in_tokens();
+    /// let answer = sign_in_tokens.create("user_123").await?;
+    /// # Ok(()) }
+    /// ```
+    SignInTokens
 }
 
 impl SignInTokens {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create sign-in token; see [`CreateSignInToken`].
     pub fn create(&self, user_id: impl Into<String>) -> CallBuilder<CreateSignInToken> {
         self.builder(CreateSignInToken::new(user_id))

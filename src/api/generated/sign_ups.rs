@@ -9,10 +9,10 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::models::SignUp;
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `GET /sign_ups/{id}`: retrieve a sign-up by ID.
 ///
@@ -97,42 +97,23 @@ impl Operation for UpdateSignUp {
     }
 }
 
-/// The Sign Ups operations; get it from [`Client::sign_ups`](crate::Client::sign_ups).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let sign_ups = client.sign_ups();
-/// let answer = sign_ups.get("id_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct SignUps {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Sign Ups operations; get it from [`Client::sign_ups`](crate::Client::sign_ups).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let sign_ups = client.sign_ups();
+    /// let answer = sign_ups.get("id_123").await?;
+    /// # Ok(()) }
+    /// ```
+    SignUps
 }
 
 impl SignUps {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Retrieve a sign-up by ID; see [`GetSignUp`].
     pub fn get(&self, id: impl Into<String>) -> CallBuilder<GetSignUp> {
         self.builder(GetSignUp::new(id))

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::api::{setters, File};
+use crate::api::{handle, setters, File};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     AdjustCreditBalanceRequest, CommerceCreditBalanceResponse, CommerceCreditLedgerResponse,
@@ -20,7 +20,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Multipart, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /users/{user_id}/billing/credits`: adjust a user's credit balance.
 ///
@@ -2520,44 +2520,25 @@ impl Operation for VerifyTotp {
     }
 }
 
-/// The Users operations; get it from [`Client::users`](crate::Client::users).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let users = client.users();
-/// let first_page = users.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = users.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Users {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Users operations; get it from [`Client::users`](crate::Client::users).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let users = client.users();
+    /// let first_page = users.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = users.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    Users
 }
 
 impl Users {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Adjust a user's credit balance; see [`AdjustUserBillingCreditBalance`].
     pub fn adjust_billing_credit_balance(
         &self,

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateBulkWaitlistEntriesItem, DeletedObject, WaitlistEntry, WaitlistEntryStatus,
@@ -16,7 +16,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /waitlist_entries/bulk`: create multiple waitlist entries.
 ///
@@ -311,45 +311,26 @@ impl Operation for RejectWaitlistEntry {
     }
 }
 
-/// The Waitlist Entries operations; get it from
-/// [`Client::waitlist_entries`](crate::Client::waitlist_entries).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let waitlist_entries = client.waitlist_entries();
-/// let first_page = waitlist_entries.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = waitlist_entries.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct WaitlistEntries {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Waitlist Entries operations; get it from
+    /// [`Client::waitlist_entries`](crate::Client::waitlist_entries).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let waitlist_entries = client.waitlist_entries();
+    /// let first_page = waitlist_entries.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = waitlist_entries.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    WaitlistEntries
 }
 
 impl WaitlistEntries {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create multiple waitlist entries; see [`CreateBulkWaitlistEntries`].
     pub fn bulk_create(
         &self,

@@ -348,9 +348,8 @@ fn group_file(api: &Api, group: &Group) -> Result<String, String> {
     }
     if !group.direct {
         handle(api, group, &ops, &namer, &mut body);
-        uses.insert("crate::Client".into());
+        uses.insert("crate::api::handle".into());
         uses.insert("crate::CallBuilder".into());
-        uses.insert("crate::RequestOptions".into());
     }
     if models_module {
         uses.insert("crate::models".into());
@@ -876,31 +875,23 @@ fn handle(api: &Api, group: &Group, ops: &[&Op], namer: &ApiNamer, w: &mut W) {
          parameters.",
         group.tag, group.snake, group.snake
     );
+    // The struct, `new`, `with_options` and `builder`: `crate::api::handle!`, written once.
+    w.line("handle! {");
+    w.indent += 1;
     w.doc(&doc);
     w.line("///");
     for line in example(api, group, ops) {
         w.raw_doc(&[line.as_str()]);
     }
-    w.line("#[derive(Debug, Clone)]");
-    w.line(format!("pub struct {} {{", group.handle));
-    w.line("client: Client,");
-    w.line("options: Option<RequestOptions>,");
+    w.line(&group.handle);
+    w.indent -= 1;
     w.line("}");
     w.blank();
     w.line(format!("impl {} {{", group.handle));
-    w.line("pub(crate) fn new(client: Client) -> Self { Self { client, options: None } }");
-    w.blank();
-    w.doc("Applies `options` (timeouts, retries) to the calls made through this handle (a call's own [`CallBuilder::options`] replaces them).");
-    w.line("pub fn with_options(mut self, options: RequestOptions) -> Self {");
-    w.line("self.options = Some(options);");
-    w.line("self");
-    w.line("}");
-    w.blank();
-    w.line("fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {");
-    w.line("CallBuilder::new(self.client.clone(), request, self.options)");
-    w.line("}");
-    for op in ops {
-        w.blank();
+    for (i, op) in ops.iter().enumerate() {
+        if i > 0 {
+            w.blank();
+        }
         let summary = op.summary.as_deref().map_or_else(|| op.id.clone(), md);
         let mut d = summary.trim().trim_end_matches('.').to_owned();
         let _ = write!(d, "; see [`{}`].", op.type_name);
