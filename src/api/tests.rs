@@ -118,3 +118,31 @@ fn lengths_are_counted_in_characters() {
     assert!(check_length("name", Some("abcd"), None, Some(3)).is_err());
     assert!(check_length("name", None, Some(3), None).is_ok());
 }
+
+/// A nullable optional body field has three states, and each reaches the wire as it says:
+/// left out, `null`, or the value.
+#[cfg(feature = "organizations")]
+#[test]
+fn nullable_fields_are_unset_null_or_a_value() {
+    use crate::api::{Nullable, UpdateOrganization};
+
+    fn body(op: &UpdateOrganization) -> serde_json::Value {
+        serde_json::to_value(op).unwrap()
+    }
+    let unset = UpdateOrganization::new("org_1");
+    assert_eq!(unset.slug, Nullable::Unset);
+    assert_eq!(body(&unset), serde_json::json!({}));
+    let mut cleared = UpdateOrganization::new("org_1").name("Acme");
+    cleared.slug = Nullable::Null;
+    assert_eq!(
+        body(&cleared),
+        serde_json::json!({"name": "Acme", "slug": null})
+    );
+    let set = UpdateOrganization::new("org_1")
+        .slug("acme")
+        .max_allowed_memberships(5);
+    assert_eq!(
+        body(&set),
+        serde_json::json!({"slug": "acme", "max_allowed_memberships": 5})
+    );
+}

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::api::{check_length, handle, setters};
+use crate::api::{check_length, handle, setters, Nullable};
 use crate::models::{CreateAdminPortalLinkTokenResponse, RevokeAdminPortalLinkTokenResponse};
 use crate::operation::{check_range, Operation, OperationInfo, PathParams, RequestBody};
 use crate::{CallBuilder, Error};
@@ -90,8 +90,8 @@ pub struct RevokeAdminPortalLinkToken {
     #[serde(skip)]
     pub admin_portal_link_token_id: String,
     /// `revocation_reason`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revocation_reason: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub revocation_reason: Nullable<String>,
 }
 
 impl RevokeAdminPortalLinkToken {
@@ -99,15 +99,15 @@ impl RevokeAdminPortalLinkToken {
     pub fn new(admin_portal_link_token_id: impl Into<String>) -> Self {
         Self {
             admin_portal_link_token_id: admin_portal_link_token_id.into(),
-            revocation_reason: None,
+            revocation_reason: Nullable::Unset,
         }
     }
 }
 
 setters! {
     RevokeAdminPortalLinkToken {
-        /// Sets `revocation_reason`. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `revocation_reason`. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         revocation_reason: impl Into<String> => nullable,
     }
 }

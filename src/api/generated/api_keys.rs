@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::api::{check_length, handle, setters};
+use crate::api::{check_length, handle, setters, Nullable};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     BoolString, CreateApiKeyResponse, DeleteApiKeyResponse, GetApiKeyResponse,
@@ -30,22 +30,22 @@ pub struct CreateApiKey {
     /// `name`.
     pub name: String,
     /// `description`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub description: Nullable<String>,
     /// `subject`.
     pub subject: String,
     /// `claims`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub claims: Option<Option<serde_json::Value>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub claims: Nullable<serde_json::Value>,
     /// (Clerk's default: `[]`)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     /// `created_by`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub created_by: Nullable<String>,
     /// `seconds_until_expiration`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seconds_until_expiration: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub seconds_until_expiration: Nullable<f64>,
 }
 
 impl CreateApiKey {
@@ -54,12 +54,12 @@ impl CreateApiKey {
         Self {
             type_: None,
             name: name.into(),
-            description: None,
+            description: Nullable::Unset,
             subject: subject.into(),
-            claims: None,
+            claims: Nullable::Unset,
             scopes: None,
-            created_by: None,
-            seconds_until_expiration: None,
+            created_by: Nullable::Unset,
+            seconds_until_expiration: Nullable::Unset,
         }
     }
 }
@@ -68,19 +68,20 @@ setters! {
     CreateApiKey {
         /// Sets `type`.
         type_: impl Into<String>,
-        /// Sets `description`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `description`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         description: impl Into<String> => nullable,
-        /// Sets `claims`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `claims`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         claims: serde_json::Value => nullable,
         /// Sets `scopes`.
         scopes: impl IntoIterator<Item = impl Into<String>> => collect,
-        /// Sets `created_by`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `created_by`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         created_by: impl Into<String> => nullable,
-        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         seconds_until_expiration: f64 => nullable,
     }
 }
@@ -94,13 +95,13 @@ impl Operation for CreateApiKey {
         check_length("name", Some(self.name.as_str()), Some(3), None)?;
         check_length(
             "description",
-            self.description.as_ref().and_then(Option::as_deref),
+            self.description.value().map(String::as_str),
             None,
             Some(255),
         )?;
         check_range(
             "seconds_until_expiration",
-            self.seconds_until_expiration.flatten(),
+            self.seconds_until_expiration.value().copied(),
             0.0,
             f64::MAX,
         )?;
@@ -278,8 +279,8 @@ pub struct RevokeApiKey {
     #[serde(skip)]
     pub api_key_id: String,
     /// `revocation_reason`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revocation_reason: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub revocation_reason: Nullable<String>,
 }
 
 impl RevokeApiKey {
@@ -287,15 +288,15 @@ impl RevokeApiKey {
     pub fn new(api_key_id: impl Into<String>) -> Self {
         Self {
             api_key_id: api_key_id.into(),
-            revocation_reason: None,
+            revocation_reason: Nullable::Unset,
         }
     }
 }
 
 setters! {
     RevokeApiKey {
-        /// Sets `revocation_reason`. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `revocation_reason`. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         revocation_reason: impl Into<String> => nullable,
     }
 }
@@ -321,20 +322,20 @@ pub struct UpdateApiKey {
     #[serde(skip)]
     pub api_key_id: String,
     /// `claims`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub claims: Option<Option<serde_json::Value>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub claims: Nullable<serde_json::Value>,
     /// `scopes`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     /// `description`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub description: Nullable<String>,
     /// `subject`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// `seconds_until_expiration`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seconds_until_expiration: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub seconds_until_expiration: Nullable<f64>,
 }
 
 impl UpdateApiKey {
@@ -342,29 +343,30 @@ impl UpdateApiKey {
     pub fn new(api_key_id: impl Into<String>) -> Self {
         Self {
             api_key_id: api_key_id.into(),
-            claims: None,
+            claims: Nullable::Unset,
             scopes: None,
-            description: None,
+            description: Nullable::Unset,
             subject: None,
-            seconds_until_expiration: None,
+            seconds_until_expiration: Nullable::Unset,
         }
     }
 }
 
 setters! {
     UpdateApiKey {
-        /// Sets `claims`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `claims`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         claims: serde_json::Value => nullable,
         /// Sets `scopes`.
         scopes: impl IntoIterator<Item = impl Into<String>> => collect,
-        /// Sets `description`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `description`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         description: impl Into<String> => nullable,
         /// Sets `subject`.
         subject: impl Into<String>,
-        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         seconds_until_expiration: f64 => nullable,
     }
 }
@@ -376,13 +378,13 @@ impl Operation for UpdateApiKey {
     fn validate(&self) -> Result<(), Error> {
         check_length(
             "description",
-            self.description.as_ref().and_then(Option::as_deref),
+            self.description.value().map(String::as_str),
             None,
             Some(255),
         )?;
         check_range(
             "seconds_until_expiration",
-            self.seconds_until_expiration.flatten(),
+            self.seconds_until_expiration.value().copied(),
             0.0,
             f64::MAX,
         )?;

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use crate::api::{handle, setters};
+use crate::api::{handle, setters, Nullable};
 use crate::list::List;
 use crate::models::{GetTemplateListTemplateType, JsonObject, Template};
 use crate::operation::{
@@ -147,8 +147,8 @@ pub struct PreviewTemplate {
     pub slug: String,
     /// The email subject.
     /// Applicable only to email templates.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub subject: Nullable<String>,
     /// The template body before variable interpolation
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -170,7 +170,7 @@ impl PreviewTemplate {
         Self {
             template_type: template_type.into(),
             slug: slug.into(),
-            subject: None,
+            subject: Nullable::Unset,
             body: None,
             from_email_name: None,
             reply_to_email_name: None,
@@ -180,8 +180,9 @@ impl PreviewTemplate {
 
 setters! {
     PreviewTemplate {
-        /// Sets `subject`: the email subject. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `subject`: the email subject. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         subject: impl Into<String> => nullable,
         /// Sets `body`: the template body before variable interpolation.
         body: impl Into<String>,
@@ -331,17 +332,17 @@ pub struct UpsertTemplate {
     pub name: Option<String>,
     /// The email subject.
     /// Applicable only to email templates.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub subject: Nullable<String>,
     /// The editor markup used to generate the body of the template
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub markup: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub markup: Nullable<String>,
     /// The template body before variable interpolation
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// Whether Clerk should deliver emails or SMS messages based on the current template
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivered_by_clerk: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub delivered_by_clerk: Nullable<bool>,
     /// The local part of the From email address that will be used for emails.
     /// For example, in the address 'hello@example.com', the local part is 'hello'.
     /// Applicable only to email templates.
@@ -364,10 +365,10 @@ impl UpsertTemplate {
             template_type: template_type.into(),
             slug: slug.into(),
             name: None,
-            subject: None,
-            markup: None,
+            subject: Nullable::Unset,
+            markup: Nullable::Unset,
             body: None,
-            delivered_by_clerk: None,
+            delivered_by_clerk: Nullable::Unset,
             from_email_name: None,
             reply_to_email_name: None,
         }
@@ -378,17 +379,18 @@ setters! {
     UpsertTemplate {
         /// Sets `name`: the user-friendly name of the template.
         name: impl Into<String>,
-        /// Sets `subject`: the email subject. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `subject`: the email subject. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         subject: impl Into<String> => nullable,
         /// Sets `markup`: the editor markup used to generate the body of the template. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         markup: impl Into<String> => nullable,
         /// Sets `body`: the template body before variable interpolation.
         body: impl Into<String>,
         /// Sets `delivered_by_clerk`: whether Clerk should deliver emails or SMS messages based on
-        /// the current template. To send `null` instead, set the field to `Some(None)` (with
+        /// the current template. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         delivered_by_clerk: bool => nullable,
         /// Sets `from_email_name`: the local part of the From email address that will be used for

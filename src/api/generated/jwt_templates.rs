@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use crate::api::{handle, setters};
+use crate::api::{handle, setters, Nullable};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, JsonObject, JwtTemplate};
 use crate::operation::{
@@ -31,24 +31,24 @@ pub struct CreateJwtTemplate {
     /// JWT lifetime
     ///
     /// (30..=315360000)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lifetime: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub lifetime: Nullable<u32>,
     /// JWT allowed clock skew
     ///
     /// (0..=300)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_clock_skew: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub allowed_clock_skew: Nullable<u32>,
     /// Whether a custom signing key/algorithm is also provided for this template
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_signing_key: Option<bool>,
     /// The custom signing algorithm to use when minting JWTs. Required if `custom_signing_key` is
     /// `true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing_algorithm: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub signing_algorithm: Nullable<String>,
     /// The custom signing private key to use when minting JWTs. Required if `custom_signing_key` is
     /// `true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing_key: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub signing_key: Nullable<String>,
 }
 
 impl CreateJwtTemplate {
@@ -57,33 +57,34 @@ impl CreateJwtTemplate {
         Self {
             name: name.into(),
             claims,
-            lifetime: None,
-            allowed_clock_skew: None,
+            lifetime: Nullable::Unset,
+            allowed_clock_skew: Nullable::Unset,
             custom_signing_key: None,
-            signing_algorithm: None,
-            signing_key: None,
+            signing_algorithm: Nullable::Unset,
+            signing_key: Nullable::Unset,
         }
     }
 }
 
 setters! {
     CreateJwtTemplate {
-        /// Sets `lifetime`: JWT lifetime. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `lifetime`: JWT lifetime. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         lifetime: u32 => nullable,
         /// Sets `allowed_clock_skew`: JWT allowed clock skew. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         allowed_clock_skew: u32 => nullable,
         /// Sets `custom_signing_key`: whether a custom signing key/algorithm is also provided for
         /// this template.
         custom_signing_key: bool,
         /// Sets `signing_algorithm`: the custom signing algorithm to use when minting JWTs. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         signing_algorithm: impl Into<String> => nullable,
         /// Sets `signing_key`: the custom signing private key to use when minting JWTs. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         signing_key: impl Into<String> => nullable,
     }
@@ -94,10 +95,10 @@ impl Operation for CreateJwtTemplate {
     const INFO: OperationInfo = OperationInfo::post("CreateJWTTemplate", "/jwt_templates");
 
     fn validate(&self) -> Result<(), Error> {
-        check_range("lifetime", self.lifetime.flatten(), 30, 315360000)?;
+        check_range("lifetime", self.lifetime.value().copied(), 30, 315360000)?;
         check_range(
             "allowed_clock_skew",
-            self.allowed_clock_skew.flatten(),
+            self.allowed_clock_skew.value().copied(),
             0,
             300,
         )?;
@@ -252,24 +253,24 @@ pub struct UpdateJwtTemplate {
     /// JWT lifetime
     ///
     /// (30..=315360000)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lifetime: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub lifetime: Nullable<u32>,
     /// JWT allowed clock skew
     ///
     /// (0..=300)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_clock_skew: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub allowed_clock_skew: Nullable<u32>,
     /// Whether a custom signing key/algorithm is also provided for this template
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_signing_key: Option<bool>,
     /// The custom signing algorithm to use when minting JWTs. Required if `custom_signing_key` is
     /// `true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing_algorithm: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub signing_algorithm: Nullable<String>,
     /// The custom signing private key to use when minting JWTs. Required if `custom_signing_key` is
     /// `true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing_key: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub signing_key: Nullable<String>,
 }
 
 impl UpdateJwtTemplate {
@@ -283,33 +284,34 @@ impl UpdateJwtTemplate {
             template_id: template_id.into(),
             name: name.into(),
             claims,
-            lifetime: None,
-            allowed_clock_skew: None,
+            lifetime: Nullable::Unset,
+            allowed_clock_skew: Nullable::Unset,
             custom_signing_key: None,
-            signing_algorithm: None,
-            signing_key: None,
+            signing_algorithm: Nullable::Unset,
+            signing_key: Nullable::Unset,
         }
     }
 }
 
 setters! {
     UpdateJwtTemplate {
-        /// Sets `lifetime`: JWT lifetime. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `lifetime`: JWT lifetime. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         lifetime: u32 => nullable,
         /// Sets `allowed_clock_skew`: JWT allowed clock skew. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         allowed_clock_skew: u32 => nullable,
         /// Sets `custom_signing_key`: whether a custom signing key/algorithm is also provided for
         /// this template.
         custom_signing_key: bool,
         /// Sets `signing_algorithm`: the custom signing algorithm to use when minting JWTs. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         signing_algorithm: impl Into<String> => nullable,
         /// Sets `signing_key`: the custom signing private key to use when minting JWTs. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         signing_key: impl Into<String> => nullable,
     }
@@ -321,10 +323,10 @@ impl Operation for UpdateJwtTemplate {
         OperationInfo::patch("UpdateJWTTemplate", "/jwt_templates/{template_id}");
 
     fn validate(&self) -> Result<(), Error> {
-        check_range("lifetime", self.lifetime.flatten(), 30, 315360000)?;
+        check_range("lifetime", self.lifetime.value().copied(), 30, 315360000)?;
         check_range(
             "allowed_clock_skew",
-            self.allowed_clock_skew.flatten(),
+            self.allowed_clock_skew.value().copied(),
             0,
             300,
         )?;

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::api::{handle, setters};
+use crate::api::{handle, setters, Nullable};
 use crate::models::{
     CreateM2mTokenResponse, CreateM2mTokenTokenFormat, GetM2mTokensResponse,
     RevokeM2mTokenResponse, VerifyM2mTokenResponse,
@@ -28,11 +28,11 @@ pub struct CreateM2mToken {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_format: Option<CreateM2mTokenTokenFormat>,
     /// `seconds_until_expiration`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seconds_until_expiration: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub seconds_until_expiration: Nullable<f64>,
     /// `claims`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub claims: Option<Option<serde_json::Value>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub claims: Nullable<serde_json::Value>,
     /// Enables server-side token reuse for opaque-format tokens. When set, if a non-revoked,
     /// non-expired M2M token already exists for this machine with identical `claims` and `scopes` and
     /// at least this many seconds of remaining lifetime, that existing token is returned and no new
@@ -59,8 +59,8 @@ impl CreateM2mToken {
     pub const fn new() -> Self {
         Self {
             token_format: None,
-            seconds_until_expiration: None,
-            claims: None,
+            seconds_until_expiration: Nullable::Unset,
+            claims: Nullable::Unset,
             min_remaining_ttl_seconds: None,
         }
     }
@@ -70,10 +70,11 @@ setters! {
     CreateM2mToken {
         /// Sets `token_format`.
         token_format: impl Into<CreateM2mTokenTokenFormat>,
-        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         seconds_until_expiration: f64 => nullable,
-        /// Sets `claims`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `claims`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         claims: serde_json::Value => nullable,
         /// Sets `min_remaining_ttl_seconds`: enables server-side token reuse for opaque-format
@@ -89,7 +90,7 @@ impl Operation for CreateM2mToken {
     fn validate(&self) -> Result<(), Error> {
         check_range(
             "seconds_until_expiration",
-            self.seconds_until_expiration.flatten(),
+            self.seconds_until_expiration.value().copied(),
             0.0,
             f64::MAX,
         )?;
@@ -199,8 +200,8 @@ pub struct RevokeM2mToken {
     #[serde(skip)]
     pub m2m_token_id: String,
     /// `revocation_reason`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revocation_reason: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub revocation_reason: Nullable<String>,
 }
 
 impl RevokeM2mToken {
@@ -208,15 +209,15 @@ impl RevokeM2mToken {
     pub fn new(m2m_token_id: impl Into<String>) -> Self {
         Self {
             m2m_token_id: m2m_token_id.into(),
-            revocation_reason: None,
+            revocation_reason: Nullable::Unset,
         }
     }
 }
 
 setters! {
     RevokeM2mToken {
-        /// Sets `revocation_reason`. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `revocation_reason`. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         revocation_reason: impl Into<String> => nullable,
     }
 }

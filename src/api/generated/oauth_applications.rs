@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::api::{check_length, handle, setters, File};
+use crate::api::{check_length, handle, setters, File, Nullable};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, OauthApplication, OauthApplicationWithSecret};
 use crate::operation::{
@@ -28,33 +28,33 @@ pub struct CreateOauthApplication {
     /// Max length: 256
     pub name: String,
     /// An array of redirect URIs of the new OAuth application
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redirect_uris: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub redirect_uris: Nullable<Vec<String>>,
     /// The callback URL of the new OAuth application
     ///
     /// (deprecated)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub callback_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub callback_url: Nullable<String>,
     /// Define the allowed scopes for the new OAuth applications that dictate the user payload of the
     /// OAuth user info endpoint. Available scopes are `profile`, `email`, `public_metadata`,
     /// `private_metadata`. Provide the requested scopes as a string, separated by spaces.
     ///
     /// (Clerk's default: `profile email`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scopes: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub scopes: Nullable<String>,
     /// True to enable a consent screen to display in the authentication flow.
     ///
     /// (Clerk's default: `true`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consent_screen_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub consent_screen_enabled: Nullable<bool>,
     /// True to require the Proof Key of Code Exchange (PKCE) flow.
     ///
     /// (Clerk's default: `false`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pkce_required: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub pkce_required: Nullable<bool>,
     /// If true, this client is public and you can use the Proof Key of Code Exchange (PKCE) flow.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub public: Nullable<bool>,
 }
 
 impl CreateOauthApplication {
@@ -62,12 +62,12 @@ impl CreateOauthApplication {
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
-            redirect_uris: None,
-            callback_url: None,
-            scopes: None,
-            consent_screen_enabled: None,
-            pkce_required: None,
-            public: None,
+            redirect_uris: Nullable::Unset,
+            callback_url: Nullable::Unset,
+            scopes: Nullable::Unset,
+            consent_screen_enabled: Nullable::Unset,
+            pkce_required: Nullable::Unset,
+            public: Nullable::Unset,
         }
     }
 }
@@ -75,28 +75,28 @@ impl CreateOauthApplication {
 setters! {
     CreateOauthApplication {
         /// Sets `redirect_uris`: an array of redirect URIs of the new OAuth application. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         redirect_uris: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
         /// Sets `callback_url`: the callback URL of the new OAuth application. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         callback_url: impl Into<String> => nullable,
         /// Sets `scopes`: define the allowed scopes for the new OAuth applications that dictate the
         /// user payload of the OAuth user info endpoint. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         scopes: impl Into<String> => nullable,
         /// Sets `consent_screen_enabled`: true to enable a consent screen to display in the
-        /// authentication flow. To send `null` instead, set the field to `Some(None)` (with
+        /// authentication flow. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         consent_screen_enabled: bool => nullable,
         /// Sets `pkce_required`: true to require the Proof Key of Code Exchange (PKCE) flow. To
-        /// send `null` instead, set the field to `Some(None)` (with
+        /// send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         pkce_required: bool => nullable,
         /// Sets `public`: if true, this client is public and you can use the Proof Key of Code
-        /// Exchange (PKCE) flow. To send `null` instead, set the field to `Some(None)` (with
+        /// Exchange (PKCE) flow. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         public: bool => nullable,
     }
@@ -110,13 +110,13 @@ impl Operation for CreateOauthApplication {
     fn validate(&self) -> Result<(), Error> {
         check_length(
             "callback_url",
-            self.callback_url.as_ref().and_then(Option::as_deref),
+            self.callback_url.value().map(String::as_str),
             None,
             Some(1024),
         )?;
         check_length(
             "scopes",
-            self.scopes.as_ref().and_then(Option::as_deref),
+            self.scopes.value().map(String::as_str),
             None,
             Some(1024),
         )?;
@@ -376,33 +376,33 @@ pub struct UpdateOauthApplication {
     pub oauth_application_id: String,
     /// The new name of the OAuth application.
     /// Max length: 256
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub name: Nullable<String>,
     /// An array of redirect URIs of the new OAuth application
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redirect_uris: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub redirect_uris: Nullable<Vec<String>>,
     /// The new callback URL of the OAuth application
     ///
     /// (deprecated)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub callback_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub callback_url: Nullable<String>,
     /// Define the allowed scopes for the new OAuth applications that dictate the user payload of the
     /// OAuth user info endpoint. Available scopes are `profile`, `email`, `public_metadata`,
     /// `private_metadata`. Provide the requested scopes as a string, separated by spaces.
     ///
     /// (Clerk's default: `profile email`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scopes: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub scopes: Nullable<String>,
     /// True to enable a consent screen to display in the authentication flow. This cannot be disabled
     /// for dynamically registered OAuth Applications.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consent_screen_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub consent_screen_enabled: Nullable<bool>,
     /// True to require the Proof Key of Code Exchange (PKCE) flow.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pkce_required: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub pkce_required: Nullable<bool>,
     /// If true, this client is public and you can use the Proof Key of Code Exchange (PKCE) flow.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub public: Nullable<bool>,
 }
 
 impl UpdateOauthApplication {
@@ -410,13 +410,13 @@ impl UpdateOauthApplication {
     pub fn new(oauth_application_id: impl Into<String>) -> Self {
         Self {
             oauth_application_id: oauth_application_id.into(),
-            name: None,
-            redirect_uris: None,
-            callback_url: None,
-            scopes: None,
-            consent_screen_enabled: None,
-            pkce_required: None,
-            public: None,
+            name: Nullable::Unset,
+            redirect_uris: Nullable::Unset,
+            callback_url: Nullable::Unset,
+            scopes: Nullable::Unset,
+            consent_screen_enabled: Nullable::Unset,
+            pkce_required: Nullable::Unset,
+            public: Nullable::Unset,
         }
     }
 }
@@ -424,32 +424,32 @@ impl UpdateOauthApplication {
 setters! {
     UpdateOauthApplication {
         /// Sets `name`: the new name of the OAuth application. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         name: impl Into<String> => nullable,
         /// Sets `redirect_uris`: an array of redirect URIs of the new OAuth application. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         redirect_uris: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
         /// Sets `callback_url`: the new callback URL of the OAuth application. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         callback_url: impl Into<String> => nullable,
         /// Sets `scopes`: define the allowed scopes for the new OAuth applications that dictate the
         /// user payload of the OAuth user info endpoint. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         scopes: impl Into<String> => nullable,
         /// Sets `consent_screen_enabled`: true to enable a consent screen to display in the
-        /// authentication flow. To send `null` instead, set the field to `Some(None)` (with
+        /// authentication flow. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         consent_screen_enabled: bool => nullable,
         /// Sets `pkce_required`: true to require the Proof Key of Code Exchange (PKCE) flow. To
-        /// send `null` instead, set the field to `Some(None)` (with
+        /// send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         pkce_required: bool => nullable,
         /// Sets `public`: if true, this client is public and you can use the Proof Key of Code
-        /// Exchange (PKCE) flow. To send `null` instead, set the field to `Some(None)` (with
+        /// Exchange (PKCE) flow. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         public: bool => nullable,
     }
@@ -465,13 +465,13 @@ impl Operation for UpdateOauthApplication {
     fn validate(&self) -> Result<(), Error> {
         check_length(
             "callback_url",
-            self.callback_url.as_ref().and_then(Option::as_deref),
+            self.callback_url.value().map(String::as_str),
             None,
             Some(1024),
         )?;
         check_length(
             "scopes",
-            self.scopes.as_ref().and_then(Option::as_deref),
+            self.scopes.value().map(String::as_str),
             None,
             Some(1024),
         )?;

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::api::{handle, setters};
+use crate::api::{handle, setters, Nullable};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     BoolString, DeletedObject, ListAllOrganizationDomainsEnrollmentMode, OrganizationDomain,
@@ -37,8 +37,8 @@ pub struct CreateOrganizationDomain {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enrollment_mode: Option<String>,
     /// The status of domain's verification. Defaults to true
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verified: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub verified: Nullable<bool>,
 }
 
 impl CreateOrganizationDomain {
@@ -48,7 +48,7 @@ impl CreateOrganizationDomain {
             organization_id: organization_id.into(),
             name: None,
             enrollment_mode: None,
-            verified: None,
+            verified: Nullable::Unset,
         }
     }
 }
@@ -60,7 +60,7 @@ setters! {
         /// Sets `enrollment_mode`: the enrollment_mode for the new domain.
         enrollment_mode: impl Into<String>,
         /// Sets `verified`: the status of domain's verification. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         verified: bool => nullable,
     }
@@ -343,11 +343,11 @@ pub struct UpdateOrganizationDomain {
     pub domain_id: String,
     /// The enrollment_mode for the new domain. This can be `automatic_invitation`,
     /// `automatic_suggestion`, `manual_invitation` or `enterprise_sso`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enrollment_mode: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub enrollment_mode: Nullable<String>,
     /// The status of the domain's verification
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verified: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub verified: Nullable<bool>,
 }
 
 impl UpdateOrganizationDomain {
@@ -356,8 +356,8 @@ impl UpdateOrganizationDomain {
         Self {
             organization_id: organization_id.into(),
             domain_id: domain_id.into(),
-            enrollment_mode: None,
-            verified: None,
+            enrollment_mode: Nullable::Unset,
+            verified: Nullable::Unset,
         }
     }
 }
@@ -365,11 +365,11 @@ impl UpdateOrganizationDomain {
 setters! {
     UpdateOrganizationDomain {
         /// Sets `enrollment_mode`: the enrollment_mode for the new domain. To send `null` instead,
-        /// set the field to `Some(None)` (with
+        /// set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         enrollment_mode: impl Into<String> => nullable,
         /// Sets `verified`: the status of the domain's verification. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         verified: bool => nullable,
     }

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::api::{handle, setters};
+use crate::api::{handle, setters, Nullable};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{JsonObject, OrganizationMembership};
 use crate::operation::{
@@ -40,11 +40,11 @@ pub struct CreateOrganizationMembership {
     pub role: String,
     /// Metadata saved on the organization membership, that is visible to both your frontend and
     /// backend.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public_metadata: Option<Option<JsonObject>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub public_metadata: Nullable<JsonObject>,
     /// Metadata saved on the organization membership that is only visible to your backend.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_metadata: Option<Option<JsonObject>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub private_metadata: Nullable<JsonObject>,
 }
 
 impl CreateOrganizationMembership {
@@ -58,8 +58,8 @@ impl CreateOrganizationMembership {
             organization_id: organization_id.into(),
             user_id: user_id.into(),
             role: role.into(),
-            public_metadata: None,
-            private_metadata: None,
+            public_metadata: Nullable::Unset,
+            private_metadata: Nullable::Unset,
         }
     }
 }
@@ -67,12 +67,13 @@ impl CreateOrganizationMembership {
 setters! {
     CreateOrganizationMembership {
         /// Sets `public_metadata`: metadata saved on the organization membership, that is visible
-        /// to both your frontend and backend. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// to both your frontend and backend. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         public_metadata: JsonObject => nullable,
         /// Sets `private_metadata`: metadata saved on the organization membership that is only
-        /// visible to your backend. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// visible to your backend. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         private_metadata: JsonObject => nullable,
     }
 }

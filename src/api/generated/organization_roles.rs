@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::api::{handle, setters};
+use crate::api::{handle, setters, Nullable};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, Role};
 use crate::operation::{
@@ -70,14 +70,14 @@ pub struct CreateOrganizationRole {
     /// alphanumeric characters and underscores.
     pub key: String,
     /// Optional description for the role
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub description: Nullable<String>,
     /// Array of permission IDs to assign to the role
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub permissions: Nullable<Vec<String>>,
     /// Whether this role should be included in the initial role set
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub include_in_initial_role_set: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub include_in_initial_role_set: Nullable<bool>,
 }
 
 impl CreateOrganizationRole {
@@ -86,9 +86,9 @@ impl CreateOrganizationRole {
         Self {
             name: name.into(),
             key: key.into(),
-            description: None,
-            permissions: None,
-            include_in_initial_role_set: None,
+            description: Nullable::Unset,
+            permissions: Nullable::Unset,
+            include_in_initial_role_set: Nullable::Unset,
         }
     }
 }
@@ -96,15 +96,15 @@ impl CreateOrganizationRole {
 setters! {
     CreateOrganizationRole {
         /// Sets `description`: optional description for the role. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         description: impl Into<String> => nullable,
         /// Sets `permissions`: array of permission IDs to assign to the role. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         permissions: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
         /// Sets `include_in_initial_role_set`: whether this role should be included in the initial
-        /// role set. To send `null` instead, set the field to `Some(None)` (with
+        /// role set. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         include_in_initial_role_set: bool => nullable,
     }
@@ -326,19 +326,19 @@ pub struct UpdateOrganizationRole {
     #[serde(skip)]
     pub organization_role_id: String,
     /// The new name for the organization role
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub name: Nullable<String>,
     /// A unique key for the organization role. Must start with 'org:' and contain only lowercase
     /// alphanumeric characters and underscores.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub key: Nullable<String>,
     /// Optional description for the role
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub description: Nullable<String>,
     /// Array of permission IDs to assign to the role. If provided, this will replace the existing
     /// permissions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub permissions: Nullable<Vec<String>>,
 }
 
 impl UpdateOrganizationRole {
@@ -346,10 +346,10 @@ impl UpdateOrganizationRole {
     pub fn new(organization_role_id: impl Into<String>) -> Self {
         Self {
             organization_role_id: organization_role_id.into(),
-            name: None,
-            key: None,
-            description: None,
-            permissions: None,
+            name: Nullable::Unset,
+            key: Nullable::Unset,
+            description: Nullable::Unset,
+            permissions: Nullable::Unset,
         }
     }
 }
@@ -357,19 +357,19 @@ impl UpdateOrganizationRole {
 setters! {
     UpdateOrganizationRole {
         /// Sets `name`: the new name for the organization role. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         name: impl Into<String> => nullable,
         /// Sets `key`: A unique key for the organization role. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         key: impl Into<String> => nullable,
         /// Sets `description`: optional description for the role. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         description: impl Into<String> => nullable,
         /// Sets `permissions`: array of permission IDs to assign to the role. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         permissions: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
     }

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use crate::api::{handle, setters};
+use crate::api::{handle, setters, Nullable};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateSessionTokenFromTemplateResponse, CreateSessionTokenResponse, GetSessionListStatus,
@@ -79,8 +79,8 @@ pub struct CreateSessionToken {
     /// Use this parameter to override the default session token lifetime.
     ///
     /// (30..=315360000)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_in_seconds: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub expires_in_seconds: Nullable<u32>,
 }
 
 impl CreateSessionToken {
@@ -88,7 +88,7 @@ impl CreateSessionToken {
     pub fn new(session_id: impl Into<String>) -> Self {
         Self {
             session_id: session_id.into(),
-            expires_in_seconds: None,
+            expires_in_seconds: Nullable::Unset,
         }
     }
 }
@@ -96,7 +96,7 @@ impl CreateSessionToken {
 setters! {
     CreateSessionToken {
         /// Sets `expires_in_seconds`: use this parameter to override the default session token
-        /// lifetime. To send `null` instead, set the field to `Some(None)` (with
+        /// lifetime. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         expires_in_seconds: u32 => nullable,
     }
@@ -110,7 +110,7 @@ impl Operation for CreateSessionToken {
     fn validate(&self) -> Result<(), Error> {
         check_range(
             "expires_in_seconds",
-            self.expires_in_seconds.flatten(),
+            self.expires_in_seconds.value().copied(),
             30,
             315360000,
         )?;
@@ -143,8 +143,8 @@ pub struct CreateSessionTokenFromTemplate {
     /// Use this parameter to override the JWT lifetime.
     ///
     /// (30..=315360000)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_in_seconds: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub expires_in_seconds: Nullable<u32>,
 }
 
 impl CreateSessionTokenFromTemplate {
@@ -153,7 +153,7 @@ impl CreateSessionTokenFromTemplate {
         Self {
             session_id: session_id.into(),
             template_name: template_name.into(),
-            expires_in_seconds: None,
+            expires_in_seconds: Nullable::Unset,
         }
     }
 }
@@ -161,7 +161,7 @@ impl CreateSessionTokenFromTemplate {
 setters! {
     CreateSessionTokenFromTemplate {
         /// Sets `expires_in_seconds`: use this parameter to override the JWT lifetime. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         expires_in_seconds: u32 => nullable,
     }
@@ -177,7 +177,7 @@ impl Operation for CreateSessionTokenFromTemplate {
     fn validate(&self) -> Result<(), Error> {
         check_range(
             "expires_in_seconds",
-            self.expires_in_seconds.flatten(),
+            self.expires_in_seconds.value().copied(),
             30,
             315360000,
         )?;
@@ -338,16 +338,16 @@ pub struct RefreshSession {
     /// The origin of the request.
     pub request_origin: String,
     /// The headers of the request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_headers: Option<Option<JsonObject>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub request_headers: Nullable<JsonObject>,
     /// The format of the response.
     ///
     /// (Clerk's default: `token`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<Option<RefreshSessionFormat>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub format: Nullable<RefreshSessionFormat>,
     /// The IP address of the request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_originating_ip: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub request_originating_ip: Nullable<String>,
 }
 
 impl RefreshSession {
@@ -364,9 +364,9 @@ impl RefreshSession {
             expired_token: expired_token.into(),
             refresh_token: refresh_token.into(),
             request_origin: request_origin.into(),
-            request_headers: None,
-            format: None,
-            request_originating_ip: None,
+            request_headers: Nullable::Unset,
+            format: Nullable::Unset,
+            request_originating_ip: Nullable::Unset,
         }
     }
 }
@@ -374,15 +374,15 @@ impl RefreshSession {
 setters! {
     RefreshSession {
         /// Sets `request_headers`: the headers of the request. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         request_headers: JsonObject => nullable,
         /// Sets `format`: the format of the response. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         format: impl Into<RefreshSessionFormat> => nullable,
         /// Sets `request_originating_ip`: the IP address of the request. To send `null` instead,
-        /// set the field to `Some(None)` (with
+        /// set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         request_originating_ip: impl Into<String> => nullable,
     }

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::api::{handle, setters};
+use crate::api::{handle, setters, Nullable};
 use crate::models::SignUp;
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
 use crate::{CallBuilder, Error};
@@ -52,11 +52,11 @@ pub struct UpdateSignUp {
     /// The ID of the guest attempting to sign up as used in your external systems or your previous
     /// authentication solution.
     /// This will be copied to the resulting user when the sign-up is completed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub external_id: Nullable<String>,
     /// If true, the sign-up will be marked as a custom action.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_action: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub custom_action: Nullable<bool>,
 }
 
 impl UpdateSignUp {
@@ -64,8 +64,8 @@ impl UpdateSignUp {
     pub fn new(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
-            external_id: None,
-            custom_action: None,
+            external_id: Nullable::Unset,
+            custom_action: Nullable::Unset,
         }
     }
 }
@@ -74,11 +74,11 @@ setters! {
     UpdateSignUp {
         /// Sets `external_id`: the ID of the guest attempting to sign up as used in your external
         /// systems or your previous authentication solution. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         external_id: impl Into<String> => nullable,
         /// Sets `custom_action`: if true, the sign-up will be marked as a custom action. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         custom_action: bool => nullable,
     }

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::api::{handle, setters};
+use crate::api::{handle, setters, Nullable};
 use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateBulkWaitlistEntriesItem, DeletedObject, WaitlistEntry, WaitlistEntryStatus,
@@ -72,8 +72,8 @@ pub struct CreateWaitlistEntry {
     /// Defaults to `true`.
     ///
     /// (Clerk's default: `true`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub notify: Nullable<bool>,
 }
 
 impl CreateWaitlistEntry {
@@ -81,7 +81,7 @@ impl CreateWaitlistEntry {
     pub fn new(email_address: impl Into<String>) -> Self {
         Self {
             email_address: email_address.into(),
-            notify: None,
+            notify: Nullable::Unset,
         }
     }
 }
@@ -89,8 +89,8 @@ impl CreateWaitlistEntry {
 setters! {
     CreateWaitlistEntry {
         /// Sets `notify`: optional flag which denotes whether a confirmation email should be sent
-        /// to the given email address. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// to the given email address. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         notify: bool => nullable,
     }
 }
@@ -148,8 +148,8 @@ pub struct InviteWaitlistEntry {
     /// email address, or it's claimed by another user.
     ///
     /// (Clerk's default: `false`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ignore_existing: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub ignore_existing: Nullable<bool>,
 }
 
 impl InviteWaitlistEntry {
@@ -157,7 +157,7 @@ impl InviteWaitlistEntry {
     pub fn new(waitlist_entry_id: impl Into<String>) -> Self {
         Self {
             waitlist_entry_id: waitlist_entry_id.into(),
-            ignore_existing: None,
+            ignore_existing: Nullable::Unset,
         }
     }
 }
@@ -166,7 +166,7 @@ setters! {
     InviteWaitlistEntry {
         /// Sets `ignore_existing`: whether an invitation should be created if there is already an
         /// existing invitation for this email address, or it's claimed by another user. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         ignore_existing: bool => nullable,
     }

@@ -19,6 +19,7 @@ const RESERVED: &[&str] = &[
     "List",
     "ListRequest",
     "Multipart",
+    "Nullable",
     "Operation",
     "OperationInfo",
     "PageParams",
@@ -307,7 +308,7 @@ fn request_field_type(f: &Field, namer: &dyn Namer) -> String {
         (true, false) => ty,
         (true, true) => format!("Option<{ty}>"),
         (false, false) => format!("Option<{ty}>"),
-        (false, true) => format!("Option<Option<{ty}>>"),
+        (false, true) => format!("Nullable<{ty}>"),
     }
 }
 
@@ -534,7 +535,9 @@ fn request(
                     if f.wire != f.rust {
                         attrs.push(format!("rename = \"{}\"", f.wire));
                     }
-                    if !f.required {
+                    if f.nullable && !f.required {
+                        attrs.push("skip_serializing_if = \"Nullable::is_unset\"".to_owned());
+                    } else if !f.required {
                         attrs.push("skip_serializing_if = \"Option::is_none\"".to_owned());
                     }
                     if !attrs.is_empty() {
@@ -543,6 +546,9 @@ fn request(
                 }
             }
             w.line(format!("pub {}: {},", f.rust, request_field_type(f, namer)));
+            if f.nullable && !f.required {
+                uses.insert("crate::api::Nullable".into());
+            }
         }
         w.line("}");
     }
@@ -586,6 +592,8 @@ fn request(
                 } else {
                     w.line(format!("{}: {value},", f.rust));
                 }
+            } else if f.nullable {
+                w.line(format!("{}: Nullable::Unset,", f.rust));
             } else {
                 w.line(format!("{}: None,", f.rust));
             }
@@ -618,7 +626,7 @@ fn request(
             if f.nullable {
                 let _ = write!(
                     d,
-                    " To send `null` instead, set the field to `Some(None)` (with \
+                    " To send `null` instead, set the field to [`Nullable::Null`] (with \
                      [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call)."
                 );
             }
