@@ -35,7 +35,7 @@ use tower::util::{Either, Oneshot};
 use tower::ServiceExt;
 use tower_service::Service;
 
-use crate::layer::call::CallFuture as StackCallFuture;
+use crate::layer::call::{CallFuture as StackCallFuture, Rebuilds};
 use crate::layer::OrError;
 use crate::list::{Pages, Paginate};
 use crate::operation::{to_request, Decode, Operation};
@@ -98,7 +98,7 @@ impl<O: Operation> Service<O> for OperationService<O> {
     }
 
     fn call(&mut self, operation: O) -> Self::Future {
-        OperationFuture::start(&self.client, &operation, self.options)
+        OperationFuture::start(&self.client, operation, self.options)
     }
 }
 
@@ -107,23 +107,23 @@ pin_project! {
     /// the stack, then the output decoded.
     pub struct OperationFuture<O> {
         #[pin]
-        inner: OrError<Sending>,
+        inner: OrError<Sending<O>>,
         _operation: PhantomData<fn() -> O>,
     }
 }
 
 pin_project! {
     /// A request on its way through the stack: the client's call service (which waits for
-    /// the attempt service to be ready itself), or, with call layers, those layers (waited for
-    /// first).
+    /// the attempt service to be ready itself, and builds a retry's request from the
+    /// operation), or, with call layers, those layers (waited for first).
     #[project = SendingProj]
-    enum Sending {
-        Call { #[pin] future: StackCallFuture<Attempt> },
+    enum Sending<O> {
+        Call { #[pin] future: StackCallFuture<Attempt, Rebuilds<O>> },
         Layered { #[pin] future: Oneshot<HttpService, HttpRequest> },
     }
 }
 
-impl Future for Sending {
+impl<O: Operation> Future for Sending<O> {
     type Output = Result<HttpResponse, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -138,27 +138,33 @@ impl<O: Operation> OperationFuture<O> {
     /// The one way a call starts, for [`OperationService`] and [`CallBuilder`] alike: the
     /// request is built (and validated) at once, then sent through the client's stack. A
     /// request refused by validation never waits for readiness.
-    fn start(client: &Client, operation: &O, options: Option<RequestOptions>) -> Self {
-        let inner = match to_request(operation, options) {
-            Ok(req) => OrError::future(send(client.shared_stack(), req)),
-            Err(e) => OrError::error(e),
-        };
+    fn start(client: &Client, operation: O, options: Option<RequestOptions>) -> Self {
         OperationFuture {
-            inner,
+            inner: send(client.shared_stack(), operation, options),
             _operation: PhantomData,
         }
     }
 }
 
-/// Sends a request through the stack, copying of it only what the call keeps.
-fn send(stack: &Stack, req: HttpRequest) -> Sending {
-    match stack {
-        Either::Left(call) => Sending::Call {
-            future: call.start(req),
-        },
-        Either::Right(layered) => Sending::Layered {
+/// Sends an operation through the stack, copying of it only what the call keeps: to the call
+/// service, the operation itself (a retry's request is built from it again); under call
+/// layers, its request (which they may change, and a retry copies).
+fn send<O: Operation>(
+    stack: &Stack,
+    operation: O,
+    options: Option<RequestOptions>,
+) -> OrError<Sending<O>> {
+    let sending = match stack {
+        Either::Left(call) => call
+            .start(operation, options)
+            .map(|future| Sending::Call { future }),
+        Either::Right(layered) => to_request(&operation, options).map(|req| Sending::Layered {
             future: layered.clone().oneshot(req),
-        },
+        }),
+    };
+    match sending {
+        Ok(sending) => OrError::future(sending),
+        Err(e) => OrError::error(e),
     }
 }
 
@@ -263,6 +269,6 @@ impl<O: Operation> IntoFuture for CallBuilder<O> {
     type IntoFuture = CallFuture<O>;
 
     fn into_future(self) -> Self::IntoFuture {
-        OperationFuture::start(&self.client, &self.request, self.options)
+        OperationFuture::start(&self.client, self.request, self.options)
     }
 }

@@ -7,6 +7,12 @@
 //!
 //! The retry rules themselves are [`ClerkRetryPolicy`]'s; this loop asks it after each failed
 //! attempt.
+//!
+//! Each attempt's request comes from the call's [`Attempts`]: a call started from an
+//! operation (the client's call builders and services) sends the request built when it
+//! started, and builds a retry's request from the operation again ([`Rebuilds`]), so the calls
+//! that succeed at once copy nothing; a call started from a request (under your call layers,
+//! or `Client::http_service`) sends copies of it while a retry may follow ([`Copies`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +26,7 @@ use tower_service::Service;
 use super::retry::{ClerkRetryPolicy, Decision};
 use crate::error::{Attempted, TimeoutError, TimeoutKind};
 use crate::http::AttemptCount;
+use crate::operation::{to_request, Operation};
 use crate::trace::{self, CallSpan};
 use crate::{Deadline, Error, HttpRequest, HttpResponse, OperationInfo, RequestOptions};
 
@@ -67,7 +74,7 @@ where
 {
     type Response = HttpResponse;
     type Error = Error;
-    type Future = CallFuture<S>;
+    type Future = CallFuture<S, Copies>;
 
     /// Always ready: the call's future waits for the attempt service to be ready before each
     /// attempt (so a call layer of yours above it sees backpressure through the future).
@@ -75,8 +82,9 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: HttpRequest) -> CallFuture<S> {
-        self.start(req)
+    fn call(&mut self, req: HttpRequest) -> CallFuture<S, Copies> {
+        self.config
+            .start(req, self.inner.clone(), |req, _| Copies(Some(req)))
     }
 }
 
@@ -84,18 +92,82 @@ impl<S> Call<S>
 where
     S: Service<HttpRequest, Response = HttpResponse, Error = Error> + Clone,
 {
-    /// Starts a call: the one way a call starts, from the client's call builders and
-    /// services (through `&self`, so a call copies the stack once: into its future) and from
-    /// `Service::call` under your call layers. The future waits for its copy of the attempt
-    /// service to be ready, then sends every attempt through it.
-    pub(crate) fn start(&self, req: HttpRequest) -> CallFuture<S> {
-        self.config.start(req, self.inner.clone())
+    /// Starts a call of `operation`: the one way a call starts from the client's call
+    /// builders and services (through `&self`, so a call copies the stack once: into its
+    /// future). The request is built at once; an operation the spec refuses is an error
+    /// before any I/O. The future waits for its copy of the attempt service to be ready, then
+    /// sends every attempt through it.
+    pub(crate) fn start<O: Operation>(
+        &self,
+        operation: O,
+        options: Option<RequestOptions>,
+    ) -> Result<CallFuture<S, Rebuilds<O>>, Error> {
+        let first = to_request(&operation, options)?;
+        Ok(self
+            .config
+            .start(first, self.inner.clone(), |first, deadline| Rebuilds {
+                first: Some(first),
+                operation,
+                options,
+                deadline: deadline.map(|instant| Deadline { instant }),
+            }))
+    }
+}
+
+/// Where a call's attempts get their request.
+pub(crate) trait Attempts {
+    /// The request of the next attempt; `last` when no retry can follow it.
+    fn request(&mut self, last: bool) -> Result<HttpRequest, Error>;
+}
+
+/// The request a call was started with; each attempt but the last sends a copy of it (the
+/// body is shared bytes; the headers and extensions are copied).
+#[derive(Debug)]
+pub(crate) struct Copies(Option<HttpRequest>);
+
+impl Attempts for Copies {
+    fn request(&mut self, last: bool) -> Result<HttpRequest, Error> {
+        Ok(match (last, &self.0) {
+            (false, Some(request)) => request.clone(),
+            // A retry is only decided while another attempt is allowed: one is kept.
+            _ => self.0.take().expect(KEPT_REQUEST),
+        })
+    }
+}
+
+/// The operation a call was started with: the first attempt sends the request built when the
+/// call started, and a retry builds its own from the operation again (rendering the path,
+/// the query and the body once more, which only retried calls pay).
+#[derive(Debug)]
+pub(crate) struct Rebuilds<O> {
+    first: Option<HttpRequest>,
+    operation: O,
+    options: Option<RequestOptions>,
+    deadline: Option<Deadline>,
+}
+
+impl<O: Operation> Attempts for Rebuilds<O> {
+    fn request(&mut self, _last: bool) -> Result<HttpRequest, Error> {
+        if let Some(first) = self.first.take() {
+            return Ok(first);
+        }
+        let mut request = to_request(&self.operation, self.options)?;
+        if let Some(deadline) = self.deadline {
+            request.extensions_mut().insert(deadline);
+        }
+        Ok(request)
     }
 }
 
 impl CallConfig {
-    /// The call's future; its first attempt is sent through `inner` once it is ready.
-    fn start<S>(&self, mut req: HttpRequest, inner: S) -> CallFuture<S>
+    /// The call's future; its first attempt is sent through `inner` once it is ready, with
+    /// the request `attempts` makes from `req` and the call's deadline.
+    fn start<S, A>(
+        &self,
+        mut req: HttpRequest,
+        inner: S,
+        attempts: impl FnOnce(HttpRequest, Option<Instant>) -> A,
+    ) -> CallFuture<S, A>
     where
         S: Service<HttpRequest, Response = HttpResponse, Error = Error>,
     {
@@ -122,7 +194,7 @@ impl CallConfig {
         CallFuture {
             state: State::Ready,
             inner,
-            request: Some(req),
+            attempts: attempts(req, deadline),
             policy: self.policy.clone(),
             idempotent,
             max_retries,
@@ -139,14 +211,13 @@ impl CallConfig {
 pin_project! {
     /// The future of one call through the client's stack.
     #[project = CallProj]
-    pub(crate) struct CallFuture<S>
+    pub(crate) struct CallFuture<S, A>
     where
         S: Service<HttpRequest>,
     {
         inner: S,
-        // The request of the next attempt (copied for each attempt while another one may
-        // follow), `None` once no more attempt is allowed.
-        request: Option<HttpRequest>,
+        // Where each attempt gets its request.
+        attempts: A,
         policy: ClerkRetryPolicy,
         idempotent: bool,
         max_retries: u32,
@@ -172,9 +243,10 @@ pin_project! {
     }
 }
 
-impl<S> Future for CallFuture<S>
+impl<S, A> Future for CallFuture<S, A>
 where
     S: Service<HttpRequest, Response = HttpResponse, Error = Error>,
+    A: Attempts,
 {
     type Output = Result<HttpResponse, Error>;
 
@@ -211,9 +283,13 @@ where
 }
 
 /// Drives the attempts and the waits between them; `Pending` while one of them waits.
-fn step<S>(this: &mut CallProj<'_, S>, cx: &mut Context<'_>) -> Poll<Result<HttpResponse, Error>>
+fn step<S, A>(
+    this: &mut CallProj<'_, S, A>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<HttpResponse, Error>>
 where
     S: Service<HttpRequest, Response = HttpResponse, Error = Error>,
+    A: Attempts,
 {
     loop {
         match this.state.as_mut().project() {
@@ -252,7 +328,7 @@ where
                     this.policy
                         .decide(&err, *this.idempotent, *this.max_retries, remaining);
                 match decision {
-                    Decision::Retry { wait, reason } if this.request.is_some() => {
+                    Decision::Retry { wait, reason } => {
                         trace::retrying(this.policy.attempts(), reason, wait, &err);
                         *this.last_error = Some(err);
                         this.state.set(State::Backoff {
@@ -278,12 +354,15 @@ where
                     trace::finished(this.span, this.policy.attempts(), Err(&err));
                     return Poll::Ready(Err(err));
                 }
-                // Keep a copy while another retry may follow; the last one takes it. (A retry
-                // is only decided while a request is kept, so there is one here.)
-                let more = this.policy.attempts() < *this.max_retries;
-                let request = match (more, this.request.as_ref()) {
-                    (true, Some(request)) => request.clone(),
-                    _ => this.request.take().expect(KEPT_REQUEST),
+                let last = this.policy.attempts() >= *this.max_retries;
+                let request = match this.attempts.request(last) {
+                    Ok(request) => request,
+                    Err(mut err) => {
+                        err.set_attempts(this.policy.attempts());
+                        this.state.set(State::Done);
+                        trace::finished(this.span, this.policy.attempts(), Err(&err));
+                        return Poll::Ready(Err(err));
+                    }
                 };
                 let future = this.inner.call(request);
                 let timeout = attempt_sleep(Instant::now(), *this.attempt_timeout, *this.deadline);
@@ -307,8 +386,9 @@ fn attempt_sleep(
     }
 }
 
-/// The invariant behind the one `expect` of the loop: an attempt is only started (first, or
-/// after a retry was decided) while the request is kept.
+/// The invariant behind the one `expect` of [`Copies`]: an attempt is only started (first, or
+/// after a retry was decided, which the policy does only while another attempt is allowed)
+/// while the request is kept.
 const KEPT_REQUEST: &str = "an attempt starts only while the request is kept";
 
 #[cfg(test)]
@@ -340,5 +420,68 @@ mod tests {
         assert!(matches!(future.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
         // A bug in the caller: never an error a user could mistake for a refused request.
         let _ = future.as_mut().poll(&mut cx);
+    }
+
+    /// A retried call from an operation sends a request built from it again, equal to the
+    /// first in all the transport sees: method, URI, headers, body, and the extensions.
+    #[cfg(feature = "allow_list_block_list")]
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_rebuilt_from_the_operation_is_the_same_request() {
+        use std::sync::{Arc, Mutex};
+
+        type Seen = (
+            http::Method,
+            http::Uri,
+            http::HeaderMap,
+            bytes::Bytes,
+            bool,
+            bool,
+        );
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = Arc::clone(&seen);
+        let client = crate::Client::builder()
+            .secret_key("sk_test_x")
+            .transport(tower::service_fn(move |req: HttpRequest| {
+                let mut log = log.lock().unwrap();
+                let extensions = req.extensions();
+                let marked = (
+                    extensions.get::<OperationInfo>().map(|op| op.id)
+                        == Some("CreateAllowlistIdentifier"),
+                    extensions.get::<Deadline>().is_some(),
+                );
+                let (parts, body) = req.into_parts();
+                log.push((
+                    parts.method,
+                    parts.uri,
+                    parts.headers,
+                    body.into_inner().unwrap_or_default(),
+                    marked.0,
+                    marked.1,
+                ));
+                // A 429 first (retried for a create too), then the identifier.
+                let status = if log.len() == 1 { 429 } else { 200 };
+                let body = r#"{"object":"allowlist_identifier","id":"alid_1","identifier":"a@b.c","identifier_type":"email_address","created_at":1,"updated_at":1}"#;
+                let mut res = HttpResponse::new(bytes::Bytes::from_static(body.as_bytes()).into());
+                *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                async move { Ok::<_, std::convert::Infallible>(res) }
+            }))
+            .build()
+            .unwrap();
+        let created = client
+            .allowlist_identifiers()
+            .create("a@b.c")
+            .notify(true)
+            .await
+            .unwrap();
+        assert_eq!(created.id, "alid_1");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0], seen[1]);
+        assert_eq!(seen[1].0, http::Method::POST);
+        assert!(
+            seen[1].4 && seen[1].5,
+            "OperationInfo and Deadline on the retry"
+        );
+        assert_eq!(&seen[1].3[..], br#"{"identifier":"a@b.c","notify":true}"#);
     }
 }
