@@ -308,6 +308,9 @@ impl ClientBuilder {
             )),
         };
         let base_url = base.to_string();
+        // With no layer of the user's, no one sees a relative URI: operations are sent with
+        // their absolute one (see `operation::to_request_at`).
+        let direct = (self.layers.is_empty() && self.call_layers.is_empty()).then(|| base.clone());
 
         let core: Core = ServiceBuilder::new()
             .layer(base)
@@ -324,7 +327,7 @@ impl ClientBuilder {
             true => Either::Left(call),
             false => Either::Right(wrap(&self.call_layers, BoxCloneSyncService::new(call))),
         };
-        Ok(Client::new(stack, base_url))
+        Ok(Client::new(stack, base_url, direct))
     }
 }
 

@@ -52,6 +52,7 @@ use serde::Serialize;
 
 use crate::error::{Attempted, DecodeError};
 use crate::http::AttemptCount;
+use crate::layer::BaseUrlLayer;
 use crate::{Error, HttpRequest, HttpResponse, RequestOptions};
 
 /// What every request of an operation carries in its extensions: which operation it is, and
@@ -573,25 +574,53 @@ pub(crate) fn to_request<O: Operation>(
     operation: &O,
     options: Option<RequestOptions>,
 ) -> Result<HttpRequest, Error> {
+    to_request_at(operation, options, None)
+}
+
+/// [`to_request`], with the URI made absolute on `base` when one is given: for a client with
+/// no layer of yours, which no one sees with a relative URI, so that the URI is written and
+/// parsed once (the base-URL layer leaves an absolute URI as it is).
+pub(crate) fn to_request_at<O: Operation>(
+    operation: &O,
+    options: Option<RequestOptions>,
+    base: Option<&BaseUrlLayer>,
+) -> Result<HttpRequest, Error> {
     operation.validate()?;
     let mut query = QueryWriter::new();
     operation.query(&mut query);
     let template = O::INFO.path_template;
-    let uri = if query.is_empty() && !template.contains('{') {
-        // A constant path: the request points at the static string, no buffer to fill.
-        http::Uri::from_maybe_shared(Bytes::from_static(template.as_bytes()))
-    } else {
-        let mut params = PathParams::default();
-        operation.path(&mut params)?;
-        let mut path = String::with_capacity(template.len() + query.out.len() + 32);
-        params.render(template, &mut path)?;
+    let constant = query.is_empty() && !template.contains('{');
+    let render = |path: &mut String| -> Result<(), Error> {
+        if constant {
+            path.push_str(template);
+        } else {
+            let mut params = PathParams::default();
+            operation.path(&mut params)?;
+            params.render(template, path)?;
+        }
         if !query.is_empty() {
             path.push('?');
             path.push_str(&query.out);
         }
-        http::Uri::try_from(path)
-    }
-    .map_err(|e| Error::invalid_request("path", format!("cannot be sent in a URL: {e}")))?;
+        Ok(())
+    };
+    // Exact for a constant path: the URI's bytes then take the string's buffer as it is (a
+    // `Bytes` made from a vector with spare capacity allocates a header of its own).
+    let capacity = match constant {
+        true => template.len(),
+        false => template.len() + query.out.len() + 32,
+    };
+    let uri = match base {
+        Some(base) => base.join_with(capacity, render)?,
+        // A constant path: the request points at the static string, no buffer to fill.
+        None if constant => http::Uri::from_maybe_shared(Bytes::from_static(template.as_bytes()))
+            .map_err(unsendable)?,
+        None => {
+            let mut path = String::with_capacity(capacity);
+            render(&mut path)?;
+            http::Uri::try_from(path).map_err(unsendable)?
+        }
+    };
     let (body, content_type) = operation.body()?.into_parts();
     let mut req = http::Request::new(Full::new(body));
     *req.method_mut() = O::INFO.method;
@@ -604,6 +633,10 @@ pub(crate) fn to_request<O: Operation>(
         req.extensions_mut().insert(options);
     }
     Ok(req)
+}
+
+fn unsendable(e: http::uri::InvalidUri) -> Error {
+    Error::invalid_request("path", format!("cannot be sent in a URL: {e}"))
 }
 
 /// Checks a number against the spec's inclusive range.

@@ -39,7 +39,7 @@ use crate::layer::call::{CallFuture as StackCallFuture, Rebuilds};
 use crate::layer::OrError;
 use crate::list::{Pages, Paginate};
 use crate::operation::{to_request, Decode, Operation};
-use crate::stack::{Attempt, Stack};
+use crate::stack::Attempt;
 use crate::{Client, Error, HttpRequest, HttpResponse, HttpService, RequestOptions};
 
 /// A `tower::Service<O>` for one operation type; get one from
@@ -140,7 +140,7 @@ impl<O: Operation> OperationFuture<O> {
     /// request refused by validation never waits for readiness.
     fn start(client: &Client, operation: O, options: Option<RequestOptions>) -> Self {
         OperationFuture {
-            inner: send(client.shared_stack(), operation, options),
+            inner: send(client, operation, options),
             _operation: PhantomData,
         }
     }
@@ -150,13 +150,13 @@ impl<O: Operation> OperationFuture<O> {
 /// service, the operation itself (a retry's request is built from it again); under call
 /// layers, its request (which they may change, and a retry copies).
 fn send<O: Operation>(
-    stack: &Stack,
+    client: &Client,
     operation: O,
     options: Option<RequestOptions>,
 ) -> OrError<Sending<O>> {
-    let sending = match stack {
+    let sending = match client.shared_stack() {
         Either::Left(call) => call
-            .start(operation, options)
+            .start(operation, options, client.direct_base())
             .map(|future| Sending::Call { future }),
         Either::Right(layered) => to_request(&operation, options).map(|req| Sending::Layered {
             future: layered.clone().oneshot(req),

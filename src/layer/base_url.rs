@@ -127,17 +127,31 @@ impl BaseUrlLayer {
 
     /// Joins a path relative to the API root (starting with `/`) onto the base URL.
     pub fn join(&self, path_and_query: &str) -> Result<Uri, Error> {
-        let mut joined = String::with_capacity(self.prefix.len() + path_and_query.len());
+        self.join_with(path_and_query.len(), |joined| {
+            joined.push_str(path_and_query);
+            Ok(())
+        })
+    }
+
+    /// The absolute URI of the path (and query) relative to the API root that `write`
+    /// appends to the base path, parsed once; `capacity` is about how much it writes.
+    pub(crate) fn join_with(
+        &self,
+        capacity: usize,
+        write: impl FnOnce(&mut String) -> Result<(), Error>,
+    ) -> Result<Uri, Error> {
+        let mut joined = String::with_capacity(self.prefix.len() + capacity);
         joined.push_str(&self.prefix);
-        joined.push_str(path_and_query);
-        let path_and_query = PathAndQuery::try_from(joined)
-            .map_err(|e| Error::invalid_request("path", format!("cannot be sent in a URL: {e}")))?;
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(path_and_query)
-            .build()
-            .map_err(|e| Error::invalid_request("path", format!("cannot be sent in a URL: {e}")))
+        write(&mut joined)?;
+        let unsendable = |e: &dyn std::fmt::Display| {
+            Error::invalid_request("path", format!("cannot be sent in a URL: {e}"))
+        };
+        let path_and_query = PathAndQuery::try_from(joined).map_err(|e| unsendable(&e))?;
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts).map_err(|e| unsendable(&e))
     }
 }
 

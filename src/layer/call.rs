@@ -26,7 +26,8 @@ use tower_service::Service;
 use super::retry::{ClerkRetryPolicy, Decision};
 use crate::error::{Attempted, TimeoutError, TimeoutKind};
 use crate::http::AttemptCount;
-use crate::operation::{to_request, Operation};
+use crate::layer::BaseUrlLayer;
+use crate::operation::{to_request_at, Operation};
 use crate::trace::{self, CallSpan};
 use crate::{Deadline, Error, HttpRequest, HttpResponse, OperationInfo, RequestOptions};
 
@@ -97,18 +98,23 @@ where
     /// future). The request is built at once; an operation the spec refuses is an error
     /// before any I/O. The future waits for its copy of the attempt service to be ready, then
     /// sends every attempt through it.
+    ///
+    /// With `base`, the requests are built with their absolute URI (see
+    /// [`to_request_at`]).
     pub(crate) fn start<O: Operation>(
         &self,
         operation: O,
         options: Option<RequestOptions>,
+        base: Option<&BaseUrlLayer>,
     ) -> Result<CallFuture<S, Rebuilds<O>>, Error> {
-        let first = to_request(&operation, options)?;
+        let first = to_request_at(&operation, options, base)?;
         Ok(self
             .config
             .start(first, self.inner.clone(), |first, deadline| Rebuilds {
                 first: Some(first),
                 operation,
                 options,
+                base: base.cloned(),
                 deadline: deadline.map(|instant| Deadline { instant }),
             }))
     }
@@ -143,6 +149,7 @@ pub(crate) struct Rebuilds<O> {
     first: Option<HttpRequest>,
     operation: O,
     options: Option<RequestOptions>,
+    base: Option<BaseUrlLayer>,
     deadline: Option<Deadline>,
 }
 
@@ -151,7 +158,7 @@ impl<O: Operation> Attempts for Rebuilds<O> {
         if let Some(first) = self.first.take() {
             return Ok(first);
         }
-        let mut request = to_request(&self.operation, self.options)?;
+        let mut request = to_request_at(&self.operation, self.options, self.base.as_ref())?;
         if let Some(deadline) = self.deadline {
             request.extensions_mut().insert(deadline);
         }
