@@ -17,8 +17,8 @@
 //!   `docs/benchmarks.md` are about come from this run.
 //!
 //! ```text
-//! cargo bench --bench auth --features axum,mock
-//! cargo bench --bench auth --features axum,mock -- interleaved   # the interleaved run only
+//! cargo bench -p clerk-tower-benches --bench auth
+//! cargo bench -p clerk-tower-benches --bench auth -- interleaved   # the interleaved run only
 //! ```
 
 use std::future::Future;
@@ -411,7 +411,7 @@ criterion_group! {
 }
 
 fn main() {
-    // `cargo bench --bench auth -- interleaved` runs the interleaved comparison only; another
+    // `cargo bench -p clerk-tower-benches --bench auth -- interleaved` runs the interleaved comparison only; another
     // filter runs the matching criterion benches only.
     let filters: Vec<String> = std::env::args()
         .skip(1)

@@ -8,7 +8,7 @@
 //! (`Throughput::Elements(1)` per call).
 //!
 //! ```text
-//! cargo bench --bench concurrency
+//! cargo bench -p clerk-tower-benches --bench concurrency
 //! ```
 
 mod support;
@@ -19,8 +19,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clerk_tower::api::ListAllowlistIdentifiers;
-use clerk_tower::transport::TransportConfig;
 use clerk_tower::Client;
 use criterion::Throughput;
 use http::Method;
@@ -31,11 +29,6 @@ const CALLERS: [usize; 3] = [1, 16, 128];
 
 struct Contenders {
     client: Client,
-    /// The client with an unbounded idle pool, like hyper-util's default (attribution).
-    client_pool_unbounded: Client,
-    /// The shared-inner-stack prototype with an unbounded idle pool: the proposed changes
-    /// together (attribution; see `support::proto_shared`).
-    proto_shared: support::proto_shared::SharedProtoClient,
     bare: BareClient,
     headers: BareHeaders,
     urls: Urls,
@@ -44,34 +37,10 @@ struct Contenders {
 }
 
 /// The contenders, in the order of `Contenders::accepted`.
-const NAMES: [&str; 4] = [
-    "clerk_tower",
-    "bare_hyper_util",
-    "clerk_tower_pool_unbounded",
-    "proto_shared_unbounded",
-];
+const NAMES: [&str; 2] = ["clerk_tower", "bare_hyper_util"];
 
 async fn clerk_tower(c: Arc<Contenders>) {
     let page = c.client.allowlist_identifiers().list().await.expect("list");
-    black_box(page);
-}
-
-async fn clerk_tower_pool_unbounded(c: Arc<Contenders>) {
-    let page = c
-        .client_pool_unbounded
-        .allowlist_identifiers()
-        .list()
-        .await
-        .expect("list");
-    black_box(page);
-}
-
-async fn proto_shared_unbounded(c: Arc<Contenders>) {
-    let page = c
-        .proto_shared
-        .call(ListAllowlistIdentifiers::new())
-        .await
-        .expect("list");
     black_box(page);
 }
 
@@ -103,7 +72,7 @@ where
     }
 }
 
-/// `PROFILE=CONTENDER:CALLERS:CALLS cargo bench --bench concurrency` makes `CALLS` calls
+/// `PROFILE=CONTENDER:CALLERS:CALLS cargo bench -p clerk-tower-benches --bench concurrency` makes `CALLS` calls
 /// over `CALLERS` tasks with one contender (see `NAMES`) after a warm-up run, and exits: a
 /// steady workload for `valgrind --tool=callgrind`.
 fn profile(rt: &tokio::runtime::Runtime, c: &Arc<Contenders>, spec: &str) {
@@ -116,10 +85,6 @@ fn profile(rt: &tokio::runtime::Runtime, c: &Arc<Contenders>, spec: &str) {
             match who {
                 "clerk_tower" => run(c, callers, calls, clerk_tower).await,
                 "bare_hyper_util" => run(c, callers, calls, bare_hyper_util).await,
-                "clerk_tower_pool_unbounded" => {
-                    run(c, callers, calls, clerk_tower_pool_unbounded).await
-                }
-                "proto_shared_unbounded" => run(c, callers, calls, proto_shared_unbounded).await,
                 other => panic!("unknown contender {other}"),
             }
         }
@@ -164,10 +129,6 @@ fn main() {
         })
         .collect();
     let base = |i: usize| format!("http://{}/v1", servers[i].0);
-    let unbounded = TransportConfig {
-        pool_max_idle_per_host: usize::MAX,
-        ..TransportConfig::default()
-    };
     let c = Arc::new(Contenders {
         client: Client::builder()
             .secret_key(support::SECRET_KEY)
@@ -177,17 +138,6 @@ fn main() {
         bare: support::bare_client(),
         headers: BareHeaders::new(),
         urls: Urls::new(&base(1)),
-        client_pool_unbounded: Client::builder()
-            .secret_key(support::SECRET_KEY)
-            .base_url(base(2))
-            .transport_config(unbounded.clone())
-            .build()
-            .expect("client"),
-        proto_shared: support::proto_shared::SharedProtoClient::new(
-            clerk_tower::transport::hyper_client(&unbounded).expect("transport"),
-            &base(3),
-            Some(clerk_tower::DEFAULT_TIMEOUT),
-        ),
         accepted: servers.iter().map(|(_, n)| Arc::clone(n)).collect(),
     });
 
@@ -200,22 +150,6 @@ fn main() {
         g.throughput(Throughput::Elements(1));
         bench_contender!(g, rt, c, callers, "clerk_tower", clerk_tower);
         bench_contender!(g, rt, c, callers, "bare_hyper_util", bare_hyper_util);
-        bench_contender!(
-            g,
-            rt,
-            c,
-            callers,
-            "clerk_tower_pool_unbounded",
-            clerk_tower_pool_unbounded
-        );
-        bench_contender!(
-            g,
-            rt,
-            c,
-            callers,
-            "proto_shared_unbounded",
-            proto_shared_unbounded
-        );
         g.finish();
     }
     crit.final_summary();
@@ -237,18 +171,13 @@ fn main() {
         let table = interleave!(rt, 15, 1, {
             "clerk_tower" => run(&c, callers, calls, clerk_tower),
             "bare_hyper_util" => run(&c, callers, calls, bare_hyper_util),
-            "clerk_tower_pool_unbounded" => run(&c, callers, calls, clerk_tower_pool_unbounded),
-            "proto_shared_unbounded" => run(&c, callers, calls, proto_shared_unbounded),
         })
         .per_call(calls);
-        let target = if callers == 128 { 0.90 } else { 0.0 };
+        // Issue 20's targets (docs/benchmarks.md).
+        let target = if callers > 1 { 0.95 } else { 0.0 };
         table.print(
             &format!("{group} ({calls} calls per turn)"),
-            &[
-                ("clerk_tower", "bare_hyper_util", target),
-                ("clerk_tower_pool_unbounded", "bare_hyper_util", 0.0),
-                ("proto_shared_unbounded", "bare_hyper_util", 0.0),
-            ],
+            &[("clerk_tower", "bare_hyper_util", target)],
         );
         let rps = |name| 1e9 / table.median_ns(name);
         println!(

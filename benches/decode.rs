@@ -10,7 +10,7 @@
 //! - `plain_from_str`: the plain struct with the client's UTF-8-once decode.
 //!
 //! ```text
-//! cargo bench --bench decode
+//! cargo bench -p clerk-tower-benches --bench decode
 //! ```
 
 mod support;

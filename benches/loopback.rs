@@ -7,14 +7,13 @@
 //! server's work, which is the same for every contender.
 //!
 //! ```text
-//! cargo bench --bench loopback
+//! cargo bench -p clerk-tower-benches --bench loopback
 //! ```
 
 mod support;
 
 use std::hint::black_box;
 
-use clerk_tower::api::ListAllowlistIdentifiers;
 use clerk_tower::models::{AllowlistIdentifier, DeletedObject};
 use clerk_tower::transport::TransportConfig;
 use clerk_tower::{Client, RetryConfig};
@@ -38,10 +37,6 @@ struct Contenders {
     /// The crate's own hyper-util transport (HTTPS-or-HTTP connector, pool settings), used
     /// bare (attribution, list_1 only).
     crate_transport: clerk_tower::transport::HyperClient,
-    /// The proposed assembly over the crate's transport (attribution, list_1 only).
-    proto: support::proto::ProtoClient,
-    /// The shared-inner-stack prototype (attribution, list_1 only).
-    proto_shared: support::proto_shared::SharedProtoClient,
     bare: BareClient,
     headers: BareHeaders,
     reqwest: reqwest::Client,
@@ -152,26 +147,6 @@ async fn bare_crate_transport(c: &Contenders) {
     ));
 }
 
-/// List, one identifier, through the prototype of the proposed assembly.
-async fn proto(c: &Contenders) {
-    drop(black_box(
-        c.proto
-            .call(ListAllowlistIdentifiers::new())
-            .await
-            .expect("list"),
-    ));
-}
-
-/// List, one identifier, through the shared-inner-stack prototype.
-async fn proto_shared(c: &Contenders) {
-    drop(black_box(
-        c.proto_shared
-            .call(ListAllowlistIdentifiers::new())
-            .await
-            .expect("list"),
-    ));
-}
-
 async fn reqwest_plain(c: &Contenders, op: Op) {
     let r = &c.reqwest;
     match op {
@@ -208,12 +183,11 @@ async fn reqwest_plain(c: &Contenders, op: Op) {
     }
 }
 
-/// `PROFILE=CONTENDER:CALLS[:OP] cargo bench --bench loopback` makes `CALLS` calls of `OP`
+/// `PROFILE=CONTENDER:CALLS[:OP] cargo bench -p clerk-tower-benches --bench loopback` makes `CALLS` calls of `OP`
 /// (default `list_1`; the `clerk_tower`, `bare_hyper_util` and `reqwest_plain` contenders
 /// take any of `list_1`, `list_500_paginated`, `list_500_bare`, `create`, `delete`) with one
 /// contender (`clerk_tower`, `clerk_tower_no_retry_no_timeout`,
-/// `bare_hyper_util`, `bare_crate_transport`, `proto_one_inner_box`,
-/// `proto_shared_inner`, `reqwest_plain`) and exits: a steady workload for
+/// `bare_hyper_util`, `bare_crate_transport`, `reqwest_plain`) and exits: a steady workload for
 /// `valgrind --tool=callgrind` (client and server share the one thread).
 fn profile(rt: &tokio::runtime::Runtime, c: &Contenders, spec: &str) {
     let mut parts = spec.split(':');
@@ -234,8 +208,6 @@ fn profile(rt: &tokio::runtime::Runtime, c: &Contenders, spec: &str) {
                 "clerk_tower_no_retry_no_timeout" => clerk_tower_lean(c).await,
                 "bare_hyper_util" => bare_hyper_util(c, op).await,
                 "bare_crate_transport" => bare_crate_transport(c).await,
-                "proto_one_inner_box" => proto(c).await,
-                "proto_shared_inner" => proto_shared(c).await,
                 "reqwest_plain" => reqwest_plain(c, op).await,
                 other => panic!("unknown contender {other}"),
             }
@@ -269,18 +241,6 @@ fn main() {
                 .expect("client"),
             crate_transport: clerk_tower::transport::hyper_client(&TransportConfig::default())
                 .expect("transport"),
-            proto: support::proto::ProtoClient::new(
-                clerk_tower::transport::hyper_client(&TransportConfig::default())
-                    .expect("transport"),
-                &base,
-                Some(clerk_tower::DEFAULT_TIMEOUT),
-            ),
-            proto_shared: support::proto_shared::SharedProtoClient::new(
-                clerk_tower::transport::hyper_client(&TransportConfig::default())
-                    .expect("transport"),
-                &base,
-                Some(clerk_tower::DEFAULT_TIMEOUT),
-            ),
             bare: support::bare_client(),
             headers: BareHeaders::new(),
             reqwest: support::reqwest_client(),
@@ -310,7 +270,6 @@ fn main() {
             g.bench_function("bare_crate_transport", |b| {
                 b.to_async(&rt).iter(|| bare_crate_transport(c))
             });
-            g.bench_function("proto_one_inner_box", |b| b.to_async(&rt).iter(|| proto(c)));
         }
         g.finish();
     }
@@ -339,8 +298,6 @@ fn main() {
                 "reqwest_plain" => reqwest_plain(c, op),
                 "clerk_tower_no_retry_no_timeout" => clerk_tower_lean(c),
                 "bare_crate_transport" => bare_crate_transport(c),
-                "proto_one_inner_box" => proto(c),
-                "proto_shared_inner" => proto_shared(c),
             })
         } else {
             interleave!(rt, 15, calls, {
@@ -349,9 +306,10 @@ fn main() {
                 "reqwest_plain" => reqwest_plain(c, op),
             })
         };
+        // Issue 20's targets (docs/benchmarks.md).
         let (vs_bare, vs_reqwest) = match op {
-            Op::List1 => (0.95, 1.0),
-            Op::List500Paginated | Op::List500Bare => (0.0, 1.1),
+            Op::List1 => (0.97, 1.3),
+            Op::List500Paginated | Op::List500Bare => (1.1, 1.3),
             Op::Create | Op::Delete => (0.0, 0.0),
         };
         table.print(
@@ -369,8 +327,6 @@ fn main() {
                     ("clerk_tower_no_retry_no_timeout", "bare_hyper_util", 0.0),
                     ("bare_crate_transport", "bare_hyper_util", 0.0),
                     ("clerk_tower", "bare_crate_transport", 0.0),
-                    ("proto_one_inner_box", "bare_hyper_util", 0.0),
-                    ("proto_shared_inner", "bare_hyper_util", 0.0),
                 ],
             );
         }

@@ -8,7 +8,7 @@
 //! printed.
 //!
 //! ```text
-//! cargo bench --bench stack_overhead
+//! cargo bench -p clerk-tower-benches --bench stack_overhead
 //! ```
 
 mod support;
@@ -129,8 +129,6 @@ struct Variants {
     no_retry_no_timeout: Client,
     bare_headers: BareHeaders,
     bare_url: String,
-    /// The proposed assembly (one inner box, concrete outer type), default settings.
-    proto: support::proto::ProtoClient,
 }
 
 impl Variants {
@@ -142,11 +140,6 @@ impl Variants {
             no_retry_no_timeout: client(|b| b.retry(RetryConfig::disabled()).no_timeout()),
             bare_headers: BareHeaders::new(),
             bare_url: format!("{BASE_URL}/allowlist_identifiers"),
-            proto: support::proto::ProtoClient::new(
-                support::in_memory_transport(),
-                BASE_URL,
-                Some(clerk_tower::DEFAULT_TIMEOUT),
-            ),
         }
     }
 }
@@ -154,14 +147,6 @@ impl Variants {
 /// One call through a client's resource handle: what users write.
 async fn list(client: &Client) -> AllowlistIdentifierList {
     client.allowlist_identifiers().list().await.expect("list")
-}
-
-/// One call through the prototype of the proposed assembly.
-async fn proto(v: &Variants) -> AllowlistIdentifierList {
-    v.proto
-        .call(ListAllowlistIdentifiers::new())
-        .await
-        .expect("list")
 }
 
 /// One call through a typed service kept across calls (no per-call clone of the stack).
@@ -242,9 +227,6 @@ fn report_allocations(v: &Variants) {
     let kept = count_per_call(&rt, n, async || {
         black_box(list_service(&mut svc).await);
     });
-    let proto_counts = count_per_call(&rt, n, async || {
-        black_box(proto(v).await);
-    });
     println!(
         "\n== heap allocations per list call (1 identifier, in-memory transport, mean of {n}) =="
     );
@@ -259,10 +241,7 @@ fn report_allocations(v: &Variants) {
         decode_only.reallocs,
         decode_only.bytes
     );
-    let extra = [
-        ("client.service() kept across calls", kept),
-        ("prototype: one inner box, unboxed outer", proto_counts),
-    ];
+    let extra = [("client.service() kept across calls", kept)];
     for (name, c) in rows.iter().chain(extra.iter()) {
         println!(
             "{name:<44} {:>8.1} {:>9.1} {:>10.0}",
@@ -298,7 +277,6 @@ fn benches(c: &mut Criterion, v: &Variants) {
     g.bench_function("client_no_retry_no_timeout", |b| {
         b.to_async(&rt).iter(|| list(&v.no_retry_no_timeout))
     });
-    g.bench_function("proto_one_inner_box", |b| b.to_async(&rt).iter(|| proto(v)));
     g.bench_function("client_service_kept", |b| {
         let svc = v.default.service::<ListAllowlistIdentifiers>();
         b.to_async(&rt).iter_custom(|iters| {
@@ -315,8 +293,8 @@ fn benches(c: &mut Criterion, v: &Variants) {
     g.finish();
 }
 
-/// `PROFILE=VARIANT[:CALLS] cargo bench --bench stack_overhead` runs only `CALLS` calls of one
-/// variant (`bare`, `proto`, `default`, `no_retry`, `no_timeout`, `no_retry_no_timeout`) and exits:
+/// `PROFILE=VARIANT[:CALLS] cargo bench -p clerk-tower-benches --bench stack_overhead` runs only `CALLS` calls of one
+/// variant (`bare`, `default`, `no_retry`, `no_timeout`, `no_retry_no_timeout`) and exits:
 /// a short, steady workload to run under `valgrind --tool=callgrind` or `--tool=dhat`.
 fn profile(v: &Variants, spec: &str) {
     let (variant, calls) = spec.split_once(':').unwrap_or((spec, "100000"));
@@ -326,7 +304,7 @@ fn profile(v: &Variants, spec: &str) {
         .build()
         .expect("runtime");
     let client = match variant {
-        "bare" | "proto" => None,
+        "bare" => None,
         "default" => Some(&v.default),
         "no_retry" => Some(&v.no_retry),
         "no_timeout" => Some(&v.no_timeout),
@@ -337,7 +315,6 @@ fn profile(v: &Variants, spec: &str) {
         for _ in 0..calls {
             match client {
                 Some(client) => drop(black_box(list(client).await)),
-                None if variant == "proto" => drop(black_box(proto(v).await)),
                 None => drop(black_box(bare(v).await)),
             }
         }
@@ -368,7 +345,6 @@ fn main() {
         "client_no_retry" => list(&v.no_retry),
         "client_no_timeout" => list(&v.no_timeout),
         "client_no_retry_no_timeout" => list(&v.no_retry_no_timeout),
-        "proto_one_inner_box" => proto(v),
     });
     table.print(
         "stack_overhead_list_1",
@@ -377,7 +353,6 @@ fn main() {
             ("client_no_retry", "bare_transport", 0.0),
             ("client_no_timeout", "bare_transport", 0.0),
             ("client_no_retry_no_timeout", "bare_transport", 0.0),
-            ("proto_one_inner_box", "bare_transport", 0.0),
         ],
     );
     let bare = table.median_ns("bare_transport");
@@ -386,7 +361,6 @@ fn main() {
         "client_no_retry",
         "client_no_timeout",
         "client_no_retry_no_timeout",
-        "proto_one_inner_box",
     ] {
         println!(
             "  {name}: {:+.0} ns/call over the bare transport",

@@ -17,8 +17,8 @@
 //! seconds, and what matters is its length and its 429s, not a distribution).
 //!
 //! ```text
-//! cargo bench --bench sync
-//! N=10000 LIMIT=1000 WINDOW_MS=1000 cargo bench --bench sync
+//! cargo bench -p clerk-tower-benches --bench sync
+//! N=10000 LIMIT=1000 WINDOW_MS=1000 cargo bench -p clerk-tower-benches --bench sync
 //! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};

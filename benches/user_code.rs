@@ -16,7 +16,7 @@
 //! ```
 //!
 //! ```text
-//! cargo bench --bench user_code
+//! cargo bench -p clerk-tower-benches --bench user_code
 //! ```
 
 use std::collections::HashSet;

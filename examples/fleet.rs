@@ -4,7 +4,7 @@
 //! trip per request, against a call to the mock.
 //!
 //! ```text
-//! cargo build --release --features redis,mock --bin clerk-mock --example fleet
+//! cargo build --release --features redis,mock,clerk-mock --bin clerk-mock --example fleet
 //! target/release/examples/fleet --limit 100/1s --duration 20 --processes 4 --callers 8
 //! ```
 //!
@@ -171,7 +171,7 @@ fn parent(args: &[String]) -> Fallible<()> {
     let mock_bin = release.join("clerk-mock");
     if !mock_bin.is_file() {
         return Err(format!(
-            "{} is missing: cargo build --release --features redis,mock --bin clerk-mock --example fleet",
+            "{} is missing: cargo build --release --features redis,mock,clerk-mock --bin clerk-mock --example fleet",
             mock_bin.display()
         )
         .into());

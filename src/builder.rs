@@ -13,9 +13,8 @@ use tower_service::Service;
 use crate::layer::base_url::DEFAULT_BASE_URL;
 use crate::layer::call::Call;
 use crate::layer::headers::DEFAULT_API_VERSION;
-use crate::layer::{
-    AuthLayer, BaseUrlLayer, ClerkRetryPolicy, DecodeErrorsLayer, DefaultHeadersLayer, RetryConfig,
-};
+use crate::layer::retry::ClerkRetryPolicy;
+use crate::layer::{AuthLayer, BaseUrlLayer, DecodeErrorsLayer, DefaultHeadersLayer, RetryConfig};
 use crate::stack::{Core, Stack};
 use crate::transport::{
     hyper_client, CollectBody, SharedHyper, TransportConfig, DEFAULT_MAX_RESPONSE_BODY,
@@ -139,6 +138,11 @@ impl ClientBuilder {
 
     /// The API root (default `https://api.clerk.com/v1`). Plain `http` is accepted only to
     /// loopback addresses.
+    ///
+    /// Both forms in use are accepted: with the API version (`https://api.clerk.com/v1`, as
+    /// Clerk's Python SDK takes its `server_url`), and without it (`https://api.clerk.com`, as
+    /// Clerk's JavaScript SDK takes `CLERK_API_URL`): a URL whose path does not end with a
+    /// version segment (`/v1`) gets `/v1` added, so one `.env` serves every SDK.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into());
         self
@@ -304,6 +308,9 @@ impl ClientBuilder {
             )),
         };
         let base_url = base.to_string();
+        // With no layer of the user's, no one sees a relative URI: operations are sent with
+        // their absolute one (see `operation::to_request_at`).
+        let direct = (self.layers.is_empty() && self.call_layers.is_empty()).then(|| base.clone());
 
         let core: Core = ServiceBuilder::new()
             .layer(base)
@@ -320,7 +327,7 @@ impl ClientBuilder {
             true => Either::Left(call),
             false => Either::Right(wrap(&self.call_layers, BoxCloneSyncService::new(call))),
         };
-        Ok(Client::new(stack, base_url))
+        Ok(Client::new(stack, base_url, direct))
     }
 }
 
@@ -376,6 +383,16 @@ mod tests {
                 .base_url(),
             "http://127.0.0.1:8787/v1"
         );
+        // Clerk's own SDKs take the API's origin, without the version: a shared `.env` works.
+        for origin in ["https://api.clerk.com", "https://api.clerk.com/"] {
+            assert_eq!(
+                from_vars(&[key, ("CLERK_API_URL", origin)])
+                    .unwrap()
+                    .base_url(),
+                "https://api.clerk.com/v1",
+                "{origin}"
+            );
+        }
         assert!(
             matches!(
                 from_vars(&[key, ("CLERK_API_URL", "http://clerk.internal/v1")]),

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::layer::BaseUrlLayer;
 use crate::operation::Operation;
 use crate::service::{CallBuilder, OperationService};
 use crate::stack::Stack;
@@ -32,16 +33,29 @@ pub struct Client {
 struct Inner {
     stack: Stack,
     base_url: Box<str>,
+    /// The base URL, when no layer of the user's sees a request: operations are then sent
+    /// with their absolute URI, written and parsed once.
+    direct: Option<BaseUrlLayer>,
 }
 
 impl Client {
-    pub(crate) fn new(stack: Stack, base_url: impl Into<Box<str>>) -> Self {
+    pub(crate) fn new(
+        stack: Stack,
+        base_url: impl Into<Box<str>>,
+        direct: Option<BaseUrlLayer>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 stack,
                 base_url: base_url.into(),
+                direct,
             }),
         }
+    }
+
+    /// The base URL to make operations' URIs absolute on, when no user layer sees them.
+    pub(crate) fn direct_base(&self) -> Option<&BaseUrlLayer> {
+        self.inner.direct.as_ref()
     }
 
     /// A copy of the stack, for one call or one service.
@@ -60,7 +74,8 @@ impl Client {
     }
 
     /// A client configured from the environment: `CLERK_SECRET_KEY` (required) and
-    /// `CLERK_API_URL` (optional, default `https://api.clerk.com/v1`).
+    /// `CLERK_API_URL` (optional, default `https://api.clerk.com/v1`; the origin alone, as
+    /// Clerk's other SDKs take it, gets `/v1` added: see [`ClientBuilder::base_url`]).
     ///
     /// # Errors
     /// [`Error::Config`] when `CLERK_SECRET_KEY` is not set or either value is invalid.
@@ -71,7 +86,7 @@ impl Client {
     /// The typed service for one operation: a `tower::Service<O>` going through the whole
     /// stack.
     pub fn service<O: Operation>(&self) -> OperationService<O> {
-        OperationService::new(self.stack(), None)
+        OperationService::new(self.clone(), None)
     }
 
     /// A call of any operation, as the resource handles make them: await it to send it.

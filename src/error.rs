@@ -6,7 +6,22 @@
 //! request was refused before any I/O ([`Error::InvalidRequest`]), the client was misconfigured
 //! ([`Error::Config`]), or a user layer failed with an error of its own ([`Error::Middleware`]).
 //!
-//! `Error` is `Clone + Send + Sync + 'static` and two words wide.
+//! `Error` is `Clone + Send + Sync + 'static` and two words wide. The variants that end a
+//! call ([`Error::Api`], [`Error::Timeout`], [`Error::Transport`], [`Error::Decode`],
+//! [`Error::Middleware`]) hold their details in an [`Attempted`], which also holds how many
+//! attempts the call made: one count per error, set by the call's retry loop, the one owner
+//! of it.
+//!
+//! # Display and `source()`
+//!
+//! `Display` (`{}`) says all there is in one line: for [`Error::Transport`] the network
+//! error's whole chain ("could not connect to Clerk: client error (Connect): tcp connect
+//! error: Connection refused"), for [`Error::Timeout`] the last attempt's error, for
+//! [`Error::Middleware`] your layer's error and its causes; then ", after N attempts" when
+//! the call made more than one. So [`Error`]'s `source()` is `None`: no cause is printed
+//! twice by reporters that walk `source()` (`{:#}` of `anyhow`, `eyre`). The underlying
+//! errors stay reachable: [`TransportError::error`], [`TimeoutError::last_error`], the
+//! [`Error::Middleware`] value.
 //!
 //! # Logging errors without personal data
 //!
@@ -34,8 +49,82 @@ pub use crate::models::errors::{ClerkError, ClerkErrors};
 /// A boxed error as tower layers return it.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-/// A shared, cloneable error source: `Arc<BoxError>` keeps [`Error`] two words wide.
-type SharedError = Arc<BoxError>;
+/// A shared, cloneable error source: what [`Error::Middleware`] holds.
+pub type SharedError = Arc<BoxError>;
+
+/// The details of an error that ended a call, and how many attempts the call made: what the
+/// variants [`Error::Api`], [`Error::Timeout`], [`Error::Transport`], [`Error::Decode`] and
+/// [`Error::Middleware`] hold. It derefs to the details (`api.status()`,
+/// `timeout.kind()`, ...).
+///
+/// The count is stored here only, once per error, and set by the call's retry loop when the
+/// call ends. `Display` shows the details and then, when the call made more than one
+/// attempt, ", after N attempts" (as [`Error`]'s does, which adds the causes before it).
+///
+/// ```
+/// # async fn demo(client: clerk_tower::Client) {
+/// if let Err(clerk_tower::Error::Api(api)) = client.allowlist_identifiers().list().await {
+///     println!("{} after {} attempts", api.status(), api.attempts());
+/// }
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Attempted<E>(Box<AttemptedInner<E>>);
+
+#[derive(Clone)]
+struct AttemptedInner<E> {
+    error: E,
+    attempts: u32,
+}
+
+impl<E> Attempted<E> {
+    /// `error`, from one attempt.
+    pub(crate) fn new(error: E) -> Self {
+        Self::with_attempts(error, 1)
+    }
+
+    pub(crate) fn with_attempts(error: E, attempts: u32) -> Self {
+        Self(Box::new(AttemptedInner { error, attempts }))
+    }
+
+    /// How many attempts the call made (the last one ended with this error, or, for a total
+    /// timeout, was cut short by it).
+    pub fn attempts(&self) -> u32 {
+        self.0.attempts
+    }
+
+    /// The details, without the count.
+    pub fn into_inner(self) -> E {
+        self.0.error
+    }
+}
+
+impl<E> std::ops::Deref for Attempted<E> {
+    type Target = E;
+
+    fn deref(&self) -> &E {
+        &self.0.error
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Attempted<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attempted")
+            .field("error", &self.0.error)
+            .field("attempts", &self.0.attempts)
+            .finish()
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Attempted<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.error.fmt(f)?;
+        if self.0.attempts > 1 {
+            write!(f, ", after {} attempts", self.0.attempts)?;
+        }
+        Ok(())
+    }
+}
 
 /// Everything that can go wrong in a call to Clerk.
 ///
@@ -57,22 +146,29 @@ type SharedError = Arc<BoxError>;
 #[non_exhaustive]
 pub enum Error {
     /// Clerk (or a proxy in front of it) answered with a non-2xx status.
-    Api(Box<ApiError>),
+    Api(Attempted<ApiError>),
     /// The call, or one attempt of it, ran out of time.
-    Timeout(Box<TimeoutError>),
+    Timeout(Attempted<TimeoutError>),
     /// The request could not be sent or the response could not be read.
-    Transport(Box<TransportError>),
+    Transport(Attempted<TransportError>),
     /// A 2xx response whose body did not have the documented shape.
-    Decode(Box<DecodeError>),
+    Decode(Attempted<DecodeError>),
     /// The request was refused before any I/O: an argument is out of the range the API allows.
     InvalidRequest(Box<InvalidRequestError>),
     /// The client could not be built from its configuration.
     Config(Box<ConfigError>),
     /// A user layer failed with an error that is not one of ours.
-    Middleware(SharedError),
+    Middleware(Attempted<SharedError>),
     /// Auto-pagination stopped: the server kept answering pages that bring nothing new, or
     /// the next request was the one just sent (see [`crate::list`]).
     Pagination(Box<PaginationError>),
+}
+
+impl From<ApiError> for Error {
+    /// An [`Error::Api`] from one attempt (for test doubles that answer as Clerk would).
+    fn from(error: ApiError) -> Self {
+        Error::Api(Attempted::new(error))
+    }
 }
 
 impl Error {
@@ -88,10 +184,9 @@ impl Error {
         };
         let err = match err.downcast::<tower::timeout::error::Elapsed>() {
             Ok(_) => {
-                return Error::Timeout(Box::new(TimeoutError {
+                return Error::Timeout(Attempted::new(TimeoutError {
                     kind: TimeoutKind::Attempt,
                     after: None,
-                    attempts: 1,
                     last_error: None,
                 }))
             }
@@ -101,9 +196,9 @@ impl Error {
             || err.is::<hyper::Error>()
             || err.is::<std::io::Error>()
         {
-            return Error::Transport(Box::new(TransportError::from_source(err)));
+            return Error::Transport(Attempted::new(TransportError::from_source(err)));
         }
-        Error::Middleware(Arc::new(err))
+        Error::Middleware(Attempted::new(Arc::new(err)))
     }
 
     pub(crate) fn invalid_request(field: &'static str, message: impl Into<String>) -> Self {
@@ -176,11 +271,11 @@ impl Error {
     /// refused before any I/O).
     pub fn attempts(&self) -> u32 {
         match self {
-            Error::Api(e) => e.attempts,
-            Error::Timeout(e) => e.attempts,
-            Error::Transport(e) => e.attempts,
-            Error::Decode(e) => e.attempts,
-            Error::Middleware(_) => 1,
+            Error::Api(e) => e.attempts(),
+            Error::Timeout(e) => e.attempts(),
+            Error::Transport(e) => e.attempts(),
+            Error::Decode(e) => e.attempts(),
+            Error::Middleware(e) => e.attempts(),
             Error::InvalidRequest(_) | Error::Config(_) | Error::Pagination(_) => 0,
         }
     }
@@ -193,46 +288,78 @@ impl Error {
         }
     }
 
-    /// Records how many attempts the call made (set by the retry layer on the final error).
+    /// Records how many attempts the call made: the call's retry loop does, once, on the
+    /// error that ends the call.
     pub(crate) fn set_attempts(&mut self, attempts: u32) {
-        match self {
-            Error::Api(e) => e.attempts = attempts,
-            Error::Timeout(e) => e.attempts = attempts,
-            Error::Transport(e) => e.attempts = attempts,
-            Error::Decode(e) => e.attempts = attempts,
-            _ => {}
-        }
+        let count = match self {
+            Error::Api(e) => &mut e.0.attempts,
+            Error::Timeout(e) => &mut e.0.attempts,
+            Error::Transport(e) => &mut e.0.attempts,
+            Error::Decode(e) => &mut e.0.attempts,
+            Error::Middleware(e) => &mut e.0.attempts,
+            Error::InvalidRequest(_) | Error::Config(_) | Error::Pagination(_) => return,
+        };
+        *count = attempts;
     }
+}
+
+/// Writes `err` and its `source()` chain, each after ": ".
+fn write_chain(f: &mut fmt::Formatter<'_>, err: &(dyn StdError + 'static)) -> fmt::Result {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        write!(f, ": {e}")?;
+        next = e.source();
+    }
+    Ok(())
 }
 
 impl fmt::Display for Error {
+    /// One line with everything (see the [module docs](self)): the details, the causes, and
+    /// the attempt count. `{:#}` adds details that may hold personal data (Clerk's
+    /// `long_message`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Api(e) => e.fmt(f),
-            Error::Timeout(e) => e.fmt(f),
-            Error::Transport(e) => e.fmt(f),
-            Error::Decode(e) => e.fmt(f),
-            Error::InvalidRequest(e) => e.fmt(f),
-            Error::Config(e) => e.fmt(f),
-            Error::Middleware(e) => write!(f, "middleware error: {e}"),
-            Error::Pagination(e) => e.fmt(f),
+        use fmt::Display;
+        let attempts = match self {
+            Error::Api(e) => {
+                Display::fmt(&**e, f)?;
+                e.attempts()
+            }
+            Error::Timeout(e) => {
+                // The count belongs to the call, before what its last attempt met.
+                Display::fmt(e, f)?;
+                if let Some(last) = &e.last_error {
+                    f.write_str("; last attempt: ")?;
+                    Display::fmt(last, f)?;
+                }
+                return Ok(());
+            }
+            Error::Transport(e) => {
+                Display::fmt(&**e, f)?;
+                write_chain(f, &**e.source)?;
+                e.attempts()
+            }
+            Error::Decode(e) => {
+                Display::fmt(&**e, f)?;
+                e.attempts()
+            }
+            Error::InvalidRequest(e) => return Display::fmt(e, f),
+            Error::Config(e) => return Display::fmt(e, f),
+            Error::Pagination(e) => return Display::fmt(e, f),
+            Error::Middleware(e) => {
+                f.write_str("middleware error")?;
+                write_chain(f, &****e)?;
+                e.attempts()
+            }
+        };
+        if attempts > 1 {
+            write!(f, ", after {attempts} attempts")?;
         }
+        Ok(())
     }
 }
 
-impl StdError for Error {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            Error::Transport(e) => Some(&**e.source),
-            Error::Timeout(e) => e
-                .last_error
-                .as_ref()
-                .map(|e| e as &(dyn StdError + 'static)),
-            Error::Middleware(e) => Some(&***e),
-            _ => None,
-        }
-    }
-}
+/// `source()` is `None`: `Display` already prints every cause (see the [module docs](self)).
+impl StdError for Error {}
 
 /// A non-2xx answer from Clerk, or from a proxy in front of it.
 #[derive(Clone)]
@@ -243,7 +370,6 @@ pub struct ApiError {
     pub(crate) clerk_trace_id: Option<String>,
     pub(crate) retry_after: Option<Duration>,
     pub(crate) raw_body: Option<Bytes>,
-    pub(crate) attempts: u32,
 }
 
 impl ApiError {
@@ -287,7 +413,6 @@ impl ApiError {
                 clerk_trace_id: clerk_trace_id.or_else(header_trace_id),
                 retry_after,
                 raw_body: lossy.then_some(body),
-                attempts: 1,
             },
             None => ApiError {
                 status,
@@ -296,7 +421,6 @@ impl ApiError {
                 clerk_trace_id: header_trace_id(),
                 retry_after,
                 raw_body: Some(body),
-                attempts: 1,
             },
         }
     }
@@ -338,11 +462,6 @@ impl ApiError {
     pub fn raw_body(&self) -> Option<&Bytes> {
         self.raw_body.as_ref()
     }
-
-    /// How many attempts the call made before this answer ended it.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
-    }
 }
 
 impl fmt::Debug for ApiError {
@@ -359,7 +478,6 @@ impl fmt::Debug for ApiError {
             .field("clerk_trace_id", &self.clerk_trace_id)
             .field("retry_after", &self.retry_after)
             .field("raw_body_len", &self.raw_body.as_ref().map(Bytes::len))
-            .field("attempts", &self.attempts)
             .finish_non_exhaustive()
     }
 }
@@ -384,9 +502,6 @@ impl fmt::Display for ApiError {
         }
         if let Some(wait) = self.retry_after {
             write!(f, ", retry after {wait:?}")?;
-        }
-        if self.attempts > 1 {
-            write!(f, ", after {} attempts", self.attempts)?;
         }
         Ok(())
     }
@@ -417,7 +532,6 @@ pub enum TimeoutKind {
 pub struct TimeoutError {
     pub(crate) kind: TimeoutKind,
     pub(crate) after: Option<Duration>,
-    pub(crate) attempts: u32,
     pub(crate) last_error: Option<Error>,
 }
 
@@ -426,7 +540,6 @@ impl TimeoutError {
         Self {
             kind,
             after: Some(after),
-            attempts: 1,
             last_error: None,
         }
     }
@@ -441,12 +554,8 @@ impl TimeoutError {
         self.after
     }
 
-    /// How many attempts had been sent when time ran out.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
-    }
-
-    /// What the previous attempt failed with, when time ran out during a retry.
+    /// What the previous attempt failed with, when time ran out during a retry (which
+    /// [`Error`]'s `Display` adds).
     pub fn last_error(&self) -> Option<&Error> {
         self.last_error.as_ref()
     }
@@ -460,15 +569,6 @@ impl fmt::Display for TimeoutError {
         }
         if let Some(after) = self.after {
             write!(f, " after {after:?}")?;
-        }
-        if self.attempts > 1 {
-            write!(f, " ({} attempts)", self.attempts)?;
-        }
-        if let Some(last) = &self.last_error {
-            match f.alternate() {
-                true => write!(f, "; last attempt: {last:#}")?,
-                false => write!(f, "; last attempt: {last}")?,
-            }
         }
         Ok(())
     }
@@ -492,7 +592,6 @@ pub enum TransportErrorKind {
 pub struct TransportError {
     pub(crate) kind: TransportErrorKind,
     pub(crate) source: SharedError,
-    pub(crate) attempts: u32,
 }
 
 impl TransportError {
@@ -500,7 +599,6 @@ impl TransportError {
         Self {
             kind,
             source: Arc::new(source.into()),
-            attempts: 1,
         }
     }
 
@@ -515,7 +613,6 @@ impl TransportError {
         Self {
             kind,
             source: Arc::new(source),
-            attempts: 1,
         }
     }
 
@@ -529,9 +626,10 @@ impl TransportError {
         self.kind == TransportErrorKind::Connect
     }
 
-    /// How many attempts had been sent.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
+    /// The network error (hyper's, an I/O error, ...), to inspect or downcast; its message
+    /// and its `source()` chain are in [`Error`]'s `Display`.
+    pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &**self.source
     }
 }
 
@@ -551,23 +649,13 @@ fn is_connect_error(err: &(dyn StdError + 'static)) -> bool {
 }
 
 impl fmt::Display for TransportError {
+    /// What failed; why is [`error`](Self::error) (which [`Error`]'s `Display` adds).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            TransportErrorKind::Connect => f.write_str("could not connect to Clerk")?,
-            TransportErrorKind::Io => f.write_str("connection to Clerk failed")?,
-            TransportErrorKind::BodyTooLarge => f.write_str("response body too large")?,
-        }
-        write!(f, ": {}", self.source)?;
-        // hyper-util's error hides its cause in `source()`: show the chain.
-        let mut cause = self.source.source();
-        while let Some(c) = cause {
-            write!(f, ": {c}")?;
-            cause = c.source();
-        }
-        if self.attempts > 1 {
-            write!(f, " ({} attempts)", self.attempts)?;
-        }
-        Ok(())
+        f.write_str(match self.kind {
+            TransportErrorKind::Connect => "could not connect to Clerk",
+            TransportErrorKind::Io => "connection to Clerk failed",
+            TransportErrorKind::BodyTooLarge => "response body too large",
+        })
     }
 }
 
@@ -580,7 +668,6 @@ pub struct DecodeError {
     pub(crate) status: StatusCode,
     pub(crate) message: String,
     pub(crate) body: Bytes,
-    pub(crate) attempts: u32,
 }
 
 impl DecodeError {
@@ -599,35 +686,23 @@ impl DecodeError {
     pub fn body(&self) -> &Bytes {
         &self.body
     }
-
-    /// How many attempts the call made (the last one got this body).
-    pub fn attempts(&self) -> u32 {
-        self.attempts
-    }
 }
 
 impl DecodeError {
-    pub(crate) fn new(status: StatusCode, message: String, body: Bytes, attempts: u32) -> Self {
+    pub(crate) fn new(status: StatusCode, message: String, body: Bytes) -> Self {
         Self {
             status,
             message,
             body,
-            attempts,
         }
     }
 
     /// A decode error for a JSON body that `error` refused.
-    pub(crate) fn json(
-        status: StatusCode,
-        error: &serde_json::Error,
-        body: Bytes,
-        attempts: u32,
-    ) -> Self {
+    pub(crate) fn json(status: StatusCode, error: &serde_json::Error, body: Bytes) -> Self {
         Self {
             status,
             message: describe_json_error(error),
             body,
-            attempts,
         }
     }
 }
@@ -713,7 +788,6 @@ impl fmt::Debug for DecodeError {
             .field("status", &self.status)
             .field("message", &self.message)
             .field("body_len", &self.body.len())
-            .field("attempts", &self.attempts)
             .finish()
     }
 }
@@ -726,11 +800,7 @@ impl fmt::Display for DecodeError {
             self.status,
             self.body.len(),
             self.message
-        )?;
-        if self.attempts > 1 {
-            write!(f, " (after {} attempts)", self.attempts)?;
-        }
-        Ok(())
+        )
     }
 }
 
@@ -938,5 +1008,109 @@ mod tests {
         }
         let boxed: BoxError = "rate limited by my layer".into();
         assert!(matches!(Error::from_boxed(boxed), Error::Middleware(_)));
+    }
+
+    /// A user error with a cause of its own, as a layer might return.
+    #[derive(Debug)]
+    struct LayerFailed(std::io::Error);
+
+    impl fmt::Display for LayerFailed {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("the layer failed")
+        }
+    }
+
+    impl StdError for LayerFailed {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// The messages of `err` and of its `source()` chain, outermost first.
+    fn chain(err: &Error) -> Vec<String> {
+        std::iter::successors(Some(err as &(dyn StdError + 'static)), |e| (*e).source())
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// No cause is printed twice: no message of the `source()` chain repeats another's, and
+    /// anyhow's `{:#}` (which walks the chain) holds each of them exactly once.
+    fn assert_each_cause_once(err: &Error) {
+        let links = chain(err);
+        for (i, a) in links.iter().enumerate() {
+            for (j, b) in links.iter().enumerate() {
+                assert!(i == j || !a.contains(b.as_str()), "{links:#?}");
+            }
+        }
+        let report = format!("{:#}", anyhow::Error::from(err.clone()));
+        for link in &links {
+            assert_eq!(
+                report.matches(link.as_str()).count(),
+                1,
+                "{link:?} in {report}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn display_and_source_never_print_a_cause_twice() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+
+        // A connect error with a cause, as hyper-util's are.
+        let refused = || {
+            std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                LayerFailed(std::io::Error::other("tcp connect: connection refused")),
+            )
+        };
+        let transport = Error::from_boxed(Box::new(refused()));
+        assert!(matches!(transport, Error::Transport(_)), "{transport:?}");
+        assert_each_cause_once(&transport);
+
+        // A layer's error, with its own cause.
+        let layer = Error::from_boxed(Box::new(LayerFailed(std::io::Error::other("disk full"))));
+        assert!(matches!(layer, Error::Middleware(_)), "{layer:?}");
+        assert_each_cause_once(&layer);
+
+        // A call that timed out in its second attempt, after a 503.
+        let calls = std::sync::Arc::new(AtomicU32::new(0));
+        let client = crate::Client::builder()
+            .secret_key("sk_test_x")
+            .timeout(Duration::from_secs(2))
+            .transport(tower::service_fn(move |_req: crate::HttpRequest| {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n > 0 {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    let mut res = crate::HttpResponse::new(Bytes::from_static(b"").into());
+                    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                    Ok::<_, std::convert::Infallible>(res)
+                }
+            }))
+            .build()
+            .unwrap();
+        let timeout = client
+            .allowlist_identifiers()
+            .list()
+            .await
+            .expect_err("the second attempt never answers");
+        assert!(timeout.is_timeout(), "{timeout:?}");
+        assert_eq!(timeout.attempts(), 2);
+        assert_eq!(timeout.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+        assert_each_cause_once(&timeout);
+
+        // Every cause is there, in `{}` and in anyhow's `{:#}`, once.
+        for (err, causes) in [
+            (&transport, &["could not connect", "connection refused"][..]),
+            (&layer, &["the layer failed", "disk full"][..]),
+            (&timeout, &["timed out", "503", "after 2 attempts"][..]),
+        ] {
+            let report = format!("{:#}", anyhow::Error::from(err.clone()));
+            for cause in causes {
+                assert_eq!(err.to_string().matches(cause).count(), 1, "{cause}: {err}");
+                assert_eq!(report.matches(cause).count(), 1, "{cause}: {report}");
+            }
+        }
     }
 }

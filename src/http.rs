@@ -43,7 +43,6 @@ pub type HttpService = tower::util::BoxCloneSyncService<HttpRequest, HttpRespons
 pub struct RequestOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) attempt_timeout: Option<Duration>,
-    pub(crate) retry: Option<bool>,
     pub(crate) max_retries: Option<u32>,
 }
 
@@ -53,7 +52,6 @@ impl RequestOptions {
         Self {
             timeout: None,
             attempt_timeout: None,
-            retry: None,
             max_retries: None,
         }
     }
@@ -71,13 +69,8 @@ impl RequestOptions {
         self
     }
 
-    /// Turn retries on or off for this call (`retry(false)` sends exactly one attempt).
-    pub const fn retry(mut self, enabled: bool) -> Self {
-        self.retry = Some(enabled);
-        self
-    }
-
-    /// The maximum number of retries for this call (0 = one attempt only).
+    /// The maximum number of retries for this call (0: one attempt only), whatever the
+    /// client's [`RetryConfig`](crate::RetryConfig) says.
     pub const fn max_retries(mut self, max_retries: u32) -> Self {
         self.max_retries = Some(max_retries);
         self
@@ -91,11 +84,6 @@ impl RequestOptions {
     /// The per-attempt timeout set on these options, if any.
     pub const fn get_attempt_timeout(&self) -> Option<Duration> {
         self.attempt_timeout
-    }
-
-    /// Whether these options turn retries on (`Some(true)`) or off (`Some(false)`).
-    pub const fn get_retry(&self) -> Option<bool> {
-        self.retry
     }
 
     /// The retry limit set on these options, if any.

@@ -51,11 +51,13 @@
 //!   allow-list and block-list from a file, paced for the key; turn the restrictions on or off.
 //!   Enables `mock` (for `--mock`).
 //! - `mock`: [`mock::MockClerk`], an in-memory Clerk that answers every operation of the spec
-//!   over TCP on 127.0.0.1 or as a socket-free transport, with scriptable faults; and the
-//!   `clerk-mock` binary. The allow-list, block-list, restrictions and users are stateful; the
-//!   other operations answer with a valid instance of their response schema. It validates
-//!   requests against the spec, serves `GET /v1/jwks` for a published test key and mints
-//!   session tokens with it (enables `auth`). See `docs/clerk-mock.md`.
+//!   over TCP on 127.0.0.1 or as a socket-free transport, with scriptable faults. The
+//!   allow-list, block-list, restrictions and users are stateful; the other operations answer
+//!   with a valid instance of their response schema. It validates requests against the spec,
+//!   serves `GET /v1/jwks` for a published test key and mints session tokens with it (enables
+//!   `auth`). See `docs/clerk-mock.md`.
+//! - `clerk-mock`: the `clerk-mock` binary, the mock as a standalone server (clap; enables
+//!   `mock`).
 //! - The Backend API, a feature per tag of Clerk's spec: `allow_list_block_list` and `jwks`
 //!   (default), `users`, `organizations`, `sessions`, ... and `full` for all 249 operations.
 //!   `docs/coverage.md` lists every operation with its method and feature; [`api::registry`]

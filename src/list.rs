@@ -59,6 +59,10 @@
 //! Cursor paging (`starting_after`, as Clerk's user list has) fits the same trait: its
 //! [`Paginate::next_page`] takes the last item's id instead of an offset. A cursor never
 //! moves an item across pages, so nothing is skipped or repeated while the list changes.
+//!
+//! The paging is written once: each list operation of the API implements [`ListRequest`]
+//! (it lends its paging parameters, [`PageParams`]), and [`Paginate`] is implemented for every
+//! `ListRequest`.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashSet, VecDeque};
@@ -451,6 +455,91 @@ impl<O: Paginate> futures_core::Stream for Items<O> {
     }
 }
 
+/// A list request's paging parameters, lent by [`ListRequest::page_params`]: its `limit` and
+/// `offset`, the largest page the operation serves, and where the operation has them, the
+/// flag asking for the `{data, total_count}` shape and the cursor of cursor paging.
+#[derive(Debug)]
+pub struct PageParams<'a> {
+    max: u32,
+    limit: &'a mut Option<u32>,
+    offset: &'a mut Option<u64>,
+    paginated: Option<&'a mut Option<bool>>,
+    cursor: Option<&'a mut Option<String>>,
+}
+
+impl<'a> PageParams<'a> {
+    /// Offset paging with `limit` and `offset`, at most `max` items per page (the page size
+    /// when the request sets none).
+    pub fn new(max: u32, limit: &'a mut Option<u32>, offset: &'a mut Option<u64>) -> Self {
+        Self {
+            max,
+            limit,
+            offset,
+            paginated: None,
+            cursor: None,
+        }
+    }
+
+    /// The flag that asks for the `{data, total_count}` shape: paging sets it.
+    pub fn paginated(mut self, flag: &'a mut Option<bool>) -> Self {
+        self.paginated = Some(flag);
+        self
+    }
+
+    /// Cursor paging (the next page starts after the last item's id), when `usable` (the
+    /// request's ordering allows it) and the walk starts at offset 0; offset paging otherwise.
+    pub fn cursor(mut self, cursor: &'a mut Option<String>, usable: bool) -> Self {
+        self.cursor = usable.then_some(cursor);
+        self
+    }
+}
+
+/// What paging needs of a list operation: its paging parameters. Generated for each list
+/// operation of the API; [`Paginate`] is implemented once, here, for every `ListRequest`.
+pub trait ListRequest: Operation<Output = List<Self::Item>> + Clone {
+    /// What the list holds.
+    type Item: Identified + Send + 'static;
+
+    /// The paging parameters, to read and set.
+    fn page_params(&mut self) -> PageParams<'_>;
+}
+
+impl<T: ListRequest> Paginate for T {
+    type Item = <T as ListRequest>::Item;
+
+    fn first_page(mut self) -> Self {
+        let params = self.page_params();
+        if let Some(flag) = params.paginated {
+            *flag = Some(true);
+        }
+        *params.limit = Some(params.limit.unwrap_or(params.max));
+        self
+    }
+
+    fn next_page(&self, page: &List<Self::Item>) -> Option<Self> {
+        let mut next = self.clone();
+        let params = next.page_params();
+        let limit = params.limit.unwrap_or(params.max);
+        let offset = params.offset.unwrap_or(0);
+        match params.cursor {
+            Some(cursor) if offset == 0 => {
+                // A short or empty page is the last one.
+                next_offset(limit, 0, page.data.len(), None)?;
+                *cursor = Some(page.data.last()?.id().to_owned());
+            }
+            _ => {
+                *params.offset = Some(next_offset(
+                    limit,
+                    offset,
+                    page.data.len(),
+                    page.total_count,
+                )?)
+            }
+        }
+        Some(next)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,6 +588,89 @@ mod tests {
             next_offset(10, 0, 10, Some(-1)),
             Some(10),
             "no count to go by"
+        );
+    }
+
+    /// A list request as the generator writes them: the paging parameters and nothing else.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    struct Listing {
+        limit: Option<u32>,
+        offset: Option<u64>,
+        paginated: Option<bool>,
+        starting_after: Option<String>,
+        order_by: Option<String>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Item(String);
+
+    impl Identified for Item {
+        fn id(&self) -> &str {
+            &self.0
+        }
+    }
+
+    impl Operation for Listing {
+        type Output = List<Item>;
+        const INFO: crate::OperationInfo = crate::OperationInfo::get("Listing", "/items");
+    }
+
+    impl ListRequest for Listing {
+        type Item = Item;
+
+        fn page_params(&mut self) -> PageParams<'_> {
+            let by_cursor = matches!(self.order_by.as_deref(), None | Some("-created_at"));
+            PageParams::new(3, &mut self.limit, &mut self.offset)
+                .paginated(&mut self.paginated)
+                .cursor(&mut self.starting_after, by_cursor)
+        }
+    }
+
+    fn page(ids: &[&str], total_count: Option<i64>) -> List<Item> {
+        List {
+            data: ids.iter().map(|id| Item((*id).to_owned())).collect(),
+            total_count,
+        }
+    }
+
+    /// Paging is written once, for every `ListRequest`: the first page gets the largest size
+    /// and the paginated shape, the next ones a cursor or an offset.
+    #[test]
+    fn list_requests_page_by_cursor_or_offset() {
+        let first = Listing::default().first_page();
+        assert_eq!((first.limit, first.paginated), (Some(3), Some(true)));
+        let full = page(&["a", "b", "c"], Some(10));
+        let next = first.next_page(&full).unwrap();
+        assert_eq!(next.starting_after.as_deref(), Some("c"));
+        assert_eq!(next.offset, None);
+        assert!(
+            next.next_page(&page(&["d"], None)).is_none(),
+            "a short page ends it"
+        );
+
+        // An ordering the cursor cannot follow, or an offset to start from: offset paging.
+        let ordered = Listing {
+            order_by: Some("name".into()),
+            ..Listing::default()
+        }
+        .first_page();
+        let next = ordered.next_page(&full).unwrap();
+        assert_eq!(
+            (next.offset, next.starting_after.as_deref()),
+            (Some(3), None)
+        );
+        let from = Listing {
+            limit: Some(2),
+            offset: Some(4),
+            ..Listing::default()
+        }
+        .first_page();
+        assert_eq!(from.limit, Some(2), "the caller's page size is kept");
+        let next = from.next_page(&page(&["e", "f"], Some(10))).unwrap();
+        assert_eq!(next.offset, Some(6));
+        assert!(
+            next.next_page(&page(&["g", "h"], Some(8))).is_none(),
+            "total reached"
         );
     }
 }

@@ -50,8 +50,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::DecodeError;
+use crate::error::{Attempted, DecodeError};
 use crate::http::AttemptCount;
+use crate::layer::BaseUrlLayer;
 use crate::{Error, HttpRequest, HttpResponse, RequestOptions};
 
 /// What every request of an operation carries in its extensions: which operation it is, and
@@ -548,15 +549,17 @@ impl Decode for Text {
         let body = body.into_inner().unwrap_or_default();
         match String::from_utf8(body.to_vec()) {
             Ok(text) => Ok(Text(text)),
-            Err(e) => Err(Error::Decode(Box::new(DecodeError::new(
-                parts.status,
-                format!(
-                    "the body is not UTF-8 at byte {}",
-                    e.utf8_error().valid_up_to()
+            Err(e) => Err(Error::Decode(Attempted::with_attempts(
+                DecodeError::new(
+                    parts.status,
+                    format!(
+                        "the body is not UTF-8 at byte {}",
+                        e.utf8_error().valid_up_to()
+                    ),
+                    body,
                 ),
-                body,
                 attempts(&parts.extensions),
-            )))),
+            ))),
         }
     }
 }
@@ -583,12 +586,10 @@ pub fn decode_json<T: DeserializeOwned>(response: HttpResponse) -> Result<T, Err
         Err(_) => serde_json::from_slice(&body),
     };
     parsed.map_err(|e| {
-        Error::Decode(Box::new(DecodeError::json(
-            parts.status,
-            &e,
-            body,
+        Error::Decode(Attempted::with_attempts(
+            DecodeError::json(parts.status, &e, body),
             attempts(&parts.extensions),
-        )))
+        ))
     })
 }
 
@@ -597,6 +598,17 @@ pub(crate) fn to_request<O: Operation>(
     operation: &O,
     options: Option<RequestOptions>,
 ) -> Result<HttpRequest, Error> {
+    to_request_at(operation, options, None)
+}
+
+/// [`to_request`], with the URI made absolute on `base` when one is given: for a client with
+/// no layer of yours, which no one sees with a relative URI, so that the URI is written and
+/// parsed once (the base-URL layer leaves an absolute URI as it is).
+pub(crate) fn to_request_at<O: Operation>(
+    operation: &O,
+    options: Option<RequestOptions>,
+    base: Option<&BaseUrlLayer>,
+) -> Result<HttpRequest, Error> {
     operation.validate()?;
     let mut query = QueryWriter::new();
     operation.query(&mut query);
@@ -604,21 +616,38 @@ pub(crate) fn to_request<O: Operation>(
         return Err(refused);
     }
     let template = O::INFO.path_template;
-    let uri = if query.is_empty() && !template.contains('{') {
-        // A constant path: the request points at the static string, no buffer to fill.
-        http::Uri::from_maybe_shared(Bytes::from_static(template.as_bytes()))
-    } else {
-        let mut params = PathParams::default();
-        operation.path(&mut params)?;
-        let mut path = String::with_capacity(template.len() + query.out.len() + 32);
-        params.render(template, &mut path)?;
+    let constant = query.is_empty() && !template.contains('{');
+    let render = |path: &mut String| -> Result<(), Error> {
+        if constant {
+            path.push_str(template);
+        } else {
+            let mut params = PathParams::default();
+            operation.path(&mut params)?;
+            params.render(template, path)?;
+        }
         if !query.is_empty() {
             path.push('?');
             path.push_str(&query.out);
         }
-        http::Uri::try_from(path)
-    }
-    .map_err(|e| Error::invalid_request("path", format!("cannot be sent in a URL: {e}")))?;
+        Ok(())
+    };
+    // Exact for a constant path: the URI's bytes then take the string's buffer as it is (a
+    // `Bytes` made from a vector with spare capacity allocates a header of its own).
+    let capacity = match constant {
+        true => template.len(),
+        false => template.len() + query.out.len() + 32,
+    };
+    let uri = match base {
+        Some(base) => base.join_with(capacity, render)?,
+        // A constant path: the request points at the static string, no buffer to fill.
+        None if constant => http::Uri::from_maybe_shared(Bytes::from_static(template.as_bytes()))
+            .map_err(unsendable)?,
+        None => {
+            let mut path = String::with_capacity(capacity);
+            render(&mut path)?;
+            http::Uri::try_from(path).map_err(unsendable)?
+        }
+    };
     let (body, content_type) = operation.body()?.into_parts();
     let mut req = http::Request::new(Full::new(body));
     *req.method_mut() = O::INFO.method;
@@ -631,6 +660,10 @@ pub(crate) fn to_request<O: Operation>(
         req.extensions_mut().insert(options);
     }
     Ok(req)
+}
+
+fn unsendable(e: http::uri::InvalidUri) -> Error {
+    Error::invalid_request("path", format!("cannot be sent in a URL: {e}"))
 }
 
 /// Checks a number against the spec's inclusive range.

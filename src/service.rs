@@ -35,25 +35,28 @@ use tower::util::{Either, Oneshot};
 use tower::ServiceExt;
 use tower_service::Service;
 
-use crate::layer::call::CallFuture as StackCallFuture;
+use crate::layer::call::{CallFuture as StackCallFuture, Rebuilds};
 use crate::layer::OrError;
 use crate::list::{Pages, Paginate};
 use crate::operation::{to_request, Decode, Operation};
-use crate::stack::{Attempt, Stack, StackFuture};
+use crate::stack::Attempt;
 use crate::{Client, Error, HttpRequest, HttpResponse, HttpService, RequestOptions};
 
 /// A `tower::Service<O>` for one operation type; get one from
 /// [`Client::service`](crate::Client::service). See the [module docs](self).
+///
+/// Always ready: each call waits in its own future for the stack (your call and attempt
+/// layers) to be ready, as an awaited [`CallBuilder`] does. Cloning it is one reference count.
 pub struct OperationService<O> {
-    inner: Stack,
+    client: Client,
     options: Option<RequestOptions>,
     _operation: PhantomData<fn(O) -> O>,
 }
 
 impl<O> OperationService<O> {
-    pub(crate) fn new(inner: Stack, options: Option<RequestOptions>) -> Self {
+    pub(crate) fn new(client: Client, options: Option<RequestOptions>) -> Self {
         Self {
-            inner,
+            client,
             options,
             _operation: PhantomData,
         }
@@ -69,7 +72,7 @@ impl<O> OperationService<O> {
 impl<O> Clone for OperationService<O> {
     fn clone(&self) -> Self {
         Self {
-            inner: self.inner.clone(),
+            client: self.client.clone(),
             options: self.options,
             _operation: PhantomData,
         }
@@ -90,21 +93,12 @@ impl<O: Operation> Service<O> for OperationService<O> {
     type Error = Error;
     type Future = OperationFuture<O>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, operation: O) -> Self::Future {
-        let inner = match to_request(&operation, self.options) {
-            Ok(req) => OrError::future(Sending::Called {
-                future: self.inner.call(req),
-            }),
-            Err(e) => OrError::error(e),
-        };
-        OperationFuture {
-            inner,
-            _operation: PhantomData,
-        }
+        OperationFuture::start(&self.client, operation, self.options)
     }
 }
 
@@ -113,32 +107,64 @@ pin_project! {
     /// the stack, then the output decoded.
     pub struct OperationFuture<O> {
         #[pin]
-        inner: OrError<Sending>,
+        inner: OrError<Sending<O>>,
         _operation: PhantomData<fn() -> O>,
     }
 }
 
 pin_project! {
-    /// A request on its way through the stack: called on a ready service; or started from the
-    /// client's shared stack (the call future waits for readiness itself); or, with call
-    /// layers, waiting for them to be ready first.
+    /// A request on its way through the stack: the client's call service (which waits for
+    /// the attempt service to be ready itself, and builds a retry's request from the
+    /// operation), or, with call layers, those layers (waited for first).
     #[project = SendingProj]
-    enum Sending {
-        Called { #[pin] future: StackFuture },
-        Started { #[pin] future: StackCallFuture<Attempt> },
-        Oneshot { #[pin] future: Oneshot<HttpService, HttpRequest> },
+    enum Sending<O> {
+        Call { #[pin] future: StackCallFuture<Attempt, Rebuilds<O>> },
+        Layered { #[pin] future: Oneshot<HttpService, HttpRequest> },
     }
 }
 
-impl Future for Sending {
+impl<O: Operation> Future for Sending<O> {
     type Output = Result<HttpResponse, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            SendingProj::Called { future } => future.poll(cx),
-            SendingProj::Started { future } => future.poll(cx),
-            SendingProj::Oneshot { future } => future.poll(cx),
+            SendingProj::Call { future } => future.poll(cx),
+            SendingProj::Layered { future } => future.poll(cx),
         }
+    }
+}
+
+impl<O: Operation> OperationFuture<O> {
+    /// The one way a call starts, for [`OperationService`] and [`CallBuilder`] alike: the
+    /// request is built (and validated) at once, then sent through the client's stack. A
+    /// request refused by validation never waits for readiness.
+    fn start(client: &Client, operation: O, options: Option<RequestOptions>) -> Self {
+        OperationFuture {
+            inner: send(client, operation, options),
+            _operation: PhantomData,
+        }
+    }
+}
+
+/// Sends an operation through the stack, copying of it only what the call keeps: to the call
+/// service, the operation itself (a retry's request is built from it again); under call
+/// layers, its request (which they may change, and a retry copies).
+fn send<O: Operation>(
+    client: &Client,
+    operation: O,
+    options: Option<RequestOptions>,
+) -> OrError<Sending<O>> {
+    let sending = match client.shared_stack() {
+        Either::Left(call) => call
+            .start(operation, options, client.direct_base())
+            .map(|future| Sending::Call { future }),
+        Either::Right(layered) => to_request(&operation, options).map(|req| Sending::Layered {
+            future: layered.clone().oneshot(req),
+        }),
+    };
+    match sending {
+        Ok(sending) => OrError::future(sending),
+        Err(e) => OrError::error(e),
     }
 }
 
@@ -151,9 +177,7 @@ impl<O: Operation> Future for OperationFuture<O> {
     }
 }
 
-/// The future of an awaited [`CallBuilder`]: the request is built (and validated) at once,
-/// then sent with tower's `Oneshot` (wait for the stack to be ready, then call it). A request
-/// refused by validation never waits for readiness.
+/// The future of an awaited [`CallBuilder`]: the same as [`OperationService`]'s.
 pub type CallFuture<O> = OperationFuture<O>;
 
 /// One call being built: the request, its per-call options, and a clone of the client.
@@ -245,20 +269,6 @@ impl<O: Operation> IntoFuture for CallBuilder<O> {
     type IntoFuture = CallFuture<O>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let inner = match to_request(&self.request, self.options) {
-            Ok(req) => OrError::future(match self.client.shared_stack() {
-                Either::Left(call) => Sending::Started {
-                    future: call.start_shared(req),
-                },
-                Either::Right(layered) => Sending::Oneshot {
-                    future: layered.clone().oneshot(req),
-                },
-            }),
-            Err(e) => OrError::error(e),
-        };
-        OperationFuture {
-            inner,
-            _operation: PhantomData,
-        }
+        OperationFuture::start(&self.client, self.request, self.options)
     }
 }

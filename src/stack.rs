@@ -6,12 +6,11 @@
 //! them is boxed once into an [`HttpService`]; with any call layer, the whole stack is.
 
 use tower::util::Either;
-use tower_service::Service;
 
 use crate::layer::call::Call;
 use crate::layer::{Auth, BaseUrl, DecodeErrors, DefaultHeaders};
 use crate::transport::Transport;
-use crate::{HttpRequest, HttpService};
+use crate::HttpService;
 
 /// What every attempt goes through below the user's attempt layers.
 pub(crate) type Core = BaseUrl<DefaultHeaders<Auth<DecodeErrors<Transport>>>>;
@@ -22,6 +21,3 @@ pub(crate) type Attempt = Either<Core, HttpService>;
 /// The whole stack of a client: the call service (total deadline, retries, attempt deadline)
 /// over one attempt, or the user's call layers over all of that (boxed).
 pub(crate) type Stack = Either<Call<Attempt>, HttpService>;
-
-/// The future of a call through [`Stack`].
-pub(crate) type StackFuture = <Stack as Service<HttpRequest>>::Future;

@@ -158,10 +158,6 @@ mod disabled {
         pub(crate) fn enter(&self) -> Entered {
             Entered
         }
-
-        pub(crate) fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
-            f()
-        }
     }
 
     pub(crate) fn call_span(_operation: Option<&'static str>, _method: &Method) -> CallSpan {

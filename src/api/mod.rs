@@ -75,6 +75,81 @@ impl std::fmt::Debug for File {
     }
 }
 
+/// A request field that can be left out, sent as `null`, or sent with a value: what the
+/// spec's nullable optional body fields take. Its setter sends a value; to clear a value, set
+/// the field to [`Nullable::Null`].
+///
+/// ```
+/// use clerk_tower::api::Nullable;
+///
+/// let keep: Nullable<String> = Nullable::Unset; // the default: left out of the body
+/// let clear: Nullable<String> = Nullable::Null; // sent as `null`
+/// let set = Nullable::from("acme".to_owned()); // what the setters do
+/// assert!(keep.is_unset());
+/// assert_eq!(set.value().map(String::as_str), Some("acme"));
+/// assert_eq!(serde_json::to_string(&clear)?, "null");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+///
+/// ```no_run
+/// # #[cfg(feature = "organizations")]
+/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+/// use clerk_tower::api::Nullable;
+///
+/// // Renames the organization and clears its slug; the rest is left as it is.
+/// client
+///     .organizations()
+///     .update("org_123")
+///     .name("Analytical Engines")
+///     .map_request(|mut update| {
+///         update.slug = Nullable::Null;
+///         update
+///     })
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Nullable<T> {
+    /// Not sent: the server keeps what it has.
+    #[default]
+    Unset,
+    /// Sent as `null`.
+    Null,
+    /// Sent with this value.
+    Value(T),
+}
+
+impl<T> Nullable<T> {
+    /// Whether the field is left out of the request.
+    pub const fn is_unset(&self) -> bool {
+        matches!(self, Nullable::Unset)
+    }
+
+    /// The value, when one is sent.
+    pub const fn value(&self) -> Option<&T> {
+        match self {
+            Nullable::Value(value) => Some(value),
+            Nullable::Unset | Nullable::Null => None,
+        }
+    }
+}
+
+impl<T> From<T> for Nullable<T> {
+    fn from(value: T) -> Self {
+        Nullable::Value(value)
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for Nullable<T> {
+    /// The value, or `null` (a field left unset is skipped by its struct).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Nullable::Value(value) => value.serialize(serializer),
+            Nullable::Unset | Nullable::Null => serializer.serialize_none(),
+        }
+    }
+}
+
 /// Checks a string's length in characters against the spec's `minLength` / `maxLength`.
 ///
 /// # Errors
@@ -110,8 +185,8 @@ pub(crate) fn check_length(
 /// (`client.allowlist_identifiers().list().limit(5)`). Each field is an `Option` of the type
 /// given; the setter stores `Some(value.into())`, or, for a field marked `=> collect`, the
 /// items of any iterator, each converted (`.email_address(["a@example.com"])`). A field marked
-/// `=> nullable` (or `=> nullable_collect`) is an `Option<Option<T>>`, whose setter sends the
-/// value: `Some(None)`, set on the field itself, sends `null`.
+/// `=> nullable` (or `=> nullable_collect`) is a [`Nullable<T>`], whose setter sends the
+/// value: [`Nullable::Null`], set on the field itself, sends `null`.
 #[allow(unused_macros)] // with no feature enabled, no operation has setters
 macro_rules! setters {
     ($op:ident { $( $(#[$doc:meta])* $field:ident : $ty:ty $(=> $collect:ident)? ),* $(,)? }) => {
@@ -119,7 +194,7 @@ macro_rules! setters {
             $(
                 $(#[$doc])*
                 pub fn $field(mut self, $field: $ty) -> Self {
-                    self.$field = Some($crate::api::setters!(@value $field $($collect)?));
+                    self.$field = $crate::api::setters!(@set $field $($collect)?);
                     self
                 }
             )*
@@ -134,12 +209,49 @@ macro_rules! setters {
             )*
         }
     };
-    (@value $field:ident) => { $field.into() };
-    (@value $field:ident collect) => { $field.into_iter().map(Into::into).collect() };
-    (@value $field:ident nullable) => { Some($field.into()) };
-    (@value $field:ident nullable_collect) => {
-        Some($field.into_iter().map(Into::into).collect())
+    (@set $field:ident) => { Some($field.into()) };
+    (@set $field:ident collect) => { Some($field.into_iter().map(Into::into).collect()) };
+    (@set $field:ident nullable) => { $crate::api::Nullable::Value($field.into()) };
+    (@set $field:ident nullable_collect) => {
+        $crate::api::Nullable::Value($field.into_iter().map(Into::into).collect())
     };
 }
 #[allow(unused_imports)]
 pub(crate) use setters;
+
+/// Declares a resource handle with what every handle has, written once: a client clone and the
+/// options of its calls, `new`, `with_options`, and `builder` for its methods (which the
+/// generator writes in an `impl` of their own).
+#[allow(unused_macros)] // with no feature enabled, there is no handle
+macro_rules! handle {
+    ($(#[$doc:meta])* $handle:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $handle {
+            client: $crate::Client,
+            options: Option<$crate::RequestOptions>,
+        }
+
+        impl $handle {
+            pub(crate) fn new(client: $crate::Client) -> Self {
+                Self {
+                    client,
+                    options: None,
+                }
+            }
+
+            /// Applies `options` (timeouts, retries) to the calls made through this handle (a
+            /// call's own [`CallBuilder::options`](crate::CallBuilder::options) replaces them).
+            pub fn with_options(mut self, options: $crate::RequestOptions) -> Self {
+                self.options = Some(options);
+                self
+            }
+
+            fn builder<O: $crate::Operation>(&self, request: O) -> $crate::CallBuilder<O> {
+                $crate::CallBuilder::new(self.client.clone(), request, self.options)
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use handle;

@@ -118,3 +118,63 @@ fn lengths_are_counted_in_characters() {
     assert!(check_length("name", Some("abcd"), None, Some(3)).is_err());
     assert!(check_length("name", None, Some(3), None).is_ok());
 }
+
+/// A nullable optional body field has three states, and each reaches the wire as it says:
+/// left out, `null`, or the value.
+#[cfg(feature = "organizations")]
+#[test]
+fn nullable_fields_are_unset_null_or_a_value() {
+    use crate::api::{Nullable, UpdateOrganization};
+
+    fn body(op: &UpdateOrganization) -> serde_json::Value {
+        serde_json::to_value(op).unwrap()
+    }
+    let unset = UpdateOrganization::new("org_1");
+    assert_eq!(unset.slug, Nullable::Unset);
+    assert_eq!(body(&unset), serde_json::json!({}));
+    let mut cleared = UpdateOrganization::new("org_1").name("Acme");
+    cleared.slug = Nullable::Null;
+    assert_eq!(
+        body(&cleared),
+        serde_json::json!({"name": "Acme", "slug": null})
+    );
+    let set = UpdateOrganization::new("org_1")
+        .slug("acme")
+        .max_allowed_memberships(5);
+    assert_eq!(
+        body(&set),
+        serde_json::json!({"slug": "acme", "max_allowed_memberships": 5})
+    );
+}
+
+/// With no user layer, an operation's URI is made absolute at once; it is the URI the
+/// base-URL layer would have joined from the relative one.
+#[test]
+fn absolute_uris_are_the_joined_relative_ones() {
+    use crate::layer::BaseUrlLayer;
+    use crate::operation::to_request_at;
+
+    fn both<O: Operation>(op: &O, base: &BaseUrlLayer) -> (String, String) {
+        let relative = to_request(op, None).unwrap();
+        let joined = base
+            .join(relative.uri().path_and_query().unwrap().as_str())
+            .unwrap();
+        let direct = to_request_at(op, None, Some(base)).unwrap();
+        (joined.to_string(), direct.uri().to_string())
+    }
+    for url in ["https://api.clerk.com/v1", "http://127.0.0.1:8787/proxy/v1"] {
+        let base = BaseUrlLayer::parse(url).unwrap();
+        for (joined, direct) in [
+            both(&ListAllowlistIdentifiers::new(), &base),
+            both(
+                &ListAllowlistIdentifiers::new().limit(5).paginated(true),
+                &base,
+            ),
+            both(&DeleteAllowlistIdentifier::new("a/b é?"), &base),
+            both(&CreateAllowlistIdentifier::new("a@b.c"), &base),
+        ] {
+            assert_eq!(joined, direct);
+            assert!(direct.starts_with(url), "{direct}");
+        }
+    }
+}

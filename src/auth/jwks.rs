@@ -42,7 +42,7 @@ use tokio::time::Instant;
 
 use super::keys::CachedKey;
 use super::VerifyError;
-use crate::error::{TimeoutError, TimeoutKind};
+use crate::error::{Attempted, TimeoutError, TimeoutKind};
 use crate::models::Jwks;
 use crate::{Client, Error};
 
@@ -247,7 +247,7 @@ impl KeyCache {
                     let mut guard = guard;
                     guard.result = Some(match tokio::time::timeout(timeout, fetch).await {
                         Ok(result) => result,
-                        Err(_) => Err(Error::Timeout(Box::new(TimeoutError::new(
+                        Err(_) => Err(Error::Timeout(Attempted::new(TimeoutError::new(
                             TimeoutKind::Total,
                             timeout,
                         )))),

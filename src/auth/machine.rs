@@ -25,8 +25,8 @@ use tokio::time::Instant;
 use super::cache::{token_key, TokenKey};
 use super::request::TokenType;
 use super::VerifyError;
-use crate::error::{TimeoutError, TimeoutKind};
-use crate::models::VerifyOAuthAccessTokenResponse;
+use crate::error::{Attempted, TimeoutError, TimeoutKind};
+use crate::models::VerifyOauthAccessTokenResponse;
 use crate::{Client, Error};
 
 /// Default number of verified machine tokens kept.
@@ -324,7 +324,7 @@ impl Call {
             match tokio::time::timeout(limit, call).await {
                 Ok(result) => result,
                 Err(_) => Err(VerifyError::MachineVerifyUnavailable(Error::Timeout(
-                    Box::new(TimeoutError::new(TimeoutKind::Total, limit)),
+                    Attempted::new(TimeoutError::new(TimeoutKind::Total, limit)),
                 ))),
             }
         } else {
@@ -453,8 +453,8 @@ fn m2m_identity(r: crate::models::VerifyM2mTokenResponse) -> Result<Verified, Ve
     ))
 }
 
-fn oauth_identity(r: VerifyOAuthAccessTokenResponse) -> Result<Verified, VerifyError> {
-    let VerifyOAuthAccessTokenResponse::Response1(r) = r else {
+fn oauth_identity(r: VerifyOauthAccessTokenResponse) -> Result<Verified, VerifyError> {
+    let VerifyOauthAccessTokenResponse::Response1(r) = r else {
         // `{"active": false}`, or a shape this version does not know: not a valid token.
         return Err(VerifyError::MachineTokenInvalid);
     };

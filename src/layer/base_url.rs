@@ -6,12 +6,19 @@
 //! absolute URI is left as it is. The base URL is parsed and checked once, when the layer is
 //! made.
 //!
+//! The base URL is the API root with its version (`https://api.clerk.com/v1`), or, as Clerk's
+//! own SDKs take `CLERK_API_URL`, without it (`https://api.clerk.com`, a proxy's
+//! `https://proxy.example.com/clerk`): a path whose last segment is not a version (`v1`)
+//! gets `/v1` added.
+//!
 //! ```
 //! use clerk_tower::layer::BaseUrlLayer;
 //!
 //! let base = BaseUrlLayer::parse("https://api.clerk.com/v1/")?;
 //! assert_eq!(base.join("/allowlist_identifiers?limit=5")?.to_string(),
 //!            "https://api.clerk.com/v1/allowlist_identifiers?limit=5");
+//! // Clerk's convention, the origin alone: the version is added.
+//! assert_eq!(BaseUrlLayer::parse("https://api.clerk.com")?.to_string(), "https://api.clerk.com/v1");
 //! // Plain http is refused except to a loopback address (the mock, tests):
 //! assert!(BaseUrlLayer::parse("http://api.clerk.com/v1").is_err());
 //! assert!(BaseUrlLayer::parse("http://127.0.0.1:8787/v1").is_ok());
@@ -87,7 +94,14 @@ impl BaseUrlLayer {
         } else if scheme != Scheme::HTTPS {
             return Err(Error::config("the base URL scheme must be https"));
         }
-        let prefix = uri.path().trim_end_matches('/').into();
+        let path = uri.path().trim_end_matches('/');
+        let prefix = if ends_with_version(path) {
+            path.into()
+        } else {
+            // Clerk's convention (its JavaScript and Python SDKs, `CLERK_API_URL`): the URL of
+            // the API without its version, which the client adds.
+            format!("{path}/{API_VERSION_SEGMENT}").into()
+        };
         Ok(Self {
             scheme,
             authority,
@@ -113,17 +127,31 @@ impl BaseUrlLayer {
 
     /// Joins a path relative to the API root (starting with `/`) onto the base URL.
     pub fn join(&self, path_and_query: &str) -> Result<Uri, Error> {
-        let mut joined = String::with_capacity(self.prefix.len() + path_and_query.len());
+        self.join_with(path_and_query.len(), |joined| {
+            joined.push_str(path_and_query);
+            Ok(())
+        })
+    }
+
+    /// The absolute URI of the path (and query) relative to the API root that `write`
+    /// appends to the base path, parsed once; `capacity` is about how much it writes.
+    pub(crate) fn join_with(
+        &self,
+        capacity: usize,
+        write: impl FnOnce(&mut String) -> Result<(), Error>,
+    ) -> Result<Uri, Error> {
+        let mut joined = String::with_capacity(self.prefix.len() + capacity);
         joined.push_str(&self.prefix);
-        joined.push_str(path_and_query);
-        let path_and_query = PathAndQuery::try_from(joined)
-            .map_err(|e| Error::invalid_request("path", format!("cannot be sent in a URL: {e}")))?;
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(path_and_query)
-            .build()
-            .map_err(|e| Error::invalid_request("path", format!("cannot be sent in a URL: {e}")))
+        write(&mut joined)?;
+        let unsendable = |e: &dyn std::fmt::Display| {
+            Error::invalid_request("path", format!("cannot be sent in a URL: {e}"))
+        };
+        let path_and_query = PathAndQuery::try_from(joined).map_err(|e| unsendable(&e))?;
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts).map_err(|e| unsendable(&e))
     }
 }
 
@@ -131,6 +159,18 @@ impl std::fmt::Display for BaseUrlLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}://{}{}", self.scheme, self.authority, self.prefix)
     }
+}
+
+/// The path segment of the API version, added to a base URL that has none.
+const API_VERSION_SEGMENT: &str = "v1";
+
+/// Whether the last segment of a path names an API version (`v1`, `V2`, ...).
+fn ends_with_version(path: &str) -> bool {
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let mut chars = last.chars();
+    matches!(chars.next(), Some('v' | 'V'))
+        && !chars.as_str().is_empty()
+        && chars.all(|c| c.is_ascii_digit())
 }
 
 /// Whether a host (as in a URL, IPv6 in brackets) is a loopback address.
@@ -202,7 +242,26 @@ mod tests {
                 "/x",
                 "https://api.clerk.com/v1/x",
             ),
-            ("https://api.clerk.com", "/x", "https://api.clerk.com/x"),
+            // The origin alone, as Clerk's SDKs take it: the API version is added.
+            ("https://api.clerk.com", "/x", "https://api.clerk.com/v1/x"),
+            ("https://api.clerk.com/", "/x", "https://api.clerk.com/v1/x"),
+            ("http://127.0.0.1:8787", "/x", "http://127.0.0.1:8787/v1/x"),
+            // A proxy path without a version gets it too; one with a version is the API root.
+            (
+                "https://proxy.internal/clerk",
+                "/x",
+                "https://proxy.internal/clerk/v1/x",
+            ),
+            (
+                "https://api.clerk.com/V1",
+                "/x",
+                "https://api.clerk.com/V1/x",
+            ),
+            (
+                "https://api.clerk.com/v2/",
+                "/x",
+                "https://api.clerk.com/v2/x",
+            ),
             (
                 "https://proxy.internal:8443/clerk/v1//",
                 "/x",

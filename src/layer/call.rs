@@ -7,6 +7,12 @@
 //!
 //! The retry rules themselves are [`ClerkRetryPolicy`]'s; this loop asks it after each failed
 //! attempt.
+//!
+//! Each attempt's request comes from the call's [`Attempts`]: a call started from an
+//! operation (the client's call builders and services) sends the request built when it
+//! started, and builds a retry's request from the operation again ([`Rebuilds`]), so the calls
+//! that succeed at once copy nothing; a call started from a request (under your call layers,
+//! or `Client::http_service`) sends copies of it while a retry may follow ([`Copies`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,8 +24,10 @@ use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
 use super::retry::{ClerkRetryPolicy, Decision};
-use crate::error::{TimeoutError, TimeoutKind};
+use crate::error::{Attempted, TimeoutError, TimeoutKind};
 use crate::http::AttemptCount;
+use crate::layer::BaseUrlLayer;
+use crate::operation::{to_request_at, Operation};
 use crate::trace::{self, CallSpan};
 use crate::{Deadline, Error, HttpRequest, HttpResponse, OperationInfo, RequestOptions};
 
@@ -67,18 +75,17 @@ where
 {
     type Response = HttpResponse;
     type Error = Error;
-    type Future = CallFuture<S>;
+    type Future = CallFuture<S, Copies>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx)
+    /// Always ready: the call's future waits for the attempt service to be ready before each
+    /// attempt (so a call layer of yours above it sees backpressure through the future).
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: HttpRequest) -> CallFuture<S> {
-        // The first attempt goes to this (ready) service; the future keeps a copy for retries.
-        let inner = self.inner.clone();
-        let ready = &mut self.inner;
+    fn call(&mut self, req: HttpRequest) -> CallFuture<S, Copies> {
         self.config
-            .start(req, inner, Some(|first: HttpRequest| ready.call(first)))
+            .start(req, self.inner.clone(), |req, _| Copies(Some(req)))
     }
 }
 
@@ -86,25 +93,90 @@ impl<S> Call<S>
 where
     S: Service<HttpRequest, Response = HttpResponse, Error = Error> + Clone,
 {
-    /// A call through a shared `&self`: the future waits for its own copy of the inner service
-    /// to be ready and sends every attempt through it (the client's call builders use this, so
-    /// a call copies the stack once).
-    pub(crate) fn start_shared(&self, req: HttpRequest) -> CallFuture<S> {
-        self.config.start(
-            req,
-            self.inner.clone(),
-            None::<fn(HttpRequest) -> S::Future>,
-        )
+    /// Starts a call of `operation`: the one way a call starts from the client's call
+    /// builders and services (through `&self`, so a call copies the stack once: into its
+    /// future). The request is built at once; an operation the spec refuses is an error
+    /// before any I/O. The future waits for its copy of the attempt service to be ready, then
+    /// sends every attempt through it.
+    ///
+    /// With `base`, the requests are built with their absolute URI (see
+    /// [`to_request_at`]).
+    pub(crate) fn start<O: Operation>(
+        &self,
+        operation: O,
+        options: Option<RequestOptions>,
+        base: Option<&BaseUrlLayer>,
+    ) -> Result<CallFuture<S, Rebuilds<O>>, Error> {
+        let first = to_request_at(&operation, options, base)?;
+        Ok(self
+            .config
+            .start(first, self.inner.clone(), |first, deadline| Rebuilds {
+                first: Some(first),
+                operation,
+                options,
+                base: base.cloned(),
+                deadline: deadline.map(|instant| Deadline { instant }),
+            }))
+    }
+}
+
+/// Where a call's attempts get their request.
+pub(crate) trait Attempts {
+    /// The request of the next attempt; `last` when no retry can follow it.
+    fn request(&mut self, last: bool) -> Result<HttpRequest, Error>;
+}
+
+/// The request a call was started with; each attempt but the last sends a copy of it (the
+/// body is shared bytes; the headers and extensions are copied).
+#[derive(Debug)]
+pub(crate) struct Copies(Option<HttpRequest>);
+
+impl Attempts for Copies {
+    fn request(&mut self, last: bool) -> Result<HttpRequest, Error> {
+        Ok(match (last, &self.0) {
+            (false, Some(request)) => request.clone(),
+            // A retry is only decided while another attempt is allowed: one is kept.
+            _ => self.0.take().expect(KEPT_REQUEST),
+        })
+    }
+}
+
+/// The operation a call was started with: the first attempt sends the request built when the
+/// call started, and a retry builds its own from the operation again (rendering the path,
+/// the query and the body once more, which only retried calls pay).
+#[derive(Debug)]
+pub(crate) struct Rebuilds<O> {
+    first: Option<HttpRequest>,
+    operation: O,
+    options: Option<RequestOptions>,
+    base: Option<BaseUrlLayer>,
+    deadline: Option<Deadline>,
+}
+
+impl<O: Operation> Attempts for Rebuilds<O> {
+    fn request(&mut self, _last: bool) -> Result<HttpRequest, Error> {
+        if let Some(first) = self.first.take() {
+            return Ok(first);
+        }
+        let mut request = to_request_at(&self.operation, self.options, self.base.as_ref())?;
+        if let Some(deadline) = self.deadline {
+            request.extensions_mut().insert(deadline);
+        }
+        Ok(request)
     }
 }
 
 impl CallConfig {
-    /// The call's future, sending the first attempt through `first` when given (a service
-    /// already polled ready), else through `inner` once it is ready.
-    fn start<S, F>(&self, mut req: HttpRequest, inner: S, first: Option<F>) -> CallFuture<S>
+    /// The call's future; its first attempt is sent through `inner` once it is ready, with
+    /// the request `attempts` makes from `req` and the call's deadline.
+    fn start<S, A>(
+        &self,
+        mut req: HttpRequest,
+        inner: S,
+        attempts: impl FnOnce(HttpRequest, Option<Instant>) -> A,
+    ) -> CallFuture<S, A>
     where
         S: Service<HttpRequest, Response = HttpResponse, Error = Error>,
-        F: FnOnce(HttpRequest) -> S::Future,
     {
         let now = Instant::now();
         let extensions = req.extensions();
@@ -126,20 +198,10 @@ impl CallConfig {
             .and_then(|o| o.attempt_timeout)
             .or(self.attempt_timeout);
         let span = trace::call_span(operation_id, req.method());
-        let (state, request) = match first {
-            Some(send) => {
-                let retry_copy = (max_retries > 0).then(|| req.clone());
-                let timeout = attempt_sleep(now, attempt_timeout, deadline);
-                // Inside the call's span, like the attempts that follow.
-                let future = span.in_scope(|| send(req));
-                (State::Attempt { future, timeout }, retry_copy)
-            }
-            None => (State::Ready, Some(req)),
-        };
         CallFuture {
-            state,
+            state: State::Ready,
             inner,
-            request,
+            attempts: attempts(req, deadline),
             policy: self.policy.clone(),
             idempotent,
             max_retries,
@@ -156,14 +218,13 @@ impl CallConfig {
 pin_project! {
     /// The future of one call through the client's stack.
     #[project = CallProj]
-    pub(crate) struct CallFuture<S>
+    pub(crate) struct CallFuture<S, A>
     where
         S: Service<HttpRequest>,
     {
         inner: S,
-        // The request of the next attempt (copied for each attempt while another one may
-        // follow), `None` once no more attempt is allowed.
-        request: Option<HttpRequest>,
+        // Where each attempt gets its request.
+        attempts: A,
         policy: ClerkRetryPolicy,
         idempotent: bool,
         max_retries: u32,
@@ -189,9 +250,10 @@ pin_project! {
     }
 }
 
-impl<S> Future for CallFuture<S>
+impl<S, A> Future for CallFuture<S, A>
 where
     S: Service<HttpRequest, Response = HttpResponse, Error = Error>,
+    A: Attempts,
 {
     type Output = Result<HttpResponse, Error>;
 
@@ -215,23 +277,26 @@ where
         let in_flight = matches!(this.state.as_mut().project(), StateProj::Attempt { .. });
         this.state.set(State::Done);
         let mut err = TimeoutError::new(TimeoutKind::Total, this.total.unwrap_or_default());
-        err.attempts = this
+        err.last_error = this.last_error.take();
+        let attempts = this
             .policy
             .attempts()
             .saturating_add(u32::from(in_flight))
             .max(1);
-        err.last_error = this.last_error.take();
-        let attempts = err.attempts;
-        let err = Error::Timeout(Box::new(err));
+        let err = Error::Timeout(Attempted::with_attempts(err, attempts));
         trace::finished(this.span, attempts, Err(&err));
         Poll::Ready(Err(err))
     }
 }
 
 /// Drives the attempts and the waits between them; `Pending` while one of them waits.
-fn step<S>(this: &mut CallProj<'_, S>, cx: &mut Context<'_>) -> Poll<Result<HttpResponse, Error>>
+fn step<S, A>(
+    this: &mut CallProj<'_, S, A>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<HttpResponse, Error>>
 where
     S: Service<HttpRequest, Response = HttpResponse, Error = Error>,
+    A: Attempts,
 {
     loop {
         match this.state.as_mut().project() {
@@ -241,7 +306,7 @@ where
                     Poll::Pending => match timeout.as_pin_mut().map(|s| s.poll(cx)) {
                         Some(Poll::Ready(())) => {
                             let after = this.attempt_timeout.unwrap_or_default();
-                            Err(Error::Timeout(Box::new(TimeoutError::new(
+                            Err(Error::Timeout(Attempted::new(TimeoutError::new(
                                 TimeoutKind::Attempt,
                                 after,
                             ))))
@@ -270,7 +335,7 @@ where
                     this.policy
                         .decide(&err, *this.idempotent, *this.max_retries, remaining);
                 match decision {
-                    Decision::Retry { wait, reason } if this.request.is_some() => {
+                    Decision::Retry { wait, reason } => {
                         trace::retrying(this.policy.attempts(), reason, wait, &err);
                         *this.last_error = Some(err);
                         this.state.set(State::Backoff {
@@ -296,25 +361,21 @@ where
                     trace::finished(this.span, this.policy.attempts(), Err(&err));
                     return Poll::Ready(Err(err));
                 }
-                let Some(request) = this.request.as_ref() else {
-                    this.state.set(State::Done);
-                    return Poll::Ready(Err(polled_after_completion()));
-                };
-                // Keep a copy while another retry may follow; the last one takes it.
-                let more = this.policy.attempts() < *this.max_retries;
-                let request = if more {
-                    request.clone()
-                } else {
-                    match this.request.take() {
-                        Some(request) => request,
-                        None => return Poll::Ready(Err(polled_after_completion())),
+                let last = this.policy.attempts() >= *this.max_retries;
+                let request = match this.attempts.request(last) {
+                    Ok(request) => request,
+                    Err(mut err) => {
+                        err.set_attempts(this.policy.attempts());
+                        this.state.set(State::Done);
+                        trace::finished(this.span, this.policy.attempts(), Err(&err));
+                        return Poll::Ready(Err(err));
                     }
                 };
                 let future = this.inner.call(request);
                 let timeout = attempt_sleep(Instant::now(), *this.attempt_timeout, *this.deadline);
                 this.state.set(State::Attempt { future, timeout });
             }
-            StateProj::Done => return Poll::Ready(Err(polled_after_completion())),
+            StateProj::Done => panic!("future polled after completion"),
         }
     }
 }
@@ -332,6 +393,102 @@ fn attempt_sleep(
     }
 }
 
-fn polled_after_completion() -> Error {
-    Error::invalid_request("future", "polled after completion")
+/// The invariant behind the one `expect` of [`Copies`]: an attempt is only started (first, or
+/// after a retry was decided, which the policy does only while another attempt is allowed)
+/// while the request is kept.
+const KEPT_REQUEST: &str = "an attempt starts only while the request is kept";
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::layer::RetryConfig;
+
+    fn ok_call() -> Call<tower::util::BoxCloneSyncService<HttpRequest, HttpResponse, Error>> {
+        let inner =
+            tower::util::BoxCloneSyncService::new(tower::service_fn(|_req: HttpRequest| async {
+                Ok::<_, Error>(HttpResponse::default())
+            }));
+        let policy = ClerkRetryPolicy::new(&RetryConfig::default()).unwrap();
+        Call::new(inner, policy, Some(Duration::from_secs(5)), None)
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "future polled after completion")]
+    async fn a_call_polled_again_panics() {
+        let mut call = ok_call();
+        let future = call.ready().await.unwrap().call(HttpRequest::default());
+        let mut future = std::pin::pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(future.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+        // A bug in the caller: never an error a user could mistake for a refused request.
+        let _ = future.as_mut().poll(&mut cx);
+    }
+
+    /// A retried call from an operation sends a request built from it again, equal to the
+    /// first in all the transport sees: method, URI, headers, body, and the extensions.
+    #[cfg(feature = "allow_list_block_list")]
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_rebuilt_from_the_operation_is_the_same_request() {
+        use std::sync::{Arc, Mutex};
+
+        type Seen = (
+            http::Method,
+            http::Uri,
+            http::HeaderMap,
+            bytes::Bytes,
+            bool,
+            bool,
+        );
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = Arc::clone(&seen);
+        let client = crate::Client::builder()
+            .secret_key("sk_test_x")
+            .transport(tower::service_fn(move |req: HttpRequest| {
+                let mut log = log.lock().unwrap();
+                let extensions = req.extensions();
+                let marked = (
+                    extensions.get::<OperationInfo>().map(|op| op.id)
+                        == Some("CreateAllowlistIdentifier"),
+                    extensions.get::<Deadline>().is_some(),
+                );
+                let (parts, body) = req.into_parts();
+                log.push((
+                    parts.method,
+                    parts.uri,
+                    parts.headers,
+                    body.into_inner().unwrap_or_default(),
+                    marked.0,
+                    marked.1,
+                ));
+                // A 429 first (retried for a create too), then the identifier.
+                let status = if log.len() == 1 { 429 } else { 200 };
+                let body = r#"{"object":"allowlist_identifier","id":"alid_1","identifier":"a@b.c","identifier_type":"email_address","created_at":1,"updated_at":1}"#;
+                let mut res = HttpResponse::new(bytes::Bytes::from_static(body.as_bytes()).into());
+                *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                async move { Ok::<_, std::convert::Infallible>(res) }
+            }))
+            .build()
+            .unwrap();
+        let created = client
+            .allowlist_identifiers()
+            .create("a@b.c")
+            .notify(true)
+            .await
+            .unwrap();
+        assert_eq!(created.id, "alid_1");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0], seen[1]);
+        assert_eq!(seen[1].0, http::Method::POST);
+        assert!(
+            seen[1].4 && seen[1].5,
+            "OperationInfo and Deadline on the retry"
+        );
+        assert_eq!(&seen[1].3[..], br#"{"identifier":"a@b.c","notify":true}"#);
+    }
 }

@@ -105,10 +105,10 @@ where
         }
         let (parts, body) = res.into_parts();
         let body = body.into_inner().unwrap_or_default();
-        Poll::Ready(Err(Error::Api(Box::new(ApiError::from_response(
+        Poll::Ready(Err(Error::from(ApiError::from_response(
             parts.status,
             &parts.headers,
             body,
-        )))))
+        ))))
     }
 }

@@ -1,8 +1,9 @@
 //! Retries that respect Clerk's rate limits and never repeat a create by accident.
 //!
-//! [`ClerkRetryPolicy`] is a [`tower::retry::Policy`] over [`HttpRequest`] /
-//! [`HttpResponse`] / [`Error`]. It decides from what happened and from the request's
-//! [`OperationInfo`] (is it idempotent?):
+//! [`RetryConfig`] sets how the client retries; the client's call service (which also owns
+//! the call's deadlines) asks the retry policy after each failed attempt. It decides from what
+//! happened and from the request's [`OperationInfo`](crate::OperationInfo) (is it
+//! idempotent?):
 //!
 //! | outcome | retried? | delay |
 //! |---|---|---|
@@ -13,23 +14,18 @@
 //! | 500, 502, 503, 504 | idempotent only: a create may already have happened | `Retry-After` if sent, else backoff |
 //! | any other status, decode errors, body too large | never | |
 //!
-//! A retry is never started when its wait would pass the call's [`Deadline`] (set by the
-//! total timeout): the call ends at once with the error it has, `Retry-After` included, so the
-//! caller can schedule its own retry. Every retry withdraws from a budget shared by all calls
-//! of a client ([`TpsBudget`]), so an outage does not turn into a retry storm. The final error
-//! records how many attempts were made ([`Error::attempts`]).
+//! A retry is never started when its wait would pass the call's [`Deadline`](crate::Deadline)
+//! (set by the total timeout): the call ends at once with the error it has, `Retry-After`
+//! included, so the caller can schedule its own retry. Every retry withdraws from a budget
+//! shared by all calls of a client ([`TpsBudget`]), so an outage does not turn into a retry
+//! storm. The final error records how many attempts were made ([`Error::attempts`]).
 //!
 //! ```
 //! use std::time::Duration;
-//! use clerk_tower::layer::{ClerkRetryPolicy, RetryConfig};
-//! use tower::{retry::RetryLayer, ServiceBuilder};
-//! # use clerk_tower::{HttpRequest, HttpResponse, Error};
-//! # let transport = tower::service_fn(|_req: HttpRequest| async { Ok::<_, Error>(HttpResponse::default()) });
+//! use clerk_tower::{Client, RetryConfig};
 //!
 //! let config = RetryConfig::default().max_retries(5).backoff(Duration::from_millis(100), Duration::from_secs(2));
-//! let svc = ServiceBuilder::new()
-//!     .layer(RetryLayer::new(ClerkRetryPolicy::new(&config)?))
-//!     .service(transport);
+//! let client = Client::builder().secret_key("sk_test_example").retry(config).build()?;
 //! # Ok::<(), clerk_tower::Error>(())
 //! ```
 
@@ -39,14 +35,11 @@ use std::time::Duration;
 use std::fmt;
 
 use http::StatusCode;
-use tokio::time::Sleep;
 use tower::retry::budget::{Budget, TpsBudget};
-use tower::retry::Policy;
 use tower::util::rng::{HasherRng, Rng};
 
 use crate::error::{TimeoutKind, TransportErrorKind};
-use crate::http::AttemptCount;
-use crate::{Deadline, Error, HttpRequest, HttpResponse, OperationInfo, RequestOptions};
+use crate::{Error, RequestOptions};
 
 /// How the client retries; set it with [`ClientBuilder::retry`](crate::ClientBuilder::retry).
 ///
@@ -64,11 +57,11 @@ use crate::{Deadline, Error, HttpRequest, HttpResponse, OperationInfo, RequestOp
 ///     .backoff(Duration::from_millis(500), Duration::from_secs(30))
 ///     .budget(Duration::from_secs(10), 5, 0.1);
 /// let never = RetryConfig::disabled();
+/// assert_eq!(never, RetryConfig::default().max_retries(0));
 /// assert_eq!(never.get_max_retries(), 0);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RetryConfig {
-    enabled: bool,
     max_retries: u32,
     min_backoff: Duration,
     max_backoff: Duration,
@@ -84,7 +77,6 @@ pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 impl Default for RetryConfig {
     fn default() -> Self {
         Self {
-            enabled: true,
             max_retries: 3,
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
@@ -97,19 +89,16 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
-    /// No retries at all: every call sends exactly one attempt (a call can still turn them on
-    /// with [`RequestOptions::retry`]).
+    /// No retries: every call sends exactly one attempt. The same as `max_retries(0)`, the one
+    /// setting for how many retries (a call can still ask for some with
+    /// [`RequestOptions::max_retries`]).
     pub fn disabled() -> Self {
-        Self {
-            enabled: false,
-            ..Self::default()
-        }
+        Self::default().max_retries(0)
     }
 
-    /// The most retries a call makes after its first attempt.
+    /// The most retries a call makes after its first attempt (default 3; 0: none).
     pub fn max_retries(mut self, max_retries: u32) -> Self {
         self.max_retries = max_retries;
-        self.enabled = true;
         self
     }
 
@@ -153,13 +142,9 @@ impl RetryConfig {
         self
     }
 
-    /// The retry limit.
+    /// The most retries a call makes (0: retries are off).
     pub fn get_max_retries(&self) -> u32 {
-        if self.enabled {
-            self.max_retries
-        } else {
-            0
-        }
+        self.max_retries
     }
 
     /// The backoff range `(min, max)`.
@@ -167,9 +152,9 @@ impl RetryConfig {
         (self.min_backoff, self.max_backoff)
     }
 
-    /// Whether retries are on.
-    pub fn is_enabled(&self) -> bool {
-        self.enabled
+    /// The longest `Retry-After` honoured.
+    pub fn get_max_retry_after(&self) -> Duration {
+        self.max_retry_after
     }
 
     fn validate(&self) -> Result<(), Error> {
@@ -200,7 +185,6 @@ impl RetryConfig {
 
 #[derive(Debug)]
 struct Shared {
-    enabled: bool,
     max_retries: u32,
     min_backoff: Duration,
     max_backoff: Duration,
@@ -211,11 +195,10 @@ struct Shared {
 /// The retry policy of the client; see the [module docs](self).
 ///
 /// One policy value is made per client; each call works on its own copy (its attempt count
-/// and backoff state), and every copy shares the budget. The client's stack uses it through
-/// its own retry loop, which also owns the call's deadline; the [`Policy`] implementation lets
-/// the same rules drive tower's `Retry` in a stack of your own.
+/// and backoff state), and every copy shares the budget. The client's call service asks it
+/// after each failed attempt.
 #[derive(Debug, Clone)]
-pub struct ClerkRetryPolicy {
+pub(crate) struct ClerkRetryPolicy {
     shared: Arc<Shared>,
     attempts: u32,
     backoff: Backoff,
@@ -264,11 +247,10 @@ impl ClerkRetryPolicy {
     /// # Errors
     /// [`Error::Config`] for a backoff range, budget or cap that cannot work (see the setters
     /// of [`RetryConfig`]).
-    pub fn new(config: &RetryConfig) -> Result<Self, Error> {
+    pub(crate) fn new(config: &RetryConfig) -> Result<Self, Error> {
         config.validate()?;
         Ok(Self {
             shared: Arc::new(Shared {
-                enabled: config.enabled,
                 max_retries: config.max_retries,
                 min_backoff: config.min_backoff,
                 max_backoff: config.max_backoff,
@@ -284,12 +266,8 @@ impl ClerkRetryPolicy {
         })
     }
 
-    /// How many retries this call may make, after the per-call options.
+    /// How many retries this call may make: the per-call options', else the client's.
     pub(crate) fn max_retries(&self, options: Option<&RequestOptions>) -> u32 {
-        let enabled = options.and_then(|o| o.retry).unwrap_or(self.shared.enabled);
-        if !enabled {
-            return 0;
-        }
         options
             .and_then(|o| o.max_retries)
             .unwrap_or(self.shared.max_retries)
@@ -398,49 +376,6 @@ impl Backoff {
     }
 }
 
-impl Policy<HttpRequest, HttpResponse, Error> for ClerkRetryPolicy {
-    type Future = Sleep;
-
-    fn retry(
-        &mut self,
-        req: &mut HttpRequest,
-        result: &mut Result<HttpResponse, Error>,
-    ) -> Option<Self::Future> {
-        let err = match result {
-            Ok(res) => {
-                self.succeeded();
-                if self.attempts > 1 {
-                    // For a body that fails to decode above this layer: say how many it took.
-                    res.extensions_mut().insert(AttemptCount(self.attempts));
-                }
-                return None;
-            }
-            Err(err) => err,
-        };
-        let extensions = req.extensions();
-        let idempotent = extensions
-            .get::<OperationInfo>()
-            .map_or_else(|| req.method().is_idempotent(), |op| op.idempotent);
-        let max_retries = self.max_retries(extensions.get::<RequestOptions>());
-        let remaining = extensions.get::<Deadline>().map(Deadline::remaining);
-        match self.decide(err, idempotent, max_retries, remaining) {
-            Decision::Retry { wait, .. } => Some(tokio::time::sleep(wait)),
-            Decision::Stop => {
-                err.set_attempts(self.attempts);
-                None
-            }
-        }
-    }
-
-    fn clone_request(&mut self, req: &HttpRequest) -> Option<HttpRequest> {
-        if self.max_retries(req.extensions().get::<RequestOptions>()) == 0 {
-            // One attempt only: skip the copy.
-            return None;
-        }
-        Some(req.clone())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,7 +402,24 @@ mod tests {
         let bad = RetryConfig::default().budget(Duration::from_secs(10), 1, -1.0);
         assert!(ClerkRetryPolicy::new(&bad).is_err());
         assert_eq!(RetryConfig::disabled().get_max_retries(), 0);
-        assert!(RetryConfig::disabled().max_retries(2).is_enabled());
+        assert_eq!(RetryConfig::disabled().max_retries(2).get_max_retries(), 2);
+    }
+
+    /// One knob for "how many retries": 0 is off, on the client and per call alike; a call
+    /// can ask for retries on a client that has none.
+    #[test]
+    fn one_knob_for_how_many_retries() {
+        let off = ClerkRetryPolicy::new(&RetryConfig::disabled()).unwrap();
+        assert_eq!(off.max_retries(None), 0);
+        assert_eq!(
+            off.max_retries(Some(&RequestOptions::new().max_retries(2))),
+            2
+        );
+        let on = ClerkRetryPolicy::new(&RetryConfig::default()).unwrap();
+        assert_eq!(
+            on.max_retries(Some(&RequestOptions::new().max_retries(0))),
+            0
+        );
     }
 
     #[test]
@@ -475,15 +427,12 @@ mod tests {
         let policy = ClerkRetryPolicy::new(&RetryConfig::default()).unwrap();
         assert_eq!(policy.max_retries(None), 3);
         assert_eq!(
-            policy.max_retries(Some(&RequestOptions::new().retry(false))),
+            policy.max_retries(Some(&RequestOptions::new().max_retries(0))),
             0
         );
         assert_eq!(
             policy.max_retries(Some(&RequestOptions::new().max_retries(7))),
             7
         );
-        let off = ClerkRetryPolicy::new(&RetryConfig::disabled()).unwrap();
-        assert_eq!(off.max_retries(None), 0);
-        assert_eq!(off.max_retries(Some(&RequestOptions::new().retry(true))), 3);
     }
 }

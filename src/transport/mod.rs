@@ -32,7 +32,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::error::{BoxError, TransportError, TransportErrorKind};
+use crate::error::{Attempted, BoxError, TransportError, TransportErrorKind};
 use crate::{Error, HttpRequest, HttpResponse, HttpService};
 
 mod connect;
@@ -267,15 +267,13 @@ where
                         if e.is::<LengthLimitError>() {
                             too_large(0)
                         } else {
-                            Error::Transport(Box::new(TransportError::new(
+                            Error::Transport(Attempted::new(TransportError::new(
                                 TransportErrorKind::Io,
                                 e,
                             )))
                         }
                     })?;
-                    let parts = parts.take().ok_or_else(|| {
-                        Error::invalid_request("future", "polled after completion")
-                    })?;
+                    let parts = parts.take().expect("future polled after completion");
                     return Poll::Ready(Ok(http::Response::from_parts(
                         parts,
                         Full::new(collected.to_bytes()),
@@ -292,7 +290,7 @@ fn too_large(limit: usize) -> Error {
     } else {
         "the response body is larger than the configured limit".to_owned()
     };
-    Error::Transport(Box::new(TransportError::new(
+    Error::Transport(Attempted::new(TransportError::new(
         TransportErrorKind::BodyTooLarge,
         message,
     )))

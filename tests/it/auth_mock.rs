@@ -49,7 +49,7 @@ async fn verify_operations_accept_only_tokens_the_mock_created() {
         .unwrap();
     assert!(matches!(
         verified,
-        clerk_tower::models::VerifyOAuthAccessTokenResponse::Response1(r) if r.subject == "user_2"
+        clerk_tower::models::VerifyOauthAccessTokenResponse::Response1(r) if r.subject == "user_2"
     ));
 
     // Created through the Backend API: the answer's secret is then known.

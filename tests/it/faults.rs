@@ -420,7 +420,7 @@ async fn rate_limited_http_date_is_reported_in_the_error() {
     let client = tcp_builder(&server).build().unwrap();
     let err = client
         .allowlist_identifiers()
-        .with_options(RequestOptions::new().retry(false))
+        .with_options(RequestOptions::new().max_retries(0))
         .create(NEW)
         .await
         .unwrap_err();

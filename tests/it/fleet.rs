@@ -192,12 +192,10 @@ fn recorder(
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let mut headers = http::HeaderMap::new();
                 headers.insert(http::header::RETRY_AFTER, "2".parse().unwrap());
-                return Err(Error::Api(Box::new(
-                    clerk_tower::error::ApiError::from_response(
-                        http::StatusCode::TOO_MANY_REQUESTS,
-                        &headers,
-                        Default::default(),
-                    ),
+                return Err(Error::from(clerk_tower::error::ApiError::from_response(
+                    http::StatusCode::TOO_MANY_REQUESTS,
+                    &headers,
+                    Default::default(),
                 )));
             }
             Ok(HttpResponse::new("{}".into()))

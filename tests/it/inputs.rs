@@ -17,7 +17,7 @@ fn invalid_field(result: Result<clerk_tower::HttpRequest, Error>) -> Option<&'st
 
 /// `f64` parameters: NaN and the infinities would be sent as JSON `null` (for
 /// `seconds_until_expiration`, "never expires"): refused before any I/O.
-#[cfg(all(feature = "api_keys", feature = "m2m_tokens"))]
+#[cfg(all(feature = "api_keys", feature = "m2m"))]
 #[tokio::test]
 async fn non_finite_numbers_are_refused_before_any_io() {
     use clerk_tower::api::{CreateApiKey, CreateM2mToken};

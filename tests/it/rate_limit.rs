@@ -35,12 +35,10 @@ fn recorder(
                 let mut headers = http::HeaderMap::new();
                 headers.insert(http::header::RETRY_AFTER, "3".parse().unwrap());
                 let body = r#"{"errors":[{"message":"Too many requests","code":"too_many_requests"}],"clerk_trace_id":"t1"}"#;
-                return Err(Error::Api(Box::new(
-                    clerk_tower::error::ApiError::from_response(
-                        http::StatusCode::TOO_MANY_REQUESTS,
-                        &headers,
-                        body.into(),
-                    ),
+                return Err(Error::from(clerk_tower::error::ApiError::from_response(
+                    http::StatusCode::TOO_MANY_REQUESTS,
+                    &headers,
+                    body.into(),
                 )));
             }
             Ok(HttpResponse::new("{}".into()))
@@ -198,12 +196,10 @@ async fn a_429_without_retry_after_pauses_one_window_and_huge_ones_are_capped() 
                     if let Some(value) = retry_after {
                         headers.insert(http::header::RETRY_AFTER, value.parse().unwrap());
                     }
-                    Err(Error::Api(Box::new(
-                        clerk_tower::error::ApiError::from_response(
-                            http::StatusCode::TOO_MANY_REQUESTS,
-                            &headers,
-                            Default::default(),
-                        ),
+                    Err(Error::from(clerk_tower::error::ApiError::from_response(
+                        http::StatusCode::TOO_MANY_REQUESTS,
+                        &headers,
+                        Default::default(),
                     )))
                 }
                 None => Ok::<_, Error>(HttpResponse::new("{}".into())),

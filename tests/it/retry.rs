@@ -359,7 +359,7 @@ async fn per_call_options_override_the_client() {
         c,
         h,
         list(),
-        Some(RequestOptions::new().retry(false)),
+        Some(RequestOptions::new().max_retries(0)),
         &[Answer::Status(503, None)],
     )
     .await;
@@ -385,7 +385,7 @@ async fn per_call_options_override_the_client() {
         c,
         h,
         list(),
-        Some(RequestOptions::new().retry(true)),
+        Some(RequestOptions::new().max_retries(3)),
         &script,
     )
     .await;

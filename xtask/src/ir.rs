@@ -25,6 +25,9 @@ pub mod ext {
     pub const PAGINATION: &str = "x-clerk-pagination";
     /// On an operation: a method of `Client` itself instead of a resource handle.
     pub const CLIENT_METHOD: &str = "x-clerk-client-method";
+    /// On a tag: the Cargo feature's name, when the tag's own words would not match the
+    /// module of its operations (`M2M Tokens`: `m2m`, as the `m2m` group).
+    pub const FEATURE: &str = "x-clerk-feature";
     /// On a `oneOf` with a discriminator: the property that tells the variants apart when
     /// the discriminator is missing from a response.
     pub const FALLBACK_DISCRIMINATOR: &str = "x-clerk-fallback-discriminator";
@@ -435,11 +438,15 @@ pub fn build(doc: &Node, actions: Vec<Action>) -> Result<Api, String> {
     // Tags operations use without declaring them in `tags` (the spec has two).
     for op in &ops {
         for tag in &op.tags {
-            let name = names::feature(tag);
-            features.entry(name).or_insert_with(|| Feature {
-                tag: tag.clone(),
-                description: None,
-            });
+            if feature_of(&features, tag).is_none() {
+                features.insert(
+                    names::feature(tag),
+                    Feature {
+                        tag: tag.clone(),
+                        description: None,
+                    },
+                );
+            }
         }
     }
     let groups = groups(&mut ops, &features)?;
@@ -498,7 +505,12 @@ fn features(doc: &Node) -> Result<BTreeMap<String, Feature>, String> {
     let mut out = BTreeMap::new();
     for tag in doc.get("tags").map(Node::items).unwrap_or_default() {
         let name = tag.str("name").ok_or("a tag without a name")?;
-        let feature = names::feature(name);
+        let feature = tag
+            .str(ext::FEATURE)
+            .map_or_else(|| names::feature(name), str::to_owned);
+        if out.contains_key(&feature) {
+            return Err(format!("two tags would be the feature {feature}"));
+        }
         out.insert(
             feature.clone(),
             Feature {
@@ -508,6 +520,14 @@ fn features(doc: &Node) -> Result<BTreeMap<String, Feature>, String> {
         );
     }
     Ok(out)
+}
+
+/// The feature of `tag`.
+fn feature_of(features: &BTreeMap<String, Feature>, tag: &str) -> Option<String> {
+    features
+        .iter()
+        .find(|(_, f)| f.tag == tag)
+        .map(|(name, _)| name.clone())
 }
 
 /// Groups operations by `x-speakeasy-group`; a group's feature is the feature of the tag most
@@ -536,12 +556,8 @@ fn groups(ops: &mut [Op], features: &BTreeMap<String, Feature>) -> Result<Vec<Gr
             .find(|(_, n)| *n == best)
             .map(|(t, _)| t.clone())
             .ok_or_else(|| format!("group {name} has no operations"))?;
-        let feature = names::feature(&tag);
-        if !features.contains_key(&feature) {
-            return Err(format!(
-                "tag {tag} of group {name} is not declared in `tags`"
-            ));
-        }
+        let feature = feature_of(features, &tag)
+            .ok_or_else(|| format!("tag {tag} of group {name} is not declared in `tags`"))?;
         for &i in &members {
             ops[i].feature = feature.clone();
         }

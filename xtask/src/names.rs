@@ -11,10 +11,45 @@ const KEYWORDS: &[&str] = &[
     "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
+/// Words as Rust spells them, before the case conversion: `OAuth` is one word (`Oauth`, so
+/// `get_oauth_access_token`, not `get_o_auth_access_token`), and an acronym's plural is one
+/// word (`URLs` → `Urls`, `IDs` → `Ids`, so `ListRedirectUrls`, not `ListRedirectUrLs`).
+fn words(name: &str) -> String {
+    let name = name.replace("OAuth", "Oauth");
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_uppercase() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_uppercase() {
+            i += 1;
+        }
+        let run = &chars[start..i];
+        let plural = run.len() >= 2
+            && chars.get(i) == Some(&'s')
+            && chars.get(i + 1).is_none_or(|c| !c.is_ascii_lowercase());
+        if plural {
+            out.push(run[0]);
+            out.extend(run[1..].iter().map(char::to_ascii_lowercase));
+            out.push('s');
+            i += 1;
+        } else {
+            out.extend(run);
+        }
+    }
+    out
+}
+
 /// A type name: `GetJWKS` → `GetJwks`, `JWKS.rsa.PublicKey` → `JwksRsaPublicKey`,
-/// `verification_otp` → `VerificationOtp`, `CommercePlan-2` → `CommercePlan2`.
+/// `verification_otp` → `VerificationOtp`, `CommercePlan-2` → `CommercePlan2`,
+/// `GetOAuthAccessToken` → `GetOauthAccessToken`, `ListRedirectURLs` → `ListRedirectUrls`.
 pub fn type_name(name: &str) -> String {
-    let cleaned: String = name
+    let cleaned: String = words(name)
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
@@ -26,9 +61,10 @@ pub fn type_name(name: &str) -> String {
     }
 }
 
-/// A field, method or module name: `statementID` → `statement_id`, `type` → `type_`.
+/// A field, method or module name: `statementID` → `statement_id`, `type` → `type_`,
+/// `getOAuthAccessToken` → `get_oauth_access_token`.
 pub fn snake(name: &str) -> String {
-    let cleaned: String = name
+    let cleaned: String = words(name)
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
@@ -104,5 +140,28 @@ mod tests {
         assert_eq!(variant("RSA"), "Rsa");
         assert_eq!(variant("x5t#S256"), "X5tS256");
         assert_eq!(variant("-created_at"), "MinusCreatedAt");
+    }
+
+    /// `OAuth` and an acronym's plural are one word each, in type and snake names alike.
+    #[test]
+    fn one_word_acronyms() {
+        assert_eq!(snake("getOAuthAccessToken"), "get_oauth_access_token");
+        assert_eq!(
+            snake("updateOAuthApplicationSettings"),
+            "update_oauth_application_settings"
+        );
+        assert_eq!(type_name("GetOAuthAccessToken"), "GetOauthAccessToken");
+        assert_eq!(
+            type_name("OAuthApplication"),
+            type_name("oauth_application")
+        );
+        assert_eq!(type_name("oauthApplications"), "OauthApplications");
+        assert_eq!(type_name("ListRedirectURLs"), "ListRedirectUrls");
+        assert_eq!(snake("redirectURLs"), "redirect_urls");
+        assert_eq!(type_name("userIDs"), "UserIds");
+        assert_eq!(type_name("URLsPage"), "UrlsPage");
+        assert_eq!(type_name("URLSearch"), "UrlSearch");
+        assert_eq!(snake("JWKS"), "jwks");
+        assert_eq!(type_name("M2MTokens"), "M2mTokens");
     }
 }

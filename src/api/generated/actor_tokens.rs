@@ -8,10 +8,10 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::models::{ActorToken, CreateActorTokenActor};
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /actor_tokens`: create actor token.
 ///
@@ -102,42 +102,24 @@ impl Operation for RevokeActorToken {
     }
 }
 
-/// The Actor Tokens operations; get it from [`Client::actor_tokens`](crate::Client::actor_tokens).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let actor_tokens = client.actor_tokens();
-/// let answer = actor_tokens.revoke("actor_token_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct ActorTokens {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Actor Tokens operations; get it from
+    /// [`Client::actor_tokens`](crate::Client::actor_tokens).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let actor_tokens = client.actor_tokens();
+    /// let answer = actor_tokens.revoke("actor_token_123").await?;
+    /// # Ok(()) }
+    /// ```
+    ActorTokens
 }
 
 impl ActorTokens {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create actor token; see [`CreateActorToken`].
     pub fn create(
         &self,

@@ -7,10 +7,10 @@
 
 use serde::Serialize;
 
-use crate::api::{check_length, setters};
+use crate::api::{check_length, handle, setters, Nullable};
 use crate::models::{CreateAdminPortalLinkTokenResponse, RevokeAdminPortalLinkTokenResponse};
 use crate::operation::{check_range, Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /admin_portal_link_tokens`: create an Admin Portal Link Token.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -90,8 +90,8 @@ pub struct RevokeAdminPortalLinkToken {
     #[serde(skip)]
     pub admin_portal_link_token_id: String,
     /// `revocation_reason`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revocation_reason: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub revocation_reason: Nullable<String>,
 }
 
 impl RevokeAdminPortalLinkToken {
@@ -99,15 +99,15 @@ impl RevokeAdminPortalLinkToken {
     pub fn new(admin_portal_link_token_id: impl Into<String>) -> Self {
         Self {
             admin_portal_link_token_id: admin_portal_link_token_id.into(),
-            revocation_reason: None,
+            revocation_reason: Nullable::Unset,
         }
     }
 }
 
 setters! {
     RevokeAdminPortalLinkToken {
-        /// Sets `revocation_reason`. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `revocation_reason`. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         revocation_reason: impl Into<String> => nullable,
     }
 }
@@ -128,43 +128,24 @@ impl Operation for RevokeAdminPortalLinkToken {
     }
 }
 
-/// The Admin Portal Link Tokens operations; get it from
-/// [`Client::admin_portal_link_tokens`](crate::Client::admin_portal_link_tokens).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let admin_portal_link_tokens = client.admin_portal_link_tokens();
-/// let answer = admin_portal_link_tokens.create().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct AdminPortalLinkTokens {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Admin Portal Link Tokens operations; get it from
+    /// [`Client::admin_portal_link_tokens`](crate::Client::admin_portal_link_tokens).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let admin_portal_link_tokens = client.admin_portal_link_tokens();
+    /// let answer = admin_portal_link_tokens.create().await?;
+    /// # Ok(()) }
+    /// ```
+    AdminPortalLinkTokens
 }
 
 impl AdminPortalLinkTokens {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create an Admin Portal Link Token; see [`CreateAdminPortalLinkToken`].
     pub fn create(&self) -> CallBuilder<CreateAdminPortalLinkToken> {
         self.builder(CreateAdminPortalLinkToken::new())

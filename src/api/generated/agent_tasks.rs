@@ -8,10 +8,10 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::models::{AgentTask, CreateAgentTaskOnBehalfOf, CreateAgentTaskPermissions};
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /agents/tasks`: create agent task.
 ///
@@ -114,42 +114,23 @@ impl Operation for RevokeAgentTask {
     }
 }
 
-/// The Agent Tasks operations; get it from [`Client::agent_tasks`](crate::Client::agent_tasks).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let agent_tasks = client.agent_tasks();
-/// let answer = agent_tasks.revoke("agent_task_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct AgentTasks {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Agent Tasks operations; get it from [`Client::agent_tasks`](crate::Client::agent_tasks).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let agent_tasks = client.agent_tasks();
+    /// let answer = agent_tasks.revoke("agent_task_123").await?;
+    /// # Ok(()) }
+    /// ```
+    AgentTasks
 }
 
 impl AgentTasks {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create agent task; see [`CreateAgentTask`].
     pub fn create(
         &self,

@@ -11,13 +11,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{AllowlistIdentifier, DeletedObject};
 use crate::operation::{
     check_not_blank, check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /allowlist_identifiers`: add identifier to the allow-list.
 ///
@@ -167,70 +167,34 @@ impl Operation for ListAllowlistIdentifiers {
     }
 }
 
-impl Paginate for ListAllowlistIdentifiers {
+impl ListRequest for ListAllowlistIdentifiers {
     type Item = AllowlistIdentifier;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<AllowlistIdentifier>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..*self
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
-/// The Allow-list / Block-list operations; get it from
-/// [`Client::allowlist_identifiers`](crate::Client::allowlist_identifiers).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let allowlist_identifiers = client.allowlist_identifiers();
-/// let first_page = allowlist_identifiers.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = allowlist_identifiers.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct AllowlistIdentifiers {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Allow-list / Block-list operations; get it from
+    /// [`Client::allowlist_identifiers`](crate::Client::allowlist_identifiers).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let allowlist_identifiers = client.allowlist_identifiers();
+    /// let first_page = allowlist_identifiers.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = allowlist_identifiers.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    AllowlistIdentifiers
 }
 
 impl AllowlistIdentifiers {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Add identifier to the allow-list; see [`CreateAllowlistIdentifier`].
     pub fn create(&self, identifier: impl Into<String>) -> CallBuilder<CreateAllowlistIdentifier> {
         self.builder(CreateAllowlistIdentifier::new(identifier))

@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use crate::api::{check_length, setters};
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{check_length, handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     BoolString, CreateApiKeyResponse, DeleteApiKeyResponse, GetApiKeyResponse,
     GetApiKeySecretResponse, GetApiKeysResponseItem, RevokeApiKeyResponse, UpdateApiKeyResponse,
@@ -18,7 +18,7 @@ use crate::models::{
 use crate::operation::{
     check_finite, check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /api_keys`: create an API Key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,22 +30,22 @@ pub struct CreateApiKey {
     /// `name`.
     pub name: String,
     /// `description`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub description: Nullable<String>,
     /// `subject`.
     pub subject: String,
     /// `claims`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub claims: Option<Option<serde_json::Value>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub claims: Nullable<serde_json::Value>,
     /// (Clerk's default: `[]`)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     /// `created_by`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub created_by: Nullable<String>,
     /// `seconds_until_expiration`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seconds_until_expiration: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub seconds_until_expiration: Nullable<f64>,
 }
 
 impl CreateApiKey {
@@ -54,12 +54,12 @@ impl CreateApiKey {
         Self {
             type_: None,
             name: name.into(),
-            description: None,
+            description: Nullable::Unset,
             subject: subject.into(),
-            claims: None,
+            claims: Nullable::Unset,
             scopes: None,
-            created_by: None,
-            seconds_until_expiration: None,
+            created_by: Nullable::Unset,
+            seconds_until_expiration: Nullable::Unset,
         }
     }
 }
@@ -68,19 +68,20 @@ setters! {
     CreateApiKey {
         /// Sets `type`.
         type_: impl Into<String>,
-        /// Sets `description`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `description`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         description: impl Into<String> => nullable,
-        /// Sets `claims`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `claims`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         claims: serde_json::Value => nullable,
         /// Sets `scopes`.
         scopes: impl IntoIterator<Item = impl Into<String>> => collect,
-        /// Sets `created_by`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `created_by`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         created_by: impl Into<String> => nullable,
-        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         seconds_until_expiration: f64 => nullable,
     }
 }
@@ -94,17 +95,17 @@ impl Operation for CreateApiKey {
         check_length("name", Some(self.name.as_str()), Some(3), None)?;
         check_length(
             "description",
-            self.description.as_ref().and_then(Option::as_deref),
+            self.description.value().map(String::as_str),
             None,
             Some(255),
         )?;
         check_finite(
             "seconds_until_expiration",
-            self.seconds_until_expiration.flatten(),
+            self.seconds_until_expiration.value().copied(),
         )?;
         check_range(
             "seconds_until_expiration",
-            self.seconds_until_expiration.flatten(),
+            self.seconds_until_expiration.value().copied(),
             0.0,
             f64::MAX,
         )?;
@@ -266,27 +267,11 @@ impl Operation for GetApiKeys {
     }
 }
 
-impl Paginate for GetApiKeys {
+impl ListRequest for GetApiKeys {
     type Item = GetApiKeysResponseItem;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(100)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<GetApiKeysResponseItem>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(100),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(100, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -298,8 +283,8 @@ pub struct RevokeApiKey {
     #[serde(skip)]
     pub api_key_id: String,
     /// `revocation_reason`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revocation_reason: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub revocation_reason: Nullable<String>,
 }
 
 impl RevokeApiKey {
@@ -307,15 +292,15 @@ impl RevokeApiKey {
     pub fn new(api_key_id: impl Into<String>) -> Self {
         Self {
             api_key_id: api_key_id.into(),
-            revocation_reason: None,
+            revocation_reason: Nullable::Unset,
         }
     }
 }
 
 setters! {
     RevokeApiKey {
-        /// Sets `revocation_reason`. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `revocation_reason`. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         revocation_reason: impl Into<String> => nullable,
     }
 }
@@ -341,20 +326,20 @@ pub struct UpdateApiKey {
     #[serde(skip)]
     pub api_key_id: String,
     /// `claims`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub claims: Option<Option<serde_json::Value>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub claims: Nullable<serde_json::Value>,
     /// `scopes`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     /// `description`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub description: Nullable<String>,
     /// `subject`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// `seconds_until_expiration`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seconds_until_expiration: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub seconds_until_expiration: Nullable<f64>,
 }
 
 impl UpdateApiKey {
@@ -362,29 +347,30 @@ impl UpdateApiKey {
     pub fn new(api_key_id: impl Into<String>) -> Self {
         Self {
             api_key_id: api_key_id.into(),
-            claims: None,
+            claims: Nullable::Unset,
             scopes: None,
-            description: None,
+            description: Nullable::Unset,
             subject: None,
-            seconds_until_expiration: None,
+            seconds_until_expiration: Nullable::Unset,
         }
     }
 }
 
 setters! {
     UpdateApiKey {
-        /// Sets `claims`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `claims`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         claims: serde_json::Value => nullable,
         /// Sets `scopes`.
         scopes: impl IntoIterator<Item = impl Into<String>> => collect,
-        /// Sets `description`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `description`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         description: impl Into<String> => nullable,
         /// Sets `subject`.
         subject: impl Into<String>,
-        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `seconds_until_expiration`. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         seconds_until_expiration: f64 => nullable,
     }
 }
@@ -396,17 +382,17 @@ impl Operation for UpdateApiKey {
     fn validate(&self) -> Result<(), Error> {
         check_length(
             "description",
-            self.description.as_ref().and_then(Option::as_deref),
+            self.description.value().map(String::as_str),
             None,
             Some(255),
         )?;
         check_finite(
             "seconds_until_expiration",
-            self.seconds_until_expiration.flatten(),
+            self.seconds_until_expiration.value().copied(),
         )?;
         check_range(
             "seconds_until_expiration",
-            self.seconds_until_expiration.flatten(),
+            self.seconds_until_expiration.value().copied(),
             0.0,
             f64::MAX,
         )?;
@@ -452,42 +438,23 @@ impl Operation for VerifyApiKey {
     }
 }
 
-/// The API Keys operations; get it from [`Client::api_keys`](crate::Client::api_keys).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let api_keys = client.api_keys();
-/// let answer = api_keys.get("api_key_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct ApiKeys {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The API Keys operations; get it from [`Client::api_keys`](crate::Client::api_keys).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let api_keys = client.api_keys();
+    /// let answer = api_keys.get("api_key_123").await?;
+    /// # Ok(()) }
+    /// ```
+    ApiKeys
 }
 
 impl ApiKeys {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create an API Key; see [`CreateApiKey`].
     pub fn create(
         &self,

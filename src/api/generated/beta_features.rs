@@ -8,10 +8,10 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters, Nullable};
 use crate::models::InstanceSettings;
 use crate::operation::{Operation, OperationInfo, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `PATCH /beta_features/instance_settings`: update instance settings.
 ///
@@ -23,33 +23,33 @@ pub struct UpdateInstanceAuthConfig {
     /// allowlist.
     ///
     /// (Clerk's default: `false`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub restricted_to_allowlist: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub restricted_to_allowlist: Nullable<bool>,
     /// The local part of the email address from which authentication-related emails (e.g. OTP code,
     /// magic links) will be sent.
     /// Only alphanumeric values are allowed.
     /// Note that this value should contain only the local part of the address (e.g. `foo` for
     /// `foo@example.com`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from_email_address: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub from_email_address: Nullable<String>,
     /// Enable the Progressive Sign Up algorithm. This feature is deprecated, please contact support if
     /// you need assistance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub progressive_sign_up: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub progressive_sign_up: Nullable<bool>,
     /// Toggles test mode for this instance, allowing the use of test email addresses and phone numbers.
     /// Defaults to true for development instances.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_mode: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub test_mode: Nullable<bool>,
 }
 
 impl UpdateInstanceAuthConfig {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
-            restricted_to_allowlist: None,
-            from_email_address: None,
-            progressive_sign_up: None,
-            test_mode: None,
+            restricted_to_allowlist: Nullable::Unset,
+            from_email_address: Nullable::Unset,
+            progressive_sign_up: Nullable::Unset,
+            test_mode: Nullable::Unset,
         }
     }
 }
@@ -58,21 +58,21 @@ setters! {
     UpdateInstanceAuthConfig {
         /// Sets `restricted_to_allowlist`: whether sign up is restricted to email addresses, phone
         /// numbers and usernames that are on the allowlist. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         restricted_to_allowlist: bool => nullable,
         /// Sets `from_email_address`: the local part of the email address from which
         /// authentication-related emails (e.g. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         from_email_address: impl Into<String> => nullable,
         /// Sets `progressive_sign_up`: enable the Progressive Sign Up algorithm. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         progressive_sign_up: bool => nullable,
         /// Sets `test_mode`: toggles test mode for this instance, allowing the use of test email
-        /// addresses and phone numbers. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// addresses and phone numbers. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         test_mode: bool => nullable,
     }
 }
@@ -143,43 +143,24 @@ impl Operation for UpdateProductionInstanceDomain {
     }
 }
 
-/// The Beta Features operations; get it from
-/// [`Client::beta_features`](crate::Client::beta_features).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let beta_features = client.beta_features();
-/// let answer = beta_features.update_instance_settings().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct BetaFeatures {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Beta Features operations; get it from
+    /// [`Client::beta_features`](crate::Client::beta_features).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let beta_features = client.beta_features();
+    /// let answer = beta_features.update_instance_settings().await?;
+    /// # Ok(()) }
+    /// ```
+    BetaFeatures
 }
 
 impl BetaFeatures {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Update instance settings; see [`UpdateInstanceAuthConfig`].
     pub fn update_instance_settings(&self) -> CallBuilder<UpdateInstanceAuthConfig> {
         self.builder(UpdateInstanceAuthConfig::new())

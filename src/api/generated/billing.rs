@@ -6,8 +6,8 @@
 //!
 //! Billing-related endpoints for managing statements and payment attempts.
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     ApplyCommerceDiscountRequest, BillingPaymentAttempt, BillingPriceResponse, BillingStatement,
     CommerceDiscountRedemptionResponse, CommercePlan, CommercePriceTransitionResponse,
@@ -18,7 +18,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /billing/subscription_items/{subscription_item_id}/discounts`: apply a discount to a
 /// subscription item.
@@ -336,28 +336,11 @@ impl Operation for GetBillingStatementPaymentAttempts {
     }
 }
 
-impl Paginate for GetBillingStatementPaymentAttempts {
+impl ListRequest for GetBillingStatementPaymentAttempts {
     type Item = BillingPaymentAttempt;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<BillingPaymentAttempt>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -435,28 +418,11 @@ impl Operation for GetCommercePlanList {
     }
 }
 
-impl Paginate for GetCommercePlanList {
+impl ListRequest for GetCommercePlanList {
     type Item = CommercePlan;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<CommercePlan>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -534,28 +500,11 @@ impl Operation for GetBillingPriceList {
     }
 }
 
-impl Paginate for GetBillingPriceList {
+impl ListRequest for GetBillingPriceList {
     type Item = BillingPriceResponse;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<BillingPriceResponse>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -627,28 +576,11 @@ impl Operation for GetBillingStatementList {
     }
 }
 
-impl Paginate for GetBillingStatementList {
+impl ListRequest for GetBillingStatementList {
     type Item = BillingStatement;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<BillingStatement>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..*self
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -755,28 +687,11 @@ impl Operation for GetCommerceSubscriptionItemList {
     }
 }
 
-impl Paginate for GetCommerceSubscriptionItemList {
+impl ListRequest for GetCommerceSubscriptionItemList {
     type Item = CommerceSubscriptionItem;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<CommerceSubscriptionItem>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -817,42 +732,23 @@ impl Operation for RemoveBillingSubscriptionItemDiscount {
     }
 }
 
-/// The Billing operations; get it from [`Client::billing`](crate::Client::billing).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let billing = client.billing();
-/// let answer = billing.cancel_subscription_item("subscription_item_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Billing {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Billing operations; get it from [`Client::billing`](crate::Client::billing).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let billing = client.billing();
+    /// let answer = billing.cancel_subscription_item("subscription_item_123").await?;
+    /// # Ok(()) }
+    /// ```
+    Billing
 }
 
 impl Billing {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Apply a discount to a subscription item; see [`ApplyBillingSubscriptionItemDiscount`].
     pub fn apply_subscription_item_discount(
         &self,

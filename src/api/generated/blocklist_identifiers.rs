@@ -11,10 +11,11 @@
 
 use serde::Serialize;
 
+use crate::api::handle;
 use crate::list::List;
 use crate::models::{BlocklistIdentifier, DeletedObject};
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /blocklist_identifiers`: add identifier to the block-list.
 ///
@@ -97,43 +98,24 @@ impl Operation for ListBlocklistIdentifiers {
         OperationInfo::get("ListBlocklistIdentifiers", "/blocklist_identifiers");
 }
 
-/// The Allow-list / Block-list operations; get it from
-/// [`Client::blocklist_identifiers`](crate::Client::blocklist_identifiers).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let blocklist_identifiers = client.blocklist_identifiers();
-/// let answer = blocklist_identifiers.list().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct BlocklistIdentifiers {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Allow-list / Block-list operations; get it from
+    /// [`Client::blocklist_identifiers`](crate::Client::blocklist_identifiers).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let blocklist_identifiers = client.blocklist_identifiers();
+    /// let answer = blocklist_identifiers.list().await?;
+    /// # Ok(()) }
+    /// ```
+    BlocklistIdentifiers
 }
 
 impl BlocklistIdentifiers {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Add identifier to the block-list; see [`CreateBlocklistIdentifier`].
     pub fn create(&self, identifier: impl Into<String>) -> CallBuilder<CreateBlocklistIdentifier> {
         self.builder(CreateBlocklistIdentifier::new(identifier))

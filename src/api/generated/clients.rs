@@ -9,12 +9,12 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters};
+use crate::list::{List, ListRequest, PageParams};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{models, CallBuilder, Client, Error, RequestOptions};
+use crate::{models, CallBuilder, Error};
 
 /// `GET /clients/{client_id}`: get a client.
 ///
@@ -113,28 +113,11 @@ impl Operation for GetClientList {
     }
 }
 
-impl Paginate for GetClientList {
+impl ListRequest for GetClientList {
     type Item = models::Client;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<models::Client>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..*self
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -170,42 +153,23 @@ impl Operation for VerifyClient {
     }
 }
 
-/// The Clients operations; get it from [`Client::clients`](crate::Client::clients).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let clients = client.clients();
-/// let answer = clients.get("client_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Clients {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Clients operations; get it from [`Client::clients`](crate::Client::clients).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let clients = client.clients();
+    /// let answer = clients.get("client_123").await?;
+    /// # Ok(()) }
+    /// ```
+    Clients
 }
 
 impl Clients {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Get a client; see [`GetClient`].
     pub fn get(&self, client_id: impl Into<String>) -> CallBuilder<GetClient> {
         self.builder(GetClient::new(client_id))

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateDirectoryGroupRoleMappings, DeletedObject, Directory, DirectoryGroupRoleMapping,
     DirectoryGroupRoleMappingDeleted, ReplaceDirectoryGroupRoleMappingsMappings,
@@ -17,7 +17,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /directories`: create a directory.
 ///
@@ -292,27 +292,11 @@ impl Operation for ListDirectories {
     }
 }
 
-impl Paginate for ListDirectories {
+impl ListRequest for ListDirectories {
     type Item = Directory;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Directory>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..*self
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -500,44 +484,25 @@ impl Operation for UpdateDirectory {
     }
 }
 
-/// The Directories operations; get it from [`Client::directories`](crate::Client::directories).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let directories = client.directories();
-/// let first_page = directories.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = directories.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Directories {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Directories operations; get it from [`Client::directories`](crate::Client::directories).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let directories = client.directories();
+    /// let first_page = directories.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = directories.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    Directories
 }
 
 impl Directories {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a directory; see [`CreateDirectory`].
     pub fn create(
         &self,

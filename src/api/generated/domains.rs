@@ -8,11 +8,11 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters, Nullable};
 use crate::list::List;
 use crate::models::{DeletedObject, Domain};
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /domains`: add a domain.
 ///
@@ -33,8 +33,8 @@ pub struct AddDomain {
     pub is_satellite: bool,
     /// The full URL of the proxy which will forward requests to the Clerk Frontend API for this domain.
     /// Applicable only to production instances.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub proxy_url: Nullable<String>,
 }
 
 impl AddDomain {
@@ -43,7 +43,7 @@ impl AddDomain {
         Self {
             name: name.into(),
             is_satellite,
-            proxy_url: None,
+            proxy_url: Nullable::Unset,
         }
     }
 }
@@ -51,8 +51,9 @@ impl AddDomain {
 setters! {
     AddDomain {
         /// Sets `proxy_url`: the full URL of the proxy which will forward requests to the Clerk
-        /// Frontend API for this domain. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Frontend API for this domain. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         proxy_url: impl Into<String> => nullable,
     }
 }
@@ -136,19 +137,19 @@ pub struct UpdateDomain {
     /// The new domain name. For development instances, can contain the port,
     /// i.e `myhostname:3000`. For production instances, must be a valid FQDN,
     /// i.e `mysite.com`. Cannot contain protocol scheme.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub name: Nullable<String>,
     /// The full URL of the proxy that will forward requests to Clerk's Frontend API.
     /// Can only be updated for production instances.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub proxy_url: Nullable<String>,
     /// Whether this is a domain for a secondary app, meaning that any subdomain provided is significant
     /// and
     /// will be stored as part of the domain. This is useful for supporting multiple apps (one primary
     /// and
     /// multiple secondaries) on the same root domain (eTLD+1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_secondary: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub is_secondary: Nullable<bool>,
 }
 
 impl UpdateDomain {
@@ -156,26 +157,27 @@ impl UpdateDomain {
     pub fn new(domain_id: impl Into<String>) -> Self {
         Self {
             domain_id: domain_id.into(),
-            name: None,
-            proxy_url: None,
-            is_secondary: None,
+            name: Nullable::Unset,
+            proxy_url: Nullable::Unset,
+            is_secondary: Nullable::Unset,
         }
     }
 }
 
 setters! {
     UpdateDomain {
-        /// Sets `name`: the new domain name. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `name`: the new domain name. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         name: impl Into<String> => nullable,
         /// Sets `proxy_url`: the full URL of the proxy that will forward requests to Clerk's
-        /// Frontend API. To send `null` instead, set the field to `Some(None)` (with
+        /// Frontend API. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         proxy_url: impl Into<String> => nullable,
         /// Sets `is_secondary`: whether this is a domain for a secondary app, meaning that any
         /// subdomain provided is significant and. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         is_secondary: bool => nullable,
     }
 }
@@ -193,42 +195,23 @@ impl Operation for UpdateDomain {
     }
 }
 
-/// The Domains operations; get it from [`Client::domains`](crate::Client::domains).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let domains = client.domains();
-/// let answer = domains.list().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Domains {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Domains operations; get it from [`Client::domains`](crate::Client::domains).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let domains = client.domains();
+    /// let answer = domains.list().await?;
+    /// # Ok(()) }
+    /// ```
+    Domains
 }
 
 impl Domains {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Add a domain; see [`AddDomain`].
     pub fn add(&self, name: impl Into<String>, is_satellite: bool) -> CallBuilder<AddDomain> {
         self.builder(AddDomain::new(name, is_satellite))

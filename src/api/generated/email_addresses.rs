@@ -9,13 +9,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters, Nullable};
 use crate::models::{
     AttemptEmailAddressVerificationResponse, DeletedObject, EmailAddress,
     ReplaceUserEmailAddressIdentificationStatus, VerificationResponse,
 };
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /email_addresses/{email_address_id}/attempt_verification`: verify a code sent to an email
 /// address.
@@ -85,19 +85,19 @@ pub struct CreateEmailAddress {
     /// The new email address. Must adhere to the RFC 5322 specification for email address format.
     pub email_address: String,
     /// When created, the email address will be marked as verified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verified: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub verified: Nullable<bool>,
     /// Create this email address as the primary email address for the user.
     /// Default: false, unless it is the first email address.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub primary: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub primary: Nullable<bool>,
     /// If set to `true` and the email address is created as the user's new primary,
     /// the previous primary email address is notified of the change.
     /// By default, no notification is sent.
     ///
     /// (Clerk's default: `false`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_primary_email_address_changed: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub notify_primary_email_address_changed: Nullable<bool>,
 }
 
 impl CreateEmailAddress {
@@ -106,9 +106,9 @@ impl CreateEmailAddress {
         Self {
             user_id: user_id.into(),
             email_address: email_address.into(),
-            verified: None,
-            primary: None,
-            notify_primary_email_address_changed: None,
+            verified: Nullable::Unset,
+            primary: Nullable::Unset,
+            notify_primary_email_address_changed: Nullable::Unset,
         }
     }
 }
@@ -116,17 +116,17 @@ impl CreateEmailAddress {
 setters! {
     CreateEmailAddress {
         /// Sets `verified`: when created, the email address will be marked as verified. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         verified: bool => nullable,
         /// Sets `primary`: create this email address as the primary email address for the user. To
-        /// send `null` instead, set the field to `Some(None)` (with
+        /// send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         primary: bool => nullable,
         /// Sets `notify_primary_email_address_changed`: if set to `true` and the email address is
         /// created as the user's new primary,. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         notify_primary_email_address_changed: bool => nullable,
     }
 }
@@ -275,8 +275,8 @@ pub struct ReplaceUserEmailAddress {
     /// is the user's current primary email address. By default, no notification is sent.
     ///
     /// (Clerk's default: `false`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_primary_email_address_changed: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub notify_primary_email_address_changed: Nullable<bool>,
 }
 
 impl ReplaceUserEmailAddress {
@@ -286,7 +286,7 @@ impl ReplaceUserEmailAddress {
             user_id: user_id.into(),
             email_address: email_address.into(),
             identification_status: None,
-            notify_primary_email_address_changed: None,
+            notify_primary_email_address_changed: Nullable::Unset,
         }
     }
 }
@@ -297,8 +297,8 @@ setters! {
         identification_status: impl Into<ReplaceUserEmailAddressIdentificationStatus>,
         /// Sets `notify_primary_email_address_changed`: if set to `true`, the user's previous
         /// primary email address is notified that the. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         notify_primary_email_address_changed: bool => nullable,
     }
 }
@@ -327,18 +327,18 @@ pub struct UpdateEmailAddress {
     #[serde(skip)]
     pub email_address_id: String,
     /// The email address will be marked as verified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verified: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub verified: Nullable<bool>,
     /// Set this email address as the primary email address for the user.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub primary: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub primary: Nullable<bool>,
     /// If set to `true` and this update makes the email address the user's new primary,
     /// the previous primary email address is notified of the change.
     /// By default, no notification is sent.
     ///
     /// (Clerk's default: `false`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_primary_email_address_changed: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub notify_primary_email_address_changed: Nullable<bool>,
 }
 
 impl UpdateEmailAddress {
@@ -346,9 +346,9 @@ impl UpdateEmailAddress {
     pub fn new(email_address_id: impl Into<String>) -> Self {
         Self {
             email_address_id: email_address_id.into(),
-            verified: None,
-            primary: None,
-            notify_primary_email_address_changed: None,
+            verified: Nullable::Unset,
+            primary: Nullable::Unset,
+            notify_primary_email_address_changed: Nullable::Unset,
         }
     }
 }
@@ -356,17 +356,17 @@ impl UpdateEmailAddress {
 setters! {
     UpdateEmailAddress {
         /// Sets `verified`: the email address will be marked as verified. To send `null` instead,
-        /// set the field to `Some(None)` (with
+        /// set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         verified: bool => nullable,
         /// Sets `primary`: set this email address as the primary email address for the user. To
-        /// send `null` instead, set the field to `Some(None)` (with
+        /// send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         primary: bool => nullable,
         /// Sets `notify_primary_email_address_changed`: if set to `true` and this update makes the
         /// email address the user's new primary,. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         notify_primary_email_address_changed: bool => nullable,
     }
 }
@@ -385,43 +385,24 @@ impl Operation for UpdateEmailAddress {
     }
 }
 
-/// The Email Addresses operations; get it from
-/// [`Client::email_addresses`](crate::Client::email_addresses).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let email_addresses = client.email_addresses();
-/// let answer = email_addresses.get("email_address_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct EmailAddresses {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Email Addresses operations; get it from
+    /// [`Client::email_addresses`](crate::Client::email_addresses).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let email_addresses = client.email_addresses();
+    /// let answer = email_addresses.get("email_address_123").await?;
+    /// # Ok(()) }
+    /// ```
+    EmailAddresses
 }
 
 impl EmailAddresses {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Verify a code sent to an email address; see [`AttemptEmailAddressVerification`].
     pub fn attempt_verification(
         &self,

@@ -10,13 +10,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters, Nullable};
 use crate::list::List;
-use crate::models::{GetTemplateListTemplateType, Template};
+use crate::models::{GetTemplateListTemplateType, JsonObject, Template};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `GET /templates/{template_type}/{slug}`: retrieve a template.
 ///
@@ -128,6 +128,91 @@ impl Operation for GetTemplateList {
     }
 }
 
+/// `POST /templates/{template_type}/{slug}/preview`: preview changes to a template.
+///
+/// Returns a preview of a template for a given template_type, slug and body
+///
+/// Safe to repeat (the overlay marks it idempotent): the client retries it after a 5xx or a
+/// timeout.
+///
+/// Deprecated in Clerk's spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PreviewTemplate {
+    /// The type of template to preview (path)
+    #[serde(skip)]
+    pub template_type: String,
+    /// The slug of the template to preview (path)
+    #[serde(skip)]
+    pub slug: String,
+    /// The email subject.
+    /// Applicable only to email templates.
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub subject: Nullable<String>,
+    /// The template body before variable interpolation
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The local part of the From email address that will be used for emails.
+    /// For example, in the address 'hello@example.com', the local part is 'hello'.
+    /// Applicable only to email templates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_email_name: Option<String>,
+    /// The local part of the Reply To email address that will be used for emails.
+    /// For example, in the address 'hello@example.com', the local part is 'hello'.
+    /// Applicable only to email templates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to_email_name: Option<String>,
+}
+
+impl PreviewTemplate {
+    /// A request for `template_type`, `slug`; the optional parameters are unset.
+    pub fn new(template_type: impl Into<String>, slug: impl Into<String>) -> Self {
+        Self {
+            template_type: template_type.into(),
+            slug: slug.into(),
+            subject: Nullable::Unset,
+            body: None,
+            from_email_name: None,
+            reply_to_email_name: None,
+        }
+    }
+}
+
+setters! {
+    PreviewTemplate {
+        /// Sets `subject`: the email subject. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
+        subject: impl Into<String> => nullable,
+        /// Sets `body`: the template body before variable interpolation.
+        body: impl Into<String>,
+        /// Sets `from_email_name`: the local part of the From email address that will be used for
+        /// emails.
+        from_email_name: impl Into<String>,
+        /// Sets `reply_to_email_name`: the local part of the Reply To email address that will be
+        /// used for emails.
+        reply_to_email_name: impl Into<String>,
+    }
+}
+
+impl Operation for PreviewTemplate {
+    type Output = JsonObject;
+    const INFO: OperationInfo = OperationInfo::post(
+        "PreviewTemplate",
+        "/templates/{template_type}/{slug}/preview",
+    )
+    .idempotent(true);
+
+    fn path<'a>(&'a self, path: &mut PathParams<'a>) -> Result<(), Error> {
+        path.set("template_type", &self.template_type)?;
+        path.set("slug", &self.slug)
+    }
+
+    fn body(&self) -> Result<RequestBody, Error> {
+        RequestBody::json(self)
+    }
+}
+
 /// `POST /templates/{template_type}/{slug}/revert`: revert a template.
 ///
 /// Reverts an updated template to its default state
@@ -228,42 +313,127 @@ impl Operation for ToggleTemplateDelivery {
     }
 }
 
-/// The Email & SMS Templates operations; get it from
-/// [`Client::email_sms_templates`](crate::Client::email_sms_templates).
+/// `PUT /templates/{template_type}/{slug}`: update a template for a given type and slug.
 ///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
+/// Updates the existing template of the given type and slug
 ///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let email_sms_templates = client.email_sms_templates();
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct EmailSmsTemplates {
-    client: Client,
-    options: Option<RequestOptions>,
+/// Deprecated in Clerk's spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct UpsertTemplate {
+    /// The type of template to update (path)
+    #[serde(skip)]
+    pub template_type: GetTemplateListTemplateType,
+    /// The slug of the template to update (path)
+    #[serde(skip)]
+    pub slug: String,
+    /// The user-friendly name of the template
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The email subject.
+    /// Applicable only to email templates.
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub subject: Nullable<String>,
+    /// The editor markup used to generate the body of the template
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub markup: Nullable<String>,
+    /// The template body before variable interpolation
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Whether Clerk should deliver emails or SMS messages based on the current template
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub delivered_by_clerk: Nullable<bool>,
+    /// The local part of the From email address that will be used for emails.
+    /// For example, in the address 'hello@example.com', the local part is 'hello'.
+    /// Applicable only to email templates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_email_name: Option<String>,
+    /// The local part of the Reply To email address that will be used for emails.
+    /// For example, in the address 'hello@example.com', the local part is 'hello'.
+    /// Applicable only to email templates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to_email_name: Option<String>,
+}
+
+impl UpsertTemplate {
+    /// A request for `template_type`, `slug`; the optional parameters are unset.
+    pub fn new(
+        template_type: impl Into<GetTemplateListTemplateType>,
+        slug: impl Into<String>,
+    ) -> Self {
+        Self {
+            template_type: template_type.into(),
+            slug: slug.into(),
+            name: None,
+            subject: Nullable::Unset,
+            markup: Nullable::Unset,
+            body: None,
+            delivered_by_clerk: Nullable::Unset,
+            from_email_name: None,
+            reply_to_email_name: None,
+        }
+    }
+}
+
+setters! {
+    UpsertTemplate {
+        /// Sets `name`: the user-friendly name of the template.
+        name: impl Into<String>,
+        /// Sets `subject`: the email subject. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
+        subject: impl Into<String> => nullable,
+        /// Sets `markup`: the editor markup used to generate the body of the template. To send
+        /// `null` instead, set the field to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        markup: impl Into<String> => nullable,
+        /// Sets `body`: the template body before variable interpolation.
+        body: impl Into<String>,
+        /// Sets `delivered_by_clerk`: whether Clerk should deliver emails or SMS messages based on
+        /// the current template. To send `null` instead, set the field to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        delivered_by_clerk: bool => nullable,
+        /// Sets `from_email_name`: the local part of the From email address that will be used for
+        /// emails.
+        from_email_name: impl Into<String>,
+        /// Sets `reply_to_email_name`: the local part of the Reply To email address that will be
+        /// used for emails.
+        reply_to_email_name: impl Into<String>,
+    }
+}
+
+impl Operation for UpsertTemplate {
+    type Output = Template;
+    const INFO: OperationInfo =
+        OperationInfo::put("UpsertTemplate", "/templates/{template_type}/{slug}");
+
+    fn path<'a>(&'a self, path: &mut PathParams<'a>) -> Result<(), Error> {
+        path.set("template_type", self.template_type.as_str())?;
+        path.set("slug", &self.slug)
+    }
+
+    fn body(&self) -> Result<RequestBody, Error> {
+        RequestBody::json(self)
+    }
+}
+
+handle! {
+    /// The Email & SMS Templates operations; get it from
+    /// [`Client::email_sms_templates`](crate::Client::email_sms_templates).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let email_sms_templates = client.email_sms_templates();
+    /// # Ok(()) }
+    /// ```
+    EmailSmsTemplates
 }
 
 impl EmailSmsTemplates {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Retrieve a template; see [`GetTemplate`].
     #[deprecated = "deprecated in Clerk's spec"]
     pub fn get(
@@ -281,6 +451,16 @@ impl EmailSmsTemplates {
         template_type: impl Into<GetTemplateListTemplateType>,
     ) -> CallBuilder<GetTemplateList> {
         self.builder(GetTemplateList::new(template_type))
+    }
+
+    /// Preview changes to a template; see [`PreviewTemplate`].
+    #[deprecated = "deprecated in Clerk's spec"]
+    pub fn preview(
+        &self,
+        template_type: impl Into<String>,
+        slug: impl Into<String>,
+    ) -> CallBuilder<PreviewTemplate> {
+        self.builder(PreviewTemplate::new(template_type, slug))
     }
 
     /// Revert a template; see [`RevertTemplate`].
@@ -302,5 +482,15 @@ impl EmailSmsTemplates {
         slug: impl Into<String>,
     ) -> CallBuilder<ToggleTemplateDelivery> {
         self.builder(ToggleTemplateDelivery::new(template_type, slug))
+    }
+
+    /// Update a template for a given type and slug; see [`UpsertTemplate`].
+    #[deprecated = "deprecated in Clerk's spec"]
+    pub fn upsert(
+        &self,
+        template_type: impl Into<GetTemplateListTemplateType>,
+        slug: impl Into<String>,
+    ) -> CallBuilder<UpsertTemplate> {
+        self.builder(UpsertTemplate::new(template_type, slug))
     }
 }

@@ -11,8 +11,8 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateEnterpriseConnectionCustomAttributes, CreateEnterpriseConnectionOidc,
     CreateEnterpriseConnectionProvider, CreateEnterpriseConnectionSaml, DeletedObject,
@@ -23,7 +23,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /enterprise_connections`: create an enterprise connection.
 ///
@@ -39,25 +39,25 @@ pub struct CreateEnterpriseConnection {
     /// normalized to lowercase. Each domain must be a valid fully qualified domain name.
     pub domains: Vec<String>,
     /// Organization ID when the connection is linked to an organization
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub organization_id: Nullable<String>,
     /// Whether this connection supports account linking via organization membership
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_organization_account_linking: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub allow_organization_account_linking: Nullable<bool>,
     /// Whether the enterprise connection is active. When true, IdP metadata must be provided via the
     /// `saml` object.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub active: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub active: Nullable<bool>,
     /// SAML connection-specific properties. Only applied when the enterprise connection uses SAML (e.g.
     /// provider is saml_custom).
     /// Use this to set IdP configuration, attribute mapping, and other SAML-specific settings at
     /// creation time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub saml: Option<Option<CreateEnterpriseConnectionSaml>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub saml: Nullable<CreateEnterpriseConnectionSaml>,
     /// OIDC connection-specific properties. Only applied when the enterprise connection uses OIDC (e.g.
     /// provider is oidc_custom, oidc_github_enterprise, or oidc_gitlab).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oidc: Option<Option<CreateEnterpriseConnectionOidc>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub oidc: Nullable<CreateEnterpriseConnectionOidc>,
     /// Custom attributes to map from the IdP to the user's profile via SSO or SCIM provisioning.
     /// Requires the custom attributes feature to be enabled for the instance.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,11 +75,11 @@ impl CreateEnterpriseConnection {
             name: name.into(),
             provider: provider.into(),
             domains: domains.into_iter().map(Into::into).collect(),
-            organization_id: None,
-            allow_organization_account_linking: None,
-            active: None,
-            saml: None,
-            oidc: None,
+            organization_id: Nullable::Unset,
+            allow_organization_account_linking: Nullable::Unset,
+            active: Nullable::Unset,
+            saml: Nullable::Unset,
+            oidc: Nullable::Unset,
             custom_attributes: None,
         }
     }
@@ -88,25 +88,25 @@ impl CreateEnterpriseConnection {
 setters! {
     CreateEnterpriseConnection {
         /// Sets `organization_id`: organization ID when the connection is linked to an
-        /// organization. To send `null` instead, set the field to `Some(None)` (with
+        /// organization. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         organization_id: impl Into<String> => nullable,
         /// Sets `allow_organization_account_linking`: whether this connection supports account
         /// linking via organization membership. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         allow_organization_account_linking: bool => nullable,
         /// Sets `active`: whether the enterprise connection is active. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         active: bool => nullable,
         /// Sets `saml`: SAML connection-specific properties. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         saml: CreateEnterpriseConnectionSaml => nullable,
         /// Sets `oidc`: OIDC connection-specific properties. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         oidc: CreateEnterpriseConnectionOidc => nullable,
         /// Sets `custom_attributes`: custom attributes to map from the IdP to the user's profile
         /// via SSO or SCIM provisioning.
@@ -292,27 +292,11 @@ impl Operation for ListEnterpriseConnections {
     }
 }
 
-impl Paginate for ListEnterpriseConnections {
+impl ListRequest for ListEnterpriseConnections {
     type Item = EnterpriseConnection;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<EnterpriseConnection>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -390,27 +374,11 @@ impl Operation for ListEnterpriseConnectionTestRuns {
     }
 }
 
-impl Paginate for ListEnterpriseConnectionTestRuns {
+impl ListRequest for ListEnterpriseConnectionTestRuns {
     type Item = EnterpriseConnectionTestRun;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<EnterpriseConnectionTestRun>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -428,43 +396,43 @@ pub struct UpdateEnterpriseConnection {
     #[serde(skip)]
     pub enterprise_connection_id: String,
     /// The display name of the enterprise connection
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub name: Nullable<String>,
     /// Domains associated with the enterprise connection. Values are normalized to lowercase.
     /// Empty array means ignored (no change); non-empty array means set domains to the given list
     /// (replaces existing).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub domains: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub domains: Nullable<Vec<String>>,
     /// Whether the enterprise connection is active. When set to true (enabling), any existing verified
     /// organization domains for the same domain(s) will be removed so the connection can be enabled.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub active: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub active: Nullable<bool>,
     /// Whether to sync user attributes on sign-in
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sync_user_attributes: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub sync_user_attributes: Nullable<bool>,
     /// Whether to disable additional identifications
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disable_additional_identifications: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub disable_additional_identifications: Nullable<bool>,
     /// Whether this connection supports account linking via organization membership
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_organization_account_linking: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub allow_organization_account_linking: Nullable<bool>,
     /// Organization ID to link to this enterprise connection. Only linking is supported; sending this
     /// field sets or changes the linked organization. There is no way to unlink an organization once
     /// linked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub organization_id: Nullable<String>,
     /// SAML connection-specific properties. Only applied when the enterprise connection uses SAML.
     /// Use this to update IdP configuration, attribute mapping, and other SAML-specific settings.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub saml: Option<Option<UpdateEnterpriseConnectionSaml>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub saml: Nullable<UpdateEnterpriseConnectionSaml>,
     /// OIDC connection-specific properties. Only applied when the enterprise connection uses OIDC (e.g.
     /// oidc_custom, oidc_github_enterprise, or oidc_gitlab).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oidc: Option<Option<UpdateEnterpriseConnectionOidc>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub oidc: Nullable<UpdateEnterpriseConnectionOidc>,
     /// Custom attributes to map from the IdP to the user's profile via SSO or SCIM provisioning.
     /// Requires the custom attributes feature to be enabled for the instance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_attributes: Option<Option<Vec<UpdateEnterpriseConnectionCustomAttributes>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub custom_attributes: Nullable<Vec<UpdateEnterpriseConnectionCustomAttributes>>,
 }
 
 impl UpdateEnterpriseConnection {
@@ -472,16 +440,16 @@ impl UpdateEnterpriseConnection {
     pub fn new(enterprise_connection_id: impl Into<String>) -> Self {
         Self {
             enterprise_connection_id: enterprise_connection_id.into(),
-            name: None,
-            domains: None,
-            active: None,
-            sync_user_attributes: None,
-            disable_additional_identifications: None,
-            allow_organization_account_linking: None,
-            organization_id: None,
-            saml: None,
-            oidc: None,
-            custom_attributes: None,
+            name: Nullable::Unset,
+            domains: Nullable::Unset,
+            active: Nullable::Unset,
+            sync_user_attributes: Nullable::Unset,
+            disable_additional_identifications: Nullable::Unset,
+            allow_organization_account_linking: Nullable::Unset,
+            organization_id: Nullable::Unset,
+            saml: Nullable::Unset,
+            oidc: Nullable::Unset,
+            custom_attributes: Nullable::Unset,
         }
     }
 }
@@ -489,45 +457,46 @@ impl UpdateEnterpriseConnection {
 setters! {
     UpdateEnterpriseConnection {
         /// Sets `name`: the display name of the enterprise connection. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         name: impl Into<String> => nullable,
         /// Sets `domains`: domains associated with the enterprise connection. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         domains: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
         /// Sets `active`: whether the enterprise connection is active. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         active: bool => nullable,
         /// Sets `sync_user_attributes`: whether to sync user attributes on sign-in. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         sync_user_attributes: bool => nullable,
         /// Sets `disable_additional_identifications`: whether to disable additional
-        /// identifications. To send `null` instead, set the field to `Some(None)` (with
+        /// identifications. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         disable_additional_identifications: bool => nullable,
         /// Sets `allow_organization_account_linking`: whether this connection supports account
         /// linking via organization membership. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         allow_organization_account_linking: bool => nullable,
         /// Sets `organization_id`: organization ID to link to this enterprise connection. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         organization_id: impl Into<String> => nullable,
         /// Sets `saml`: SAML connection-specific properties. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         saml: UpdateEnterpriseConnectionSaml => nullable,
         /// Sets `oidc`: OIDC connection-specific properties. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         oidc: UpdateEnterpriseConnectionOidc => nullable,
         /// Sets `custom_attributes`: custom attributes to map from the IdP to the user's profile
-        /// via SSO or SCIM provisioning. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// via SSO or SCIM provisioning. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         custom_attributes: impl IntoIterator<Item = impl Into<UpdateEnterpriseConnectionCustomAttributes>> => nullable_collect,
     }
 }
@@ -548,45 +517,26 @@ impl Operation for UpdateEnterpriseConnection {
     }
 }
 
-/// The Enterprise Connections operations; get it from
-/// [`Client::enterprise_connections`](crate::Client::enterprise_connections).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let enterprise_connections = client.enterprise_connections();
-/// let first_page = enterprise_connections.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = enterprise_connections.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct EnterpriseConnections {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Enterprise Connections operations; get it from
+    /// [`Client::enterprise_connections`](crate::Client::enterprise_connections).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let enterprise_connections = client.enterprise_connections();
+    /// let first_page = enterprise_connections.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = enterprise_connections.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    EnterpriseConnections
 }
 
 impl EnterpriseConnections {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create an enterprise connection; see [`CreateEnterpriseConnection`].
     pub fn create(
         &self,

@@ -8,14 +8,14 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters, Nullable};
 use crate::models::{
     Instance, InstanceCommunication, InstanceProtect, InstanceRestrictions,
-    OAuthApplicationSettings, OrganizationSettings,
+    OauthApplicationSettings, OrganizationSettings,
     UpdateInstancePreferredSignInStrategyWhenPasswordRequired,
 };
 use crate::operation::{Operation, OperationInfo, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /instance/change_domain`: update production instance domain.
 ///
@@ -119,17 +119,17 @@ impl Operation for GetInstanceCommunication {
 /// access tokens, etc.).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct GetInstanceOAuthApplicationSettings {}
+pub struct GetInstanceOauthApplicationSettings {}
 
-impl GetInstanceOAuthApplicationSettings {
+impl GetInstanceOauthApplicationSettings {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {}
     }
 }
 
-impl Operation for GetInstanceOAuthApplicationSettings {
-    type Output = OAuthApplicationSettings;
+impl Operation for GetInstanceOauthApplicationSettings {
+    type Output = OauthApplicationSettings;
     const INFO: OperationInfo = OperationInfo::get(
         "GetInstanceOAuthApplicationSettings",
         "/instance/oauth_application_settings",
@@ -183,20 +183,20 @@ impl Operation for GetInstanceProtect {
 pub struct UpdateInstance {
     /// Toggles test mode for this instance, allowing the use of test email addresses and phone numbers.
     /// Defaults to true for development instances.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_mode: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub test_mode: Nullable<bool>,
     /// Whether the instance should be using the HIBP service to check passwords for breaches
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hibp: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub hibp: Nullable<bool>,
     /// `support_email`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub support_email: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub support_email: Nullable<String>,
     /// `clerk_js_version`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub clerk_js_version: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub clerk_js_version: Nullable<String>,
     /// `development_origin`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub development_origin: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub development_origin: Nullable<String>,
     /// For browser-like stacks such as browser extensions, Electron (not officially supported), or
     /// Capacitor.js (not officially supported), the instance allowed origins need to be updated with
     /// the request origin value. For Chrome extensions popup, background, or service worker pages, the
@@ -209,33 +209,33 @@ pub struct UpdateInstance {
     /// Deprecated: Please use `url_based_session_syncing` instead.
     ///
     /// (deprecated)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cookieless_dev: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub cookieless_dev: Nullable<bool>,
     /// Whether the instance should use URL-based session syncing in development mode (i.e. without
     /// third-party cookies).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url_based_session_syncing: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub url_based_session_syncing: Nullable<bool>,
     /// When password is required at the instance level, sets the preferred sign-in strategy surfaced to
     /// Clerk components. Has no effect when password is not required. Defaults to `password`. Set to an
     /// empty string to clear the override.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
     pub preferred_sign_in_strategy_when_password_required:
-        Option<Option<UpdateInstancePreferredSignInStrategyWhenPasswordRequired>>,
+        Nullable<UpdateInstancePreferredSignInStrategyWhenPasswordRequired>,
 }
 
 impl UpdateInstance {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
-            test_mode: None,
-            hibp: None,
-            support_email: None,
-            clerk_js_version: None,
-            development_origin: None,
+            test_mode: Nullable::Unset,
+            hibp: Nullable::Unset,
+            support_email: Nullable::Unset,
+            clerk_js_version: Nullable::Unset,
+            development_origin: Nullable::Unset,
             allowed_origins: None,
-            cookieless_dev: None,
-            url_based_session_syncing: None,
-            preferred_sign_in_strategy_when_password_required: None,
+            cookieless_dev: Nullable::Unset,
+            url_based_session_syncing: Nullable::Unset,
+            preferred_sign_in_strategy_when_password_required: Nullable::Unset,
         }
     }
 }
@@ -243,37 +243,38 @@ impl UpdateInstance {
 setters! {
     UpdateInstance {
         /// Sets `test_mode`: toggles test mode for this instance, allowing the use of test email
-        /// addresses and phone numbers. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// addresses and phone numbers. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         test_mode: bool => nullable,
         /// Sets `hibp`: whether the instance should be using the HIBP service to check passwords
-        /// for breaches. To send `null` instead, set the field to `Some(None)` (with
+        /// for breaches. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         hibp: bool => nullable,
-        /// Sets `support_email`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `support_email`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         support_email: impl Into<String> => nullable,
-        /// Sets `clerk_js_version`. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `clerk_js_version`. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         clerk_js_version: impl Into<String> => nullable,
-        /// Sets `development_origin`. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `development_origin`. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         development_origin: impl Into<String> => nullable,
         /// Sets `allowed_origins`: for browser-like stacks such as browser extensions, Electron
         /// (not officially supported), or Capacitor.js (not officially supported), the instance
         /// allowed origins need to be updated with the request origin value.
         allowed_origins: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `cookieless_dev`: whether the instance should operate in cookieless development
-        /// mode (i.e. To send `null` instead, set the field to `Some(None)` (with
+        /// mode (i.e. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         cookieless_dev: bool => nullable,
         /// Sets `url_based_session_syncing`: whether the instance should use URL-based session
-        /// syncing in development mode (i.e. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// syncing in development mode (i.e. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         url_based_session_syncing: bool => nullable,
         /// Sets `preferred_sign_in_strategy_when_password_required`: when password is required at
         /// the instance level, sets the preferred sign-in strategy surfaced to Clerk components. To
-        /// send `null` instead, set the field to `Some(None)` (with
+        /// send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         preferred_sign_in_strategy_when_password_required: impl Into<UpdateInstancePreferredSignInStrategyWhenPasswordRequired> => nullable,
     }
@@ -299,15 +300,15 @@ impl Operation for UpdateInstance {
 pub struct UpdateInstanceCommunication {
     /// ISO 3166-1 alpha-2 country codes to block for SMS delivery. Whole-list replacement. Codes must
     /// be uppercase, 2-letter, and unique within the array.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub blocked_country_codes: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub blocked_country_codes: Nullable<Vec<String>>,
 }
 
 impl UpdateInstanceCommunication {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
-            blocked_country_codes: None,
+            blocked_country_codes: Nullable::Unset,
         }
     }
 }
@@ -315,7 +316,7 @@ impl UpdateInstanceCommunication {
 setters! {
     UpdateInstanceCommunication {
         /// Sets `blocked_country_codes`: ISO 3166-1 alpha-2 country codes to block for SMS
-        /// delivery. To send `null` instead, set the field to `Some(None)` (with
+        /// delivery. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         blocked_country_codes: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
     }
@@ -336,81 +337,82 @@ impl Operation for UpdateInstanceCommunication {
 /// Updates the OAuth application settings for the instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct UpdateInstanceOAuthApplicationSettings {
+pub struct UpdateInstanceOauthApplicationSettings {
     /// Whether dynamic OAuth client registration is enabled for the instance (RFC 7591).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dynamic_oauth_client_registration: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub dynamic_oauth_client_registration: Nullable<bool>,
     /// Default scopes. Set to null to reset to Clerk-provided defaults.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub default_scopes: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub default_scopes: Nullable<Vec<String>>,
     /// Whether OAuth JWT access tokens are enabled for the instance (disabled indicates opaque access
     /// tokens).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oauth_jwt_access_tokens: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub oauth_jwt_access_tokens: Nullable<bool>,
     /// Whether the instance advertises support for Client ID Metadata Documents in its OAuth
     /// authorization server metadata.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id_metadata_documents_advertised: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub client_id_metadata_documents_advertised: Nullable<bool>,
     /// When true, new unknown CIMD clients are rejected. Previously auto-connected and pre-registered
     /// clients remain admitted; deleting a client makes it unknown again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id_metadata_documents_only_allow_pre_registered_clients: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub client_id_metadata_documents_only_allow_pre_registered_clients: Nullable<bool>,
     /// When true, recorded implicitly allowed CIMD clients are rejected on future client lookups.
     /// Explicitly allowed clients remain accepted. This does not revoke previously issued access
     /// tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id_metadata_documents_block_implicitly_allowed_clients: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub client_id_metadata_documents_block_implicitly_allowed_clients: Nullable<bool>,
 }
 
-impl UpdateInstanceOAuthApplicationSettings {
+impl UpdateInstanceOauthApplicationSettings {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
-            dynamic_oauth_client_registration: None,
-            default_scopes: None,
-            oauth_jwt_access_tokens: None,
-            client_id_metadata_documents_advertised: None,
-            client_id_metadata_documents_only_allow_pre_registered_clients: None,
-            client_id_metadata_documents_block_implicitly_allowed_clients: None,
+            dynamic_oauth_client_registration: Nullable::Unset,
+            default_scopes: Nullable::Unset,
+            oauth_jwt_access_tokens: Nullable::Unset,
+            client_id_metadata_documents_advertised: Nullable::Unset,
+            client_id_metadata_documents_only_allow_pre_registered_clients: Nullable::Unset,
+            client_id_metadata_documents_block_implicitly_allowed_clients: Nullable::Unset,
         }
     }
 }
 
 setters! {
-    UpdateInstanceOAuthApplicationSettings {
+    UpdateInstanceOauthApplicationSettings {
         /// Sets `dynamic_oauth_client_registration`: whether dynamic OAuth client registration is
         /// enabled for the instance (RFC 7591). To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         dynamic_oauth_client_registration: bool => nullable,
         /// Sets `default_scopes`: default scopes. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         default_scopes: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
         /// Sets `oauth_jwt_access_tokens`: whether OAuth JWT access tokens are enabled for the
         /// instance (disabled indicates opaque access tokens). To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         oauth_jwt_access_tokens: bool => nullable,
         /// Sets `client_id_metadata_documents_advertised`: whether the instance advertises support
         /// for Client ID Metadata Documents in its OAuth authorization server metadata. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         client_id_metadata_documents_advertised: bool => nullable,
         /// Sets `client_id_metadata_documents_only_allow_pre_registered_clients`: when true, new
-        /// unknown CIMD clients are rejected. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// unknown CIMD clients are rejected. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         client_id_metadata_documents_only_allow_pre_registered_clients: bool => nullable,
         /// Sets `client_id_metadata_documents_block_implicitly_allowed_clients`: when true,
         /// recorded implicitly allowed CIMD clients are rejected on future client lookups. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         client_id_metadata_documents_block_implicitly_allowed_clients: bool => nullable,
     }
 }
 
-impl Operation for UpdateInstanceOAuthApplicationSettings {
-    type Output = OAuthApplicationSettings;
+impl Operation for UpdateInstanceOauthApplicationSettings {
+    type Output = OauthApplicationSettings;
     const INFO: OperationInfo = OperationInfo::patch(
         "UpdateInstanceOAuthApplicationSettings",
         "/instance/oauth_application_settings",
@@ -428,74 +430,75 @@ impl Operation for UpdateInstanceOAuthApplicationSettings {
 #[non_exhaustive]
 pub struct UpdateInstanceOrganizationSettings {
     /// `enabled`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub enabled: Nullable<bool>,
     /// `max_allowed_memberships`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_allowed_memberships: Option<Option<i64>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub max_allowed_memberships: Nullable<i64>,
     /// `admin_delete_enabled`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub admin_delete_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub admin_delete_enabled: Nullable<bool>,
     /// `domains_enabled`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub domains_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub domains_enabled: Nullable<bool>,
     /// `slug_disabled`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slug_disabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub slug_disabled: Nullable<bool>,
     /// Specify which enrollment modes to enable for your Organization Domains.
     /// Supported modes are 'automatic_invitation' & 'automatic_suggestion'.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domains_enrollment_modes: Option<Vec<String>>,
     /// Specify what the default organization role is for an organization creator.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub creator_role_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub creator_role_id: Nullable<String>,
     /// Specify what the default organization role is for the organization domains.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub domains_default_role_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub domains_default_role_id: Nullable<String>,
 }
 
 impl UpdateInstanceOrganizationSettings {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
-            enabled: None,
-            max_allowed_memberships: None,
-            admin_delete_enabled: None,
-            domains_enabled: None,
-            slug_disabled: None,
+            enabled: Nullable::Unset,
+            max_allowed_memberships: Nullable::Unset,
+            admin_delete_enabled: Nullable::Unset,
+            domains_enabled: Nullable::Unset,
+            slug_disabled: Nullable::Unset,
             domains_enrollment_modes: None,
-            creator_role_id: None,
-            domains_default_role_id: None,
+            creator_role_id: Nullable::Unset,
+            domains_default_role_id: Nullable::Unset,
         }
     }
 }
 
 setters! {
     UpdateInstanceOrganizationSettings {
-        /// Sets `enabled`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `enabled`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         enabled: bool => nullable,
-        /// Sets `max_allowed_memberships`. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `max_allowed_memberships`. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         max_allowed_memberships: i64 => nullable,
-        /// Sets `admin_delete_enabled`. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `admin_delete_enabled`. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         admin_delete_enabled: bool => nullable,
-        /// Sets `domains_enabled`. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `domains_enabled`. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         domains_enabled: bool => nullable,
-        /// Sets `slug_disabled`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `slug_disabled`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         slug_disabled: bool => nullable,
         /// Sets `domains_enrollment_modes`: specify which enrollment modes to enable for your
         /// Organization Domains.
         domains_enrollment_modes: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `creator_role_id`: specify what the default organization role is for an
-        /// organization creator. To send `null` instead, set the field to `Some(None)` (with
+        /// organization creator. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         creator_role_id: impl Into<String> => nullable,
         /// Sets `domains_default_role_id`: specify what the default organization role is for the
-        /// organization domains. To send `null` instead, set the field to `Some(None)` (with
+        /// organization domains. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         domains_default_role_id: impl Into<String> => nullable,
     }
@@ -518,30 +521,30 @@ impl Operation for UpdateInstanceOrganizationSettings {
 #[non_exhaustive]
 pub struct UpdateInstanceProtect {
     /// `rules_enabled`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rules_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub rules_enabled: Nullable<bool>,
     /// `specter_enabled`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub specter_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub specter_enabled: Nullable<bool>,
 }
 
 impl UpdateInstanceProtect {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
-            rules_enabled: None,
-            specter_enabled: None,
+            rules_enabled: Nullable::Unset,
+            specter_enabled: Nullable::Unset,
         }
     }
 }
 
 setters! {
     UpdateInstanceProtect {
-        /// Sets `rules_enabled`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `rules_enabled`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         rules_enabled: bool => nullable,
-        /// Sets `specter_enabled`. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `specter_enabled`. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         specter_enabled: bool => nullable,
     }
 }
@@ -562,53 +565,54 @@ impl Operation for UpdateInstanceProtect {
 #[non_exhaustive]
 pub struct UpdateInstanceRestrictions {
     /// `allowlist`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowlist: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub allowlist: Nullable<bool>,
     /// `blocklist`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub blocklist: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub blocklist: Nullable<bool>,
     /// `allowlist_blocklist_disabled_on_sign_in`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowlist_blocklist_disabled_on_sign_in: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub allowlist_blocklist_disabled_on_sign_in: Nullable<bool>,
     /// `block_email_subaddresses`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub block_email_subaddresses: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub block_email_subaddresses: Nullable<bool>,
     /// `block_disposable_email_domains`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub block_disposable_email_domains: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub block_disposable_email_domains: Nullable<bool>,
 }
 
 impl UpdateInstanceRestrictions {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
-            allowlist: None,
-            blocklist: None,
-            allowlist_blocklist_disabled_on_sign_in: None,
-            block_email_subaddresses: None,
-            block_disposable_email_domains: None,
+            allowlist: Nullable::Unset,
+            blocklist: Nullable::Unset,
+            allowlist_blocklist_disabled_on_sign_in: Nullable::Unset,
+            block_email_subaddresses: Nullable::Unset,
+            block_disposable_email_domains: Nullable::Unset,
         }
     }
 }
 
 setters! {
     UpdateInstanceRestrictions {
-        /// Sets `allowlist`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `allowlist`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         allowlist: bool => nullable,
-        /// Sets `blocklist`. To send `null` instead, set the field to `Some(None)` (with
+        /// Sets `blocklist`. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         blocklist: bool => nullable,
         /// Sets `allowlist_blocklist_disabled_on_sign_in`. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         allowlist_blocklist_disabled_on_sign_in: bool => nullable,
-        /// Sets `block_email_subaddresses`. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `block_email_subaddresses`. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         block_email_subaddresses: bool => nullable,
         /// Sets `block_disposable_email_domains`. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         block_disposable_email_domains: bool => nullable,
     }
 }
@@ -623,43 +627,24 @@ impl Operation for UpdateInstanceRestrictions {
     }
 }
 
-/// The Instance Settings operations; get it from
-/// [`Client::instance_settings`](crate::Client::instance_settings).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let instance_settings = client.instance_settings();
-/// let answer = instance_settings.get().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct InstanceSettings {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Instance Settings operations; get it from
+    /// [`Client::instance_settings`](crate::Client::instance_settings).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let instance_settings = client.instance_settings();
+    /// let answer = instance_settings.get().await?;
+    /// # Ok(()) }
+    /// ```
+    InstanceSettings
 }
 
 impl InstanceSettings {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Update production instance domain; see [`ChangeProductionInstanceDomain`].
     pub fn change_domain(&self) -> CallBuilder<ChangeProductionInstanceDomain> {
         self.builder(ChangeProductionInstanceDomain::new())
@@ -675,11 +660,11 @@ impl InstanceSettings {
         self.builder(GetInstanceCommunication::new())
     }
 
-    /// Get OAuth application settings; see [`GetInstanceOAuthApplicationSettings`].
-    pub fn get_o_auth_application_settings(
+    /// Get OAuth application settings; see [`GetInstanceOauthApplicationSettings`].
+    pub fn get_oauth_application_settings(
         &self,
-    ) -> CallBuilder<GetInstanceOAuthApplicationSettings> {
-        self.builder(GetInstanceOAuthApplicationSettings::new())
+    ) -> CallBuilder<GetInstanceOauthApplicationSettings> {
+        self.builder(GetInstanceOauthApplicationSettings::new())
     }
 
     /// Get instance organization settings; see [`GetInstanceOrganizationSettings`].
@@ -702,11 +687,11 @@ impl InstanceSettings {
         self.builder(UpdateInstanceCommunication::new())
     }
 
-    /// Update OAuth application settings; see [`UpdateInstanceOAuthApplicationSettings`].
-    pub fn update_o_auth_application_settings(
+    /// Update OAuth application settings; see [`UpdateInstanceOauthApplicationSettings`].
+    pub fn update_oauth_application_settings(
         &self,
-    ) -> CallBuilder<UpdateInstanceOAuthApplicationSettings> {
-        self.builder(UpdateInstanceOAuthApplicationSettings::new())
+    ) -> CallBuilder<UpdateInstanceOauthApplicationSettings> {
+        self.builder(UpdateInstanceOauthApplicationSettings::new())
     }
 
     /// Update instance organization settings; see [`UpdateInstanceOrganizationSettings`].

@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateBulkInvitationsItem, CreateInvitationTemplateSlug, Invitation, InvitationRevoked,
     InvitationStatus, JsonObject,
@@ -17,7 +17,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /invitations/bulk`: create multiple invitations.
 ///
@@ -86,20 +86,20 @@ pub struct CreateInvitation {
     /// Defaults to `true`.
     ///
     /// (Clerk's default: `true`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub notify: Nullable<bool>,
     /// Whether an invitation should be created if there is already an existing invitation for this
     /// email address, or it's claimed by another user.
     ///
     /// (Clerk's default: `false`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ignore_existing: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub ignore_existing: Nullable<bool>,
     /// The number of days the invitation will be valid for. By default, the invitation expires after 30
     /// days.
     ///
     /// (1..=365)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_in_days: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub expires_in_days: Nullable<u32>,
     /// The slug of the email template to use for the invitation email.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template_slug: Option<CreateInvitationTemplateSlug>,
@@ -112,9 +112,9 @@ impl CreateInvitation {
             email_address: email_address.into(),
             public_metadata: None,
             redirect_url: None,
-            notify: None,
-            ignore_existing: None,
-            expires_in_days: None,
+            notify: Nullable::Unset,
+            ignore_existing: Nullable::Unset,
+            expires_in_days: Nullable::Unset,
             template_slug: None,
         }
     }
@@ -128,16 +128,16 @@ setters! {
         /// click the invitation link.
         redirect_url: impl Into<String>,
         /// Sets `notify`: optional flag which denotes whether an email invitation should be sent to
-        /// the given email address. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// the given email address. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         notify: bool => nullable,
         /// Sets `ignore_existing`: whether an invitation should be created if there is already an
         /// existing invitation for this email address, or it's claimed by another user. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         ignore_existing: bool => nullable,
         /// Sets `expires_in_days`: the number of days the invitation will be valid for. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         expires_in_days: u32 => nullable,
         /// Sets `template_slug`: the slug of the email template to use for the invitation email.
@@ -150,7 +150,12 @@ impl Operation for CreateInvitation {
     const INFO: OperationInfo = OperationInfo::post("CreateInvitation", "/invitations");
 
     fn validate(&self) -> Result<(), Error> {
-        check_range("expires_in_days", self.expires_in_days.flatten(), 1, 365)?;
+        check_range(
+            "expires_in_days",
+            self.expires_in_days.value().copied(),
+            1,
+            365,
+        )?;
         Ok(())
     }
 
@@ -252,28 +257,11 @@ impl Operation for ListInvitations {
     }
 }
 
-impl Paginate for ListInvitations {
+impl ListRequest for ListInvitations {
     type Item = Invitation;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Invitation>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -310,44 +298,25 @@ impl Operation for RevokeInvitation {
     }
 }
 
-/// The Invitations operations; get it from [`Client::invitations`](crate::Client::invitations).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let invitations = client.invitations();
-/// let first_page = invitations.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = invitations.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Invitations {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Invitations operations; get it from [`Client::invitations`](crate::Client::invitations).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let invitations = client.invitations();
+    /// let first_page = invitations.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = invitations.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    Invitations
 }
 
 impl Invitations {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create multiple invitations; see [`CreateBulkInvitations`].
     pub fn bulk_create(
         &self,

@@ -10,13 +10,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, JsonObject, JwtTemplate};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /jwt_templates`: create a JWT template.
 ///
@@ -31,24 +31,24 @@ pub struct CreateJwtTemplate {
     /// JWT lifetime
     ///
     /// (30..=315360000)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lifetime: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub lifetime: Nullable<u32>,
     /// JWT allowed clock skew
     ///
     /// (0..=300)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_clock_skew: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub allowed_clock_skew: Nullable<u32>,
     /// Whether a custom signing key/algorithm is also provided for this template
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_signing_key: Option<bool>,
     /// The custom signing algorithm to use when minting JWTs. Required if `custom_signing_key` is
     /// `true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing_algorithm: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub signing_algorithm: Nullable<String>,
     /// The custom signing private key to use when minting JWTs. Required if `custom_signing_key` is
     /// `true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing_key: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub signing_key: Nullable<String>,
 }
 
 impl CreateJwtTemplate {
@@ -57,33 +57,34 @@ impl CreateJwtTemplate {
         Self {
             name: name.into(),
             claims,
-            lifetime: None,
-            allowed_clock_skew: None,
+            lifetime: Nullable::Unset,
+            allowed_clock_skew: Nullable::Unset,
             custom_signing_key: None,
-            signing_algorithm: None,
-            signing_key: None,
+            signing_algorithm: Nullable::Unset,
+            signing_key: Nullable::Unset,
         }
     }
 }
 
 setters! {
     CreateJwtTemplate {
-        /// Sets `lifetime`: JWT lifetime. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `lifetime`: JWT lifetime. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         lifetime: u32 => nullable,
         /// Sets `allowed_clock_skew`: JWT allowed clock skew. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         allowed_clock_skew: u32 => nullable,
         /// Sets `custom_signing_key`: whether a custom signing key/algorithm is also provided for
         /// this template.
         custom_signing_key: bool,
         /// Sets `signing_algorithm`: the custom signing algorithm to use when minting JWTs. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         signing_algorithm: impl Into<String> => nullable,
         /// Sets `signing_key`: the custom signing private key to use when minting JWTs. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         signing_key: impl Into<String> => nullable,
     }
@@ -94,10 +95,10 @@ impl Operation for CreateJwtTemplate {
     const INFO: OperationInfo = OperationInfo::post("CreateJWTTemplate", "/jwt_templates");
 
     fn validate(&self) -> Result<(), Error> {
-        check_range("lifetime", self.lifetime.flatten(), 30, 315360000)?;
+        check_range("lifetime", self.lifetime.value().copied(), 30, 315360000)?;
         check_range(
             "allowed_clock_skew",
-            self.allowed_clock_skew.flatten(),
+            self.allowed_clock_skew.value().copied(),
             0,
             300,
         )?;
@@ -228,28 +229,11 @@ impl Operation for ListJwtTemplates {
     }
 }
 
-impl Paginate for ListJwtTemplates {
+impl ListRequest for ListJwtTemplates {
     type Item = JwtTemplate;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<JwtTemplate>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..*self
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -269,24 +253,24 @@ pub struct UpdateJwtTemplate {
     /// JWT lifetime
     ///
     /// (30..=315360000)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lifetime: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub lifetime: Nullable<u32>,
     /// JWT allowed clock skew
     ///
     /// (0..=300)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_clock_skew: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub allowed_clock_skew: Nullable<u32>,
     /// Whether a custom signing key/algorithm is also provided for this template
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_signing_key: Option<bool>,
     /// The custom signing algorithm to use when minting JWTs. Required if `custom_signing_key` is
     /// `true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing_algorithm: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub signing_algorithm: Nullable<String>,
     /// The custom signing private key to use when minting JWTs. Required if `custom_signing_key` is
     /// `true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing_key: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub signing_key: Nullable<String>,
 }
 
 impl UpdateJwtTemplate {
@@ -300,33 +284,34 @@ impl UpdateJwtTemplate {
             template_id: template_id.into(),
             name: name.into(),
             claims,
-            lifetime: None,
-            allowed_clock_skew: None,
+            lifetime: Nullable::Unset,
+            allowed_clock_skew: Nullable::Unset,
             custom_signing_key: None,
-            signing_algorithm: None,
-            signing_key: None,
+            signing_algorithm: Nullable::Unset,
+            signing_key: Nullable::Unset,
         }
     }
 }
 
 setters! {
     UpdateJwtTemplate {
-        /// Sets `lifetime`: JWT lifetime. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `lifetime`: JWT lifetime. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         lifetime: u32 => nullable,
         /// Sets `allowed_clock_skew`: JWT allowed clock skew. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         allowed_clock_skew: u32 => nullable,
         /// Sets `custom_signing_key`: whether a custom signing key/algorithm is also provided for
         /// this template.
         custom_signing_key: bool,
         /// Sets `signing_algorithm`: the custom signing algorithm to use when minting JWTs. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         signing_algorithm: impl Into<String> => nullable,
         /// Sets `signing_key`: the custom signing private key to use when minting JWTs. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         signing_key: impl Into<String> => nullable,
     }
@@ -338,10 +323,10 @@ impl Operation for UpdateJwtTemplate {
         OperationInfo::patch("UpdateJWTTemplate", "/jwt_templates/{template_id}");
 
     fn validate(&self) -> Result<(), Error> {
-        check_range("lifetime", self.lifetime.flatten(), 30, 315360000)?;
+        check_range("lifetime", self.lifetime.value().copied(), 30, 315360000)?;
         check_range(
             "allowed_clock_skew",
-            self.allowed_clock_skew.flatten(),
+            self.allowed_clock_skew.value().copied(),
             0,
             300,
         )?;
@@ -357,45 +342,26 @@ impl Operation for UpdateJwtTemplate {
     }
 }
 
-/// The JWT Templates operations; get it from
-/// [`Client::jwt_templates`](crate::Client::jwt_templates).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let jwt_templates = client.jwt_templates();
-/// let first_page = jwt_templates.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = jwt_templates.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct JwtTemplates {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The JWT Templates operations; get it from
+    /// [`Client::jwt_templates`](crate::Client::jwt_templates).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let jwt_templates = client.jwt_templates();
+    /// let first_page = jwt_templates.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = jwt_templates.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    JwtTemplates
 }
 
 impl JwtTemplates {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a JWT template; see [`CreateJwtTemplate`].
     pub fn create(
         &self,

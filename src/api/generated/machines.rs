@@ -9,8 +9,8 @@
 
 use serde::Serialize;
 
-use crate::api::{check_length, setters};
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{check_length, handle, setters};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     Machine, MachineCreated, MachineDeleted, MachineScope, MachineScopeDeleted, MachineSecretKey,
     RotateMachineSecretKeyResponse,
@@ -18,7 +18,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /machines`: create a machine.
 ///
@@ -312,27 +312,11 @@ impl Operation for ListMachines {
     }
 }
 
-impl Paginate for ListMachines {
+impl ListRequest for ListMachines {
     type Item = Machine;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Machine>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -453,44 +437,25 @@ impl Operation for UpdateMachine {
     }
 }
 
-/// The Machines operations; get it from [`Client::machines`](crate::Client::machines).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let machines = client.machines();
-/// let first_page = machines.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = machines.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Machines {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Machines operations; get it from [`Client::machines`](crate::Client::machines).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let machines = client.machines();
+    /// let first_page = machines.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = machines.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    Machines
 }
 
 impl Machines {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a machine; see [`CreateMachine`].
     pub fn create(&self, name: impl Into<String>) -> CallBuilder<CreateMachine> {
         self.builder(CreateMachine::new(name))

@@ -6,9 +6,9 @@
 //!
 //! Various endpoints that do not belong in any particular category.
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::operation::{Operation, OperationInfo, QueryWriter, Text};
-use crate::{CallBuilder, Client, RequestOptions};
+use crate::CallBuilder;
 
 /// `GET /public/interstitial`: returns the markup for the interstitial page.
 ///
@@ -85,43 +85,24 @@ impl Operation for GetPublicInterstitial {
     }
 }
 
-/// The Miscellaneous operations; get it from
-/// [`Client::miscellaneous`](crate::Client::miscellaneous).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let miscellaneous = client.miscellaneous();
-/// let answer = miscellaneous.get_public_interstitial().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Miscellaneous {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Miscellaneous operations; get it from
+    /// [`Client::miscellaneous`](crate::Client::miscellaneous).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let miscellaneous = client.miscellaneous();
+    /// let answer = miscellaneous.get_public_interstitial().await?;
+    /// # Ok(()) }
+    /// ```
+    Miscellaneous
 }
 
 impl Miscellaneous {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Returns the markup for the interstitial page; see [`GetPublicInterstitial`].
     pub fn get_public_interstitial(&self) -> CallBuilder<GetPublicInterstitial> {
         self.builder(GetPublicInterstitial::new())

@@ -32,8 +32,6 @@ pub mod domains;
 #[cfg(feature = "email_addresses")]
 pub mod email_addresses;
 #[cfg(feature = "email_sms_templates")]
-pub mod email_and_sms_templates;
-#[cfg(feature = "email_sms_templates")]
 pub mod email_sms_templates;
 #[cfg(feature = "enterprise_connections")]
 pub mod enterprise_connections;
@@ -45,7 +43,7 @@ pub mod invitations;
 pub mod jwks;
 #[cfg(feature = "jwt_templates")]
 pub mod jwt_templates;
-#[cfg(feature = "m2m_tokens")]
+#[cfg(feature = "m2m")]
 pub mod m2m;
 #[cfg(feature = "machines")]
 pub mod machines;
@@ -86,8 +84,6 @@ pub mod sessions;
 pub mod sign_in_tokens;
 #[cfg(feature = "sign_ups")]
 pub mod sign_ups;
-#[cfg(feature = "email_sms_templates")]
-pub mod templates;
 #[cfg(feature = "testing_tokens")]
 pub mod testing_tokens;
 #[cfg(feature = "users")]
@@ -147,10 +143,9 @@ pub use email_addresses::{
     GetEmailAddress, PrepareEmailAddressVerification, ReplaceUserEmailAddress, UpdateEmailAddress,
 };
 #[cfg(feature = "email_sms_templates")]
-pub use email_and_sms_templates::{EmailAndSmsTemplates, UpsertTemplate};
-#[cfg(feature = "email_sms_templates")]
 pub use email_sms_templates::{
-    EmailSmsTemplates, GetTemplate, GetTemplateList, RevertTemplate, ToggleTemplateDelivery,
+    EmailSmsTemplates, GetTemplate, GetTemplateList, PreviewTemplate, RevertTemplate,
+    ToggleTemplateDelivery, UpsertTemplate,
 };
 #[cfg(feature = "enterprise_connections")]
 pub use enterprise_connections::{
@@ -161,9 +156,9 @@ pub use enterprise_connections::{
 #[cfg(feature = "instance_settings")]
 pub use instance_settings::{
     ChangeProductionInstanceDomain, GetInstance, GetInstanceCommunication,
-    GetInstanceOAuthApplicationSettings, GetInstanceOrganizationSettings, GetInstanceProtect,
+    GetInstanceOauthApplicationSettings, GetInstanceOrganizationSettings, GetInstanceProtect,
     InstanceSettings, UpdateInstance, UpdateInstanceCommunication,
-    UpdateInstanceOAuthApplicationSettings, UpdateInstanceOrganizationSettings,
+    UpdateInstanceOauthApplicationSettings, UpdateInstanceOrganizationSettings,
     UpdateInstanceProtect, UpdateInstanceRestrictions,
 };
 #[cfg(feature = "invitations")]
@@ -177,7 +172,7 @@ pub use jwt_templates::{
     CreateJwtTemplate, DeleteJwtTemplate, GetJwtTemplate, JwtTemplates, ListJwtTemplates,
     UpdateJwtTemplate,
 };
-#[cfg(feature = "m2m_tokens")]
+#[cfg(feature = "m2m")]
 pub use m2m::{CreateM2mToken, GetM2mTokens, M2m, RevokeM2mToken, VerifyM2mToken};
 #[cfg(feature = "machines")]
 pub use machines::{
@@ -187,12 +182,12 @@ pub use machines::{
 #[cfg(feature = "miscellaneous")]
 pub use miscellaneous::{GetPublicInterstitial, Miscellaneous};
 #[cfg(feature = "oauth_access_tokens")]
-pub use oauth_access_tokens::{OauthAccessTokens, VerifyOAuthAccessToken};
+pub use oauth_access_tokens::{OauthAccessTokens, VerifyOauthAccessToken};
 #[cfg(feature = "oauth_applications")]
 pub use oauth_applications::{
-    CreateOAuthApplication, DeleteOAuthApplication, GetOAuthApplication, ListOAuthApplications,
-    OauthApplications, RevokeOAuthApplicationToken, RotateOAuthApplicationSecret,
-    UpdateOAuthApplication, UploadOAuthApplicationLogo,
+    CreateOauthApplication, DeleteOauthApplication, GetOauthApplication, ListOauthApplications,
+    OauthApplications, RevokeOauthApplicationToken, RotateOauthApplicationSecret,
+    UpdateOauthApplication, UploadOauthApplicationLogo,
 };
 #[cfg(feature = "organization_domains")]
 pub use organization_domains::{
@@ -238,7 +233,7 @@ pub use phone_numbers::{
 pub use proxy_checks::{ProxyChecks, VerifyDomainProxy};
 #[cfg(feature = "redirect_urls")]
 pub use redirect_urls::{
-    CreateRedirectUrl, DeleteRedirectUrl, GetRedirectUrl, ListRedirectUrLs, RedirectUrls,
+    CreateRedirectUrl, DeleteRedirectUrl, GetRedirectUrl, ListRedirectUrls, RedirectUrls,
 };
 #[cfg(feature = "role_sets")]
 pub use role_sets::{
@@ -265,14 +260,12 @@ pub use sessions::{
 pub use sign_in_tokens::{CreateSignInToken, RevokeSignInToken, SignInTokens};
 #[cfg(feature = "sign_ups")]
 pub use sign_ups::{GetSignUp, SignUps, UpdateSignUp};
-#[cfg(feature = "email_sms_templates")]
-pub use templates::{PreviewTemplate, Templates};
 #[cfg(feature = "testing_tokens")]
 pub use testing_tokens::{CreateTestingToken, TestingTokens};
 #[cfg(feature = "users")]
 pub use users::{
     AdjustUserBillingCreditBalance, BanUser, CreateUser, DeleteBackupCode, DeleteExternalAccount,
-    DeleteTotp, DeleteUser, DeleteUserProfileImage, DisableMfa, GetOAuthAccessToken, GetUser,
+    DeleteTotp, DeleteUser, DeleteUserProfileImage, DisableMfa, GetOauthAccessToken, GetUser,
     GetUserBillingCreditBalance, GetUserBillingSubscription, GetUserList, GetUsersCount,
     InstanceGetOrganizationMemberships, ListUserTrustedDevices, LockUser, RemoveUserPassword,
     ReplaceUserMetadata, RevokeUserTrustedDevice, SetUserPasswordCompromised, SetUserProfileImage,
@@ -381,14 +374,6 @@ impl Client {
 
     #[cfg(feature = "email_sms_templates")]
     #[cfg_attr(docsrs, doc(cfg(feature = "email_sms_templates")))]
-    /// The Email & SMS Templates operations of the `emailAndSmsTemplates` group:
-    /// [`EmailAndSmsTemplates`](crate::api::EmailAndSmsTemplates).
-    pub fn email_and_sms_templates(&self) -> email_and_sms_templates::EmailAndSmsTemplates {
-        email_and_sms_templates::EmailAndSmsTemplates::new(self.clone())
-    }
-
-    #[cfg(feature = "email_sms_templates")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "email_sms_templates")))]
     /// The Email & SMS Templates operations of the `emailSMSTemplates` group:
     /// [`EmailSmsTemplates`](crate::api::EmailSmsTemplates).
     pub fn email_sms_templates(&self) -> email_sms_templates::EmailSmsTemplates {
@@ -434,8 +419,8 @@ impl Client {
         jwt_templates::JwtTemplates::new(self.clone())
     }
 
-    #[cfg(feature = "m2m_tokens")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "m2m_tokens")))]
+    #[cfg(feature = "m2m")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "m2m")))]
     /// The M2M Tokens operations of the `m2m` group: [`M2m`](crate::api::M2m).
     pub fn m2m(&self) -> m2m::M2m {
         m2m::M2m::new(self.clone())
@@ -587,14 +572,6 @@ impl Client {
     /// The Sign Ups operations of the `signUps` group: [`SignUps`](crate::api::SignUps).
     pub fn sign_ups(&self) -> sign_ups::SignUps {
         sign_ups::SignUps::new(self.clone())
-    }
-
-    #[cfg(feature = "email_sms_templates")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "email_sms_templates")))]
-    /// The Email & SMS Templates operations of the `templates` group:
-    /// [`Templates`](crate::api::Templates).
-    pub fn templates(&self) -> templates::Templates {
-        templates::Templates::new(self.clone())
     }
 
     #[cfg(feature = "testing_tokens")]

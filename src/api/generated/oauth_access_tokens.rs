@@ -10,10 +10,10 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::models::VerifyOAuthAccessTokenResponse;
+use crate::api::{handle, setters};
+use crate::models::VerifyOauthAccessTokenResponse;
 use crate::operation::{Operation, OperationInfo, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /oauth_applications/access_tokens/verify`: verify an OAuth Access Token.
 ///
@@ -21,7 +21,7 @@ use crate::{CallBuilder, Client, Error, RequestOptions};
 /// timeout.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct VerifyOAuthAccessToken {
+pub struct VerifyOauthAccessToken {
     /// The access token to verify.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
@@ -32,7 +32,7 @@ pub struct VerifyOAuthAccessToken {
     pub secret: Option<String>,
 }
 
-impl VerifyOAuthAccessToken {
+impl VerifyOauthAccessToken {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
@@ -43,7 +43,7 @@ impl VerifyOAuthAccessToken {
 }
 
 setters! {
-    VerifyOAuthAccessToken {
+    VerifyOauthAccessToken {
         /// Sets `access_token`: the access token to verify.
         access_token: impl Into<String>,
         /// Sets `secret`: the access token to verify.
@@ -51,8 +51,8 @@ setters! {
     }
 }
 
-impl Operation for VerifyOAuthAccessToken {
-    type Output = VerifyOAuthAccessTokenResponse;
+impl Operation for VerifyOauthAccessToken {
+    type Output = VerifyOauthAccessTokenResponse;
     const INFO: OperationInfo = OperationInfo::post(
         "verifyOAuthAccessToken",
         "/oauth_applications/access_tokens/verify",
@@ -64,45 +64,26 @@ impl Operation for VerifyOAuthAccessToken {
     }
 }
 
-/// The OAuth Access Tokens operations; get it from
-/// [`Client::oauth_access_tokens`](crate::Client::oauth_access_tokens).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let oauth_access_tokens = client.oauth_access_tokens();
-/// let answer = oauth_access_tokens.verify().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OauthAccessTokens {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The OAuth Access Tokens operations; get it from
+    /// [`Client::oauth_access_tokens`](crate::Client::oauth_access_tokens).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let oauth_access_tokens = client.oauth_access_tokens();
+    /// let answer = oauth_access_tokens.verify().await?;
+    /// # Ok(()) }
+    /// ```
+    OauthAccessTokens
 }
 
 impl OauthAccessTokens {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
-    /// Verify an OAuth Access Token; see [`VerifyOAuthAccessToken`].
-    pub fn verify(&self) -> CallBuilder<VerifyOAuthAccessToken> {
-        self.builder(VerifyOAuthAccessToken::new())
+    /// Verify an OAuth Access Token; see [`VerifyOauthAccessToken`].
+    pub fn verify(&self) -> CallBuilder<VerifyOauthAccessToken> {
+        self.builder(VerifyOauthAccessToken::new())
     }
 }

@@ -8,13 +8,13 @@
 
 use serde::Serialize;
 
-use crate::api::{check_length, setters, File};
-use crate::list::{next_offset, List, Paginate};
-use crate::models::{DeletedObject, OAuthApplication, OAuthApplicationWithSecret};
+use crate::api::{check_length, handle, setters, File, Nullable};
+use crate::list::{List, ListRequest, PageParams};
+use crate::models::{DeletedObject, OauthApplication, OauthApplicationWithSecret};
 use crate::operation::{
     check_range, Multipart, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /oauth_applications`: create an OAuth application.
 ///
@@ -23,100 +23,100 @@ use crate::{CallBuilder, Client, Error, RequestOptions};
 /// All URL schemes are allowed such as `http://`, `https://`, `myapp://`, etc...
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct CreateOAuthApplication {
+pub struct CreateOauthApplication {
     /// The name of the new OAuth application.
     /// Max length: 256
     pub name: String,
     /// An array of redirect URIs of the new OAuth application
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redirect_uris: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub redirect_uris: Nullable<Vec<String>>,
     /// The callback URL of the new OAuth application
     ///
     /// (deprecated)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub callback_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub callback_url: Nullable<String>,
     /// Define the allowed scopes for the new OAuth applications that dictate the user payload of the
     /// OAuth user info endpoint. Available scopes are `profile`, `email`, `public_metadata`,
     /// `private_metadata`. Provide the requested scopes as a string, separated by spaces.
     ///
     /// (Clerk's default: `profile email`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scopes: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub scopes: Nullable<String>,
     /// True to enable a consent screen to display in the authentication flow.
     ///
     /// (Clerk's default: `true`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consent_screen_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub consent_screen_enabled: Nullable<bool>,
     /// True to require the Proof Key of Code Exchange (PKCE) flow.
     ///
     /// (Clerk's default: `false`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pkce_required: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub pkce_required: Nullable<bool>,
     /// If true, this client is public and you can use the Proof Key of Code Exchange (PKCE) flow.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub public: Nullable<bool>,
 }
 
-impl CreateOAuthApplication {
+impl CreateOauthApplication {
     /// A request for `name`; the optional parameters are unset.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
-            redirect_uris: None,
-            callback_url: None,
-            scopes: None,
-            consent_screen_enabled: None,
-            pkce_required: None,
-            public: None,
+            redirect_uris: Nullable::Unset,
+            callback_url: Nullable::Unset,
+            scopes: Nullable::Unset,
+            consent_screen_enabled: Nullable::Unset,
+            pkce_required: Nullable::Unset,
+            public: Nullable::Unset,
         }
     }
 }
 
 setters! {
-    CreateOAuthApplication {
+    CreateOauthApplication {
         /// Sets `redirect_uris`: an array of redirect URIs of the new OAuth application. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         redirect_uris: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
         /// Sets `callback_url`: the callback URL of the new OAuth application. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         callback_url: impl Into<String> => nullable,
         /// Sets `scopes`: define the allowed scopes for the new OAuth applications that dictate the
         /// user payload of the OAuth user info endpoint. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         scopes: impl Into<String> => nullable,
         /// Sets `consent_screen_enabled`: true to enable a consent screen to display in the
-        /// authentication flow. To send `null` instead, set the field to `Some(None)` (with
+        /// authentication flow. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         consent_screen_enabled: bool => nullable,
         /// Sets `pkce_required`: true to require the Proof Key of Code Exchange (PKCE) flow. To
-        /// send `null` instead, set the field to `Some(None)` (with
+        /// send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         pkce_required: bool => nullable,
         /// Sets `public`: if true, this client is public and you can use the Proof Key of Code
-        /// Exchange (PKCE) flow. To send `null` instead, set the field to `Some(None)` (with
+        /// Exchange (PKCE) flow. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         public: bool => nullable,
     }
 }
 
-impl Operation for CreateOAuthApplication {
-    type Output = OAuthApplicationWithSecret;
+impl Operation for CreateOauthApplication {
+    type Output = OauthApplicationWithSecret;
     const INFO: OperationInfo =
         OperationInfo::post("CreateOAuthApplication", "/oauth_applications");
 
     fn validate(&self) -> Result<(), Error> {
         check_length(
             "callback_url",
-            self.callback_url.as_ref().and_then(Option::as_deref),
+            self.callback_url.value().map(String::as_str),
             None,
             Some(1024),
         )?;
         check_length(
             "scopes",
-            self.scopes.as_ref().and_then(Option::as_deref),
+            self.scopes.value().map(String::as_str),
             None,
             Some(1024),
         )?;
@@ -134,12 +134,12 @@ impl Operation for CreateOAuthApplication {
 /// This is not reversible.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct DeleteOAuthApplication {
+pub struct DeleteOauthApplication {
     /// The ID of the OAuth application to delete (path)
     pub oauth_application_id: String,
 }
 
-impl DeleteOAuthApplication {
+impl DeleteOauthApplication {
     /// A request for `oauth_application_id`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>) -> Self {
         Self {
@@ -148,7 +148,7 @@ impl DeleteOAuthApplication {
     }
 }
 
-impl Operation for DeleteOAuthApplication {
+impl Operation for DeleteOauthApplication {
     type Output = DeletedObject;
     const INFO: OperationInfo = OperationInfo::delete(
         "DeleteOAuthApplication",
@@ -165,12 +165,12 @@ impl Operation for DeleteOAuthApplication {
 /// Fetches the OAuth application whose ID matches the provided `id` in the path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct GetOAuthApplication {
+pub struct GetOauthApplication {
     /// The ID of the OAuth application (path)
     pub oauth_application_id: String,
 }
 
-impl GetOAuthApplication {
+impl GetOauthApplication {
     /// A request for `oauth_application_id`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>) -> Self {
         Self {
@@ -179,8 +179,8 @@ impl GetOAuthApplication {
     }
 }
 
-impl Operation for GetOAuthApplication {
-    type Output = OAuthApplication;
+impl Operation for GetOauthApplication {
+    type Output = OauthApplication;
     const INFO: OperationInfo = OperationInfo::get(
         "GetOAuthApplication",
         "/oauth_applications/{oauth_application_id}",
@@ -202,7 +202,7 @@ impl Operation for GetOAuthApplication {
 /// [`CallBuilder::paginate`](crate::CallBuilder::paginate).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ListOAuthApplications {
+pub struct ListOauthApplications {
     /// Applies a limit to the number of results returned.
     /// Can be used for paginating the results together with `offset`.
     ///
@@ -236,7 +236,7 @@ pub struct ListOAuthApplications {
     pub name_query: Option<String>,
 }
 
-impl ListOAuthApplications {
+impl ListOauthApplications {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
@@ -249,7 +249,7 @@ impl ListOAuthApplications {
 }
 
 setters! {
-    ListOAuthApplications {
+    ListOauthApplications {
         /// Sets `limit`: applies a limit to the number of results returned.
         limit: u32,
         /// Sets `offset`: skip the first `offset` results when paginating.
@@ -262,8 +262,8 @@ setters! {
     }
 }
 
-impl Operation for ListOAuthApplications {
-    type Output = List<OAuthApplication>;
+impl Operation for ListOauthApplications {
+    type Output = List<OauthApplication>;
     const INFO: OperationInfo = OperationInfo::get("ListOAuthApplications", "/oauth_applications");
 
     fn validate(&self) -> Result<(), Error> {
@@ -280,27 +280,11 @@ impl Operation for ListOAuthApplications {
     }
 }
 
-impl Paginate for ListOAuthApplications {
-    type Item = OAuthApplication;
+impl ListRequest for ListOauthApplications {
+    type Item = OauthApplication;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OAuthApplication>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -313,7 +297,7 @@ impl Paginate for ListOAuthApplications {
 /// JWT access tokens cannot be revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct RevokeOAuthApplicationToken {
+pub struct RevokeOauthApplicationToken {
     /// The ID of the OAuth application for which to revoke the token (path)
     #[serde(skip)]
     pub oauth_application_id: String,
@@ -322,7 +306,7 @@ pub struct RevokeOAuthApplicationToken {
     pub token: String,
 }
 
-impl RevokeOAuthApplicationToken {
+impl RevokeOauthApplicationToken {
     /// A request for `oauth_application_id`, `token`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>, token: impl Into<String>) -> Self {
         Self {
@@ -332,7 +316,7 @@ impl RevokeOAuthApplicationToken {
     }
 }
 
-impl Operation for RevokeOAuthApplicationToken {
+impl Operation for RevokeOauthApplicationToken {
     type Output = ();
     const INFO: OperationInfo = OperationInfo::post(
         "RevokeOAuthApplicationToken",
@@ -355,12 +339,12 @@ impl Operation for RevokeOAuthApplicationToken {
 /// When the client secret is rotated, make sure to update it in authorized OAuth clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct RotateOAuthApplicationSecret {
+pub struct RotateOauthApplicationSecret {
     /// The ID of the OAuth application for which to rotate the client secret (path)
     pub oauth_application_id: String,
 }
 
-impl RotateOAuthApplicationSecret {
+impl RotateOauthApplicationSecret {
     /// A request for `oauth_application_id`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>) -> Self {
         Self {
@@ -369,8 +353,8 @@ impl RotateOAuthApplicationSecret {
     }
 }
 
-impl Operation for RotateOAuthApplicationSecret {
-    type Output = OAuthApplicationWithSecret;
+impl Operation for RotateOauthApplicationSecret {
+    type Output = OauthApplicationWithSecret;
     const INFO: OperationInfo = OperationInfo::post(
         "RotateOAuthApplicationSecret",
         "/oauth_applications/{oauth_application_id}/rotate_secret",
@@ -386,93 +370,93 @@ impl Operation for RotateOAuthApplicationSecret {
 /// Updates an existing OAuth application
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct UpdateOAuthApplication {
+pub struct UpdateOauthApplication {
     /// The ID of the OAuth application to update (path)
     #[serde(skip)]
     pub oauth_application_id: String,
     /// The new name of the OAuth application.
     /// Max length: 256
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub name: Nullable<String>,
     /// An array of redirect URIs of the new OAuth application
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redirect_uris: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub redirect_uris: Nullable<Vec<String>>,
     /// The new callback URL of the OAuth application
     ///
     /// (deprecated)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub callback_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub callback_url: Nullable<String>,
     /// Define the allowed scopes for the new OAuth applications that dictate the user payload of the
     /// OAuth user info endpoint. Available scopes are `profile`, `email`, `public_metadata`,
     /// `private_metadata`. Provide the requested scopes as a string, separated by spaces.
     ///
     /// (Clerk's default: `profile email`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scopes: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub scopes: Nullable<String>,
     /// True to enable a consent screen to display in the authentication flow. This cannot be disabled
     /// for dynamically registered OAuth Applications.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consent_screen_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub consent_screen_enabled: Nullable<bool>,
     /// True to require the Proof Key of Code Exchange (PKCE) flow.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pkce_required: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub pkce_required: Nullable<bool>,
     /// If true, this client is public and you can use the Proof Key of Code Exchange (PKCE) flow.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub public: Nullable<bool>,
 }
 
-impl UpdateOAuthApplication {
+impl UpdateOauthApplication {
     /// A request for `oauth_application_id`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>) -> Self {
         Self {
             oauth_application_id: oauth_application_id.into(),
-            name: None,
-            redirect_uris: None,
-            callback_url: None,
-            scopes: None,
-            consent_screen_enabled: None,
-            pkce_required: None,
-            public: None,
+            name: Nullable::Unset,
+            redirect_uris: Nullable::Unset,
+            callback_url: Nullable::Unset,
+            scopes: Nullable::Unset,
+            consent_screen_enabled: Nullable::Unset,
+            pkce_required: Nullable::Unset,
+            public: Nullable::Unset,
         }
     }
 }
 
 setters! {
-    UpdateOAuthApplication {
+    UpdateOauthApplication {
         /// Sets `name`: the new name of the OAuth application. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         name: impl Into<String> => nullable,
         /// Sets `redirect_uris`: an array of redirect URIs of the new OAuth application. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         redirect_uris: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
         /// Sets `callback_url`: the new callback URL of the OAuth application. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         callback_url: impl Into<String> => nullable,
         /// Sets `scopes`: define the allowed scopes for the new OAuth applications that dictate the
         /// user payload of the OAuth user info endpoint. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         scopes: impl Into<String> => nullable,
         /// Sets `consent_screen_enabled`: true to enable a consent screen to display in the
-        /// authentication flow. To send `null` instead, set the field to `Some(None)` (with
+        /// authentication flow. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         consent_screen_enabled: bool => nullable,
         /// Sets `pkce_required`: true to require the Proof Key of Code Exchange (PKCE) flow. To
-        /// send `null` instead, set the field to `Some(None)` (with
+        /// send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         pkce_required: bool => nullable,
         /// Sets `public`: if true, this client is public and you can use the Proof Key of Code
-        /// Exchange (PKCE) flow. To send `null` instead, set the field to `Some(None)` (with
+        /// Exchange (PKCE) flow. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         public: bool => nullable,
     }
 }
 
-impl Operation for UpdateOAuthApplication {
-    type Output = OAuthApplication;
+impl Operation for UpdateOauthApplication {
+    type Output = OauthApplication;
     const INFO: OperationInfo = OperationInfo::patch(
         "UpdateOAuthApplication",
         "/oauth_applications/{oauth_application_id}",
@@ -481,13 +465,13 @@ impl Operation for UpdateOAuthApplication {
     fn validate(&self) -> Result<(), Error> {
         check_length(
             "callback_url",
-            self.callback_url.as_ref().and_then(Option::as_deref),
+            self.callback_url.value().map(String::as_str),
             None,
             Some(1024),
         )?;
         check_length(
             "scopes",
-            self.scopes.as_ref().and_then(Option::as_deref),
+            self.scopes.value().map(String::as_str),
             None,
             Some(1024),
         )?;
@@ -513,7 +497,7 @@ impl Operation for UpdateOAuthApplication {
 /// `image/webp`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct UploadOAuthApplicationLogo {
+pub struct UploadOauthApplicationLogo {
     /// The ID of the OAuth application for which to upload a logo (path)
     pub oauth_application_id: String,
     /// The ID of the user that will be credited with the image upload.
@@ -522,7 +506,7 @@ pub struct UploadOAuthApplicationLogo {
     pub file: File,
 }
 
-impl UploadOAuthApplicationLogo {
+impl UploadOauthApplicationLogo {
     /// A request for `oauth_application_id`, `file`; the optional parameters are unset.
     pub fn new(oauth_application_id: impl Into<String>, file: File) -> Self {
         Self {
@@ -534,14 +518,14 @@ impl UploadOAuthApplicationLogo {
 }
 
 setters! {
-    UploadOAuthApplicationLogo {
+    UploadOauthApplicationLogo {
         /// Sets `uploader_user_id`: the ID of the user that will be credited with the image upload.
         uploader_user_id: impl Into<String>,
     }
 }
 
-impl Operation for UploadOAuthApplicationLogo {
-    type Output = OAuthApplication;
+impl Operation for UploadOauthApplicationLogo {
+    type Output = OauthApplication;
     const INFO: OperationInfo = OperationInfo::put(
         "UploadOAuthApplicationLogo",
         "/oauth_applications/{oauth_application_id}/logo",
@@ -566,103 +550,84 @@ impl Operation for UploadOAuthApplicationLogo {
     }
 }
 
-/// The OAuth Applications operations; get it from
-/// [`Client::oauth_applications`](crate::Client::oauth_applications).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let oauth_applications = client.oauth_applications();
-/// let first_page = oauth_applications.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = oauth_applications.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OauthApplications {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The OAuth Applications operations; get it from
+    /// [`Client::oauth_applications`](crate::Client::oauth_applications).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let oauth_applications = client.oauth_applications();
+    /// let first_page = oauth_applications.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = oauth_applications.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    OauthApplications
 }
 
 impl OauthApplications {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
+    /// Create an OAuth application; see [`CreateOauthApplication`].
+    pub fn create(&self, name: impl Into<String>) -> CallBuilder<CreateOauthApplication> {
+        self.builder(CreateOauthApplication::new(name))
     }
 
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
-    /// Create an OAuth application; see [`CreateOAuthApplication`].
-    pub fn create(&self, name: impl Into<String>) -> CallBuilder<CreateOAuthApplication> {
-        self.builder(CreateOAuthApplication::new(name))
-    }
-
-    /// Delete an OAuth application; see [`DeleteOAuthApplication`].
+    /// Delete an OAuth application; see [`DeleteOauthApplication`].
     pub fn delete(
         &self,
         oauth_application_id: impl Into<String>,
-    ) -> CallBuilder<DeleteOAuthApplication> {
-        self.builder(DeleteOAuthApplication::new(oauth_application_id))
+    ) -> CallBuilder<DeleteOauthApplication> {
+        self.builder(DeleteOauthApplication::new(oauth_application_id))
     }
 
-    /// Retrieve an OAuth application by ID; see [`GetOAuthApplication`].
-    pub fn get(&self, oauth_application_id: impl Into<String>) -> CallBuilder<GetOAuthApplication> {
-        self.builder(GetOAuthApplication::new(oauth_application_id))
+    /// Retrieve an OAuth application by ID; see [`GetOauthApplication`].
+    pub fn get(&self, oauth_application_id: impl Into<String>) -> CallBuilder<GetOauthApplication> {
+        self.builder(GetOauthApplication::new(oauth_application_id))
     }
 
-    /// Get a list of OAuth applications for an instance; see [`ListOAuthApplications`]. Walk every page
+    /// Get a list of OAuth applications for an instance; see [`ListOauthApplications`]. Walk every page
     /// with [`CallBuilder::paginate`].
-    pub fn list(&self) -> CallBuilder<ListOAuthApplications> {
-        self.builder(ListOAuthApplications::new())
+    pub fn list(&self) -> CallBuilder<ListOauthApplications> {
+        self.builder(ListOauthApplications::new())
     }
 
-    /// Revoke an OAuth application token; see [`RevokeOAuthApplicationToken`].
+    /// Revoke an OAuth application token; see [`RevokeOauthApplicationToken`].
     pub fn revoke_token(
         &self,
         oauth_application_id: impl Into<String>,
         token: impl Into<String>,
-    ) -> CallBuilder<RevokeOAuthApplicationToken> {
-        self.builder(RevokeOAuthApplicationToken::new(
+    ) -> CallBuilder<RevokeOauthApplicationToken> {
+        self.builder(RevokeOauthApplicationToken::new(
             oauth_application_id,
             token,
         ))
     }
 
-    /// Rotate the client secret of the given OAuth application; see [`RotateOAuthApplicationSecret`].
+    /// Rotate the client secret of the given OAuth application; see [`RotateOauthApplicationSecret`].
     pub fn rotate_secret(
         &self,
         oauth_application_id: impl Into<String>,
-    ) -> CallBuilder<RotateOAuthApplicationSecret> {
-        self.builder(RotateOAuthApplicationSecret::new(oauth_application_id))
+    ) -> CallBuilder<RotateOauthApplicationSecret> {
+        self.builder(RotateOauthApplicationSecret::new(oauth_application_id))
     }
 
-    /// Update an OAuth application; see [`UpdateOAuthApplication`].
+    /// Update an OAuth application; see [`UpdateOauthApplication`].
     pub fn update(
         &self,
         oauth_application_id: impl Into<String>,
-    ) -> CallBuilder<UpdateOAuthApplication> {
-        self.builder(UpdateOAuthApplication::new(oauth_application_id))
+    ) -> CallBuilder<UpdateOauthApplication> {
+        self.builder(UpdateOauthApplication::new(oauth_application_id))
     }
 
-    /// Upload a logo for the OAuth application; see [`UploadOAuthApplicationLogo`].
+    /// Upload a logo for the OAuth application; see [`UploadOauthApplicationLogo`].
     pub fn upload_logo(
         &self,
         oauth_application_id: impl Into<String>,
         file: File,
-    ) -> CallBuilder<UploadOAuthApplicationLogo> {
-        self.builder(UploadOAuthApplicationLogo::new(oauth_application_id, file))
+    ) -> CallBuilder<UploadOauthApplicationLogo> {
+        self.builder(UploadOauthApplicationLogo::new(oauth_application_id, file))
     }
 }

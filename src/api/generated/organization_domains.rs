@@ -9,15 +9,15 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     BoolString, DeletedObject, ListAllOrganizationDomainsEnrollmentMode, OrganizationDomain,
 };
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /organizations/{organization_id}/domains`: create a new organization domain.
 ///
@@ -37,8 +37,8 @@ pub struct CreateOrganizationDomain {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enrollment_mode: Option<String>,
     /// The status of domain's verification. Defaults to true
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verified: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub verified: Nullable<bool>,
 }
 
 impl CreateOrganizationDomain {
@@ -48,7 +48,7 @@ impl CreateOrganizationDomain {
             organization_id: organization_id.into(),
             name: None,
             enrollment_mode: None,
-            verified: None,
+            verified: Nullable::Unset,
         }
     }
 }
@@ -60,7 +60,7 @@ setters! {
         /// Sets `enrollment_mode`: the enrollment_mode for the new domain.
         enrollment_mode: impl Into<String>,
         /// Sets `verified`: the status of domain's verification. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         verified: bool => nullable,
     }
@@ -198,27 +198,11 @@ impl Operation for ListOrganizationDomains {
     }
 }
 
-impl Paginate for ListOrganizationDomains {
+impl ListRequest for ListOrganizationDomains {
     type Item = OrganizationDomain;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationDomain>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -337,27 +321,11 @@ impl Operation for ListAllOrganizationDomains {
     }
 }
 
-impl Paginate for ListAllOrganizationDomains {
+impl ListRequest for ListAllOrganizationDomains {
     type Item = OrganizationDomain;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationDomain>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -375,11 +343,11 @@ pub struct UpdateOrganizationDomain {
     pub domain_id: String,
     /// The enrollment_mode for the new domain. This can be `automatic_invitation`,
     /// `automatic_suggestion`, `manual_invitation` or `enterprise_sso`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enrollment_mode: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub enrollment_mode: Nullable<String>,
     /// The status of the domain's verification
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verified: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub verified: Nullable<bool>,
 }
 
 impl UpdateOrganizationDomain {
@@ -388,8 +356,8 @@ impl UpdateOrganizationDomain {
         Self {
             organization_id: organization_id.into(),
             domain_id: domain_id.into(),
-            enrollment_mode: None,
-            verified: None,
+            enrollment_mode: Nullable::Unset,
+            verified: Nullable::Unset,
         }
     }
 }
@@ -397,11 +365,11 @@ impl UpdateOrganizationDomain {
 setters! {
     UpdateOrganizationDomain {
         /// Sets `enrollment_mode`: the enrollment_mode for the new domain. To send `null` instead,
-        /// set the field to `Some(None)` (with
+        /// set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         enrollment_mode: impl Into<String> => nullable,
         /// Sets `verified`: the status of the domain's verification. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         verified: bool => nullable,
     }
@@ -467,43 +435,24 @@ impl Operation for VerifyOrganizationDomainOwnership {
     }
 }
 
-/// The Organization Domains operations; get it from
-/// [`Client::organization_domains`](crate::Client::organization_domains).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let organization_domains = client.organization_domains();
-/// let answer = organization_domains.create("organization_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OrganizationDomains {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Organization Domains operations; get it from
+    /// [`Client::organization_domains`](crate::Client::organization_domains).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let organization_domains = client.organization_domains();
+    /// let answer = organization_domains.create("organization_123").await?;
+    /// # Ok(()) }
+    /// ```
+    OrganizationDomains
 }
 
 impl OrganizationDomains {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a new organization domain; see [`CreateOrganizationDomain`].
     pub fn create(
         &self,

@@ -9,8 +9,8 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateOrganizationInvitationBulkItem, InvitationStatus, JsonObject, OrganizationInvitation,
     OrganizationInvitationWithPublicOrganizationData,
@@ -18,7 +18,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /organizations/{organization_id}/invitations/bulk`: bulk create and send organization
 /// invitations.
@@ -119,39 +119,39 @@ pub struct CreateOrganizationInvitation {
     pub email_address: String,
     /// The ID of the user that invites the new member to the organization.
     /// Must be an administrator in the organization.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inviter_user_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub inviter_user_id: Nullable<String>,
     /// The role of the new member in the organization
     pub role: String,
     /// Metadata saved on the organization invitation, read-only from the Frontend API and fully
     /// accessible (read/write) from the Backend API.
     /// When the organization invitation is accepted, the metadata will be transferred to the newly
     /// created organization membership.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public_metadata: Option<Option<JsonObject>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub public_metadata: Nullable<JsonObject>,
     /// Metadata saved on the organization invitation, fully accessible (read/write) from the Backend
     /// API but not visible from the Frontend API.
     /// When the organization invitation is accepted, the metadata will be transferred to the newly
     /// created organization membership.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_metadata: Option<Option<JsonObject>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub private_metadata: Nullable<JsonObject>,
     /// Optional URL that the invitee will be redirected to once they accept the invitation by clicking
     /// the join link in the invitation email.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redirect_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub redirect_url: Nullable<String>,
     /// The number of days the invitation will be valid for. By default, the invitation has a 30 days
     /// expire.
     ///
     /// (1..=365)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_in_days: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub expires_in_days: Nullable<u32>,
     /// Optional flag which denotes whether an email invitation should be sent to the given email
     /// address.
     /// Defaults to `true`.
     ///
     /// (Clerk's default: `true`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub notify: Nullable<bool>,
 }
 
 impl CreateOrganizationInvitation {
@@ -164,13 +164,13 @@ impl CreateOrganizationInvitation {
         Self {
             organization_id: organization_id.into(),
             email_address: email_address.into(),
-            inviter_user_id: None,
+            inviter_user_id: Nullable::Unset,
             role: role.into(),
-            public_metadata: None,
-            private_metadata: None,
-            redirect_url: None,
-            expires_in_days: None,
-            notify: None,
+            public_metadata: Nullable::Unset,
+            private_metadata: Nullable::Unset,
+            redirect_url: Nullable::Unset,
+            expires_in_days: Nullable::Unset,
+            notify: Nullable::Unset,
         }
     }
 }
@@ -178,31 +178,31 @@ impl CreateOrganizationInvitation {
 setters! {
     CreateOrganizationInvitation {
         /// Sets `inviter_user_id`: the ID of the user that invites the new member to the
-        /// organization. To send `null` instead, set the field to `Some(None)` (with
+        /// organization. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         inviter_user_id: impl Into<String> => nullable,
         /// Sets `public_metadata`: metadata saved on the organization invitation, read-only from
         /// the Frontend API and fully accessible (read/write) from the Backend API. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         public_metadata: JsonObject => nullable,
         /// Sets `private_metadata`: metadata saved on the organization invitation, fully accessible
         /// (read/write) from the Backend API but not visible from the Frontend API. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         private_metadata: JsonObject => nullable,
         /// Sets `redirect_url`: optional URL that the invitee will be redirected to once they
         /// accept the invitation by clicking the join link in the invitation email. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         redirect_url: impl Into<String> => nullable,
         /// Sets `expires_in_days`: the number of days the invitation will be valid for. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         expires_in_days: u32 => nullable,
         /// Sets `notify`: optional flag which denotes whether an email invitation should be sent to
-        /// the given email address. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// the given email address. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         notify: bool => nullable,
     }
 }
@@ -215,7 +215,12 @@ impl Operation for CreateOrganizationInvitation {
     );
 
     fn validate(&self) -> Result<(), Error> {
-        check_range("expires_in_days", self.expires_in_days.flatten(), 1, 365)?;
+        check_range(
+            "expires_in_days",
+            self.expires_in_days.value().copied(),
+            1,
+            365,
+        )?;
         Ok(())
     }
 
@@ -358,30 +363,11 @@ impl Operation for ListInstanceOrganizationInvitations {
     }
 }
 
-impl Paginate for ListInstanceOrganizationInvitations {
+impl ListRequest for ListInstanceOrganizationInvitations {
     type Item = OrganizationInvitationWithPublicOrganizationData;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(
-        &self,
-        page: &List<OrganizationInvitationWithPublicOrganizationData>,
-    ) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -486,27 +472,11 @@ impl Operation for ListOrganizationInvitations {
     }
 }
 
-impl Paginate for ListOrganizationInvitations {
+impl ListRequest for ListOrganizationInvitations {
     type Item = OrganizationInvitation;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationInvitation>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -586,27 +556,11 @@ impl Operation for ListPendingOrganizationInvitations {
     }
 }
 
-impl Paginate for ListPendingOrganizationInvitations {
+impl ListRequest for ListPendingOrganizationInvitations {
     type Item = OrganizationInvitation;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationInvitation>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -631,8 +585,8 @@ pub struct RevokeOrganizationInvitation {
     pub invitation_id: String,
     /// The ID of the user that revokes the invitation.
     /// Must be an administrator in the organization.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub requesting_user_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub requesting_user_id: Nullable<String>,
 }
 
 impl RevokeOrganizationInvitation {
@@ -641,7 +595,7 @@ impl RevokeOrganizationInvitation {
         Self {
             organization_id: organization_id.into(),
             invitation_id: invitation_id.into(),
-            requesting_user_id: None,
+            requesting_user_id: Nullable::Unset,
         }
     }
 }
@@ -649,7 +603,7 @@ impl RevokeOrganizationInvitation {
 setters! {
     RevokeOrganizationInvitation {
         /// Sets `requesting_user_id`: the ID of the user that revokes the invitation. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         requesting_user_id: impl Into<String> => nullable,
     }
@@ -672,43 +626,24 @@ impl Operation for RevokeOrganizationInvitation {
     }
 }
 
-/// The Organization Invitations operations; get it from
-/// [`Client::organization_invitations`](crate::Client::organization_invitations).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let organization_invitations = client.organization_invitations();
-/// let answer = organization_invitations.get("organization_123", "invitation_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OrganizationInvitations {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Organization Invitations operations; get it from
+    /// [`Client::organization_invitations`](crate::Client::organization_invitations).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let organization_invitations = client.organization_invitations();
+    /// let answer = organization_invitations.get("organization_123", "invitation_123").await?;
+    /// # Ok(()) }
+    /// ```
+    OrganizationInvitations
 }
 
 impl OrganizationInvitations {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Bulk create and send organization invitations; see [`CreateOrganizationInvitationBulk`].
     pub fn bulk_create(
         &self,

@@ -9,13 +9,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{JsonObject, OrganizationMembership};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /organizations/{organization_id}/memberships`: create a new organization membership.
 ///
@@ -40,11 +40,11 @@ pub struct CreateOrganizationMembership {
     pub role: String,
     /// Metadata saved on the organization membership, that is visible to both your frontend and
     /// backend.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public_metadata: Option<Option<JsonObject>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub public_metadata: Nullable<JsonObject>,
     /// Metadata saved on the organization membership that is only visible to your backend.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_metadata: Option<Option<JsonObject>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub private_metadata: Nullable<JsonObject>,
 }
 
 impl CreateOrganizationMembership {
@@ -58,8 +58,8 @@ impl CreateOrganizationMembership {
             organization_id: organization_id.into(),
             user_id: user_id.into(),
             role: role.into(),
-            public_metadata: None,
-            private_metadata: None,
+            public_metadata: Nullable::Unset,
+            private_metadata: Nullable::Unset,
         }
     }
 }
@@ -67,12 +67,13 @@ impl CreateOrganizationMembership {
 setters! {
     CreateOrganizationMembership {
         /// Sets `public_metadata`: metadata saved on the organization membership, that is visible
-        /// to both your frontend and backend. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// to both your frontend and backend. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         public_metadata: JsonObject => nullable,
         /// Sets `private_metadata`: metadata saved on the organization membership that is only
-        /// visible to your backend. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// visible to your backend. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         private_metadata: JsonObject => nullable,
     }
 }
@@ -326,27 +327,11 @@ impl Operation for ListOrganizationMemberships {
     }
 }
 
-impl Paginate for ListOrganizationMemberships {
+impl ListRequest for ListOrganizationMemberships {
     type Item = OrganizationMembership;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationMembership>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -467,43 +452,24 @@ impl Operation for UpdateOrganizationMembershipMetadata {
     }
 }
 
-/// The Organization Memberships operations; get it from
-/// [`Client::organization_memberships`](crate::Client::organization_memberships).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let organization_memberships = client.organization_memberships();
-/// let answer = organization_memberships.create("organization_123", "user_123", "role_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OrganizationMemberships {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Organization Memberships operations; get it from
+    /// [`Client::organization_memberships`](crate::Client::organization_memberships).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let organization_memberships = client.organization_memberships();
+    /// let answer = organization_memberships.create("organization_123", "user_123", "role_123").await?;
+    /// # Ok(()) }
+    /// ```
+    OrganizationMemberships
 }
 
 impl OrganizationMemberships {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a new organization membership; see [`CreateOrganizationMembership`].
     pub fn create(
         &self,

@@ -9,13 +9,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, Permission};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /organization_permissions`: create a new organization permission.
 ///
@@ -203,27 +203,11 @@ impl Operation for ListOrganizationPermissions {
     }
 }
 
-impl Paginate for ListOrganizationPermissions {
+impl ListRequest for ListOrganizationPermissions {
     type Item = Permission;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Permission>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -289,45 +273,26 @@ impl Operation for UpdateOrganizationPermission {
     }
 }
 
-/// The Organization Permissions operations; get it from
-/// [`Client::organization_permissions`](crate::Client::organization_permissions).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let organization_permissions = client.organization_permissions();
-/// let first_page = organization_permissions.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = organization_permissions.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OrganizationPermissions {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Organization Permissions operations; get it from
+    /// [`Client::organization_permissions`](crate::Client::organization_permissions).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let organization_permissions = client.organization_permissions();
+    /// let first_page = organization_permissions.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = organization_permissions.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    OrganizationPermissions
 }
 
 impl OrganizationPermissions {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a new organization permission; see [`CreateOrganizationPermission`].
     pub fn create(
         &self,

@@ -8,13 +8,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, Role};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /organization_roles/{organization_role_id}/permissions/{permission_id}`: assign a
 /// permission to an organization role.
@@ -70,14 +70,14 @@ pub struct CreateOrganizationRole {
     /// alphanumeric characters and underscores.
     pub key: String,
     /// Optional description for the role
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub description: Nullable<String>,
     /// Array of permission IDs to assign to the role
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub permissions: Nullable<Vec<String>>,
     /// Whether this role should be included in the initial role set
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub include_in_initial_role_set: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub include_in_initial_role_set: Nullable<bool>,
 }
 
 impl CreateOrganizationRole {
@@ -86,9 +86,9 @@ impl CreateOrganizationRole {
         Self {
             name: name.into(),
             key: key.into(),
-            description: None,
-            permissions: None,
-            include_in_initial_role_set: None,
+            description: Nullable::Unset,
+            permissions: Nullable::Unset,
+            include_in_initial_role_set: Nullable::Unset,
         }
     }
 }
@@ -96,15 +96,15 @@ impl CreateOrganizationRole {
 setters! {
     CreateOrganizationRole {
         /// Sets `description`: optional description for the role. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         description: impl Into<String> => nullable,
         /// Sets `permissions`: array of permission IDs to assign to the role. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         permissions: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
         /// Sets `include_in_initial_role_set`: whether this role should be included in the initial
-        /// role set. To send `null` instead, set the field to `Some(None)` (with
+        /// role set. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         include_in_initial_role_set: bool => nullable,
     }
@@ -268,27 +268,11 @@ impl Operation for ListOrganizationRoles {
     }
 }
 
-impl Paginate for ListOrganizationRoles {
+impl ListRequest for ListOrganizationRoles {
     type Item = Role;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Role>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -342,19 +326,19 @@ pub struct UpdateOrganizationRole {
     #[serde(skip)]
     pub organization_role_id: String,
     /// The new name for the organization role
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub name: Nullable<String>,
     /// A unique key for the organization role. Must start with 'org:' and contain only lowercase
     /// alphanumeric characters and underscores.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub key: Nullable<String>,
     /// Optional description for the role
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub description: Nullable<String>,
     /// Array of permission IDs to assign to the role. If provided, this will replace the existing
     /// permissions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub permissions: Nullable<Vec<String>>,
 }
 
 impl UpdateOrganizationRole {
@@ -362,10 +346,10 @@ impl UpdateOrganizationRole {
     pub fn new(organization_role_id: impl Into<String>) -> Self {
         Self {
             organization_role_id: organization_role_id.into(),
-            name: None,
-            key: None,
-            description: None,
-            permissions: None,
+            name: Nullable::Unset,
+            key: Nullable::Unset,
+            description: Nullable::Unset,
+            permissions: Nullable::Unset,
         }
     }
 }
@@ -373,19 +357,19 @@ impl UpdateOrganizationRole {
 setters! {
     UpdateOrganizationRole {
         /// Sets `name`: the new name for the organization role. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         name: impl Into<String> => nullable,
         /// Sets `key`: A unique key for the organization role. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         key: impl Into<String> => nullable,
         /// Sets `description`: optional description for the role. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         description: impl Into<String> => nullable,
         /// Sets `permissions`: array of permission IDs to assign to the role. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         permissions: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
     }
@@ -407,45 +391,26 @@ impl Operation for UpdateOrganizationRole {
     }
 }
 
-/// The Organization Roles operations; get it from
-/// [`Client::organization_roles`](crate::Client::organization_roles).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let organization_roles = client.organization_roles();
-/// let first_page = organization_roles.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = organization_roles.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct OrganizationRoles {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Organization Roles operations; get it from
+    /// [`Client::organization_roles`](crate::Client::organization_roles).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let organization_roles = client.organization_roles();
+    /// let first_page = organization_roles.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = organization_roles.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    OrganizationRoles
 }
 
 impl OrganizationRoles {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Assign a permission to an organization role; see [`AssignPermissionToOrganizationRole`].
     pub fn assign_permission(
         &self,

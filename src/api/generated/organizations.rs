@@ -9,8 +9,8 @@
 
 use serde::Serialize;
 
-use crate::api::{setters, File};
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, File, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     AdjustCreditBalanceRequest, CommerceCreditBalanceResponse, CommerceCreditLedgerResponse,
     CommerceSubscription, DeletedObject, JsonObject, Organization, OrganizationWithLogo,
@@ -18,7 +18,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Multipart, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /organizations/{organization_id}/billing/credits`: adjust an organization's credit
 /// balance.
@@ -84,33 +84,33 @@ pub struct CreateOrganization {
     /// Max length: 256
     pub name: String,
     /// The ID of the User who will become the administrator for the new organization
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub created_by: Nullable<String>,
     /// Metadata saved on the organization, accessible only from the Backend API
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_metadata: Option<Option<JsonObject>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub private_metadata: Nullable<JsonObject>,
     /// Metadata saved on the organization, read-only from the Frontend API and fully accessible
     /// (read/write) from the Backend API
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public_metadata: Option<Option<JsonObject>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub public_metadata: Nullable<JsonObject>,
     /// A slug for the new organization.
     /// Can contain only lowercase alphanumeric characters and the dash "-".
     /// Must be unique for the instance.
     /// This field should only be included when slugs are enabled in the organization settings, refer to
     /// our [documentation](https://clerk.com/docs/guides/organizations/overview#organization-slugs).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slug: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub slug: Nullable<String>,
     /// The maximum number of memberships allowed for this organization
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_allowed_memberships: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub max_allowed_memberships: Nullable<u64>,
     /// A custom date/time denoting _when_ the organization was created, specified in RFC3339 format
     /// (e.g. `2012-10-20T07:15:20.902Z`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub created_at: Nullable<String>,
     /// The key of the [role set](https://clerk.com/docs/guides/organizations/control-access/role-sets)
     /// to assign to this organization.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role_set_key: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub role_set_key: Nullable<String>,
 }
 
 impl CreateOrganization {
@@ -118,13 +118,13 @@ impl CreateOrganization {
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
-            created_by: None,
-            private_metadata: None,
-            public_metadata: None,
-            slug: None,
-            max_allowed_memberships: None,
-            created_at: None,
-            role_set_key: None,
+            created_by: Nullable::Unset,
+            private_metadata: Nullable::Unset,
+            public_metadata: Nullable::Unset,
+            slug: Nullable::Unset,
+            max_allowed_memberships: Nullable::Unset,
+            created_at: Nullable::Unset,
+            role_set_key: Nullable::Unset,
         }
     }
 }
@@ -132,33 +132,34 @@ impl CreateOrganization {
 setters! {
     CreateOrganization {
         /// Sets `created_by`: the ID of the User who will become the administrator for the new
-        /// organization. To send `null` instead, set the field to `Some(None)` (with
+        /// organization. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         created_by: impl Into<String> => nullable,
         /// Sets `private_metadata`: metadata saved on the organization, accessible only from the
-        /// Backend API. To send `null` instead, set the field to `Some(None)` (with
+        /// Backend API. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         private_metadata: JsonObject => nullable,
         /// Sets `public_metadata`: metadata saved on the organization, read-only from the Frontend
         /// API and fully accessible (read/write) from the Backend API. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         public_metadata: JsonObject => nullable,
         /// Sets `slug`: A slug for the new organization. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         slug: impl Into<String> => nullable,
         /// Sets `max_allowed_memberships`: the maximum number of memberships allowed for this
-        /// organization. To send `null` instead, set the field to `Some(None)` (with
+        /// organization. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         max_allowed_memberships: u64 => nullable,
         /// Sets `created_at`: A custom date/time denoting _when_ the organization was created,
-        /// specified in RFC3339 format (e.g. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// specified in RFC3339 format (e.g. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         created_at: impl Into<String> => nullable,
         /// Sets `role_set_key`: the key of the [role
         /// set](https://clerk.com/docs/guides/organizations/control-access/role-sets) to assign to
-        /// this organization. To send `null` instead, set the field to `Some(None)` (with
+        /// this organization. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         role_set_key: impl Into<String> => nullable,
     }
@@ -171,7 +172,7 @@ impl Operation for CreateOrganization {
     fn validate(&self) -> Result<(), Error> {
         check_range(
             "max_allowed_memberships",
-            self.max_allowed_memberships.flatten(),
+            self.max_allowed_memberships.value().copied(),
             0,
             i64::MAX as u64,
         )?;
@@ -496,27 +497,11 @@ impl Operation for ListOrganizations {
     }
 }
 
-impl Paginate for ListOrganizations {
+impl ListRequest for ListOrganizations {
     type Item = Organization;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Organization>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -661,25 +646,25 @@ pub struct UpdateOrganization {
     /// The new name of the organization.
     /// May not contain URLs or HTML.
     /// Max length: 256
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub name: Nullable<String>,
     /// The new slug of the organization, which needs to be unique in the instance
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slug: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub slug: Nullable<String>,
     /// The maximum number of memberships allowed for this organization
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_allowed_memberships: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub max_allowed_memberships: Nullable<u64>,
     /// If true, an admin can delete this organization with the Frontend API.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub admin_delete_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub admin_delete_enabled: Nullable<bool>,
     /// A custom date/time denoting _when_ the organization was created, specified in RFC3339 format
     /// (e.g. `2012-10-20T07:15:20.902Z`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub created_at: Nullable<String>,
     /// The key of the [role set](https://clerk.com/docs/guides/organizations/control-access/role-sets)
     /// to assign to this organization.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role_set_key: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub role_set_key: Nullable<String>,
 }
 
 impl UpdateOrganization {
@@ -687,12 +672,12 @@ impl UpdateOrganization {
     pub fn new(organization_id: impl Into<String>) -> Self {
         Self {
             organization_id: organization_id.into(),
-            name: None,
-            slug: None,
-            max_allowed_memberships: None,
-            admin_delete_enabled: None,
-            created_at: None,
-            role_set_key: None,
+            name: Nullable::Unset,
+            slug: Nullable::Unset,
+            max_allowed_memberships: Nullable::Unset,
+            admin_delete_enabled: Nullable::Unset,
+            created_at: Nullable::Unset,
+            role_set_key: Nullable::Unset,
         }
     }
 }
@@ -700,28 +685,29 @@ impl UpdateOrganization {
 setters! {
     UpdateOrganization {
         /// Sets `name`: the new name of the organization. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         name: impl Into<String> => nullable,
         /// Sets `slug`: the new slug of the organization, which needs to be unique in the instance.
-        /// To send `null` instead, set the field to `Some(None)` (with
+        /// To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         slug: impl Into<String> => nullable,
         /// Sets `max_allowed_memberships`: the maximum number of memberships allowed for this
-        /// organization. To send `null` instead, set the field to `Some(None)` (with
+        /// organization. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         max_allowed_memberships: u64 => nullable,
         /// Sets `admin_delete_enabled`: if true, an admin can delete this organization with the
-        /// Frontend API. To send `null` instead, set the field to `Some(None)` (with
+        /// Frontend API. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         admin_delete_enabled: bool => nullable,
         /// Sets `created_at`: A custom date/time denoting _when_ the organization was created,
-        /// specified in RFC3339 format (e.g. To send `null` instead, set the field to `Some(None)`
-        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// specified in RFC3339 format (e.g. To send `null` instead, set the field to
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         created_at: impl Into<String> => nullable,
         /// Sets `role_set_key`: the key of the [role
         /// set](https://clerk.com/docs/guides/organizations/control-access/role-sets) to assign to
-        /// this organization. To send `null` instead, set the field to `Some(None)` (with
+        /// this organization. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         role_set_key: impl Into<String> => nullable,
     }
@@ -735,7 +721,7 @@ impl Operation for UpdateOrganization {
     fn validate(&self) -> Result<(), Error> {
         check_range(
             "max_allowed_memberships",
-            self.max_allowed_memberships.flatten(),
+            self.max_allowed_memberships.value().copied(),
             0,
             i64::MAX as u64,
         )?;
@@ -814,45 +800,26 @@ impl Operation for UploadOrganizationLogo {
     }
 }
 
-/// The Organizations operations; get it from
-/// [`Client::organizations`](crate::Client::organizations).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let organizations = client.organizations();
-/// let first_page = organizations.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = organizations.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Organizations {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Organizations operations; get it from
+    /// [`Client::organizations`](crate::Client::organizations).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let organizations = client.organizations();
+    /// let first_page = organizations.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = organizations.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    Organizations
 }
 
 impl Organizations {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Adjust an organization's credit balance; see [`AdjustOrganizationBillingCreditBalance`].
     pub fn adjust_billing_credit_balance(
         &self,

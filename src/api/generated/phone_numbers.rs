@@ -9,13 +9,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters, Nullable};
 use crate::models::{
     AttemptPhoneNumberVerificationResponse, DeletedObject, PhoneNumber,
     PreparePhoneNumberVerificationResponse, ReplaceUserEmailAddressIdentificationStatus,
 };
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /phone_numbers/{phone_number_id}/attempt_verification`: verify a code sent to a phone
 /// number.
@@ -85,18 +85,18 @@ pub struct CreatePhoneNumber {
     /// The new phone number. Must adhere to the E.164 standard for phone number format.
     pub phone_number: String,
     /// When created, the phone number will be marked as verified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verified: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub verified: Nullable<bool>,
     /// Create this phone number as the primary phone number for the user. Default: false, unless it is
     /// the first phone number.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub primary: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub primary: Nullable<bool>,
     /// Create this phone number as reserved for multi-factor authentication. The phone number must also
     /// be verified.
     /// If there are no other reserved second factors, the phone number will be set as the default
     /// second factor.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reserved_for_second_factor: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub reserved_for_second_factor: Nullable<bool>,
 }
 
 impl CreatePhoneNumber {
@@ -105,9 +105,9 @@ impl CreatePhoneNumber {
         Self {
             user_id: user_id.into(),
             phone_number: phone_number.into(),
-            verified: None,
-            primary: None,
-            reserved_for_second_factor: None,
+            verified: Nullable::Unset,
+            primary: Nullable::Unset,
+            reserved_for_second_factor: Nullable::Unset,
         }
     }
 }
@@ -115,15 +115,15 @@ impl CreatePhoneNumber {
 setters! {
     CreatePhoneNumber {
         /// Sets `verified`: when created, the phone number will be marked as verified. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         verified: bool => nullable,
         /// Sets `primary`: create this phone number as the primary phone number for the user. To
-        /// send `null` instead, set the field to `Some(None)` (with
+        /// send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         primary: bool => nullable,
         /// Sets `reserved_for_second_factor`: create this phone number as reserved for multi-factor
-        /// authentication. To send `null` instead, set the field to `Some(None)` (with
+        /// authentication. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         reserved_for_second_factor: bool => nullable,
     }
@@ -314,17 +314,17 @@ pub struct UpdatePhoneNumber {
     #[serde(skip)]
     pub phone_number_id: String,
     /// The phone number will be marked as verified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verified: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub verified: Nullable<bool>,
     /// Set this phone number as the primary phone number for the user.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub primary: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub primary: Nullable<bool>,
     /// Set this phone number as reserved for multi-factor authentication.
     /// The phone number must also be verified.
     /// If there are no other reserved second factors, the phone number will be set as the default
     /// second factor.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reserved_for_second_factor: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub reserved_for_second_factor: Nullable<bool>,
 }
 
 impl UpdatePhoneNumber {
@@ -332,9 +332,9 @@ impl UpdatePhoneNumber {
     pub fn new(phone_number_id: impl Into<String>) -> Self {
         Self {
             phone_number_id: phone_number_id.into(),
-            verified: None,
-            primary: None,
-            reserved_for_second_factor: None,
+            verified: Nullable::Unset,
+            primary: Nullable::Unset,
+            reserved_for_second_factor: Nullable::Unset,
         }
     }
 }
@@ -342,15 +342,15 @@ impl UpdatePhoneNumber {
 setters! {
     UpdatePhoneNumber {
         /// Sets `verified`: the phone number will be marked as verified. To send `null` instead,
-        /// set the field to `Some(None)` (with
+        /// set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         verified: bool => nullable,
         /// Sets `primary`: set this phone number as the primary phone number for the user. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         primary: bool => nullable,
         /// Sets `reserved_for_second_factor`: set this phone number as reserved for multi-factor
-        /// authentication. To send `null` instead, set the field to `Some(None)` (with
+        /// authentication. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         reserved_for_second_factor: bool => nullable,
     }
@@ -370,43 +370,24 @@ impl Operation for UpdatePhoneNumber {
     }
 }
 
-/// The Phone Numbers operations; get it from
-/// [`Client::phone_numbers`](crate::Client::phone_numbers).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let phone_numbers = client.phone_numbers();
-/// let answer = phone_numbers.get("phone_number_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct PhoneNumbers {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Phone Numbers operations; get it from
+    /// [`Client::phone_numbers`](crate::Client::phone_numbers).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let phone_numbers = client.phone_numbers();
+    /// let answer = phone_numbers.get("phone_number_123").await?;
+    /// # Ok(()) }
+    /// ```
+    PhoneNumbers
 }
 
 impl PhoneNumbers {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Verify a code sent to a phone number; see [`AttemptPhoneNumberVerification`].
     pub fn attempt_verification(
         &self,

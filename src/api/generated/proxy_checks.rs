@@ -8,10 +8,10 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters};
 use crate::models::ProxyCheck;
 use crate::operation::{Operation, OperationInfo, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /proxy_checks`: verify the proxy configuration for your domain.
 ///
@@ -72,42 +72,24 @@ impl Operation for VerifyDomainProxy {
     }
 }
 
-/// The Proxy Checks operations; get it from [`Client::proxy_checks`](crate::Client::proxy_checks).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let proxy_checks = client.proxy_checks();
-/// let answer = proxy_checks.verify().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct ProxyChecks {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Proxy Checks operations; get it from
+    /// [`Client::proxy_checks`](crate::Client::proxy_checks).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let proxy_checks = client.proxy_checks();
+    /// let answer = proxy_checks.verify().await?;
+    /// # Ok(()) }
+    /// ```
+    ProxyChecks
 }
 
 impl ProxyChecks {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Verify the proxy configuration for your domain; see [`VerifyDomainProxy`].
     pub fn verify(&self) -> CallBuilder<VerifyDomainProxy> {
         self.builder(VerifyDomainProxy::new())

@@ -11,13 +11,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, RedirectUrl};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /redirect_urls`: create a redirect URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -104,7 +104,7 @@ impl Operation for GetRedirectUrl {
 /// [`CallBuilder::paginate`](crate::CallBuilder::paginate).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ListRedirectUrLs {
+pub struct ListRedirectUrls {
     /// Whether to paginate the results.
     /// If true, the results will be paginated.
     /// If false, the results will not be paginated.
@@ -122,7 +122,7 @@ pub struct ListRedirectUrLs {
     pub offset: Option<u64>,
 }
 
-impl ListRedirectUrLs {
+impl ListRedirectUrls {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
@@ -134,7 +134,7 @@ impl ListRedirectUrLs {
 }
 
 setters! {
-    ListRedirectUrLs {
+    ListRedirectUrls {
         /// Sets `paginated`: whether to paginate the results.
         paginated: bool,
         /// Sets `limit`: applies a limit to the number of results returned.
@@ -144,7 +144,7 @@ setters! {
     }
 }
 
-impl Operation for ListRedirectUrLs {
+impl Operation for ListRedirectUrls {
     type Output = List<RedirectUrl>;
     const INFO: OperationInfo = OperationInfo::get("ListRedirectURLs", "/redirect_urls");
 
@@ -161,70 +161,34 @@ impl Operation for ListRedirectUrLs {
     }
 }
 
-impl Paginate for ListRedirectUrLs {
+impl ListRequest for ListRedirectUrls {
     type Item = RedirectUrl;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<RedirectUrl>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..*self
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
-/// The Redirect URLs operations; get it from
-/// [`Client::redirect_urls`](crate::Client::redirect_urls).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let redirect_urls = client.redirect_urls();
-/// let first_page = redirect_urls.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = redirect_urls.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct RedirectUrls {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Redirect URLs operations; get it from
+    /// [`Client::redirect_urls`](crate::Client::redirect_urls).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let redirect_urls = client.redirect_urls();
+    /// let first_page = redirect_urls.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = redirect_urls.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    RedirectUrls
 }
 
 impl RedirectUrls {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a redirect URL; see [`CreateRedirectUrl`].
     pub fn create(&self, url: impl Into<String>) -> CallBuilder<CreateRedirectUrl> {
         self.builder(CreateRedirectUrl::new(url))
@@ -240,9 +204,9 @@ impl RedirectUrls {
         self.builder(GetRedirectUrl::new(id))
     }
 
-    /// List all redirect URLs; see [`ListRedirectUrLs`]. Walk every page with
+    /// List all redirect URLs; see [`ListRedirectUrls`]. Walk every page with
     /// [`CallBuilder::paginate`].
-    pub fn list(&self) -> CallBuilder<ListRedirectUrLs> {
-        self.builder(ListRedirectUrLs::new())
+    pub fn list(&self) -> CallBuilder<ListRedirectUrls> {
+        self.builder(ListRedirectUrls::new())
     }
 }

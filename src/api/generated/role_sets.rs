@@ -10,13 +10,13 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{DeletedObject, ReassignmentMappings, RoleSet, RoleSetType, UpdateRoleSetType};
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /role_sets/{role_set_key_or_id}/roles`: add roles to a role set.
 ///
@@ -96,8 +96,8 @@ pub struct CreateRoleSet {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// Optional description for the role set
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub description: Nullable<String>,
     /// The key of the role to use as the default role for new organization members.
     /// Must be one of the roles in the `roles` array.
     pub default_role_key: String,
@@ -125,7 +125,7 @@ impl CreateRoleSet {
         Self {
             name: name.into(),
             key: None,
-            description: None,
+            description: Nullable::Unset,
             default_role_key: default_role_key.into(),
             creator_role_key: creator_role_key.into(),
             type_: None,
@@ -139,7 +139,7 @@ setters! {
         /// Sets `key`: A unique key for the role set.
         key: impl Into<String>,
         /// Sets `description`: optional description for the role set. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         description: impl Into<String> => nullable,
         /// Sets `type`: the type of the role set.
@@ -265,27 +265,11 @@ impl Operation for ListRoleSets {
     }
 }
 
-impl Paginate for ListRoleSets {
+impl ListRequest for ListRoleSets {
     type Item = RoleSet;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<RoleSet>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -403,28 +387,28 @@ pub struct UpdateRoleSet {
     #[serde(skip)]
     pub role_set_key_or_id: String,
     /// The new name for the role set
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub name: Nullable<String>,
     /// A unique key for the role set. Must start with 'role_set:' and contain only lowercase
     /// alphanumeric characters and underscores.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub key: Nullable<String>,
     /// Optional description for the role set
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub description: Nullable<String>,
     /// Set to "initial" to make this the default role set for new organizations.
     /// Only one role set can be "initial" per instance; setting this will change any existing initial
     /// role set to "custom".
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub type_: Option<Option<UpdateRoleSetType>>,
+    #[serde(rename = "type", skip_serializing_if = "Nullable::is_unset")]
+    pub type_: Nullable<UpdateRoleSetType>,
     /// The key of the role to use as the default role for new organization members.
     /// Must be an existing role in the role set.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub default_role_key: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub default_role_key: Nullable<String>,
     /// The key of the role to assign to organization creators.
     /// Must be an existing role in the role set.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub creator_role_key: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub creator_role_key: Nullable<String>,
 }
 
 impl UpdateRoleSet {
@@ -432,12 +416,12 @@ impl UpdateRoleSet {
     pub fn new(role_set_key_or_id: impl Into<String>) -> Self {
         Self {
             role_set_key_or_id: role_set_key_or_id.into(),
-            name: None,
-            key: None,
-            description: None,
-            type_: None,
-            default_role_key: None,
-            creator_role_key: None,
+            name: Nullable::Unset,
+            key: Nullable::Unset,
+            description: Nullable::Unset,
+            type_: Nullable::Unset,
+            default_role_key: Nullable::Unset,
+            creator_role_key: Nullable::Unset,
         }
     }
 }
@@ -445,27 +429,27 @@ impl UpdateRoleSet {
 setters! {
     UpdateRoleSet {
         /// Sets `name`: the new name for the role set. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         name: impl Into<String> => nullable,
         /// Sets `key`: A unique key for the role set. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         key: impl Into<String> => nullable,
         /// Sets `description`: optional description for the role set. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         description: impl Into<String> => nullable,
         /// Sets `type`: set to "initial" to make this the default role set for new organizations.
-        /// To send `null` instead, set the field to `Some(None)` (with
+        /// To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         type_: impl Into<UpdateRoleSetType> => nullable,
         /// Sets `default_role_key`: the key of the role to use as the default role for new
-        /// organization members. To send `null` instead, set the field to `Some(None)` (with
+        /// organization members. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         default_role_key: impl Into<String> => nullable,
         /// Sets `creator_role_key`: the key of the role to assign to organization creators. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         creator_role_key: impl Into<String> => nullable,
     }
@@ -485,44 +469,25 @@ impl Operation for UpdateRoleSet {
     }
 }
 
-/// The Role Sets operations; get it from [`Client::role_sets`](crate::Client::role_sets).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let role_sets = client.role_sets();
-/// let first_page = role_sets.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = role_sets.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct RoleSets {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Role Sets operations; get it from [`Client::role_sets`](crate::Client::role_sets).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let role_sets = client.role_sets();
+    /// let first_page = role_sets.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = role_sets.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    RoleSets
 }
 
 impl RoleSets {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Add roles to a role set; see [`AddRolesToRoleSet`].
     pub fn add_roles(
         &self,

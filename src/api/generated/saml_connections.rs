@@ -10,8 +10,8 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateSamlConnectionAttributeMapping, CreateSamlConnectionLoginHint,
     CreateSamlConnectionProvider, DeletedObject, SamlConnection,
@@ -20,7 +20,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /saml_connections`: create a SAML Connection.
 ///
@@ -47,34 +47,34 @@ pub struct CreateSamlConnection {
     /// The IdP provider of the connection.
     pub provider: CreateSamlConnectionProvider,
     /// The Entity ID as provided by the IdP
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idp_entity_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub idp_entity_id: Nullable<String>,
     /// The Single-Sign On URL as provided by the IdP
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idp_sso_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub idp_sso_url: Nullable<String>,
     /// The X.509 certificate as provided by the IdP
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idp_certificate: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub idp_certificate: Nullable<String>,
     /// The URL which serves the IdP metadata. If present, it takes priority over the corresponding
     /// individual properties
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idp_metadata_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub idp_metadata_url: Nullable<String>,
     /// The XML content of the IdP metadata file. If present, it takes priority over the corresponding
     /// individual properties
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idp_metadata: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub idp_metadata: Nullable<String>,
     /// The ID of the organization to which users of this SAML Connection will be added
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub organization_id: Nullable<String>,
     /// Define the attribute name mapping between Identity Provider and Clerk's user properties
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attribute_mapping: Option<Option<CreateSamlConnectionAttributeMapping>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub attribute_mapping: Nullable<CreateSamlConnectionAttributeMapping>,
     /// Enable or deactivate ForceAuthn
     #[serde(skip_serializing_if = "Option::is_none")]
     pub force_authn: Option<bool>,
     /// Configuration for the login_hint sent to the IdP on SSO sign-in
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub login_hint: Option<Option<CreateSamlConnectionLoginHint>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub login_hint: Nullable<CreateSamlConnectionLoginHint>,
 }
 
 impl CreateSamlConnection {
@@ -85,15 +85,15 @@ impl CreateSamlConnection {
             domain: None,
             domains: None,
             provider: provider.into(),
-            idp_entity_id: None,
-            idp_sso_url: None,
-            idp_certificate: None,
-            idp_metadata_url: None,
-            idp_metadata: None,
-            organization_id: None,
-            attribute_mapping: None,
+            idp_entity_id: Nullable::Unset,
+            idp_sso_url: Nullable::Unset,
+            idp_certificate: Nullable::Unset,
+            idp_metadata_url: Nullable::Unset,
+            idp_metadata: Nullable::Unset,
+            organization_id: Nullable::Unset,
+            attribute_mapping: Nullable::Unset,
             force_authn: None,
-            login_hint: None,
+            login_hint: Nullable::Unset,
         }
     }
 }
@@ -105,37 +105,37 @@ setters! {
         /// Sets `domains`: the domains of your organization.
         domains: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `idp_entity_id`: the Entity ID as provided by the IdP. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         idp_entity_id: impl Into<String> => nullable,
         /// Sets `idp_sso_url`: the Single-Sign On URL as provided by the IdP. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         idp_sso_url: impl Into<String> => nullable,
         /// Sets `idp_certificate`: the X.509 certificate as provided by the IdP. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         idp_certificate: impl Into<String> => nullable,
         /// Sets `idp_metadata_url`: the URL which serves the IdP metadata. To send `null` instead,
-        /// set the field to `Some(None)` (with
+        /// set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         idp_metadata_url: impl Into<String> => nullable,
         /// Sets `idp_metadata`: the XML content of the IdP metadata file. To send `null` instead,
-        /// set the field to `Some(None)` (with
+        /// set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         idp_metadata: impl Into<String> => nullable,
         /// Sets `organization_id`: the ID of the organization to which users of this SAML
-        /// Connection will be added. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Connection will be added. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         organization_id: impl Into<String> => nullable,
         /// Sets `attribute_mapping`: define the attribute name mapping between Identity Provider
-        /// and Clerk's user properties. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// and Clerk's user properties. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         attribute_mapping: CreateSamlConnectionAttributeMapping => nullable,
         /// Sets `force_authn`: enable or deactivate ForceAuthn.
         force_authn: bool,
         /// Sets `login_hint`: configuration for the login_hint sent to the IdP on SSO sign-in. To
-        /// send `null` instead, set the field to `Some(None)` (with
+        /// send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         login_hint: CreateSamlConnectionLoginHint => nullable,
     }
@@ -315,27 +315,11 @@ impl Operation for ListSamlConnections {
     }
 }
 
-impl Paginate for ListSamlConnections {
+impl ListRequest for ListSamlConnections {
     type Item = SamlConnection;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<SamlConnection>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -353,69 +337,69 @@ pub struct UpdateSamlConnection {
     #[serde(skip)]
     pub saml_connection_id: String,
     /// The name of the new SAML Connection
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub name: Nullable<String>,
     /// The domain to use for the new SAML Connection
     ///
     /// (deprecated)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub domain: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub domain: Nullable<String>,
     /// A list of the domains on use for the SAML connection
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub domains: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub domains: Nullable<Vec<String>>,
     /// The Entity ID as provided by the IdP
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idp_entity_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub idp_entity_id: Nullable<String>,
     /// The SSO URL as provided by the IdP
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idp_sso_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub idp_sso_url: Nullable<String>,
     /// The x509 certificated as provided by the IdP
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idp_certificate: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub idp_certificate: Nullable<String>,
     /// The URL which serves the IdP metadata. If present, it takes priority over the corresponding
     /// individual properties and replaces them
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idp_metadata_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub idp_metadata_url: Nullable<String>,
     /// The XML content of the IdP metadata file. If present, it takes priority over the corresponding
     /// individual properties
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idp_metadata: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub idp_metadata: Nullable<String>,
     /// The ID of the organization to which users of this SAML Connection will be added
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub organization_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub organization_id: Nullable<String>,
     /// Define the attribute name mapping between Identity Provider and Clerk's user properties
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attribute_mapping: Option<Option<UpdateSamlConnectionAttributeMapping>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub attribute_mapping: Nullable<UpdateSamlConnectionAttributeMapping>,
     /// Activate or de-activate the SAML Connection
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub active: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub active: Nullable<bool>,
     /// Controls whether to update the user's attributes in each sign-in
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sync_user_attributes: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub sync_user_attributes: Nullable<bool>,
     /// Allow users with an email address subdomain to use this connection in order to authenticate
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_subdomains: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub allow_subdomains: Nullable<bool>,
     /// Enable or deactivate IdP-initiated flows
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_idp_initiated: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub allow_idp_initiated: Nullable<bool>,
     /// Enable or deactivate additional identifications
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disable_additional_identifications: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub disable_additional_identifications: Nullable<bool>,
     /// Whether this connection supports account linking via organization membership
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_organization_account_linking: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub allow_organization_account_linking: Nullable<bool>,
     /// Enable or deactivate ForceAuthn
     #[serde(skip_serializing_if = "Option::is_none")]
     pub force_authn: Option<bool>,
     /// Configuration for the login_hint sent to the IdP on SSO sign-in
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub login_hint: Option<Option<UpdateSamlConnectionLoginHint>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub login_hint: Nullable<UpdateSamlConnectionLoginHint>,
     /// When enabling the connection, controls behavior when verified domains used for enrollment modes
     /// like automatic invitation or automatic suggestion already exist for the same domain. If true,
     /// those verified domains are removed and the connection is enabled. If false or omitted, the
     /// request fails when any such verified domain exists.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consent_verified_domains_deletion: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub consent_verified_domains_deletion: Nullable<bool>,
 }
 
 impl UpdateSamlConnection {
@@ -423,25 +407,25 @@ impl UpdateSamlConnection {
     pub fn new(saml_connection_id: impl Into<String>) -> Self {
         Self {
             saml_connection_id: saml_connection_id.into(),
-            name: None,
-            domain: None,
-            domains: None,
-            idp_entity_id: None,
-            idp_sso_url: None,
-            idp_certificate: None,
-            idp_metadata_url: None,
-            idp_metadata: None,
-            organization_id: None,
-            attribute_mapping: None,
-            active: None,
-            sync_user_attributes: None,
-            allow_subdomains: None,
-            allow_idp_initiated: None,
-            disable_additional_identifications: None,
-            allow_organization_account_linking: None,
+            name: Nullable::Unset,
+            domain: Nullable::Unset,
+            domains: Nullable::Unset,
+            idp_entity_id: Nullable::Unset,
+            idp_sso_url: Nullable::Unset,
+            idp_certificate: Nullable::Unset,
+            idp_metadata_url: Nullable::Unset,
+            idp_metadata: Nullable::Unset,
+            organization_id: Nullable::Unset,
+            attribute_mapping: Nullable::Unset,
+            active: Nullable::Unset,
+            sync_user_attributes: Nullable::Unset,
+            allow_subdomains: Nullable::Unset,
+            allow_idp_initiated: Nullable::Unset,
+            disable_additional_identifications: Nullable::Unset,
+            allow_organization_account_linking: Nullable::Unset,
             force_authn: None,
-            login_hint: None,
-            consent_verified_domains_deletion: None,
+            login_hint: Nullable::Unset,
+            consent_verified_domains_deletion: Nullable::Unset,
         }
     }
 }
@@ -449,81 +433,81 @@ impl UpdateSamlConnection {
 setters! {
     UpdateSamlConnection {
         /// Sets `name`: the name of the new SAML Connection. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         name: impl Into<String> => nullable,
         /// Sets `domain`: the domain to use for the new SAML Connection. To send `null` instead,
-        /// set the field to `Some(None)` (with
+        /// set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         domain: impl Into<String> => nullable,
         /// Sets `domains`: A list of the domains on use for the SAML connection. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         domains: impl IntoIterator<Item = impl Into<String>> => nullable_collect,
         /// Sets `idp_entity_id`: the Entity ID as provided by the IdP. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         idp_entity_id: impl Into<String> => nullable,
         /// Sets `idp_sso_url`: the SSO URL as provided by the IdP. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         idp_sso_url: impl Into<String> => nullable,
         /// Sets `idp_certificate`: the x509 certificated as provided by the IdP. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         idp_certificate: impl Into<String> => nullable,
         /// Sets `idp_metadata_url`: the URL which serves the IdP metadata. To send `null` instead,
-        /// set the field to `Some(None)` (with
+        /// set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         idp_metadata_url: impl Into<String> => nullable,
         /// Sets `idp_metadata`: the XML content of the IdP metadata file. To send `null` instead,
-        /// set the field to `Some(None)` (with
+        /// set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         idp_metadata: impl Into<String> => nullable,
         /// Sets `organization_id`: the ID of the organization to which users of this SAML
-        /// Connection will be added. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Connection will be added. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         organization_id: impl Into<String> => nullable,
         /// Sets `attribute_mapping`: define the attribute name mapping between Identity Provider
-        /// and Clerk's user properties. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// and Clerk's user properties. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         attribute_mapping: UpdateSamlConnectionAttributeMapping => nullable,
         /// Sets `active`: activate or de-activate the SAML Connection. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         active: bool => nullable,
         /// Sets `sync_user_attributes`: controls whether to update the user's attributes in each
-        /// sign-in. To send `null` instead, set the field to `Some(None)` (with
+        /// sign-in. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         sync_user_attributes: bool => nullable,
         /// Sets `allow_subdomains`: allow users with an email address subdomain to use this
         /// connection in order to authenticate. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         allow_subdomains: bool => nullable,
         /// Sets `allow_idp_initiated`: enable or deactivate IdP-initiated flows. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         allow_idp_initiated: bool => nullable,
         /// Sets `disable_additional_identifications`: enable or deactivate additional
-        /// identifications. To send `null` instead, set the field to `Some(None)` (with
+        /// identifications. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         disable_additional_identifications: bool => nullable,
         /// Sets `allow_organization_account_linking`: whether this connection supports account
         /// linking via organization membership. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         allow_organization_account_linking: bool => nullable,
         /// Sets `force_authn`: enable or deactivate ForceAuthn.
         force_authn: bool,
         /// Sets `login_hint`: configuration for the login_hint sent to the IdP on SSO sign-in. To
-        /// send `null` instead, set the field to `Some(None)` (with
+        /// send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         login_hint: UpdateSamlConnectionLoginHint => nullable,
         /// Sets `consent_verified_domains_deletion`: when enabling the connection, controls
         /// behavior when verified domains used for enrollment modes like automatic invitation or
         /// automatic suggestion already exist for the same domain. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         consent_verified_domains_deletion: bool => nullable,
     }
@@ -545,42 +529,23 @@ impl Operation for UpdateSamlConnection {
     }
 }
 
-/// The SAML Connections operations; get it from
-/// [`Client::saml_connections`](crate::Client::saml_connections).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let saml_connections = client.saml_connections();
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct SamlConnections {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The SAML Connections operations; get it from
+    /// [`Client::saml_connections`](crate::Client::saml_connections).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let saml_connections = client.saml_connections();
+    /// # Ok(()) }
+    /// ```
+    SamlConnections
 }
 
 impl SamlConnections {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a SAML Connection; see [`CreateSamlConnection`].
     #[deprecated = "deprecated in Clerk's spec"]
     pub fn create(

@@ -10,8 +10,8 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateSessionTokenFromTemplateResponse, CreateSessionTokenResponse, GetSessionListStatus,
     JsonObject, RefreshSessionFormat, Session, SessionRefresh,
@@ -19,7 +19,7 @@ use crate::models::{
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /sessions`: create a new active session.
 ///
@@ -79,8 +79,8 @@ pub struct CreateSessionToken {
     /// Use this parameter to override the default session token lifetime.
     ///
     /// (30..=315360000)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_in_seconds: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub expires_in_seconds: Nullable<u32>,
 }
 
 impl CreateSessionToken {
@@ -88,7 +88,7 @@ impl CreateSessionToken {
     pub fn new(session_id: impl Into<String>) -> Self {
         Self {
             session_id: session_id.into(),
-            expires_in_seconds: None,
+            expires_in_seconds: Nullable::Unset,
         }
     }
 }
@@ -96,7 +96,7 @@ impl CreateSessionToken {
 setters! {
     CreateSessionToken {
         /// Sets `expires_in_seconds`: use this parameter to override the default session token
-        /// lifetime. To send `null` instead, set the field to `Some(None)` (with
+        /// lifetime. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         expires_in_seconds: u32 => nullable,
     }
@@ -110,7 +110,7 @@ impl Operation for CreateSessionToken {
     fn validate(&self) -> Result<(), Error> {
         check_range(
             "expires_in_seconds",
-            self.expires_in_seconds.flatten(),
+            self.expires_in_seconds.value().copied(),
             30,
             315360000,
         )?;
@@ -143,8 +143,8 @@ pub struct CreateSessionTokenFromTemplate {
     /// Use this parameter to override the JWT lifetime.
     ///
     /// (30..=315360000)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_in_seconds: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub expires_in_seconds: Nullable<u32>,
 }
 
 impl CreateSessionTokenFromTemplate {
@@ -153,7 +153,7 @@ impl CreateSessionTokenFromTemplate {
         Self {
             session_id: session_id.into(),
             template_name: template_name.into(),
-            expires_in_seconds: None,
+            expires_in_seconds: Nullable::Unset,
         }
     }
 }
@@ -161,7 +161,7 @@ impl CreateSessionTokenFromTemplate {
 setters! {
     CreateSessionTokenFromTemplate {
         /// Sets `expires_in_seconds`: use this parameter to override the JWT lifetime. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         expires_in_seconds: u32 => nullable,
     }
@@ -177,7 +177,7 @@ impl Operation for CreateSessionTokenFromTemplate {
     fn validate(&self) -> Result<(), Error> {
         check_range(
             "expires_in_seconds",
-            self.expires_in_seconds.flatten(),
+            self.expires_in_seconds.value().copied(),
             30,
             315360000,
         )?;
@@ -312,28 +312,11 @@ impl Operation for GetSessionList {
     }
 }
 
-impl Paginate for GetSessionList {
+impl ListRequest for GetSessionList {
     type Item = Session;
 
-    fn first_page(self) -> Self {
-        Self {
-            paginated: Some(true),
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<Session>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset).paginated(&mut self.paginated)
     }
 }
 
@@ -355,16 +338,16 @@ pub struct RefreshSession {
     /// The origin of the request.
     pub request_origin: String,
     /// The headers of the request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_headers: Option<Option<JsonObject>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub request_headers: Nullable<JsonObject>,
     /// The format of the response.
     ///
     /// (Clerk's default: `token`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<Option<RefreshSessionFormat>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub format: Nullable<RefreshSessionFormat>,
     /// The IP address of the request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_originating_ip: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub request_originating_ip: Nullable<String>,
 }
 
 impl RefreshSession {
@@ -381,9 +364,9 @@ impl RefreshSession {
             expired_token: expired_token.into(),
             refresh_token: refresh_token.into(),
             request_origin: request_origin.into(),
-            request_headers: None,
-            format: None,
-            request_originating_ip: None,
+            request_headers: Nullable::Unset,
+            format: Nullable::Unset,
+            request_originating_ip: Nullable::Unset,
         }
     }
 }
@@ -391,15 +374,15 @@ impl RefreshSession {
 setters! {
     RefreshSession {
         /// Sets `request_headers`: the headers of the request. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         request_headers: JsonObject => nullable,
         /// Sets `format`: the format of the response. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         format: impl Into<RefreshSessionFormat> => nullable,
         /// Sets `request_originating_ip`: the IP address of the request. To send `null` instead,
-        /// set the field to `Some(None)` (with
+        /// set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         request_originating_ip: impl Into<String> => nullable,
     }
@@ -450,44 +433,25 @@ impl Operation for RevokeSession {
     }
 }
 
-/// The Sessions operations; get it from [`Client::sessions`](crate::Client::sessions).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let sessions = client.sessions();
-/// let first_page = sessions.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = sessions.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Sessions {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Sessions operations; get it from [`Client::sessions`](crate::Client::sessions).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let sessions = client.sessions();
+    /// let first_page = sessions.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = sessions.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    Sessions
 }
 
 impl Sessions {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a new active session; see [`CreateSession`].
     pub fn create(&self, user_id: impl Into<String>) -> CallBuilder<CreateSession> {
         self.builder(CreateSession::new(user_id))

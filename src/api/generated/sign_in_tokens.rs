@@ -11,10 +11,10 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters, Nullable};
 use crate::models::SignInToken;
 use crate::operation::{check_range, Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /sign_in_tokens`: create sign-in token.
 ///
@@ -30,14 +30,14 @@ pub struct CreateSignInToken {
     /// The ID of the organization to activate when the user signs in.
     /// Organizations must be enabled for the instance, and the user must be a member of the
     /// organization.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub org_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub org_id: Nullable<String>,
     /// Optional parameter to specify the life duration of the sign in token in seconds.
     /// By default, the duration is 30 days.
     ///
     /// (Clerk's default: `2592000`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_in_seconds: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub expires_in_seconds: Nullable<u64>,
 }
 
 impl CreateSignInToken {
@@ -45,8 +45,8 @@ impl CreateSignInToken {
     pub fn new(user_id: impl Into<String>) -> Self {
         Self {
             user_id: user_id.into(),
-            org_id: None,
-            expires_in_seconds: None,
+            org_id: Nullable::Unset,
+            expires_in_seconds: Nullable::Unset,
         }
     }
 }
@@ -54,11 +54,11 @@ impl CreateSignInToken {
 setters! {
     CreateSignInToken {
         /// Sets `org_id`: the ID of the organization to activate when the user signs in. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         org_id: impl Into<String> => nullable,
         /// Sets `expires_in_seconds`: optional parameter to specify the life duration of the sign
-        /// in token in seconds. To send `null` instead, set the field to `Some(None)` (with
+        /// in token in seconds. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         expires_in_seconds: u64 => nullable,
     }
@@ -71,7 +71,7 @@ impl Operation for CreateSignInToken {
     fn validate(&self) -> Result<(), Error> {
         check_range(
             "expires_in_seconds",
-            self.expires_in_seconds.flatten(),
+            self.expires_in_seconds.value().copied(),
             1,
             i64::MAX as u64,
         )?;
@@ -114,43 +114,24 @@ impl Operation for RevokeSignInToken {
     }
 }
 
-/// The Sign-in Tokens operations; get it from
-/// [`Client::sign_in_tokens`](crate::Client::sign_in_tokens).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let sign_in_tokens = client.sign_in_tokens();
-/// let answer = sign_in_tokens.create("user_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct SignInTokens {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Sign-in Tokens operations; get it from
+    /// [`Client::sign_in_tokens`](crate::Client::sign_in_tokens).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let sign_in_tokens = client.sign_in_tokens();
+    /// let answer = sign_in_tokens.create("user_123").await?;
+    /// # Ok(()) }
+    /// ```
+    SignInTokens
 }
 
 impl SignInTokens {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create sign-in token; see [`CreateSignInToken`].
     pub fn create(&self, user_id: impl Into<String>) -> CallBuilder<CreateSignInToken> {
         self.builder(CreateSignInToken::new(user_id))

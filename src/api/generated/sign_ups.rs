@@ -9,10 +9,10 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
+use crate::api::{handle, setters, Nullable};
 use crate::models::SignUp;
 use crate::operation::{Operation, OperationInfo, PathParams, RequestBody};
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `GET /sign_ups/{id}`: retrieve a sign-up by ID.
 ///
@@ -52,11 +52,11 @@ pub struct UpdateSignUp {
     /// The ID of the guest attempting to sign up as used in your external systems or your previous
     /// authentication solution.
     /// This will be copied to the resulting user when the sign-up is completed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub external_id: Nullable<String>,
     /// If true, the sign-up will be marked as a custom action.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_action: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub custom_action: Nullable<bool>,
 }
 
 impl UpdateSignUp {
@@ -64,8 +64,8 @@ impl UpdateSignUp {
     pub fn new(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
-            external_id: None,
-            custom_action: None,
+            external_id: Nullable::Unset,
+            custom_action: Nullable::Unset,
         }
     }
 }
@@ -74,11 +74,11 @@ setters! {
     UpdateSignUp {
         /// Sets `external_id`: the ID of the guest attempting to sign up as used in your external
         /// systems or your previous authentication solution. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         external_id: impl Into<String> => nullable,
         /// Sets `custom_action`: if true, the sign-up will be marked as a custom action. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         custom_action: bool => nullable,
     }
@@ -97,42 +97,23 @@ impl Operation for UpdateSignUp {
     }
 }
 
-/// The Sign Ups operations; get it from [`Client::sign_ups`](crate::Client::sign_ups).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let sign_ups = client.sign_ups();
-/// let answer = sign_ups.get("id_123").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct SignUps {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Sign Ups operations; get it from [`Client::sign_ups`](crate::Client::sign_ups).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let sign_ups = client.sign_ups();
+    /// let answer = sign_ups.get("id_123").await?;
+    /// # Ok(()) }
+    /// ```
+    SignUps
 }
 
 impl SignUps {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Retrieve a sign-up by ID; see [`GetSignUp`].
     pub fn get(&self, id: impl Into<String>) -> CallBuilder<GetSignUp> {
         self.builder(GetSignUp::new(id))

@@ -7,9 +7,10 @@
 //! Tokens meant for use by end-to-end test suites in requests to the Frontend API, so as to bypass
 //! bot detection measures.
 
+use crate::api::handle;
 use crate::models::TestingToken;
 use crate::operation::{Operation, OperationInfo};
-use crate::{CallBuilder, Client, RequestOptions};
+use crate::CallBuilder;
 
 /// `POST /testing_tokens`: retrieve a new testing token.
 ///
@@ -30,43 +31,24 @@ impl Operation for CreateTestingToken {
     const INFO: OperationInfo = OperationInfo::post("CreateTestingToken", "/testing_tokens");
 }
 
-/// The Testing Tokens operations; get it from
-/// [`Client::testing_tokens`](crate::Client::testing_tokens).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let testing_tokens = client.testing_tokens();
-/// let answer = testing_tokens.create().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct TestingTokens {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Testing Tokens operations; get it from
+    /// [`Client::testing_tokens`](crate::Client::testing_tokens).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let testing_tokens = client.testing_tokens();
+    /// let answer = testing_tokens.create().await?;
+    /// # Ok(()) }
+    /// ```
+    TestingTokens
 }
 
 impl TestingTokens {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Retrieve a new testing token; see [`CreateTestingToken`].
     pub fn create(&self) -> CallBuilder<CreateTestingToken> {
         self.builder(CreateTestingToken::new())

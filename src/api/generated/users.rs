@@ -8,19 +8,19 @@
 
 use serde::Serialize;
 
-use crate::api::{setters, File};
-use crate::list::{next_offset, Identified, List, Paginate};
+use crate::api::{handle, setters, File, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     AdjustCreditBalanceRequest, CommerceCreditBalanceResponse, CommerceCreditLedgerResponse,
     CommerceSubscription, DeleteBackupCodeResponse, DeleteTotpResponse, DeletedObject,
-    DisableMfaResponse, IdentificationStatus, InvitationStatus, JsonObject, OAuthAccessTokenItem,
+    DisableMfaResponse, IdentificationStatus, InvitationStatus, JsonObject, OauthAccessTokenItem,
     OrganizationInvitationWithPublicOrganizationData, OrganizationMembership, PasswordHasher,
     TotalCount, TrustedDevice, User, VerifyPasswordResponse, VerifyTotpResponse,
 };
 use crate::operation::{
     check_range, Multipart, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /users/{user_id}/billing/credits`: adjust a user's credit balance.
 ///
@@ -389,17 +389,17 @@ impl Operation for GetUsersCount {
 pub struct CreateUser {
     /// The ID of the user as used in your external systems or your previous authentication solution.
     /// Must be unique across your instance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub external_id: Nullable<String>,
     /// The first name to assign to the user
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub first_name: Nullable<String>,
     /// The last name to assign to the user
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub last_name: Nullable<String>,
     /// The locale to assign to the user (e.g., "en-US", "fr-FR")
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub locale: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub locale: Nullable<String>,
     /// Email addresses to add to the user.
     /// Must be unique across your instance.
     /// The first email address will be set as the user's primary email address.
@@ -435,18 +435,18 @@ pub struct CreateUser {
     pub web3_wallet: Option<Vec<String>>,
     /// The username to give to the user.
     /// It must be unique across your instance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub username: Nullable<String>,
     /// The plaintext password to give the user.
     /// Must be at least 8 characters long, and cannot be in any list of hacked passwords.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub password: Nullable<String>,
     /// In case you already have the password digests and not the passwords, you can use them for the
     /// newly created user via this property.
     /// The digests should be generated with one of the supported algorithms.
     /// The hashing algorithm can be specified using the `password_hasher` property.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password_digest: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub password_digest: Nullable<String>,
     /// The hashing algorithm that was used to generate the password digest.
     ///
     /// The algorithms we support at the moment are [`bcrypt`](https://en.wikipedia.org/wiki/Bcrypt),
@@ -470,24 +470,24 @@ pub struct CreateUser {
     /// When set to `true` all password checks are skipped.
     /// It is recommended to use this method only when migrating plaintext passwords to Clerk.
     /// Upon migration the user base should be prompted to pick stronger password.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_password_checks: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub skip_password_checks: Nullable<bool>,
     /// When set to `true`, `password` is not required anymore when creating the user and can be
     /// omitted.
     /// This is useful when you are trying to create a user that doesn't have a password, in an instance
     /// that is using passwords.
     /// Please note that you cannot use this flag if password is the only way for a user to sign into
     /// your instance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_password_requirement: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub skip_password_requirement: Nullable<bool>,
     /// In case TOTP is configured on the instance, you can provide the secret to enable it on the newly
     /// created user without the need to reset it.
     /// Please note that currently the supported options are:
     /// * Period: 30 seconds
     /// * Code length: 6 digits
     /// * Algorithm: SHA1
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub totp_secret: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub totp_secret: Nullable<String>,
     /// If Backup Codes are configured on the instance, you can provide them to enable it on the newly
     /// created user without the need to reset them.
     /// You must provide the backup codes in plain format or the corresponding bcrypt digest.
@@ -504,16 +504,16 @@ pub struct CreateUser {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unsafe_metadata: Option<JsonObject>,
     /// If enabled, user can delete themselves via FAPI.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delete_self_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub delete_self_enabled: Nullable<bool>,
     /// A custom timestamp denoting _when_ the user accepted legal requirements, specified in RFC3339
     /// format (e.g. `2012-10-20T07:15:20.902Z`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub legal_accepted_at: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub legal_accepted_at: Nullable<String>,
     /// When set to `true` all legal checks are skipped.
     /// It is not recommended to skip legal checks unless you are migrating a user to Clerk.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_legal_checks: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub skip_legal_checks: Nullable<bool>,
     /// When set to `true`, identification types are not enforced.
     /// At least one identification type must be enabled and provided on your instance (email, phone,
     /// web3 wallet, or username).
@@ -521,65 +521,65 @@ pub struct CreateUser {
     /// It is not recommended to use this flag unless you need to allow Clerk UI components to prompt
     /// for required fields while BAPI creates users with minimal data, or for migration a user to
     /// Clerk.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_user_requirement: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub skip_user_requirement: Nullable<bool>,
     /// If enabled, user can create organizations via FAPI.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub create_organization_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub create_organization_enabled: Nullable<bool>,
     /// The maximum number of organizations the user can create. 0 means unlimited.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub create_organizations_limit: Option<Option<i64>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub create_organizations_limit: Nullable<i64>,
     /// A custom date/time denoting _when_ the user signed up to the application, specified in RFC3339
     /// format (e.g. `2012-10-20T07:15:20.902Z`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub created_at: Nullable<String>,
     /// When set to `true`, the user will bypass Device Trust checks during sign-in.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bypass_client_trust: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub bypass_client_trust: Nullable<bool>,
     /// When set to `true`, the user is created already banned and cannot sign in.
     /// Requires the same plan support as the ban user endpoint.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub banned: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub banned: Nullable<bool>,
     /// When set to `true`, the user is created already locked.
     /// Requires the user lockout feature to be enabled on the instance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub locked: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub locked: Nullable<bool>,
 }
 
 impl CreateUser {
     /// A request with no parameters set.
     pub const fn new() -> Self {
         Self {
-            external_id: None,
-            first_name: None,
-            last_name: None,
-            locale: None,
+            external_id: Nullable::Unset,
+            first_name: Nullable::Unset,
+            last_name: Nullable::Unset,
+            locale: Nullable::Unset,
             email_address: None,
             email_address_identification_status: None,
             phone_number: None,
             phone_number_identification_status: None,
             web3_wallet: None,
-            username: None,
-            password: None,
-            password_digest: None,
+            username: Nullable::Unset,
+            password: Nullable::Unset,
+            password_digest: Nullable::Unset,
             password_hasher: None,
-            skip_password_checks: None,
-            skip_password_requirement: None,
-            totp_secret: None,
+            skip_password_checks: Nullable::Unset,
+            skip_password_requirement: Nullable::Unset,
+            totp_secret: Nullable::Unset,
             backup_codes: None,
             public_metadata: None,
             private_metadata: None,
             unsafe_metadata: None,
-            delete_self_enabled: None,
-            legal_accepted_at: None,
-            skip_legal_checks: None,
-            skip_user_requirement: None,
-            create_organization_enabled: None,
-            create_organizations_limit: None,
-            created_at: None,
-            bypass_client_trust: None,
-            banned: None,
-            locked: None,
+            delete_self_enabled: Nullable::Unset,
+            legal_accepted_at: Nullable::Unset,
+            skip_legal_checks: Nullable::Unset,
+            skip_user_requirement: Nullable::Unset,
+            create_organization_enabled: Nullable::Unset,
+            create_organizations_limit: Nullable::Unset,
+            created_at: Nullable::Unset,
+            bypass_client_trust: Nullable::Unset,
+            banned: Nullable::Unset,
+            locked: Nullable::Unset,
         }
     }
 }
@@ -587,19 +587,19 @@ impl CreateUser {
 setters! {
     CreateUser {
         /// Sets `external_id`: the ID of the user as used in your external systems or your previous
-        /// authentication solution. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// authentication solution. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         external_id: impl Into<String> => nullable,
         /// Sets `first_name`: the first name to assign to the user. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         first_name: impl Into<String> => nullable,
         /// Sets `last_name`: the last name to assign to the user. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         last_name: impl Into<String> => nullable,
         /// Sets `locale`: the locale to assign to the user (e.g., "en-US", "fr-FR"). To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         locale: impl Into<String> => nullable,
         /// Sets `email_address`: email addresses to add to the user.
@@ -615,33 +615,33 @@ setters! {
         /// Sets `web3_wallet`: web3 wallets to add to the user.
         web3_wallet: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `username`: the username to give to the user. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         username: impl Into<String> => nullable,
         /// Sets `password`: the plaintext password to give the user. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         password: impl Into<String> => nullable,
         /// Sets `password_digest`: in case you already have the password digests and not the
         /// passwords, you can use them for the newly created user via this property. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         password_digest: impl Into<String> => nullable,
         /// Sets `password_hasher`: the hashing algorithm that was used to generate the password
         /// digest.
         password_hasher: impl Into<String>,
         /// Sets `skip_password_checks`: when set to `true` all password checks are skipped. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         skip_password_checks: bool => nullable,
         /// Sets `skip_password_requirement`: when set to `true`, `password` is not required anymore
         /// when creating the user and can be omitted. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         skip_password_requirement: bool => nullable,
         /// Sets `totp_secret`: in case TOTP is configured on the instance, you can provide the
         /// secret to enable it on the newly created user without the need to reset it. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         totp_secret: impl Into<String> => nullable,
         /// Sets `backup_codes`: if Backup Codes are configured on the instance, you can provide
@@ -657,45 +657,45 @@ setters! {
         /// Frontend and Backend APIs.
         unsafe_metadata: JsonObject,
         /// Sets `delete_self_enabled`: if enabled, user can delete themselves via FAPI. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         delete_self_enabled: bool => nullable,
         /// Sets `legal_accepted_at`: A custom timestamp denoting _when_ the user accepted legal
         /// requirements, specified in RFC3339 format (e.g. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         legal_accepted_at: impl Into<String> => nullable,
         /// Sets `skip_legal_checks`: when set to `true` all legal checks are skipped. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         skip_legal_checks: bool => nullable,
         /// Sets `skip_user_requirement`: when set to `true`, identification types are not enforced.
-        /// To send `null` instead, set the field to `Some(None)` (with
+        /// To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         skip_user_requirement: bool => nullable,
         /// Sets `create_organization_enabled`: if enabled, user can create organizations via FAPI.
-        /// To send `null` instead, set the field to `Some(None)` (with
+        /// To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         create_organization_enabled: bool => nullable,
         /// Sets `create_organizations_limit`: the maximum number of organizations the user can
-        /// create. To send `null` instead, set the field to `Some(None)` (with
+        /// create. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         create_organizations_limit: i64 => nullable,
         /// Sets `created_at`: A custom date/time denoting _when_ the user signed up to the
         /// application, specified in RFC3339 format (e.g. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         created_at: impl Into<String> => nullable,
         /// Sets `bypass_client_trust`: when set to `true`, the user will bypass Device Trust checks
-        /// during sign-in. To send `null` instead, set the field to `Some(None)` (with
+        /// during sign-in. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         bypass_client_trust: bool => nullable,
         /// Sets `banned`: when set to `true`, the user is created already banned and cannot sign
-        /// in. To send `null` instead, set the field to `Some(None)` (with
+        /// in. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         banned: bool => nullable,
         /// Sets `locked`: when set to `true`, the user is created already locked. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         locked: bool => nullable,
     }
@@ -1130,27 +1130,11 @@ impl Operation for InstanceGetOrganizationMemberships {
     }
 }
 
-impl Paginate for InstanceGetOrganizationMemberships {
+impl ListRequest for InstanceGetOrganizationMemberships {
     type Item = OrganizationMembership;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationMembership>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -1163,7 +1147,7 @@ impl Paginate for InstanceGetOrganizationMemberships {
 /// access token will be refreshed transparently the new one will be returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct GetOAuthAccessToken {
+pub struct GetOauthAccessToken {
     /// The ID of the user for which to retrieve the OAuth access token (path)
     pub user_id: String,
     /// The ID of the OAuth provider (e.g. `oauth_google`) (path)
@@ -1185,7 +1169,7 @@ pub struct GetOAuthAccessToken {
     pub offset: Option<u64>,
 }
 
-impl GetOAuthAccessToken {
+impl GetOauthAccessToken {
     /// A request for `user_id`, `provider`; the optional parameters are unset.
     pub fn new(user_id: impl Into<String>, provider: impl Into<String>) -> Self {
         Self {
@@ -1199,7 +1183,7 @@ impl GetOAuthAccessToken {
 }
 
 setters! {
-    GetOAuthAccessToken {
+    GetOauthAccessToken {
         /// Sets `paginated`: whether to paginate the results.
         paginated: bool,
         /// Sets `limit`: applies a limit to the number of results returned.
@@ -1209,8 +1193,8 @@ setters! {
     }
 }
 
-impl Operation for GetOAuthAccessToken {
-    type Output = List<OAuthAccessTokenItem>;
+impl Operation for GetOauthAccessToken {
+    type Output = List<OauthAccessTokenItem>;
     const INFO: OperationInfo = OperationInfo::get(
         "GetOAuthAccessToken",
         "/users/{user_id}/oauth_access_tokens/{provider}",
@@ -1307,30 +1291,11 @@ impl Operation for UsersGetOrganizationInvitations {
     }
 }
 
-impl Paginate for UsersGetOrganizationInvitations {
+impl ListRequest for UsersGetOrganizationInvitations {
     type Item = OrganizationInvitationWithPublicOrganizationData;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(
-        &self,
-        page: &List<OrganizationInvitationWithPublicOrganizationData>,
-    ) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -1401,27 +1366,11 @@ impl Operation for UsersGetOrganizationMemberships {
     }
 }
 
-impl Paginate for UsersGetOrganizationMemberships {
+impl ListRequest for UsersGetOrganizationMemberships {
     type Item = OrganizationMembership;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<OrganizationMembership>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -1725,40 +1674,17 @@ impl Operation for GetUserList {
     }
 }
 
-impl Paginate for GetUserList {
+impl ListRequest for GetUserList {
     type Item = User;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<User>) -> Option<Self> {
-        let limit = self.limit.unwrap_or(500);
-        let offset = self.offset.unwrap_or(0);
-        // The cursor needs the default ordering and no offset; otherwise page by offset.
-        let by_cursor = offset == 0
-            && matches!(
-                self.order_by.as_deref(),
-                None | Some("created_at" | "+created_at" | "-created_at")
-            );
-        if by_cursor {
-            // A short or empty page is the last one.
-            next_offset(limit, 0, page.data.len(), None)?;
-            let last = page.data.last()?;
-            Some(Self {
-                starting_after: Some(last.id().to_owned()),
-                ..self.clone()
-            })
-        } else {
-            let offset = next_offset(limit, offset, page.data.len(), page.total_count)?;
-            Some(Self {
-                offset: Some(offset),
-                ..self.clone()
-            })
-        }
+    fn page_params(&mut self) -> PageParams<'_> {
+        // The cursor follows the default ordering only.
+        let by_cursor = matches!(
+            self.order_by.as_deref(),
+            None | Some("created_at" | "+created_at" | "-created_at")
+        );
+        PageParams::new(500, &mut self.limit, &mut self.offset)
+            .cursor(&mut self.starting_after, by_cursor)
     }
 }
 
@@ -1994,8 +1920,8 @@ pub struct SetUserPasswordCompromised {
     #[serde(skip)]
     pub user_id: String,
     /// `revoke_all_sessions`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoke_all_sessions: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub revoke_all_sessions: Nullable<bool>,
 }
 
 impl SetUserPasswordCompromised {
@@ -2003,15 +1929,15 @@ impl SetUserPasswordCompromised {
     pub fn new(user_id: impl Into<String>) -> Self {
         Self {
             user_id: user_id.into(),
-            revoke_all_sessions: None,
+            revoke_all_sessions: Nullable::Unset,
         }
     }
 }
 
 setters! {
     SetUserPasswordCompromised {
-        /// Sets `revoke_all_sessions`. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// Sets `revoke_all_sessions`. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         revoke_all_sessions: bool => nullable,
     }
 }
@@ -2190,46 +2116,46 @@ pub struct UpdateUser {
     pub user_id: String,
     /// The ID of the user as used in your external systems or your previous authentication solution.
     /// Must be unique across your instance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub external_id: Nullable<String>,
     /// The first name to assign to the user
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub first_name: Nullable<String>,
     /// The last name to assign to the user
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub last_name: Nullable<String>,
     /// The locale to assign to the user (e.g., "en-US", "fr-FR")
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub locale: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub locale: Nullable<String>,
     /// The ID of the email address to set as primary.
     /// It must be verified, and present on the current user.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub primary_email_address_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub primary_email_address_id: Nullable<String>,
     /// If set to `true`, the user will be notified that their primary email address has changed.
     /// By default, no notification is sent.
     ///
     /// (Clerk's default: `false`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_primary_email_address_changed: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub notify_primary_email_address_changed: Nullable<bool>,
     /// The ID of the phone number to set as primary.
     /// It must be verified, and present on the current user.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub primary_phone_number_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub primary_phone_number_id: Nullable<String>,
     /// The ID of the web3 wallets to set as primary.
     /// It must be verified, and present on the current user.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub primary_web3_wallet_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub primary_web3_wallet_id: Nullable<String>,
     /// The username to give to the user.
     /// It must be unique across your instance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub username: Nullable<String>,
     /// The ID of the image to set as the user's profile image
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub profile_image_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub profile_image_id: Nullable<String>,
     /// The plaintext password to give the user.
     /// Must be at least 8 characters long, and cannot be in any list of hacked passwords.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub password: Nullable<String>,
     /// In case you already have the password digests and not the passwords, you can use them for the
     /// newly created user via this property.
     /// The digests should be generated with one of the supported algorithms.
@@ -2258,42 +2184,42 @@ pub struct UpdateUser {
     pub password_hasher: Option<PasswordHasher>,
     /// Set it to `true` if you're updating the user's password and want to skip any password policy
     /// settings check. This parameter can only be used when providing a `password`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_password_checks: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub skip_password_checks: Nullable<bool>,
     /// Set to `true` to sign out the user from all their active sessions once their password is
     /// updated. This parameter can only be used when providing a `password`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sign_out_of_other_sessions: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub sign_out_of_other_sessions: Nullable<bool>,
     /// In case TOTP is configured on the instance, you can provide the secret to enable it on the
     /// specific user without the need to reset it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub totp_secret: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub totp_secret: Nullable<String>,
     /// If Backup Codes are configured on the instance, you can provide them to enable it on the
     /// specific user without the need to reset them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_codes: Option<Vec<String>>,
     /// If true, the user can delete themselves with the Frontend API.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delete_self_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub delete_self_enabled: Nullable<bool>,
     /// If true, the user can create organizations with the Frontend API.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub create_organization_enabled: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub create_organization_enabled: Nullable<bool>,
     /// A custom timestamp denoting _when_ the user accepted legal requirements, specified in RFC3339
     /// format.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub legal_accepted_at: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub legal_accepted_at: Nullable<String>,
     /// When set to `true` all legal checks are skipped.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_legal_checks: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub skip_legal_checks: Nullable<bool>,
     /// The maximum number of organizations the user can create. 0 means unlimited.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub create_organizations_limit: Option<Option<i64>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub create_organizations_limit: Nullable<i64>,
     /// A custom date/time denoting _when_ the user signed up to the application.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub created_at: Nullable<String>,
     /// When set to `true`, the user will bypass Device Trust checks during sign-in.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bypass_client_trust: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub bypass_client_trust: Nullable<bool>,
 }
 
 impl UpdateUser {
@@ -2301,30 +2227,30 @@ impl UpdateUser {
     pub fn new(user_id: impl Into<String>) -> Self {
         Self {
             user_id: user_id.into(),
-            external_id: None,
-            first_name: None,
-            last_name: None,
-            locale: None,
-            primary_email_address_id: None,
-            notify_primary_email_address_changed: None,
-            primary_phone_number_id: None,
-            primary_web3_wallet_id: None,
-            username: None,
-            profile_image_id: None,
-            password: None,
+            external_id: Nullable::Unset,
+            first_name: Nullable::Unset,
+            last_name: Nullable::Unset,
+            locale: Nullable::Unset,
+            primary_email_address_id: Nullable::Unset,
+            notify_primary_email_address_changed: Nullable::Unset,
+            primary_phone_number_id: Nullable::Unset,
+            primary_web3_wallet_id: Nullable::Unset,
+            username: Nullable::Unset,
+            profile_image_id: Nullable::Unset,
+            password: Nullable::Unset,
             password_digest: None,
             password_hasher: None,
-            skip_password_checks: None,
-            sign_out_of_other_sessions: None,
-            totp_secret: None,
+            skip_password_checks: Nullable::Unset,
+            sign_out_of_other_sessions: Nullable::Unset,
+            totp_secret: Nullable::Unset,
             backup_codes: None,
-            delete_self_enabled: None,
-            create_organization_enabled: None,
-            legal_accepted_at: None,
-            skip_legal_checks: None,
-            create_organizations_limit: None,
-            created_at: None,
-            bypass_client_trust: None,
+            delete_self_enabled: Nullable::Unset,
+            create_organization_enabled: Nullable::Unset,
+            legal_accepted_at: Nullable::Unset,
+            skip_legal_checks: Nullable::Unset,
+            create_organizations_limit: Nullable::Unset,
+            created_at: Nullable::Unset,
+            bypass_client_trust: Nullable::Unset,
         }
     }
 }
@@ -2332,48 +2258,48 @@ impl UpdateUser {
 setters! {
     UpdateUser {
         /// Sets `external_id`: the ID of the user as used in your external systems or your previous
-        /// authentication solution. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// authentication solution. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         external_id: impl Into<String> => nullable,
         /// Sets `first_name`: the first name to assign to the user. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         first_name: impl Into<String> => nullable,
         /// Sets `last_name`: the last name to assign to the user. To send `null` instead, set the
-        /// field to `Some(None)` (with
+        /// field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         last_name: impl Into<String> => nullable,
         /// Sets `locale`: the locale to assign to the user (e.g., "en-US", "fr-FR"). To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         locale: impl Into<String> => nullable,
         /// Sets `primary_email_address_id`: the ID of the email address to set as primary. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         primary_email_address_id: impl Into<String> => nullable,
         /// Sets `notify_primary_email_address_changed`: if set to `true`, the user will be notified
         /// that their primary email address has changed. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         notify_primary_email_address_changed: bool => nullable,
         /// Sets `primary_phone_number_id`: the ID of the phone number to set as primary. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         primary_phone_number_id: impl Into<String> => nullable,
         /// Sets `primary_web3_wallet_id`: the ID of the web3 wallets to set as primary. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         primary_web3_wallet_id: impl Into<String> => nullable,
         /// Sets `username`: the username to give to the user. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         username: impl Into<String> => nullable,
         /// Sets `profile_image_id`: the ID of the image to set as the user's profile image. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         profile_image_id: impl Into<String> => nullable,
         /// Sets `password`: the plaintext password to give the user. To send `null` instead, set
-        /// the field to `Some(None)` (with
+        /// the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         password: impl Into<String> => nullable,
         /// Sets `password_digest`: in case you already have the password digests and not the
@@ -2384,49 +2310,49 @@ setters! {
         password_hasher: impl Into<String>,
         /// Sets `skip_password_checks`: set it to `true` if you're updating the user's password and
         /// want to skip any password policy settings check. To send `null` instead, set the field
-        /// to `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// to [`Nullable::Null`] (with
+        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         skip_password_checks: bool => nullable,
         /// Sets `sign_out_of_other_sessions`: set to `true` to sign out the user from all their
         /// active sessions once their password is updated. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         sign_out_of_other_sessions: bool => nullable,
         /// Sets `totp_secret`: in case TOTP is configured on the instance, you can provide the
         /// secret to enable it on the specific user without the need to reset it. To send `null`
-        /// instead, set the field to `Some(None)` (with
+        /// instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         totp_secret: impl Into<String> => nullable,
         /// Sets `backup_codes`: if Backup Codes are configured on the instance, you can provide
         /// them to enable it on the specific user without the need to reset them.
         backup_codes: impl IntoIterator<Item = impl Into<String>> => collect,
         /// Sets `delete_self_enabled`: if true, the user can delete themselves with the Frontend
-        /// API. To send `null` instead, set the field to `Some(None)` (with
+        /// API. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         delete_self_enabled: bool => nullable,
         /// Sets `create_organization_enabled`: if true, the user can create organizations with the
-        /// Frontend API. To send `null` instead, set the field to `Some(None)` (with
+        /// Frontend API. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         create_organization_enabled: bool => nullable,
         /// Sets `legal_accepted_at`: A custom timestamp denoting _when_ the user accepted legal
         /// requirements, specified in RFC3339 format. To send `null` instead, set the field to
-        /// `Some(None)` (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a
-        /// call).
+        /// [`Nullable::Null`] (with [`CallBuilder::map_request`](crate::CallBuilder::map_request)
+        /// on a call).
         legal_accepted_at: impl Into<String> => nullable,
         /// Sets `skip_legal_checks`: when set to `true` all legal checks are skipped. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         skip_legal_checks: bool => nullable,
         /// Sets `create_organizations_limit`: the maximum number of organizations the user can
-        /// create. To send `null` instead, set the field to `Some(None)` (with
+        /// create. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         create_organizations_limit: i64 => nullable,
         /// Sets `created_at`: A custom date/time denoting _when_ the user signed up to the
-        /// application. To send `null` instead, set the field to `Some(None)` (with
+        /// application. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         created_at: impl Into<String> => nullable,
         /// Sets `bypass_client_trust`: when set to `true`, the user will bypass Device Trust checks
-        /// during sign-in. To send `null` instead, set the field to `Some(None)` (with
+        /// during sign-in. To send `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         bypass_client_trust: bool => nullable,
     }
@@ -2594,44 +2520,25 @@ impl Operation for VerifyTotp {
     }
 }
 
-/// The Users operations; get it from [`Client::users`](crate::Client::users).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let users = client.users();
-/// let first_page = users.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = users.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Users {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Users operations; get it from [`Client::users`](crate::Client::users).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let users = client.users();
+    /// let first_page = users.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = users.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    Users
 }
 
 impl Users {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Adjust a user's credit balance; see [`AdjustUserBillingCreditBalance`].
     pub fn adjust_billing_credit_balance(
         &self,
@@ -2759,13 +2666,13 @@ impl Users {
         self.builder(InstanceGetOrganizationMemberships::new())
     }
 
-    /// Retrieve the OAuth access token of a user; see [`GetOAuthAccessToken`].
-    pub fn get_o_auth_access_token(
+    /// Retrieve the OAuth access token of a user; see [`GetOauthAccessToken`].
+    pub fn get_oauth_access_token(
         &self,
         user_id: impl Into<String>,
         provider: impl Into<String>,
-    ) -> CallBuilder<GetOAuthAccessToken> {
-        self.builder(GetOAuthAccessToken::new(user_id, provider))
+    ) -> CallBuilder<GetOauthAccessToken> {
+        self.builder(GetOauthAccessToken::new(user_id, provider))
     }
 
     /// Retrieve all invitations for a user; see [`UsersGetOrganizationInvitations`]. Walk every page

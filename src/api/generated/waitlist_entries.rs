@@ -8,15 +8,15 @@
 
 use serde::Serialize;
 
-use crate::api::setters;
-use crate::list::{next_offset, List, Paginate};
+use crate::api::{handle, setters, Nullable};
+use crate::list::{List, ListRequest, PageParams};
 use crate::models::{
     CreateBulkWaitlistEntriesItem, DeletedObject, WaitlistEntry, WaitlistEntryStatus,
 };
 use crate::operation::{
     check_range, Operation, OperationInfo, PathParams, QueryWriter, RequestBody,
 };
-use crate::{CallBuilder, Client, Error, RequestOptions};
+use crate::{CallBuilder, Error};
 
 /// `POST /waitlist_entries/bulk`: create multiple waitlist entries.
 ///
@@ -72,8 +72,8 @@ pub struct CreateWaitlistEntry {
     /// Defaults to `true`.
     ///
     /// (Clerk's default: `true`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub notify: Nullable<bool>,
 }
 
 impl CreateWaitlistEntry {
@@ -81,7 +81,7 @@ impl CreateWaitlistEntry {
     pub fn new(email_address: impl Into<String>) -> Self {
         Self {
             email_address: email_address.into(),
-            notify: None,
+            notify: Nullable::Unset,
         }
     }
 }
@@ -89,8 +89,8 @@ impl CreateWaitlistEntry {
 setters! {
     CreateWaitlistEntry {
         /// Sets `notify`: optional flag which denotes whether a confirmation email should be sent
-        /// to the given email address. To send `null` instead, set the field to `Some(None)` (with
-        /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
+        /// to the given email address. To send `null` instead, set the field to [`Nullable::Null`]
+        /// (with [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         notify: bool => nullable,
     }
 }
@@ -148,8 +148,8 @@ pub struct InviteWaitlistEntry {
     /// email address, or it's claimed by another user.
     ///
     /// (Clerk's default: `false`)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ignore_existing: Option<Option<bool>>,
+    #[serde(skip_serializing_if = "Nullable::is_unset")]
+    pub ignore_existing: Nullable<bool>,
 }
 
 impl InviteWaitlistEntry {
@@ -157,7 +157,7 @@ impl InviteWaitlistEntry {
     pub fn new(waitlist_entry_id: impl Into<String>) -> Self {
         Self {
             waitlist_entry_id: waitlist_entry_id.into(),
-            ignore_existing: None,
+            ignore_existing: Nullable::Unset,
         }
     }
 }
@@ -166,7 +166,7 @@ setters! {
     InviteWaitlistEntry {
         /// Sets `ignore_existing`: whether an invitation should be created if there is already an
         /// existing invitation for this email address, or it's claimed by another user. To send
-        /// `null` instead, set the field to `Some(None)` (with
+        /// `null` instead, set the field to [`Nullable::Null`] (with
         /// [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call).
         ignore_existing: bool => nullable,
     }
@@ -272,27 +272,11 @@ impl Operation for ListWaitlistEntries {
     }
 }
 
-impl Paginate for ListWaitlistEntries {
+impl ListRequest for ListWaitlistEntries {
     type Item = WaitlistEntry;
 
-    fn first_page(self) -> Self {
-        Self {
-            limit: Some(self.limit.unwrap_or(500)),
-            ..self
-        }
-    }
-
-    fn next_page(&self, page: &List<WaitlistEntry>) -> Option<Self> {
-        let offset = next_offset(
-            self.limit.unwrap_or(500),
-            self.offset.unwrap_or(0),
-            page.data.len(),
-            page.total_count,
-        )?;
-        Some(Self {
-            offset: Some(offset),
-            ..self.clone()
-        })
+    fn page_params(&mut self) -> PageParams<'_> {
+        PageParams::new(500, &mut self.limit, &mut self.offset)
     }
 }
 
@@ -327,45 +311,26 @@ impl Operation for RejectWaitlistEntry {
     }
 }
 
-/// The Waitlist Entries operations; get it from
-/// [`Client::waitlist_entries`](crate::Client::waitlist_entries).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let waitlist_entries = client.waitlist_entries();
-/// let first_page = waitlist_entries.list().await?;
-/// println!("{} on the first page", first_page.data.len());
-/// let everything = waitlist_entries.list().paginate().items().collect_all().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct WaitlistEntries {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Waitlist Entries operations; get it from
+    /// [`Client::waitlist_entries`](crate::Client::waitlist_entries).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let waitlist_entries = client.waitlist_entries();
+    /// let first_page = waitlist_entries.list().await?;
+    /// println!("{} on the first page", first_page.data.len());
+    /// let everything = waitlist_entries.list().paginate().items().collect_all().await?;
+    /// # Ok(()) }
+    /// ```
+    WaitlistEntries
 }
 
 impl WaitlistEntries {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create multiple waitlist entries; see [`CreateBulkWaitlistEntries`].
     pub fn bulk_create(
         &self,

@@ -6,9 +6,10 @@
 //!
 //! You can configure webhooks to be notified about various events that happen on your instance.
 
+use crate::api::handle;
 use crate::models::SvixUrl;
 use crate::operation::{Operation, OperationInfo};
-use crate::{CallBuilder, Client, RequestOptions};
+use crate::CallBuilder;
 
 /// `POST /webhooks/svix`: create a Svix app.
 ///
@@ -67,42 +68,23 @@ impl Operation for GenerateSvixAuthUrl {
     const INFO: OperationInfo = OperationInfo::post("GenerateSvixAuthURL", "/webhooks/svix_url");
 }
 
-/// The Webhooks operations; get it from [`Client::webhooks`](crate::Client::webhooks).
-///
-/// It owns a clone of the client (one reference count): store it, clone it, move it into a task.
-/// Each method returns a [`CallBuilder`] to await, whose setters take the optional parameters.
-///
-/// ```no_run
-/// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
-/// let webhooks = client.webhooks();
-/// let answer = webhooks.create_svix_app().await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Webhooks {
-    client: Client,
-    options: Option<RequestOptions>,
+handle! {
+    /// The Webhooks operations; get it from [`Client::webhooks`](crate::Client::webhooks).
+    ///
+    /// It owns a clone of the client (one reference count): store it, clone it, move it into a
+    /// task. Each method returns a [`CallBuilder`] to await, whose setters take the optional
+    /// parameters.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: clerk_tower::Client) -> Result<(), clerk_tower::Error> {
+    /// let webhooks = client.webhooks();
+    /// let answer = webhooks.create_svix_app().await?;
+    /// # Ok(()) }
+    /// ```
+    Webhooks
 }
 
 impl Webhooks {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
-            options: None,
-        }
-    }
-
-    /// Applies `options` (timeouts, retries) to the calls made through this handle (a call's own
-    /// [`CallBuilder::options`] replaces them).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = Some(options);
-        self
-    }
-
-    fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {
-        CallBuilder::new(self.client.clone(), request, self.options)
-    }
-
     /// Create a Svix app; see [`CreateSvixApp`].
     pub fn create_svix_app(&self) -> CallBuilder<CreateSvixApp> {
         self.builder(CreateSvixApp::new())

@@ -19,6 +19,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::time::Instant;
 
 use super::{Bucket, Derived, Next, RateLimitConfig, RateLimitLayer, Source, Store};
+use crate::error::Attempted;
 use crate::Error;
 
 /// The answer to a turn or a check: `None` to leave now, `Some((at, source))` to sleep until
@@ -161,7 +162,7 @@ impl RateLimitUnavailable {
     }
 
     fn error() -> Error {
-        Error::Middleware(Arc::new(Box::new(RateLimitUnavailable(()))))
+        Error::Middleware(Attempted::new(Arc::new(Box::new(RateLimitUnavailable(())))))
     }
 }
 

@@ -112,8 +112,8 @@ pub struct InstanceCommunication {
 open_enum! {
     /// String representing the object's type. Objects of the same type share the same value.
     ///
-    /// The `object` of [`OAuthApplicationSettings`](crate::models::OAuthApplicationSettings).
-    pub enum OAuthApplicationSettingsObject {
+    /// The `object` of [`OauthApplicationSettings`](crate::models::OauthApplicationSettings).
+    pub enum OauthApplicationSettingsObject {
         /// `"oauth_application_settings"`.
         OauthApplicationSettings => "oauth_application_settings",
     }
@@ -123,9 +123,9 @@ open_enum! {
 /// `OAuthApplicationSettings` in Clerk's spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct OAuthApplicationSettings {
+pub struct OauthApplicationSettings {
     /// String representing the object's type. Objects of the same type share the same value.
-    pub object: OAuthApplicationSettingsObject,
+    pub object: OauthApplicationSettingsObject,
     /// Whether dynamic OAuth client registration is enabled for the instance (RFC 7591).
     pub dynamic_oauth_client_registration: bool,
     /// Default scopes.

@@ -68,10 +68,10 @@ pub use invitations::*;
 mod jwt_templates;
 #[cfg(feature = "jwt_templates")]
 pub use jwt_templates::*;
-#[cfg(feature = "m2m_tokens")]
-mod m2m_tokens;
-#[cfg(feature = "m2m_tokens")]
-pub use m2m_tokens::*;
+#[cfg(feature = "m2m")]
+mod m2m;
+#[cfg(feature = "m2m")]
+pub use m2m::*;
 #[cfg(feature = "machines")]
 mod machines;
 #[cfg(feature = "machines")]

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 open_enum! {
     /// The `object` of
-    /// [`VerifyOAuthAccessTokenResponse1`](crate::models::VerifyOAuthAccessTokenResponse1).
-    pub enum VerifyOAuthAccessTokenResponse1Object {
+    /// [`VerifyOauthAccessTokenResponse1`](crate::models::VerifyOauthAccessTokenResponse1).
+    pub enum VerifyOauthAccessTokenResponse1Object {
         /// `"clerk_idp_oauth_access_token"`.
         ClerkIdpOauthAccessToken => "clerk_idp_oauth_access_token",
     }
@@ -19,9 +19,9 @@ open_enum! {
 /// Branch 1 of operation verifyOAuthAccessToken.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct VerifyOAuthAccessTokenResponse1 {
+pub struct VerifyOauthAccessTokenResponse1 {
     /// `object`.
-    pub object: VerifyOAuthAccessTokenResponse1Object,
+    pub object: VerifyOauthAccessTokenResponse1Object,
     /// `id`.
     pub id: String,
     /// `client_id`.
@@ -47,42 +47,42 @@ pub struct VerifyOAuthAccessTokenResponse1 {
 /// Branch 2 of operation verifyOAuthAccessToken.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct VerifyOAuthAccessTokenResponse2 {
+pub struct VerifyOauthAccessTokenResponse2 {
     /// Indicates that a JWT access token is not active (expired)
     pub active: bool,
 }
 
-/// The response of [`VerifyOAuthAccessToken`](crate::api::VerifyOAuthAccessToken).
+/// The response of [`VerifyOauthAccessToken`](crate::api::VerifyOauthAccessToken).
 ///
 /// The first variant that decodes wins; a value none of them decodes is kept as
 /// [`Unknown`](Self::Unknown).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
-pub enum VerifyOAuthAccessTokenResponse {
-    /// [`VerifyOAuthAccessTokenResponse1`].
-    Response1(VerifyOAuthAccessTokenResponse1),
-    /// [`VerifyOAuthAccessTokenResponse2`].
-    Response2(VerifyOAuthAccessTokenResponse2),
+pub enum VerifyOauthAccessTokenResponse {
+    /// [`VerifyOauthAccessTokenResponse1`].
+    Response1(VerifyOauthAccessTokenResponse1),
+    /// [`VerifyOauthAccessTokenResponse2`].
+    Response2(VerifyOauthAccessTokenResponse2),
     /// A kind of value this version of the crate does not know, kept as sent (sealed: read it with
     /// [`UnknownObject::as_json`]).
     Unknown(UnknownObject),
 }
 
-impl Default for VerifyOAuthAccessTokenResponse {
+impl Default for VerifyOauthAccessTokenResponse {
     /// An empty [`Unknown`](Self::Unknown).
     fn default() -> Self {
         Self::Unknown(UnknownObject::default())
     }
 }
 
-impl<'de> Deserialize<'de> for VerifyOAuthAccessTokenResponse {
+impl<'de> Deserialize<'de> for VerifyOauthAccessTokenResponse {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
-        if let Ok(found) = variant::<VerifyOAuthAccessTokenResponse1, D::Error>(value.clone()) {
+        if let Ok(found) = variant::<VerifyOauthAccessTokenResponse1, D::Error>(value.clone()) {
             return Ok(Self::Response1(found));
         }
-        if let Ok(found) = variant::<VerifyOAuthAccessTokenResponse2, D::Error>(value.clone()) {
+        if let Ok(found) = variant::<VerifyOauthAccessTokenResponse2, D::Error>(value.clone()) {
             return Ok(Self::Response2(found));
         }
         Ok(Self::Unknown(UnknownObject(value)))

@@ -8,9 +8,9 @@ use crate::models::open_enum;
 use serde::{Deserialize, Serialize};
 
 open_enum! {
-    /// The values of the `object` of [`OAuthApplication`](crate::models::OAuthApplication) and the
-    /// `object` of [`OAuthApplicationWithSecret`](crate::models::OAuthApplicationWithSecret).
-    pub enum OAuthApplicationObject {
+    /// The values of the `object` of [`OauthApplication`](crate::models::OauthApplication) and the
+    /// `object` of [`OauthApplicationWithSecret`](crate::models::OauthApplicationWithSecret).
+    pub enum OauthApplicationObject {
         /// `"oauth_application"`.
         OauthApplication => "oauth_application",
     }
@@ -20,9 +20,9 @@ open_enum! {
 /// `OAuthApplication` in Clerk's spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct OAuthApplication {
+pub struct OauthApplication {
     /// `object`.
-    pub object: OAuthApplicationObject,
+    pub object: OauthApplicationObject,
     /// `id`.
     pub id: String,
     /// `instance_id`.
@@ -67,21 +67,21 @@ pub struct OAuthApplication {
     pub updated_at: i64,
 }
 
-impl Identified for OAuthApplication {
+impl Identified for OauthApplication {
     fn id(&self) -> &str {
         &self.id
     }
 }
 
 /// `OAuthApplications` in Clerk's spec.
-pub type OAuthApplications = List<OAuthApplication>;
+pub type OauthApplications = List<OauthApplication>;
 
 /// `OAuthApplicationWithSecret` in Clerk's spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct OAuthApplicationWithSecret {
+pub struct OauthApplicationWithSecret {
     /// `object`.
-    pub object: OAuthApplicationObject,
+    pub object: OauthApplicationObject,
     /// `id`.
     pub id: String,
     /// `instance_id`.

@@ -889,8 +889,8 @@ pub struct TotalCount {
 }
 
 open_enum! {
-    /// The `object` of [`OAuthAccessTokenItem`](crate::models::OAuthAccessTokenItem).
-    pub enum OAuthAccessTokenItemObject {
+    /// The `object` of [`OauthAccessTokenItem`](crate::models::OauthAccessTokenItem).
+    pub enum OauthAccessTokenItemObject {
         /// `"oauth_access_token"`.
         OauthAccessToken => "oauth_access_token",
     }
@@ -900,9 +900,9 @@ open_enum! {
 /// `OAuthAccessToken`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct OAuthAccessTokenItem {
+pub struct OauthAccessTokenItem {
     /// `object`.
-    pub object: OAuthAccessTokenItemObject,
+    pub object: OauthAccessTokenItemObject,
     /// External account ID
     pub external_account_id: String,
     /// The unique ID of the user in the external provider's system
@@ -930,7 +930,7 @@ pub struct OAuthAccessTokenItem {
 }
 
 /// `OAuthAccessToken` in Clerk's spec.
-pub type OAuthAccessToken = Vec<OAuthAccessTokenItem>;
+pub type OauthAccessToken = Vec<OauthAccessTokenItem>;
 
 open_enum! {
     /// String representing the object's type.

@@ -75,7 +75,7 @@ match $id {
 #[cfg(feature = "machines")]
 "CreateMachineScope" => { let $op = clerk_tower::api::CreateMachineScope::new("machine_123", "to_machine_123"); Some($then) }
 #[cfg(feature = "oauth_applications")]
-"CreateOAuthApplication" => { let $op = clerk_tower::api::CreateOAuthApplication::new("name_123").redirect_uris(["redirect_uris_123"]).callback_url("callback_url_123").scopes("profile email public_metadata").consent_screen_enabled(true).pkce_required(true).public(true); Some($then) }
+"CreateOAuthApplication" => { let $op = clerk_tower::api::CreateOauthApplication::new("name_123").redirect_uris(["redirect_uris_123"]).callback_url("callback_url_123").scopes("profile email public_metadata").consent_screen_enabled(true).pkce_required(true).public(true); Some($then) }
 #[cfg(feature = "organizations")]
 "CreateOrganization" => { let $op = clerk_tower::api::CreateOrganization::new("name_123").created_by("created_by_123").private_metadata(serde_json::Map::new()).public_metadata(serde_json::Map::new()).slug("slug_123").max_allowed_memberships(0).created_at("2026-05-12T10:20:30Z").role_set_key("role_set_key_123"); Some($then) }
 #[cfg(feature = "organization_domains")]
@@ -141,7 +141,7 @@ match $id {
 #[cfg(feature = "machines")]
 "DeleteMachineScope" => { let $op = clerk_tower::api::DeleteMachineScope::new("machine_123", "other_machine_123"); Some($then) }
 #[cfg(feature = "oauth_applications")]
-"DeleteOAuthApplication" => { let $op = clerk_tower::api::DeleteOAuthApplication::new("oauth_application_123"); Some($then) }
+"DeleteOAuthApplication" => { let $op = clerk_tower::api::DeleteOauthApplication::new("oauth_application_123"); Some($then) }
 #[cfg(feature = "organizations")]
 "DeleteOrganization" => { let $op = clerk_tower::api::DeleteOrganization::new("organization_123"); Some($then) }
 #[cfg(feature = "organization_domains")]
@@ -207,7 +207,7 @@ match $id {
 #[cfg(feature = "instance_settings")]
 "GetInstanceCommunication" => { let $op = clerk_tower::api::GetInstanceCommunication::new(); Some($then) }
 #[cfg(feature = "instance_settings")]
-"GetInstanceOAuthApplicationSettings" => { let $op = clerk_tower::api::GetInstanceOAuthApplicationSettings::new(); Some($then) }
+"GetInstanceOAuthApplicationSettings" => { let $op = clerk_tower::api::GetInstanceOauthApplicationSettings::new(); Some($then) }
 #[cfg(feature = "instance_settings")]
 "GetInstanceOrganizationSettings" => { let $op = clerk_tower::api::GetInstanceOrganizationSettings::new(); Some($then) }
 #[cfg(feature = "instance_settings")]
@@ -221,9 +221,9 @@ match $id {
 #[cfg(feature = "machines")]
 "GetMachineSecretKey" => { let $op = clerk_tower::api::GetMachineSecretKey::new("machine_123"); Some($then) }
 #[cfg(feature = "users")]
-"GetOAuthAccessToken" => { let $op = clerk_tower::api::GetOAuthAccessToken::new("user_123", "provider_123").paginated(true).limit(1).offset(0); Some($then) }
+"GetOAuthAccessToken" => { let $op = clerk_tower::api::GetOauthAccessToken::new("user_123", "provider_123").paginated(true).limit(1).offset(0); Some($then) }
 #[cfg(feature = "oauth_applications")]
-"GetOAuthApplication" => { let $op = clerk_tower::api::GetOAuthApplication::new("oauth_application_123"); Some($then) }
+"GetOAuthApplication" => { let $op = clerk_tower::api::GetOauthApplication::new("oauth_application_123"); Some($then) }
 #[cfg(feature = "organizations")]
 "GetOrganization" => { let $op = clerk_tower::api::GetOrganization::new("organization_123").include_members_count(true).include_missing_member_with_elevated_permissions(true); Some($then) }
 #[cfg(feature = "organizations")]
@@ -297,7 +297,7 @@ match $id {
 #[cfg(feature = "machines")]
 "ListMachines" => { let $op = clerk_tower::api::ListMachines::new().limit(1).offset(0).query("query_123").order_by("order_by_123"); Some($then) }
 #[cfg(feature = "oauth_applications")]
-"ListOAuthApplications" => { let $op = clerk_tower::api::ListOAuthApplications::new().limit(1).offset(0).order_by("order_by_123").name_query("name_query_123"); Some($then) }
+"ListOAuthApplications" => { let $op = clerk_tower::api::ListOauthApplications::new().limit(1).offset(0).order_by("order_by_123").name_query("name_query_123"); Some($then) }
 #[cfg(feature = "organization_domains")]
 "ListOrganizationDomains" => { let $op = clerk_tower::api::ListOrganizationDomains::new("organization_123").verified("verified_123").enrollment_mode("enrollment_mode_123").limit(1).offset(0); Some($then) }
 #[cfg(feature = "organization_invitations")]
@@ -313,7 +313,7 @@ match $id {
 #[cfg(feature = "organization_invitations")]
 "ListPendingOrganizationInvitations" => { let $op = clerk_tower::api::ListPendingOrganizationInvitations::new("organization_123").limit(1).offset(0); Some($then) }
 #[cfg(feature = "redirect_urls")]
-"ListRedirectURLs" => { let $op = clerk_tower::api::ListRedirectUrLs::new().paginated(true).limit(1).offset(0); Some($then) }
+"ListRedirectURLs" => { let $op = clerk_tower::api::ListRedirectUrls::new().paginated(true).limit(1).offset(0); Some($then) }
 #[cfg(feature = "role_sets")]
 "ListRoleSets" => { let $op = clerk_tower::api::ListRoleSets::new().query("query_123").order_by("order_by_123").limit(1).offset(0); Some($then) }
 #[cfg(feature = "saml_connections")]
@@ -371,7 +371,7 @@ match $id {
 #[cfg(feature = "invitations")]
 "RevokeInvitation" => { let $op = clerk_tower::api::RevokeInvitation::new("invitation_123"); Some($then) }
 #[cfg(feature = "oauth_applications")]
-"RevokeOAuthApplicationToken" => { let $op = clerk_tower::api::RevokeOAuthApplicationToken::new("oauth_application_123", "token_123"); Some($then) }
+"RevokeOAuthApplicationToken" => { let $op = clerk_tower::api::RevokeOauthApplicationToken::new("oauth_application_123", "token_123"); Some($then) }
 #[cfg(feature = "organization_invitations")]
 "RevokeOrganizationInvitation" => { let $op = clerk_tower::api::RevokeOrganizationInvitation::new("organization_123", "invitation_123").requesting_user_id("requesting_user_123"); Some($then) }
 #[cfg(feature = "sessions")]
@@ -385,7 +385,7 @@ match $id {
 #[cfg(feature = "machines")]
 "RotateMachineSecretKey" => { let $op = clerk_tower::api::RotateMachineSecretKey::new("machine_123", 0); Some($then) }
 #[cfg(feature = "oauth_applications")]
-"RotateOAuthApplicationSecret" => { let $op = clerk_tower::api::RotateOAuthApplicationSecret::new("oauth_application_123"); Some($then) }
+"RotateOAuthApplicationSecret" => { let $op = clerk_tower::api::RotateOauthApplicationSecret::new("oauth_application_123"); Some($then) }
 #[cfg(feature = "scim_directories")]
 "RotateSCIMDirectoryAPIKey" => { let $op = clerk_tower::api::RotateScimDirectoryApiKey::new("scim_directory_123"); Some($then) }
 #[cfg(feature = "users")]
@@ -415,7 +415,7 @@ match $id {
 #[cfg(feature = "instance_settings")]
 "UpdateInstanceCommunication" => { let $op = clerk_tower::api::UpdateInstanceCommunication::new().blocked_country_codes(["AA"]); Some($then) }
 #[cfg(feature = "instance_settings")]
-"UpdateInstanceOAuthApplicationSettings" => { let $op = clerk_tower::api::UpdateInstanceOAuthApplicationSettings::new().dynamic_oauth_client_registration(true).default_scopes(["default_scopes_123"]).oauth_jwt_access_tokens(true).client_id_metadata_documents_advertised(true).client_id_metadata_documents_only_allow_pre_registered_clients(true).client_id_metadata_documents_block_implicitly_allowed_clients(true); Some($then) }
+"UpdateInstanceOAuthApplicationSettings" => { let $op = clerk_tower::api::UpdateInstanceOauthApplicationSettings::new().dynamic_oauth_client_registration(true).default_scopes(["default_scopes_123"]).oauth_jwt_access_tokens(true).client_id_metadata_documents_advertised(true).client_id_metadata_documents_only_allow_pre_registered_clients(true).client_id_metadata_documents_block_implicitly_allowed_clients(true); Some($then) }
 #[cfg(feature = "instance_settings")]
 "UpdateInstanceOrganizationSettings" => { let $op = clerk_tower::api::UpdateInstanceOrganizationSettings::new().enabled(true).max_allowed_memberships(1).admin_delete_enabled(true).domains_enabled(true).slug_disabled(true).domains_enrollment_modes(["domains_enrollment_modes_123"]).creator_role_id("creator_role_123").domains_default_role_id("domains_default_role_123"); Some($then) }
 #[cfg(feature = "instance_settings")]
@@ -427,7 +427,7 @@ match $id {
 #[cfg(feature = "machines")]
 "UpdateMachine" => { let $op = clerk_tower::api::UpdateMachine::new("machine_123").name("name_123").default_token_ttl(1); Some($then) }
 #[cfg(feature = "oauth_applications")]
-"UpdateOAuthApplication" => { let $op = clerk_tower::api::UpdateOAuthApplication::new("oauth_application_123").name("name_123").redirect_uris(["redirect_uris_123"]).callback_url("callback_url_123").scopes("profile email public_metadata private_metadata").consent_screen_enabled(true).pkce_required(true).public(true); Some($then) }
+"UpdateOAuthApplication" => { let $op = clerk_tower::api::UpdateOauthApplication::new("oauth_application_123").name("name_123").redirect_uris(["redirect_uris_123"]).callback_url("callback_url_123").scopes("profile email public_metadata private_metadata").consent_screen_enabled(true).pkce_required(true).public(true); Some($then) }
 #[cfg(feature = "organizations")]
 "UpdateOrganization" => { let $op = clerk_tower::api::UpdateOrganization::new("organization_123").name("name_123").slug("slug_123").max_allowed_memberships(0).admin_delete_enabled(true).created_at("2026-05-12T10:20:30Z").role_set_key("role_set_key_123"); Some($then) }
 #[cfg(feature = "organization_domains")]
@@ -457,7 +457,7 @@ match $id {
 #[cfg(feature = "users")]
 "UpdateUserMetadata" => { let $op = clerk_tower::api::UpdateUserMetadata::new("user_123").public_metadata(serde_json::Map::new()).private_metadata(serde_json::Map::new()).unsafe_metadata(serde_json::Map::new()); Some($then) }
 #[cfg(feature = "oauth_applications")]
-"UploadOAuthApplicationLogo" => { let $op = clerk_tower::api::UploadOAuthApplicationLogo::new("oauth_application_123", clerk_tower::api::File::new("logo.png", "image/png", vec![0x89, b'P', b'N', b'G'])).uploader_user_id("uploader_user_123"); Some($then) }
+"UploadOAuthApplicationLogo" => { let $op = clerk_tower::api::UploadOauthApplicationLogo::new("oauth_application_123", clerk_tower::api::File::new("logo.png", "image/png", vec![0x89, b'P', b'N', b'G'])).uploader_user_id("uploader_user_123"); Some($then) }
 #[cfg(feature = "organizations")]
 "UploadOrganizationLogo" => { let $op = clerk_tower::api::UploadOrganizationLogo::new("organization_123", clerk_tower::api::File::new("logo.png", "image/png", vec![0x89, b'P', b'N', b'G'])).uploader_user_id("uploader_user_123"); Some($then) }
 #[cfg(feature = "email_sms_templates")]
@@ -488,7 +488,7 @@ match $id {
 "createAdminPortalLinkToken" => { let $op = clerk_tower::api::CreateAdminPortalLinkToken::new().organization_id("org_aaaaaaaaaaaaaaaaaaaaaaaaaaa").it_contact_id("it_contact_123").scopes(["scopes_123"]).seconds_until_expiration(1); Some($then) }
 #[cfg(feature = "api_keys")]
 "createApiKey" => { let $op = clerk_tower::api::CreateApiKey::new("name_123", "user_aaaaaaaaaaaaaaaaaaaaaaaaaaa").type_("type__123").description("description_123").claims(serde_json::json!({})).scopes(["scopes_123"]).created_by("user_aaaaaaaaaaaaaaaaaaaaaaaaaaa").seconds_until_expiration(0.5); Some($then) }
-#[cfg(feature = "m2m_tokens")]
+#[cfg(feature = "m2m")]
 "createM2MToken" => { let $op = clerk_tower::api::CreateM2mToken::new().token_format("opaque").seconds_until_expiration(0.5).claims(serde_json::json!({})).min_remaining_ttl_seconds(0); Some($then) }
 #[cfg(feature = "sessions")]
 "createSession" => { let $op = clerk_tower::api::CreateSession::new("user_123").active_organization_id("active_organization_123"); Some($then) }
@@ -500,22 +500,22 @@ match $id {
 "getApiKeySecret" => { let $op = clerk_tower::api::GetApiKeySecret::new("ak_00000000000000000000000000000000"); Some($then) }
 #[cfg(feature = "api_keys")]
 "getApiKeys" => { let $op = clerk_tower::api::GetApiKeys::new("user_aaaaaaaaaaaaaaaaaaaaaaaaaaa").type_("type__123").include_invalid("true").limit(1).offset(0).query("query_123"); Some($then) }
-#[cfg(feature = "m2m_tokens")]
+#[cfg(feature = "m2m")]
 "getM2MTokens" => { let $op = clerk_tower::api::GetM2mTokens::new("mch_aaaaaaaaaaaaaaaaaaaaaaaaaaa").revoked(true).expired(true).limit(1).offset(0); Some($then) }
 #[cfg(feature = "admin_portal_link_tokens")]
 "revokeAdminPortalLinkToken" => { let $op = clerk_tower::api::RevokeAdminPortalLinkToken::new("aplt_00000000000000000000000000000000").revocation_reason("revocation_reason_123"); Some($then) }
 #[cfg(feature = "api_keys")]
 "revokeApiKey" => { let $op = clerk_tower::api::RevokeApiKey::new("ak_00000000000000000000000000000000").revocation_reason("revocation_reason_123"); Some($then) }
-#[cfg(feature = "m2m_tokens")]
+#[cfg(feature = "m2m")]
 "revokeM2MToken" => { let $op = clerk_tower::api::RevokeM2mToken::new("mt_00000000000000000000000000000000").revocation_reason("revocation_reason_123"); Some($then) }
 #[cfg(feature = "api_keys")]
 "updateApiKey" => { let $op = clerk_tower::api::UpdateApiKey::new("ak_00000000000000000000000000000000").claims(serde_json::json!({})).scopes(["scopes_123"]).description("description_123").subject("user_aaaaaaaaaaaaaaaaaaaaaaaaaaa").seconds_until_expiration(0.5); Some($then) }
 #[cfg(feature = "api_keys")]
 "verifyApiKey" => { let $op = clerk_tower::api::VerifyApiKey::new("secret_123"); Some($then) }
-#[cfg(feature = "m2m_tokens")]
+#[cfg(feature = "m2m")]
 "verifyM2MToken" => { let $op = clerk_tower::api::VerifyM2mToken::new("token_123"); Some($then) }
 #[cfg(feature = "oauth_access_tokens")]
-"verifyOAuthAccessToken" => { let $op = clerk_tower::api::VerifyOAuthAccessToken::new().access_token("XXXXXXXXXXXXXX").secret("XXXXXXXXXXXXXX"); Some($then) }
+"verifyOAuthAccessToken" => { let $op = clerk_tower::api::VerifyOauthAccessToken::new().access_token("XXXXXXXXXXXXXX").secret("XXXXXXXXXXXXXX"); Some($then) }
 _ => None,
 }
 };
@@ -706,7 +706,7 @@ pub fn paginate_ids(client: &Client, id: &str, limit: u32) -> Option<PaginateCal
         #[cfg(feature = "oauth_applications")]
         "ListOAuthApplications" => {
             let items = client
-                .call(clerk_tower::api::ListOAuthApplications::new().limit(limit))
+                .call(clerk_tower::api::ListOauthApplications::new().limit(limit))
                 .paginate()
                 .items();
             Some(Box::pin(async move { walk(items).await }) as PaginateCall)
@@ -781,7 +781,7 @@ pub fn paginate_ids(client: &Client, id: &str, limit: u32) -> Option<PaginateCal
         #[cfg(feature = "redirect_urls")]
         "ListRedirectURLs" => {
             let items = client
-                .call(clerk_tower::api::ListRedirectUrLs::new().limit(limit))
+                .call(clerk_tower::api::ListRedirectUrls::new().limit(limit))
                 .paginate()
                 .items();
             Some(Box::pin(async move { walk(items).await }) as PaginateCall)
@@ -978,7 +978,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "oauth_applications")]
         "CreateOAuthApplication" => Some(decode::<
-            <clerk_tower::api::CreateOAuthApplication as Operation>::Output,
+            <clerk_tower::api::CreateOauthApplication as Operation>::Output,
         >(value)),
         #[cfg(feature = "organizations")]
         "CreateOrganization" => Some(decode::<
@@ -1108,7 +1108,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "oauth_applications")]
         "DeleteOAuthApplication" => Some(decode::<
-            <clerk_tower::api::DeleteOAuthApplication as Operation>::Output,
+            <clerk_tower::api::DeleteOauthApplication as Operation>::Output,
         >(value)),
         #[cfg(feature = "organizations")]
         "DeleteOrganization" => Some(decode::<
@@ -1232,7 +1232,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "instance_settings")]
         "GetInstanceOAuthApplicationSettings" => Some(decode::<
-            <clerk_tower::api::GetInstanceOAuthApplicationSettings as Operation>::Output,
+            <clerk_tower::api::GetInstanceOauthApplicationSettings as Operation>::Output,
         >(value)),
         #[cfg(feature = "instance_settings")]
         "GetInstanceOrganizationSettings" => Some(decode::<
@@ -1258,11 +1258,11 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "users")]
         "GetOAuthAccessToken" => Some(decode::<
-            <clerk_tower::api::GetOAuthAccessToken as Operation>::Output,
+            <clerk_tower::api::GetOauthAccessToken as Operation>::Output,
         >(value)),
         #[cfg(feature = "oauth_applications")]
         "GetOAuthApplication" => Some(decode::<
-            <clerk_tower::api::GetOAuthApplication as Operation>::Output,
+            <clerk_tower::api::GetOauthApplication as Operation>::Output,
         >(value)),
         #[cfg(feature = "organizations")]
         "GetOrganization" => Some(decode::<
@@ -1407,7 +1407,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "oauth_applications")]
         "ListOAuthApplications" => Some(decode::<
-            <clerk_tower::api::ListOAuthApplications as Operation>::Output,
+            <clerk_tower::api::ListOauthApplications as Operation>::Output,
         >(value)),
         #[cfg(feature = "organization_domains")]
         "ListOrganizationDomains" => Some(decode::<
@@ -1439,7 +1439,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "redirect_urls")]
         "ListRedirectURLs" => Some(decode::<
-            <clerk_tower::api::ListRedirectUrLs as Operation>::Output,
+            <clerk_tower::api::ListRedirectUrls as Operation>::Output,
         >(value)),
         #[cfg(feature = "role_sets")]
         "ListRoleSets" => Some(decode::<
@@ -1555,7 +1555,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "oauth_applications")]
         "RevokeOAuthApplicationToken" => Some(decode::<
-            <clerk_tower::api::RevokeOAuthApplicationToken as Operation>::Output,
+            <clerk_tower::api::RevokeOauthApplicationToken as Operation>::Output,
         >(value)),
         #[cfg(feature = "organization_invitations")]
         "RevokeOrganizationInvitation" => Some(decode::<
@@ -1583,7 +1583,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "oauth_applications")]
         "RotateOAuthApplicationSecret" => Some(decode::<
-            <clerk_tower::api::RotateOAuthApplicationSecret as Operation>::Output,
+            <clerk_tower::api::RotateOauthApplicationSecret as Operation>::Output,
         >(value)),
         #[cfg(feature = "scim_directories")]
         "RotateSCIMDirectoryAPIKey" => Some(decode::<
@@ -1639,7 +1639,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "instance_settings")]
         "UpdateInstanceOAuthApplicationSettings" => Some(decode::<
-            <clerk_tower::api::UpdateInstanceOAuthApplicationSettings as Operation>::Output,
+            <clerk_tower::api::UpdateInstanceOauthApplicationSettings as Operation>::Output,
         >(value)),
         #[cfg(feature = "instance_settings")]
         "UpdateInstanceOrganizationSettings" => Some(decode::<
@@ -1663,7 +1663,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "oauth_applications")]
         "UpdateOAuthApplication" => Some(decode::<
-            <clerk_tower::api::UpdateOAuthApplication as Operation>::Output,
+            <clerk_tower::api::UpdateOauthApplication as Operation>::Output,
         >(value)),
         #[cfg(feature = "organizations")]
         "UpdateOrganization" => Some(decode::<
@@ -1721,7 +1721,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "oauth_applications")]
         "UploadOAuthApplicationLogo" => Some(decode::<
-            <clerk_tower::api::UploadOAuthApplicationLogo as Operation>::Output,
+            <clerk_tower::api::UploadOauthApplicationLogo as Operation>::Output,
         >(value)),
         #[cfg(feature = "organizations")]
         "UploadOrganizationLogo" => Some(decode::<
@@ -1779,7 +1779,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         "createApiKey" => Some(decode::<
             <clerk_tower::api::CreateApiKey as Operation>::Output,
         >(value)),
-        #[cfg(feature = "m2m_tokens")]
+        #[cfg(feature = "m2m")]
         "createM2MToken" => Some(decode::<
             <clerk_tower::api::CreateM2mToken as Operation>::Output,
         >(value)),
@@ -1799,7 +1799,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         >(value)),
         #[cfg(feature = "api_keys")]
         "getApiKeys" => Some(decode::<<clerk_tower::api::GetApiKeys as Operation>::Output>(value)),
-        #[cfg(feature = "m2m_tokens")]
+        #[cfg(feature = "m2m")]
         "getM2MTokens" => Some(decode::<
             <clerk_tower::api::GetM2mTokens as Operation>::Output,
         >(value)),
@@ -1811,7 +1811,7 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         "revokeApiKey" => Some(decode::<
             <clerk_tower::api::RevokeApiKey as Operation>::Output,
         >(value)),
-        #[cfg(feature = "m2m_tokens")]
+        #[cfg(feature = "m2m")]
         "revokeM2MToken" => Some(decode::<
             <clerk_tower::api::RevokeM2mToken as Operation>::Output,
         >(value)),
@@ -1823,13 +1823,13 @@ pub fn decode_as_output(id: &str, value: Value) -> Option<Result<(), String>> {
         "verifyApiKey" => Some(decode::<
             <clerk_tower::api::VerifyApiKey as Operation>::Output,
         >(value)),
-        #[cfg(feature = "m2m_tokens")]
+        #[cfg(feature = "m2m")]
         "verifyM2MToken" => Some(decode::<
             <clerk_tower::api::VerifyM2mToken as Operation>::Output,
         >(value)),
         #[cfg(feature = "oauth_access_tokens")]
         "verifyOAuthAccessToken" => Some(decode::<
-            <clerk_tower::api::VerifyOAuthAccessToken as Operation>::Output,
+            <clerk_tower::api::VerifyOauthAccessToken as Operation>::Output,
         >(value)),
         _ => None,
     }

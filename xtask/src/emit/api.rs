@@ -17,9 +17,12 @@ const RESERVED: &[&str] = &[
     "File",
     "Identified",
     "List",
+    "ListRequest",
     "Multipart",
+    "Nullable",
     "Operation",
     "OperationInfo",
+    "PageParams",
     "Paginate",
     "PathParams",
     "QueryWriter",
@@ -305,7 +308,7 @@ fn request_field_type(f: &Field, namer: &dyn Namer) -> String {
         (true, false) => ty,
         (true, true) => format!("Option<{ty}>"),
         (false, false) => format!("Option<{ty}>"),
-        (false, true) => format!("Option<Option<{ty}>>"),
+        (false, true) => format!("Nullable<{ty}>"),
     }
 }
 
@@ -346,9 +349,8 @@ fn group_file(api: &Api, group: &Group) -> Result<String, String> {
     }
     if !group.direct {
         handle(api, group, &ops, &namer, &mut body);
-        uses.insert("crate::Client".into());
+        uses.insert("crate::api::handle".into());
         uses.insert("crate::CallBuilder".into());
-        uses.insert("crate::RequestOptions".into());
     }
     if models_module {
         uses.insert("crate::models".into());
@@ -533,7 +535,9 @@ fn request(
                     if f.wire != f.rust {
                         attrs.push(format!("rename = \"{}\"", f.wire));
                     }
-                    if !f.required {
+                    if f.nullable && !f.required {
+                        attrs.push("skip_serializing_if = \"Nullable::is_unset\"".to_owned());
+                    } else if !f.required {
                         attrs.push("skip_serializing_if = \"Option::is_none\"".to_owned());
                     }
                     if !attrs.is_empty() {
@@ -542,6 +546,9 @@ fn request(
                 }
             }
             w.line(format!("pub {}: {},", f.rust, request_field_type(f, namer)));
+            if f.nullable && !f.required {
+                uses.insert("crate::api::Nullable".into());
+            }
         }
         w.line("}");
     }
@@ -585,6 +592,8 @@ fn request(
                 } else {
                     w.line(format!("{}: {value},", f.rust));
                 }
+            } else if f.nullable {
+                w.line(format!("{}: Nullable::Unset,", f.rust));
             } else {
                 w.line(format!("{}: None,", f.rust));
             }
@@ -617,7 +626,7 @@ fn request(
             if f.nullable {
                 let _ = write!(
                     d,
-                    " To send `null` instead, set the field to `Some(None)` (with \
+                    " To send `null` instead, set the field to [`Nullable::Null`] (with \
                      [`CallBuilder::map_request`](crate::CallBuilder::map_request) on a call)."
                 );
             }
@@ -764,7 +773,7 @@ fn request(
     w.line("}");
 
     if let Some(p) = &op.pagination {
-        paginate(op, p, namer, copy, w, uses)?;
+        paginate(op, p, namer, w, uses)?;
     }
     Ok(())
 }
@@ -799,11 +808,12 @@ fn query_line(f: &Field, op: &Op) -> Result<String, String> {
     })
 }
 
+/// The paging parameters of a list operation: `impl ListRequest`, a few lines; the paging
+/// itself is written once, in `crate::list` (`impl<T: ListRequest> Paginate for T`).
 fn paginate(
     op: &Op,
     p: &Pagination,
     namer: &ApiNamer,
-    copy: bool,
     w: &mut W,
     uses: &mut BTreeSet<String>,
 ) -> Result<(), String> {
@@ -812,88 +822,54 @@ fn paginate(
         .as_ref()
         .ok_or_else(|| format!("{}: paginated without a list", op.id))?;
     let item = rust(item, namer);
-    let limit = op
-        .params
-        .iter()
-        .find(|f| f.wire == "limit")
-        .ok_or_else(|| format!("{}: no limit", op.id))?;
-    let rest = if copy { "..*self" } else { "..self.clone()" };
-    uses.insert("crate::list::Paginate".into());
-    uses.insert("crate::list::next_offset".into());
-    uses.insert("crate::list::List".into());
-    let limit_expr = |max: u64| match limit.ty {
-        Ty::U32 => format!("self.limit.unwrap_or({max})"),
-        _ => format!("u32::try_from(self.limit.unwrap_or({max})).unwrap_or(u32::MAX)"),
-    };
+    for (name, ty) in [("limit", Ty::U32), ("offset", Ty::U64)] {
+        let field = op
+            .params
+            .iter()
+            .find(|f| f.wire == name)
+            .ok_or_else(|| format!("{}: paginated without `{name}`", op.id))?;
+        if field.ty != ty || field.required || field.nullable {
+            return Err(format!(
+                "{}: `{name}` is {:?}, paging needs an optional {ty:?}",
+                op.id, field.ty
+            ));
+        }
+    }
+    uses.insert("crate::list::ListRequest".into());
+    uses.insert("crate::list::PageParams".into());
     w.blank();
-    w.line(format!("impl Paginate for {} {{", op.type_name));
+    w.line(format!("impl ListRequest for {} {{", op.type_name));
     w.line(format!("type Item = {item};"));
     w.blank();
-    match p {
+    w.line("fn page_params(&mut self) -> PageParams<'_> {");
+    let (max, flag, cursor) = match p {
         Pagination::Offset {
             max,
             paginated_flag,
-        } => {
-            w.line("fn first_page(self) -> Self {");
-            w.line("Self {");
-            if *paginated_flag {
-                w.line("paginated: Some(true),");
-            }
-            w.line(format!("limit: Some(self.limit.unwrap_or({max})),"));
-            w.line("..self");
-            w.line("}");
-            w.line("}");
-            w.blank();
-            w.line(format!(
-                "fn next_page(&self, page: &List<{item}>) -> Option<Self> {{"
-            ));
-            w.line(format!(
-                "let offset = next_offset({}, self.offset.unwrap_or(0), page.data.len(), page.total_count)?;",
-                limit_expr(*max)
-            ));
-            w.line(format!("Some(Self {{ offset: Some(offset), {rest} }})"));
-            w.line("}");
-        }
+        } => (max, *paginated_flag, None),
         Pagination::Cursor {
             max,
             cursor,
             order_by,
             orderings,
-        } => {
-            uses.insert("crate::list::Identified".into());
-            w.line("fn first_page(self) -> Self {");
-            w.line(format!(
-                "Self {{ limit: Some(self.limit.unwrap_or({max})), ..self }}"
-            ));
-            w.line("}");
-            w.blank();
-            w.line(format!(
-                "fn next_page(&self, page: &List<{item}>) -> Option<Self> {{"
-            ));
-            w.line(format!("let limit = {};", limit_expr(*max)));
-            w.line("let offset = self.offset.unwrap_or(0);");
-            let pats: Vec<String> = orderings.iter().map(|o| format!("{o:?}")).collect();
-            w.line(
-                "// The cursor needs the default ordering and no offset; otherwise page by offset.",
-            );
-            w.line(format!(
-                "let by_cursor = offset == 0 && matches!(self.{order_by}.as_deref(), None | Some({}));",
-                pats.join(" | ")
-            ));
-            w.line("if by_cursor {");
-            w.line("// A short or empty page is the last one.");
-            w.line("next_offset(limit, 0, page.data.len(), None)?;");
-            w.line("let last = page.data.last()?;");
-            w.line(format!(
-                "Some(Self {{ {cursor}: Some(last.id().to_owned()), {rest} }})"
-            ));
-            w.line("} else {");
-            w.line("let offset = next_offset(limit, offset, page.data.len(), page.total_count)?;");
-            w.line(format!("Some(Self {{ offset: Some(offset), {rest} }})"));
-            w.line("}");
-            w.line("}");
-        }
+        } => (max, false, Some((cursor, order_by, orderings))),
+    };
+    let max = u32::try_from(*max).map_err(|_| format!("{}: page size {max}", op.id))?;
+    let mut expr = format!("PageParams::new({max}, &mut self.limit, &mut self.offset)");
+    if flag {
+        expr.push_str(".paginated(&mut self.paginated)");
     }
+    if let Some((cursor, order_by, orderings)) = cursor {
+        let pats: Vec<String> = orderings.iter().map(|o| format!("{o:?}")).collect();
+        w.line("// The cursor follows the default ordering only.");
+        w.line(format!(
+            "let by_cursor = matches!(self.{order_by}.as_deref(), None | Some({}));",
+            pats.join(" | ")
+        ));
+        let _ = write!(expr, ".cursor(&mut self.{cursor}, by_cursor)");
+    }
+    w.line(expr);
+    w.line("}");
     w.line("}");
     Ok(())
 }
@@ -907,31 +883,23 @@ fn handle(api: &Api, group: &Group, ops: &[&Op], namer: &ApiNamer, w: &mut W) {
          parameters.",
         group.tag, group.snake, group.snake
     );
+    // The struct, `new`, `with_options` and `builder`: `crate::api::handle!`, written once.
+    w.line("handle! {");
+    w.indent += 1;
     w.doc(&doc);
     w.line("///");
     for line in example(api, group, ops) {
         w.raw_doc(&[line.as_str()]);
     }
-    w.line("#[derive(Debug, Clone)]");
-    w.line(format!("pub struct {} {{", group.handle));
-    w.line("client: Client,");
-    w.line("options: Option<RequestOptions>,");
+    w.line(&group.handle);
+    w.indent -= 1;
     w.line("}");
     w.blank();
     w.line(format!("impl {} {{", group.handle));
-    w.line("pub(crate) fn new(client: Client) -> Self { Self { client, options: None } }");
-    w.blank();
-    w.doc("Applies `options` (timeouts, retries) to the calls made through this handle (a call's own [`CallBuilder::options`] replaces them).");
-    w.line("pub fn with_options(mut self, options: RequestOptions) -> Self {");
-    w.line("self.options = Some(options);");
-    w.line("self");
-    w.line("}");
-    w.blank();
-    w.line("fn builder<O: Operation>(&self, request: O) -> CallBuilder<O> {");
-    w.line("CallBuilder::new(self.client.clone(), request, self.options)");
-    w.line("}");
-    for op in ops {
-        w.blank();
+    for (i, op) in ops.iter().enumerate() {
+        if i > 0 {
+            w.blank();
+        }
         let summary = op.summary.as_deref().map_or_else(|| op.id.clone(), md);
         let mut d = summary.trim().trim_end_matches('.').to_owned();
         let _ = write!(d, "; see [`{}`].", op.type_name);

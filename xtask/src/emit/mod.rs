@@ -258,7 +258,7 @@ pub fn check_lines(field: &Field, access: &str) -> Vec<String> {
     // The value as an `Option<T>`, whatever the field's own nesting.
     let value = match (field.required, field.nullable) {
         (true, false) => format!("Some({access}{name})"),
-        (false, true) => format!("{access}{name}.flatten()"),
+        (false, true) => format!("{access}{name}.value().copied()"),
         _ => format!("{access}{name}"),
     };
     let ty = match &field.ty {
@@ -280,7 +280,7 @@ pub fn check_lines(field: &Field, access: &str) -> Vec<String> {
     if matches!(field.ty, Ty::String) {
         let value = match (field.required, field.nullable) {
             (true, false) => format!("Some({access}{name}.as_str())"),
-            (false, true) => format!("{access}{name}.as_ref().and_then(Option::as_deref)"),
+            (false, true) => format!("{access}{name}.value().map(String::as_str)"),
             _ => format!("{access}{name}.as_deref()"),
         };
         if c.min_length.is_some() || c.max_length.is_some() {
@@ -296,7 +296,7 @@ pub fn check_lines(field: &Field, access: &str) -> Vec<String> {
                 out.push(format!("check_not_blank(\"{wire}\", &{access}{name})?;"));
             } else {
                 let pattern = if field.nullable && !field.required {
-                    "Some(Some(value))"
+                    "Nullable::Value(value)"
                 } else {
                     "Some(value)"
                 };
